@@ -1,0 +1,213 @@
+//! The typed handle generated code returns, and the traits that tie a prompt's
+//! variables and output type to it.
+
+use std::fmt;
+use std::marker::PhantomData;
+
+use crate::def::PromptDef;
+
+/// Compile-time contract of one prompt: which variables it takes and what its output parses into.
+///
+/// Generated crates implement this on a zero-sized marker type per prompt
+/// (`prompts::customer_support::intent_classifier::Spec`).
+pub trait PromptSpec: 'static {
+    /// The variables the template needs: a generated `Vars<'a>` struct, or [`NoVars`].
+    type Vars<'a>: TemplateVars;
+    /// What a completion parses into: a generated label enum, or [`String`] for free text.
+    type Output: PromptOutput;
+    /// The prompt's static description.
+    const DEF: &'static PromptDef;
+}
+
+/// A value handed to the template renderer.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum VarValue<'a> {
+    /// A `string` variable.
+    String(&'a str),
+    /// An `integer` variable.
+    Integer(i64),
+    /// A `number` variable.
+    Number(f64),
+    /// A `boolean` variable.
+    Boolean(bool),
+    /// A `list` variable.
+    List(&'a [&'a str]),
+}
+
+/// Something that can hand its variables to the renderer, one by one.
+///
+/// Generated `Vars` structs implement this with a few lines of straight-line code; optional
+/// fields that are `None` are simply not visited (the declared default then applies).
+pub trait TemplateVars {
+    /// Calls `visit` once per supplied variable.
+    fn visit(&self, visit: &mut dyn FnMut(&'static str, VarValue<'_>));
+}
+
+/// The variables of a prompt whose template uses none: the caller's input is the user turn.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NoVars;
+
+impl TemplateVars for NoVars {
+    fn visit(&self, _visit: &mut dyn FnMut(&'static str, VarValue<'_>)) {}
+}
+
+/// A completion that is not one of the prompt's labels.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnexpectedOutput {
+    /// The model's text, untouched.
+    pub raw: String,
+    /// The labels that would have been accepted.
+    pub expected: &'static [&'static str],
+}
+
+impl fmt::Display for UnexpectedOutput {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "model output {:?} is not one of the labels [{}]",
+            self.raw,
+            self.expected.join(", ")
+        )
+    }
+}
+
+impl std::error::Error for UnexpectedOutput {}
+
+/// What a prompt's completion is parsed into.
+pub trait PromptOutput: Sized {
+    /// Parses the model's text.
+    fn from_completion(text: &str) -> Result<Self, UnexpectedOutput>;
+}
+
+impl PromptOutput for String {
+    fn from_completion(text: &str) -> Result<Self, UnexpectedOutput> {
+        Ok(text.to_owned())
+    }
+}
+
+/// A generated classifier enum: one variant per declared `output.labels` entry.
+pub trait Label: Copy + Eq + fmt::Debug + 'static {
+    /// The labels as written in the prompt file, in variant order.
+    const LABELS: &'static [&'static str];
+    /// Every variant, in the same order as [`LABELS`](Self::LABELS).
+    const VARIANTS: &'static [Self];
+
+    /// The label as written in the prompt file.
+    fn as_str(self) -> &'static str {
+        let index = Self::VARIANTS
+            .iter()
+            .position(|variant| *variant == self)
+            .unwrap_or_default();
+        Self::LABELS[index]
+    }
+
+    /// Parses model output: surrounding whitespace and punctuation are trimmed, case is ignored.
+    fn parse_label(text: &str) -> Result<Self, UnexpectedOutput> {
+        let cleaned = text
+            .trim()
+            .trim_matches(|c: char| c.is_ascii_punctuation() || c.is_whitespace());
+        Self::LABELS
+            .iter()
+            .position(|label| label.eq_ignore_ascii_case(cleaned))
+            .map(|index| Self::VARIANTS[index])
+            .ok_or_else(|| UnexpectedOutput {
+                raw: text.to_owned(),
+                expected: Self::LABELS,
+            })
+    }
+}
+
+/// A typed handle on one compiled-in prompt.
+///
+/// Obtained from a generated function such as `prompts::customer_support::intent_classifier()`.
+/// It is `Copy` and costs one pointer; the type parameter carries the variables and output
+/// contract, so passing the wrong `Vars` is a type error at the call site.
+pub struct Prompt<S: PromptSpec> {
+    spec: PhantomData<fn() -> S>,
+}
+
+impl<S: PromptSpec> Prompt<S> {
+    /// Creates the handle. Generated code calls this; users call the generated function.
+    pub const fn new() -> Self {
+        Prompt { spec: PhantomData }
+    }
+
+    /// The prompt's static description (id, version, owner, model, template, ...).
+    pub const fn def(&self) -> &'static PromptDef {
+        S::DEF
+    }
+
+    /// Dotted id.
+    pub const fn id(&self) -> &'static str {
+        S::DEF.id
+    }
+
+    /// Version number.
+    pub const fn version(&self) -> u32 {
+        S::DEF.version
+    }
+
+    /// SHA-256 of the prompt file.
+    pub const fn content_hash(&self) -> &'static str {
+        S::DEF.content_hash
+    }
+
+    /// Parses a completion into this prompt's output type.
+    pub fn parse_output(&self, text: &str) -> Result<S::Output, UnexpectedOutput> {
+        S::Output::from_completion(text)
+    }
+}
+
+impl<S: PromptSpec> Default for Prompt<S> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<S: PromptSpec> Clone for Prompt<S> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<S: PromptSpec> Copy for Prompt<S> {}
+
+impl<S: PromptSpec> fmt::Debug for Prompt<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Prompt")
+            .field("id", &S::DEF.id)
+            .field("version", &S::DEF.version)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    enum Mood {
+        Happy,
+        Sad,
+    }
+
+    impl Label for Mood {
+        const LABELS: &'static [&'static str] = &["happy", "sad"];
+        const VARIANTS: &'static [Self] = &[Mood::Happy, Mood::Sad];
+    }
+
+    #[test]
+    fn labels_parse_case_insensitively_and_trimmed() {
+        assert_eq!(Mood::parse_label("  Happy.\n"), Ok(Mood::Happy));
+        assert_eq!(Mood::parse_label("SAD"), Ok(Mood::Sad));
+        assert_eq!(Mood::Sad.as_str(), "sad");
+    }
+
+    #[test]
+    fn unknown_label_keeps_raw_text() {
+        let err = Mood::parse_label("ecstatic!").unwrap_err();
+        assert_eq!(err.raw, "ecstatic!");
+        assert_eq!(err.expected, &["happy", "sad"]);
+        assert!(err.to_string().contains("[happy, sad]"));
+    }
+}
