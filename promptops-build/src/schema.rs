@@ -1,0 +1,972 @@
+//! The prompt file schema: turns one YAML document into a validated [`Prompt`], reporting every
+//! problem it finds rather than stopping at the first.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::diagnostic::{did_you_mean, Code, Diagnostic, Location, SourceText};
+use crate::models::{ModelTable, Resolved};
+use crate::naming;
+use crate::template::{locate_variable, TemplateChecker};
+use crate::yaml::{Node, NodeKind, Region, Scalar};
+
+/// Top-level fields of a prompt file, in the order the docs list them.
+pub const FIELDS: &[&str] = &[
+    "id",
+    "version",
+    "owner",
+    "model",
+    "template",
+    "tags",
+    "parent",
+    "description",
+    "status",
+    "deprecation_note",
+    "metrics",
+    "variables",
+    "system",
+    "inference",
+    "output",
+    "created",
+    "updated",
+];
+
+const REQUIRED: &[(&str, &str)] = &[
+    ("id", "id: domain.prompt-name"),
+    ("version", "version: 1"),
+    ("owner", "owner: <team that approves changes>"),
+    ("model", "model: claude-3-5-sonnet"),
+    ("template", "template: |"),
+    ("tags", "tags: []"),
+];
+
+const VARIABLE_FIELDS: &[&str] = &["type", "description", "required", "default", "sensitive"];
+const INFERENCE_FIELDS: &[&str] = &["max_tokens", "temperature", "top_p", "stop_sequences"];
+const OUTPUT_FIELDS: &[&str] = &["labels"];
+const STATUSES: &[&str] = &["draft", "stable", "deprecated"];
+const VAR_TYPES: &[&str] = &["string", "integer", "number", "boolean", "list"];
+
+/// Largest `max_tokens` accepted (beyond any Bedrock model's output limit).
+pub const MAX_TOKENS_LIMIT: i64 = 1_000_000;
+
+/// Lifecycle state of a prompt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Status {
+    /// Development builds only.
+    Draft,
+    /// Released (the default).
+    Stable,
+    /// Served, with a deprecation warning.
+    Deprecated,
+}
+
+/// Declared type of a variable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum VarType {
+    /// `&str`
+    String,
+    /// `i64`
+    Integer,
+    /// `f64`
+    Number,
+    /// `bool`
+    Boolean,
+    /// `&[&str]`
+    List,
+}
+
+/// A variable's default value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DefaultValue {
+    /// For `string`.
+    String(String),
+    /// For `integer`.
+    Integer(i64),
+    /// For `number`.
+    Number(f64),
+    /// For `boolean`.
+    Boolean(bool),
+    /// For `list`.
+    List(Vec<String>),
+}
+
+/// A template variable, declared in the file or inferred from the templates.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Variable {
+    /// Name as used in the template.
+    pub name: String,
+    /// Declared type (`string` when inferred).
+    pub ty: VarType,
+    /// Free text.
+    pub description: Option<String>,
+    /// Whether callers must supply it.
+    pub required: bool,
+    /// Used when not supplied.
+    pub default: Option<DefaultValue>,
+    /// Kept out of events and errors at run time.
+    pub sensitive: bool,
+}
+
+/// Inference settings.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Inference {
+    /// Upper bound on generated tokens.
+    pub max_tokens: Option<u32>,
+    /// Sampling temperature.
+    pub temperature: Option<f64>,
+    /// Nucleus sampling mass.
+    pub top_p: Option<f64>,
+    /// Stop strings.
+    pub stop_sequences: Vec<String>,
+}
+
+/// A prompt file that passed every per-file check.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Prompt {
+    /// Dotted id.
+    pub id: String,
+    /// Path relative to the prompts root, `/`-separated.
+    pub source_path: String,
+    /// Path as shown in diagnostics.
+    pub display_path: String,
+    /// Where the id is written, for tree-level diagnostics.
+    pub id_location: Location,
+    /// Version ≥ 1.
+    pub version: u32,
+    /// Approver.
+    pub owner: String,
+    /// Model as written.
+    pub model: String,
+    /// Resolved Bedrock model id.
+    pub model_id: String,
+    /// Previous version.
+    pub parent: Option<u32>,
+    /// Lifecycle state.
+    pub status: Status,
+    /// Why it is deprecated.
+    pub deprecation_note: Option<String>,
+    /// Free text.
+    pub description: Option<String>,
+    /// Tags in file order.
+    pub tags: Vec<String>,
+    /// `metrics.baseline_accuracy`.
+    pub baseline_accuracy: Option<f64>,
+    /// `metrics.cost_per_call_usd`.
+    pub cost_per_call_usd: Option<f64>,
+    /// Every other metric, by name.
+    pub other_metrics: BTreeMap<String, f64>,
+    /// Whether `variables` was written in the file (otherwise they were inferred).
+    pub variables_declared: bool,
+    /// Variables in file order (inferred ones sorted by name).
+    pub variables: Vec<Variable>,
+    /// User-turn template.
+    pub template: String,
+    /// System template.
+    pub system: Option<String>,
+    /// Inference settings.
+    pub inference: Inference,
+    /// Output labels, in file order.
+    pub labels: Vec<String>,
+    /// Creation date.
+    pub created: Option<String>,
+    /// Last update date.
+    pub updated: Option<String>,
+    /// SHA-256 of the file, hex.
+    pub content_hash: String,
+}
+
+/// What [`parse_prompt`] needs besides the document.
+pub struct ParseContext<'c> {
+    /// Alias table for `model`.
+    pub models: &'c ModelTable,
+    /// Template compiler.
+    pub templates: &'c TemplateChecker,
+}
+
+/// The file's identity, decided by discovery.
+pub struct FileIdentity<'f> {
+    /// Path relative to the prompts root without extension, `/`-separated.
+    pub stem: &'f str,
+    /// Path relative to the prompts root with extension.
+    pub source_path: &'f str,
+    /// SHA-256 of the bytes.
+    pub content_hash: String,
+}
+
+/// Validates one prompt document; `None` when the file has any problem (all pushed to `out`).
+pub fn parse_prompt(
+    source: &SourceText<'_>,
+    root: &Node<'_>,
+    identity: &FileIdentity<'_>,
+    context: &ParseContext<'_>,
+    out: &mut Vec<Diagnostic>,
+) -> Option<Prompt> {
+    let before = out.len();
+    let mut p = Parser { source, out };
+    let prompt = p.prompt(root, identity, context);
+    if out.len() == before {
+        prompt
+    } else {
+        None
+    }
+}
+
+struct Parser<'p, 's> {
+    source: &'p SourceText<'s>,
+    out: &'p mut Vec<Diagnostic>,
+}
+
+/// A mapping's entries by key, after duplicate and unknown keys were reported.
+struct Fields<'n, 'a> {
+    region: Region,
+    entries: BTreeMap<String, (&'n Node<'a>, &'n Node<'a>)>,
+}
+
+impl<'n, 'a> Fields<'n, 'a> {
+    fn get(&self, name: &str) -> Option<&'n Node<'a>> {
+        self.entries.get(name).map(|(_, value)| *value)
+    }
+
+    fn key(&self, name: &str) -> Option<&'n Node<'a>> {
+        self.entries.get(name).map(|(key, _)| *key)
+    }
+}
+
+impl<'a> Parser<'_, 'a> {
+    fn push(&mut self, diagnostic: Diagnostic) {
+        self.out.push(diagnostic);
+    }
+
+    fn at(&self, code: Code, region: Region, message: impl Into<String>) -> Diagnostic {
+        self.source.at(code, region, message)
+    }
+
+    /// Reads a mapping's keys: reports non-string, duplicate and unknown keys.
+    fn fields<'n>(&mut self, node: &'n Node<'a>, known: &[&str], context: &str) -> Option<Fields<'n, 'a>> {
+        let Some(entries) = node.as_map() else {
+            let diagnostic = self
+                .at(Code::WrongType, node.region, format!("{context} must be a mapping, found {}", node.type_name()))
+                .with_label("expected `key: value` lines");
+            self.push(diagnostic);
+            return None;
+        };
+        let mut fields = Fields {
+            region: node.region,
+            entries: BTreeMap::new(),
+        };
+        for (key, value) in entries {
+            let Some(name) = key.as_str() else {
+                let diagnostic =
+                    self.at(Code::WrongType, key.region, format!("keys in {context} must be strings, found {}", key.type_name()));
+                self.push(diagnostic);
+                continue;
+            };
+            if let Some((first, _)) = fields.entries.get(name) {
+                let first_line = first.region.start.line;
+                let diagnostic = self
+                    .at(Code::DuplicateKey, key.region, format!("`{name}` is set twice in {context}"))
+                    .with_label("second definition")
+                    .with_note(format!("first set on line {first_line}; YAML keeps only one of them"));
+                self.push(diagnostic);
+                continue;
+            }
+            if !known.is_empty() && !known.contains(&name) {
+                let mut diagnostic = self
+                    .at(Code::UnknownField, key.region, format!("unknown field `{name}` in {context}"))
+                    .with_label("not part of the schema");
+                diagnostic = match did_you_mean(name, known.iter().copied()) {
+                    Some(suggestion) => diagnostic.with_help(format!("did you mean `{suggestion}`?")),
+                    None => diagnostic.with_help(format!("expected one of: {}", known.join(", "))),
+                };
+                self.push(diagnostic);
+                continue;
+            }
+            fields.entries.insert(name.to_owned(), (key, value));
+        }
+        Some(fields)
+    }
+
+    fn wrong_type(&mut self, node: &Node<'_>, what: &str, expected: &str) {
+        let diagnostic = self
+            .at(Code::WrongType, node.region, format!("{what} must be {expected}, found {}", node.type_name()))
+            .with_label(format!("expected {expected}"));
+        self.push(diagnostic);
+    }
+
+    fn string(&mut self, node: &Node<'_>, what: &str) -> Option<String> {
+        if let NodeKind::Scalar { .. } = node.kind {
+            if let Some(text) = node.as_str() {
+                return Some(text.to_owned());
+            }
+        }
+        self.wrong_type(node, what, "a string");
+        None
+    }
+
+    fn non_empty_string(&mut self, node: &Node<'_>, what: &str) -> Option<String> {
+        let text = self.string(node, what)?;
+        if text.trim().is_empty() {
+            let diagnostic = self.at(Code::EmptyValue, node.region, format!("{what} must not be empty"));
+            self.push(diagnostic);
+            return None;
+        }
+        Some(text)
+    }
+
+    fn integer(&mut self, node: &Node<'_>, what: &str) -> Option<i64> {
+        match node.scalar() {
+            Some(Scalar::Int(value)) => Some(value),
+            _ => {
+                self.wrong_type(node, what, "an integer");
+                None
+            }
+        }
+    }
+
+    fn number(&mut self, node: &Node<'_>, what: &str) -> Option<f64> {
+        match node.scalar() {
+            Some(Scalar::Int(value)) => Some(value as f64),
+            Some(Scalar::Float(value)) if value.is_finite() => Some(value),
+            Some(Scalar::Float(_)) => {
+                let diagnostic = self.at(Code::WrongType, node.region, format!("{what} must be a finite number"));
+                self.push(diagnostic);
+                None
+            }
+            _ => {
+                self.wrong_type(node, what, "a number");
+                None
+            }
+        }
+    }
+
+    fn boolean(&mut self, node: &Node<'_>, what: &str) -> Option<bool> {
+        match node.scalar() {
+            Some(Scalar::Bool(value)) => Some(value),
+            _ => {
+                self.wrong_type(node, what, "`true` or `false`");
+                None
+            }
+        }
+    }
+
+    fn string_list(&mut self, node: &Node<'_>, what: &str) -> Option<Vec<String>> {
+        let Some(items) = node.as_seq() else {
+            if node.is_null() {
+                return Some(Vec::new());
+            }
+            self.wrong_type(node, what, "a list of strings");
+            return None;
+        };
+        let mut values = Vec::with_capacity(items.len());
+        let mut ok = true;
+        for item in items {
+            match self.non_empty_string(item, &format!("each entry of {what}")) {
+                Some(value) => values.push(value),
+                None => ok = false,
+            }
+        }
+        ok.then_some(values)
+    }
+
+    fn version_number(&mut self, node: &Node<'_>, what: &str) -> Option<u32> {
+        let value = self.integer(node, what)?;
+        match u32::try_from(value) {
+            Ok(version) if version >= 1 => Some(version),
+            _ => {
+                let diagnostic = self
+                    .at(Code::InvalidVersion, node.region, format!("{what} must be an integer >= 1, found {value}"))
+                    .with_help("versions start at 1 and go up by one for each released change");
+                self.push(diagnostic);
+                None
+            }
+        }
+    }
+
+    fn prompt(&mut self, root: &Node<'a>, identity: &FileIdentity<'_>, context: &ParseContext<'_>) -> Option<Prompt> {
+        if root.as_map().is_none() {
+            let diagnostic = self
+                .at(Code::NotAMapping, root.region, format!("a prompt file must be a mapping of fields, found {}", root.type_name()))
+                .with_help("start the file with `id: ...`, `version: ...`, ...");
+            self.push(diagnostic);
+            return None;
+        }
+        let fields = self.fields(root, FIELDS, "a prompt file")?;
+
+        for (name, example) in REQUIRED {
+            if fields.get(name).is_none() {
+                let first_line = Region {
+                    start: fields.region.start,
+                    end: fields.region.start,
+                };
+                let diagnostic = self
+                    .at(Code::MissingField, first_line, format!("missing required field `{name}`"))
+                    .with_label(format!("this prompt has no `{name}`"))
+                    .with_help(format!("add `{example}`"));
+                self.push(diagnostic);
+            }
+        }
+
+        let id = fields.get("id").and_then(|node| self.id(node, identity));
+        let version = fields.get("version").and_then(|node| self.version_number(node, "`version`"));
+        let owner = fields.get("owner").and_then(|node| self.non_empty_string(node, "`owner`"));
+        let model = fields.get("model").and_then(|node| self.model(node, context.models));
+        let parent = fields.get("parent").and_then(|node| self.version_number(node, "`parent`"));
+        if let (Some(parent), Some(version), Some(node)) = (parent, version, fields.get("parent")) {
+            if parent >= version {
+                let diagnostic = self
+                    .at(Code::InvalidParent, node.region, format!("parent version {parent} must be lower than version {version}"))
+                    .with_label("not an earlier version")
+                    .with_help("`parent` names the version this one was derived from");
+                self.push(diagnostic);
+            }
+        }
+        let description = fields.get("description").and_then(|node| self.non_empty_string(node, "`description`"));
+        let tags = fields.get("tags").and_then(|node| self.string_list(node, "`tags`"));
+        let status = match fields.get("status") {
+            Some(node) => self.status(node),
+            None => Some(Status::Stable),
+        };
+        let deprecation_note = fields
+            .get("deprecation_note")
+            .and_then(|node| self.non_empty_string(node, "`deprecation_note`"));
+        if let (Some(_), Some(status)) = (&deprecation_note, status) {
+            if status != Status::Deprecated {
+                if let Some(key) = fields.key("deprecation_note") {
+                    let diagnostic = self
+                        .at(Code::MisplacedDeprecationNote, key.region, "`deprecation_note` is only allowed on a deprecated prompt")
+                        .with_help("add `status: deprecated` or remove the note");
+                    self.push(diagnostic);
+                }
+            }
+        }
+        let metrics = fields.get("metrics").map(|node| self.metrics(node));
+        let inference = match fields.get("inference") {
+            Some(node) => self.inference(node),
+            None => Some(Inference::default()),
+        };
+        let labels = match fields.get("output") {
+            Some(node) => self.output(node),
+            None => Some(Vec::new()),
+        };
+        let created = fields.get("created").and_then(|node| self.date(node, "`created`"));
+        let updated = fields.get("updated").and_then(|node| self.date(node, "`updated`"));
+        if let (Some(created), Some(updated), Some(node)) = (&created, &updated, fields.get("updated")) {
+            if created > updated {
+                let diagnostic = self
+                    .at(Code::InvalidDate, node.region, format!("`updated` ({updated}) is before `created` ({created})"))
+                    .with_label("earlier than the creation date");
+                self.push(diagnostic);
+            }
+        }
+        let declared = fields.get("variables").map(|node| self.variables(node));
+
+        let template_node = fields.get("template");
+        let template = template_node.and_then(|node| self.non_empty_string(node, "`template`"));
+        let system_node = fields.get("system");
+        let system = system_node.and_then(|node| self.non_empty_string(node, "`system`"));
+        let mut used: BTreeMap<String, (&Node<'a>, String)> = BTreeMap::new();
+        let mut templates_ok = true;
+        for (field, node, text) in [("system", system_node, &system), ("template", template_node, &template)] {
+            let (Some(node), Some(text)) = (node, text) else { continue };
+            match context.templates.check(self.source, field, node, text) {
+                Ok(names) => {
+                    for name in names {
+                        used.insert(name, (node, text.clone()));
+                    }
+                }
+                Err(diagnostic) => {
+                    templates_ok = false;
+                    self.push(diagnostic);
+                }
+            }
+        }
+
+        let variables = match declared {
+            Some(Some(declared)) => {
+                if templates_ok {
+                    self.check_usage(&declared, &used);
+                }
+                Some(declared.into_iter().map(|(variable, _)| variable).collect())
+            }
+            Some(None) => None,
+            None => Some(
+                used.keys()
+                    .map(|name| Variable {
+                        name: name.clone(),
+                        ty: VarType::String,
+                        description: None,
+                        required: true,
+                        default: None,
+                        sensitive: false,
+                    })
+                    .collect(),
+            ),
+        };
+
+        let (baseline_accuracy, cost_per_call_usd, other_metrics) = match metrics {
+            Some(Some(metrics)) => metrics,
+            Some(None) => return None,
+            None => (None, None, BTreeMap::new()),
+        };
+        let (id, id_location) = id?;
+        let (model, model_id) = model?;
+        Some(Prompt {
+            id,
+            source_path: identity.source_path.to_owned(),
+            display_path: self.source.display.to_owned(),
+            id_location,
+            version: version?,
+            owner: owner?,
+            model,
+            model_id,
+            parent,
+            status: status?,
+            deprecation_note,
+            description,
+            tags: tags?,
+            baseline_accuracy,
+            cost_per_call_usd,
+            other_metrics,
+            variables_declared: fields.get("variables").is_some(),
+            variables: variables?,
+            template: template?,
+            system,
+            inference: inference?,
+            labels: labels?,
+            created,
+            updated,
+            content_hash: identity.content_hash.clone(),
+        })
+    }
+
+    fn id(&mut self, node: &Node<'_>, identity: &FileIdentity<'_>) -> Option<(String, Location)> {
+        let id = self.string(node, "`id`")?;
+        if let Err(err) = naming::check_id(&id) {
+            let suggestion = naming::suggest_id(&id);
+            let mut diagnostic = self
+                .at(Code::InvalidId, node.region, format!("invalid prompt id `{id}`: {err}"))
+                .with_note("ids are dot-separated segments of lowercase letters, digits and single hyphens");
+            if naming::check_id(&suggestion).is_ok() {
+                diagnostic = diagnostic.with_help(format!("try `{suggestion}`"));
+            }
+            self.push(diagnostic);
+            return None;
+        }
+        if naming::id_to_path_stem(&id) != identity.stem {
+            let expected_path = naming::id_to_path_stem(&id);
+            let extension = identity.source_path.rsplit('.').next().unwrap_or("yaml");
+            let help = match naming::path_stem_to_id(identity.stem) {
+                Some(path_id) => format!(
+                    "change the id to `{path_id}`, or move the file to `{expected_path}.{extension}`"
+                ),
+                None => format!("move the file to `{expected_path}.{extension}`"),
+            };
+            let diagnostic = self
+                .at(Code::IdPathMismatch, node.region, format!("id `{id}` does not match the file's path `{}`", identity.source_path))
+                .with_label("the id decides where the file lives")
+                .with_help(help);
+            self.push(diagnostic);
+            return None;
+        }
+        for segment in id.split('.') {
+            if let Err(err) = naming::snake_ident(segment) {
+                let diagnostic = self
+                    .at(Code::ReservedName, node.region, format!("id `{id}` has no Rust name: {err}"))
+                    .with_help("rename that segment (for example prefix a word: `v2fa` instead of `2fa`)");
+                self.push(diagnostic);
+                return None;
+            }
+        }
+        let location = self.source.at(Code::InvalidId, node.region, "").location?;
+        Some((id, location))
+    }
+
+    fn model(&mut self, node: &Node<'_>, models: &ModelTable) -> Option<(String, String)> {
+        let model = self.non_empty_string(node, "`model`")?;
+        match models.resolve(&model) {
+            Some(Resolved::Alias(id)) => Some((model, id)),
+            Some(Resolved::BedrockId) => Some((model.clone(), model)),
+            None => {
+                let mut diagnostic = self
+                    .at(Code::UnknownModel, node.region, format!("unknown model `{model}`"))
+                    .with_label("neither a model alias nor a Bedrock model id")
+                    .with_note("aliases come from the built-in table and an optional `models.yaml` at the prompts root");
+                diagnostic = match models.suggest(&model) {
+                    Some(alias) => diagnostic.with_help(format!("did you mean `{alias}`?")),
+                    None => diagnostic.with_help("use an alias such as `claude-3-5-sonnet` or a Bedrock id such as `anthropic.claude-3-5-sonnet-20240620-v1:0`"),
+                };
+                self.push(diagnostic);
+                None
+            }
+        }
+    }
+
+    fn status(&mut self, node: &Node<'_>) -> Option<Status> {
+        let text = self.string(node, "`status`")?;
+        match text.as_str() {
+            "draft" => Some(Status::Draft),
+            "stable" => Some(Status::Stable),
+            "deprecated" => Some(Status::Deprecated),
+            other => {
+                let mut diagnostic = self
+                    .at(Code::InvalidStatus, node.region, format!("unknown status `{other}`"))
+                    .with_note("a status is one of: draft, stable, deprecated");
+                if let Some(suggestion) = did_you_mean(other, STATUSES.iter().copied()) {
+                    diagnostic = diagnostic.with_help(format!("did you mean `{suggestion}`?"));
+                }
+                self.push(diagnostic);
+                None
+            }
+        }
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn metrics(&mut self, node: &Node<'a>) -> Option<(Option<f64>, Option<f64>, BTreeMap<String, f64>)> {
+        let fields = self.fields(node, &[], "`metrics`")?;
+        let before = self.out.len();
+        let mut baseline = None;
+        let mut cost = None;
+        let mut other = BTreeMap::new();
+        for (name, (_, value)) in &fields.entries {
+            let Some(number) = self.number(value, &format!("metric `{name}`")) else { continue };
+            match name.as_str() {
+                "baseline_accuracy" if !(0.0..=1.0).contains(&number) => {
+                    let diagnostic = self
+                        .at(Code::MetricOutOfRange, value.region, format!("`baseline_accuracy` must be between 0 and 1, found {number}"))
+                        .with_help("write accuracy as a fraction: 0.94 for 94%");
+                    self.push(diagnostic);
+                }
+                "baseline_accuracy" => baseline = Some(number),
+                "cost_per_call_usd" if number < 0.0 => {
+                    let diagnostic = self.at(
+                        Code::MetricOutOfRange,
+                        value.region,
+                        format!("`cost_per_call_usd` must not be negative, found {number}"),
+                    );
+                    self.push(diagnostic);
+                }
+                "cost_per_call_usd" => cost = Some(number),
+                _ => {
+                    other.insert(name.clone(), number);
+                }
+            }
+        }
+        (self.out.len() == before).then_some((baseline, cost, other))
+    }
+
+    fn inference(&mut self, node: &Node<'a>) -> Option<Inference> {
+        let fields = self.fields(node, INFERENCE_FIELDS, "`inference`")?;
+        let before = self.out.len();
+        let mut inference = Inference::default();
+        if let Some(value) = fields.get("max_tokens") {
+            if let Some(tokens) = self.integer(value, "`inference.max_tokens`") {
+                match u32::try_from(tokens) {
+                    Ok(tokens) if tokens >= 1 && i64::from(tokens) <= MAX_TOKENS_LIMIT => {
+                        inference.max_tokens = Some(tokens)
+                    }
+                    _ => {
+                        let diagnostic = self.at(
+                            Code::InferenceOutOfRange,
+                            value.region,
+                            format!("`max_tokens` must be between 1 and {MAX_TOKENS_LIMIT}, found {tokens}"),
+                        );
+                        self.push(diagnostic);
+                    }
+                }
+            }
+        }
+        for (name, slot) in [("temperature", &mut inference.temperature), ("top_p", &mut inference.top_p)] {
+            let Some(value) = fields.get(name) else { continue };
+            let Some(number) = self.number(value, &format!("`inference.{name}`")) else { continue };
+            if (0.0..=1.0).contains(&number) {
+                *slot = Some(number);
+            } else {
+                let diagnostic = self.at(
+                    Code::InferenceOutOfRange,
+                    value.region,
+                    format!("`{name}` must be between 0 and 1, found {number}"),
+                );
+                self.push(diagnostic);
+            }
+        }
+        if let Some(value) = fields.get("stop_sequences") {
+            if let Some(stops) = self.string_list(value, "`inference.stop_sequences`") {
+                inference.stop_sequences = stops;
+            }
+        }
+        (self.out.len() == before).then_some(inference)
+    }
+
+    fn output(&mut self, node: &Node<'a>) -> Option<Vec<String>> {
+        let fields = self.fields(node, OUTPUT_FIELDS, "`output`")?;
+        let Some(value) = fields.get("labels") else {
+            let diagnostic = self
+                .at(Code::MissingField, fields.region, "`output` needs `labels`")
+                .with_help("add `labels: [first, second]`, or remove `output` for free-text prompts");
+            self.push(diagnostic);
+            return None;
+        };
+        let Some(items) = value.as_seq() else {
+            self.wrong_type(value, "`output.labels`", "a list of strings");
+            return None;
+        };
+        if items.is_empty() {
+            let diagnostic = self
+                .at(Code::InvalidLabels, value.region, "`output.labels` is empty")
+                .with_help("list at least one label, or remove `output` for free-text prompts");
+            self.push(diagnostic);
+            return None;
+        }
+        let before = self.out.len();
+        let mut labels: Vec<String> = Vec::new();
+        let mut variants: BTreeMap<String, String> = BTreeMap::new();
+        for item in items {
+            let Some(label) = self.non_empty_string(item, "each label") else { continue };
+            if let Some(previous) = labels.iter().find(|l| l.eq_ignore_ascii_case(&label)) {
+                let diagnostic = self
+                    .at(Code::InvalidLabels, item.region, format!("label `{label}` is listed twice"))
+                    .with_note(format!("`{previous}` is already a label, and model output is matched ignoring case"));
+                self.push(diagnostic);
+                continue;
+            }
+            match naming::variant_ident(&label) {
+                Ok(variant) => {
+                    if let Some(previous) = variants.get(&variant) {
+                        let diagnostic = self
+                            .at(
+                                Code::RustNameCollision,
+                                item.region,
+                                format!("labels `{previous}` and `{label}` both become the enum variant `{variant}`"),
+                            )
+                            .with_help("make the labels differ in letters or digits, not only in punctuation");
+                        self.push(diagnostic);
+                    } else {
+                        variants.insert(variant, label.clone());
+                    }
+                }
+                Err(err) => {
+                    let diagnostic = self
+                        .at(Code::InvalidLabels, item.region, format!("label `{label}` has no Rust enum variant: {err}"))
+                        .with_help("start the label with a letter");
+                    self.push(diagnostic);
+                }
+            }
+            labels.push(label);
+        }
+        (self.out.len() == before).then_some(labels)
+    }
+
+    fn date(&mut self, node: &Node<'_>, what: &str) -> Option<String> {
+        let text = match node.scalar() {
+            Some(Scalar::Str(text)) => text.to_owned(),
+            _ => {
+                self.wrong_type(node, what, "an ISO date (YYYY-MM-DD)");
+                return None;
+            }
+        };
+        if is_iso_date(&text) {
+            Some(text)
+        } else {
+            let diagnostic = self
+                .at(Code::InvalidDate, node.region, format!("{what} is not a valid ISO date: `{text}`"))
+                .with_help("write dates as YYYY-MM-DD, e.g. 2026-04-15");
+            self.push(diagnostic);
+            None
+        }
+    }
+
+    /// Declared variables with the node of their name, or `None` if any declaration is invalid.
+    fn variables<'n>(&mut self, node: &'n Node<'a>) -> Option<Vec<(Variable, &'n Node<'a>)>> {
+        if node.is_null() {
+            return Some(Vec::new());
+        }
+        let Some(entries) = node.as_map() else {
+            self.wrong_type(node, "`variables`", "a mapping of variable name to its declaration");
+            return None;
+        };
+        let before = self.out.len();
+        let mut variables = Vec::new();
+        let mut seen = BTreeSet::new();
+        for (key, value) in entries {
+            let Some(name) = key.as_str() else {
+                self.wrong_type(key, "a variable name", "a string");
+                continue;
+            };
+            if !seen.insert(name.to_owned()) {
+                let diagnostic = self
+                    .at(Code::DuplicateKey, key.region, format!("variable `{name}` is declared twice"))
+                    .with_label("second declaration");
+                self.push(diagnostic);
+                continue;
+            }
+            if !naming::is_template_identifier(name) {
+                let diagnostic = self
+                    .at(Code::InvalidVariable, key.region, format!("`{name}` is not a valid variable name"))
+                    .with_help("use letters, digits and underscores, starting with a letter");
+                self.push(diagnostic);
+                continue;
+            }
+            if let Err(err) = naming::snake_ident(name) {
+                let diagnostic = self
+                    .at(Code::InvalidVariable, key.region, format!("variable `{name}` has no Rust field name: {err}"))
+                    .with_help("rename the variable");
+                self.push(diagnostic);
+                continue;
+            }
+            if let Some(variable) = self.variable(name, value) {
+                variables.push((variable, key));
+            }
+        }
+        (self.out.len() == before).then_some(variables)
+    }
+
+    fn variable(&mut self, name: &str, node: &Node<'a>) -> Option<Variable> {
+        let mut variable = Variable {
+            name: name.to_owned(),
+            ty: VarType::String,
+            description: None,
+            required: true,
+            default: None,
+            sensitive: false,
+        };
+        // Shorthand: `name: integer` or a bare `name:`.
+        if node.is_null() {
+            return Some(variable);
+        }
+        if let Some(text) = node.as_str() {
+            variable.ty = self.var_type(node, text)?;
+            return Some(variable);
+        }
+        let what = format!("variable `{name}`");
+        let fields = self.fields(node, VARIABLE_FIELDS, &what)?;
+        let before = self.out.len();
+        if let Some(value) = fields.get("type") {
+            if let Some(text) = self.string(value, "`type`") {
+                if let Some(ty) = self.var_type(value, &text) {
+                    variable.ty = ty;
+                }
+            }
+        }
+        if let Some(value) = fields.get("description") {
+            variable.description = self.non_empty_string(value, "`description`");
+        }
+        if let Some(value) = fields.get("sensitive") {
+            variable.sensitive = self.boolean(value, "`sensitive`").unwrap_or(false);
+        }
+        if let Some(value) = fields.get("default") {
+            variable.default = self.default_value(value, variable.ty, name);
+            variable.required = false;
+        }
+        if let Some(value) = fields.get("required") {
+            if let Some(required) = self.boolean(value, "`required`") {
+                if required && variable.default.is_some() {
+                    let diagnostic = self
+                        .at(Code::InvalidVariable, value.region, format!("variable `{name}` is required but also has a default"))
+                        .with_help("a default only applies to optional variables: drop `required: true` or the default");
+                    self.push(diagnostic);
+                }
+                variable.required = required;
+            }
+        }
+        (self.out.len() == before).then_some(variable)
+    }
+
+    fn var_type(&mut self, node: &Node<'_>, text: &str) -> Option<VarType> {
+        let ty = match text {
+            "string" => VarType::String,
+            "integer" => VarType::Integer,
+            "number" => VarType::Number,
+            "boolean" => VarType::Boolean,
+            "list" => VarType::List,
+            other => {
+                let mut diagnostic = self
+                    .at(Code::InvalidVariable, node.region, format!("unknown variable type `{other}`"))
+                    .with_note(format!("types are: {}", VAR_TYPES.join(", ")));
+                if let Some(suggestion) = did_you_mean(other, VAR_TYPES.iter().copied()) {
+                    diagnostic = diagnostic.with_help(format!("did you mean `{suggestion}`?"));
+                }
+                self.push(diagnostic);
+                return None;
+            }
+        };
+        Some(ty)
+    }
+
+    fn default_value(&mut self, node: &Node<'_>, ty: VarType, name: &str) -> Option<DefaultValue> {
+        let what = format!("the default of `{name}`");
+        match ty {
+            VarType::String => self.string(node, &what).map(DefaultValue::String),
+            VarType::Integer => self.integer(node, &what).map(DefaultValue::Integer),
+            VarType::Number => self.number(node, &what).map(DefaultValue::Number),
+            VarType::Boolean => self.boolean(node, &what).map(DefaultValue::Boolean),
+            VarType::List => self.string_list(node, &what).map(DefaultValue::List),
+        }
+    }
+
+    /// Declared vs used, both ways.
+    fn check_usage(&mut self, declared: &[(Variable, &Node<'a>)], used: &BTreeMap<String, (&Node<'a>, String)>) {
+        let declared_names: BTreeSet<&str> = declared.iter().map(|(v, _)| v.name.as_str()).collect();
+        for (name, (node, text)) in used {
+            if declared_names.contains(name.as_str()) {
+                continue;
+            }
+            let (pos, width) = locate_variable(self.source, node, text, name);
+            let mut diagnostic = self
+                .source
+                .at_pos(Code::UndeclaredVariable, pos, width, format!("template uses `{name}`, which is not declared under `variables`"))
+                .with_label("undeclared variable");
+            diagnostic = match did_you_mean(name, declared_names.iter().copied()) {
+                Some(close) => diagnostic.with_help(format!("did you mean `{close}`? otherwise declare `{name}` under `variables`")),
+                None => diagnostic.with_help(format!("declare it: `variables: {{ {name}: {{ type: string }} }}`")),
+            };
+            self.push(diagnostic);
+        }
+        for (variable, key) in declared {
+            if !used.contains_key(&variable.name) {
+                let diagnostic = self
+                    .at(Code::UnusedVariable, key.region, format!("variable `{}` is declared but no template uses it", variable.name))
+                    .with_label("unused")
+                    .with_help(format!("use it as `{{{{ {} }}}}` in `template` or `system`, or remove the declaration", variable.name));
+                self.push(diagnostic);
+            }
+        }
+    }
+}
+
+/// `YYYY-MM-DD` with a real month and day (leap years included).
+pub fn is_iso_date(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    if bytes.len() != 10 || bytes[4] != b'-' || bytes[7] != b'-' {
+        return false;
+    }
+    let digits = |range: std::ops::Range<usize>| -> Option<u32> {
+        let part = &text[range];
+        part.bytes().all(|b| b.is_ascii_digit()).then(|| part.parse().ok())?
+    };
+    let (Some(year), Some(month), Some(day)) = (digits(0..4), digits(5..7), digits(8..10)) else {
+        return false;
+    };
+    let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    let days_in_month = match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return false,
+    };
+    (1..=days_in_month).contains(&day)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn iso_dates() {
+        assert!(is_iso_date("2026-04-15"));
+        assert!(is_iso_date("2024-02-29"));
+        assert!(!is_iso_date("2023-02-29"));
+        assert!(!is_iso_date("2026-13-01"));
+        assert!(!is_iso_date("2026-4-15"));
+        assert!(!is_iso_date("15/04/2026"));
+    }
+}

@@ -1,0 +1,240 @@
+//! Whole-tree validation over files already in memory, so every rule is unit-testable without
+//! touching the filesystem or running a compiler.
+
+use std::collections::BTreeMap;
+
+use sha2::{Digest, Sha256};
+
+use crate::diagnostic::{Code, Diagnostic, SourceText};
+use crate::models::ModelTable;
+use crate::naming;
+use crate::schema::{self, FileIdentity, ParseContext, Prompt};
+use crate::template::TemplateChecker;
+use crate::yaml;
+
+/// One prompt file as discovery found it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceFile {
+    /// Path relative to the prompts root, `/`-separated, with extension.
+    pub path: String,
+    /// The file's bytes.
+    pub bytes: Vec<u8>,
+}
+
+impl SourceFile {
+    /// A file from a path and its text (handy in tests).
+    pub fn new(path: impl Into<String>, text: impl Into<Vec<u8>>) -> Self {
+        SourceFile {
+            path: path.into(),
+            bytes: text.into(),
+        }
+    }
+}
+
+/// A prompt tree to validate.
+#[derive(Debug, Clone, Default)]
+pub struct Tree {
+    /// Prepended to every path in diagnostics (e.g. `prompts/`).
+    pub display_prefix: String,
+    /// Prompt files, any order.
+    pub files: Vec<SourceFile>,
+    /// Contents of the tree's `models.yaml`, if it has one.
+    pub model_table: Option<SourceFile>,
+    /// Problems discovery already found (unreadable files, symlinks leaving the tree).
+    pub discovery_problems: Vec<Diagnostic>,
+}
+
+/// The result of validating a [`Tree`].
+#[derive(Debug, Clone)]
+pub struct Validated {
+    /// Valid prompts, sorted by id. Only meaningful when `diagnostics` is empty.
+    pub prompts: Vec<Prompt>,
+    /// Every problem, sorted by file and position.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Validated {
+    /// Whether the tree is free of problems.
+    pub fn is_ok(&self) -> bool {
+        self.diagnostics.is_empty()
+    }
+}
+
+/// Validates every file and the tree as a whole; never stops at the first problem.
+pub fn validate(tree: &Tree) -> Validated {
+    let mut diagnostics = tree.discovery_problems.clone();
+    let mut models = ModelTable::builtin();
+    if let Some(table) = &tree.model_table {
+        let display = format!("{}{}", tree.display_prefix, table.path);
+        match std::str::from_utf8(&table.bytes) {
+            Ok(text) => diagnostics.extend(models.merge(&SourceText {
+                display: &display,
+                text,
+            })),
+            Err(_) => diagnostics.push(Diagnostic::file_level(
+                Code::NotUtf8,
+                display,
+                "the model table is not valid UTF-8",
+            )),
+        }
+    }
+    let templates = TemplateChecker::new();
+    let context = ParseContext {
+        models: &models,
+        templates: &templates,
+    };
+
+    let mut prompts = Vec::with_capacity(tree.files.len());
+    for file in &tree.files {
+        if let Some(prompt) = validate_file(tree, file, &context, &mut diagnostics) {
+            prompts.push(prompt);
+        }
+    }
+    check_tree(&mut prompts, &mut diagnostics);
+    diagnostics.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+    Validated {
+        prompts,
+        diagnostics,
+    }
+}
+
+fn validate_file(
+    tree: &Tree,
+    file: &SourceFile,
+    context: &ParseContext<'_>,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Option<Prompt> {
+    let display = format!("{}{}", tree.display_prefix, file.path);
+    let Ok(text) = std::str::from_utf8(&file.bytes) else {
+        let valid_up_to = std::str::from_utf8(&file.bytes)
+            .err()
+            .map_or(0, |err| err.valid_up_to());
+        diagnostics.push(
+            Diagnostic::file_level(Code::NotUtf8, display, "prompt file is not valid UTF-8")
+                .with_note(format!("the first invalid byte is at offset {valid_up_to}"))
+                .with_help("save the file as UTF-8"),
+        );
+        return None;
+    };
+    let source = SourceText {
+        display: &display,
+        text,
+    };
+    let documents = match yaml::parse(text) {
+        Ok(documents) => documents,
+        Err(err) => {
+            diagnostics.push(
+                source
+                    .at_pos(Code::YamlSyntax, err.pos, 1, format!("invalid YAML: {}", err.message))
+                    .with_label("here"),
+            );
+            return None;
+        }
+    };
+    let root = match documents.as_slice() {
+        [] => None,
+        [only] if only.is_null() => None,
+        [only] => Some(only),
+        [_, second, ..] => {
+            diagnostics.push(
+                source
+                    .at(Code::NotAMapping, second.region, "a prompt file must hold exactly one YAML document")
+                    .with_label("second document")
+                    .with_help("put each prompt in its own file"),
+            );
+            return None;
+        }
+    };
+    let Some(root) = root else {
+        diagnostics.push(
+            Diagnostic::file_level(Code::EmptyFile, display.clone(), "prompt file is empty")
+                .with_help("add the prompt's fields, or delete the file"),
+        );
+        return None;
+    };
+    if let Some(alias) = find_alias(root) {
+        diagnostics.push(
+            source
+                .at(Code::Alias, alias, "YAML aliases are not supported in prompt files")
+                .with_help("write the value out in full: prompt files are meant to be read as they are"),
+        );
+        return None;
+    }
+    let stem = file
+        .path
+        .strip_suffix(".yaml")
+        .or_else(|| file.path.strip_suffix(".yml"))
+        .unwrap_or(&file.path);
+    let identity = FileIdentity {
+        stem,
+        source_path: &file.path,
+        content_hash: hex_sha256(&file.bytes),
+    };
+    schema::parse_prompt(&source, root, &identity, context, diagnostics)
+}
+
+fn find_alias(node: &yaml::Node<'_>) -> Option<yaml::Region> {
+    match &node.kind {
+        yaml::NodeKind::Alias => Some(node.region),
+        yaml::NodeKind::Scalar { .. } => None,
+        yaml::NodeKind::Seq(items) => items.iter().find_map(find_alias),
+        yaml::NodeKind::Map(entries) => entries
+            .iter()
+            .find_map(|(key, value)| find_alias(key).or_else(|| find_alias(value))),
+    }
+}
+
+/// Duplicate ids and names that collide with the generated crate's own items.
+fn check_tree(prompts: &mut Vec<Prompt>, diagnostics: &mut Vec<Diagnostic>) {
+    prompts.sort_by(|a, b| a.id.cmp(&b.id).then_with(|| a.source_path.cmp(&b.source_path)));
+    let mut first_by_id: BTreeMap<&str, &Prompt> = BTreeMap::new();
+    let mut rejected = Vec::new();
+    for prompt in prompts.iter() {
+        if let Some(first) = first_by_id.get(prompt.id.as_str()) {
+            diagnostics.push(located(prompt, Code::DuplicateId, format!("prompt id `{}` is declared twice", prompt.id))
+                .with_label("second declaration")
+                .with_note(format!(
+                    "first declared in {}:{}",
+                    first.display_path, first.id_location.pos.line
+                ))
+                .with_help("keep one file per id: `.yaml` and `.yml` files with the same name clash"));
+            rejected.push(prompt.source_path.clone());
+            continue;
+        }
+        first_by_id.insert(&prompt.id, prompt);
+        if !prompt.id.contains('.') && naming::RESERVED_ROOT_NAMES.contains(&prompt.id.as_str()) {
+            diagnostics.push(
+                located(
+                    prompt,
+                    Code::RustNameCollision,
+                    format!("top-level prompt `{}` would collide with the generated `{}` function", prompt.id, prompt.id),
+                )
+                .with_help("move the prompt under a domain, e.g. `general.get`"),
+            );
+        }
+    }
+    prompts.retain(|p| !rejected.contains(&p.source_path));
+}
+
+fn located(prompt: &Prompt, code: Code, message: String) -> Diagnostic {
+    Diagnostic {
+        code,
+        message,
+        file: prompt.display_path.clone(),
+        location: Some(prompt.id_location.clone()),
+        label: None,
+        help: None,
+        notes: Vec::new(),
+    }
+}
+
+/// Lowercase hex SHA-256.
+pub fn hex_sha256(bytes: &[u8]) -> String {
+    let digest = Sha256::digest(bytes);
+    let mut hex = String::with_capacity(64);
+    for byte in digest {
+        hex.push(char::from_digit(u32::from(byte >> 4), 16).unwrap_or('0'));
+        hex.push(char::from_digit(u32::from(byte & 0xf), 16).unwrap_or('0'));
+    }
+    hex
+}
