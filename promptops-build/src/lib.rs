@@ -283,20 +283,19 @@ fn write_if_changed(path: &Path, contents: &[u8]) -> Result<bool, Error> {
     Ok(true)
 }
 
-/// The outermost ancestor holding a `Cargo.toml` with a `[workspace]` table, else `dir`'s crate.
+/// The nearest ancestor whose `Cargo.toml` has a `[workspace]` table (as cargo finds the
+/// workspace of a package), else the nearest crate directory, else `dir` itself.
 fn workspace_root(dir: &Path) -> PathBuf {
-    let mut found = None;
     let mut crate_dir = None;
     for ancestor in dir.ancestors() {
-        let manifest = ancestor.join("Cargo.toml");
-        if let Ok(text) = std::fs::read_to_string(&manifest) {
-            crate_dir.get_or_insert_with(|| ancestor.to_owned());
+        if let Ok(text) = std::fs::read_to_string(ancestor.join("Cargo.toml")) {
             if text.lines().any(|line| line.trim() == "[workspace]") {
-                found = Some(ancestor.to_owned());
+                return ancestor.to_owned();
             }
+            crate_dir.get_or_insert_with(|| ancestor.to_owned());
         }
     }
-    found.or(crate_dir).unwrap_or_else(|| dir.to_owned())
+    crate_dir.unwrap_or_else(|| dir.to_owned())
 }
 
 fn display_prefix(root: &Path, display_root: &Path) -> String {

@@ -118,7 +118,19 @@ impl ModelTable {
 
     /// The alias closest to `model`, for a did-you-mean.
     pub fn suggest(&self, model: &str) -> Option<&str> {
-        did_you_mean(model, self.aliases.keys().map(String::as_str))
+        // `claude-3.5-sonnet` and `Claude_3_5_Sonnet` mean `claude-3-5-sonnet`: compare with
+        // punctuation and case normalised before falling back to edit similarity.
+        let normalise = |text: &str| -> String {
+            text.chars()
+                .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' })
+                .collect()
+        };
+        let wanted = normalise(model);
+        self.aliases
+            .keys()
+            .find(|alias| normalise(alias) == wanted)
+            .map(String::as_str)
+            .or_else(|| did_you_mean(model, self.aliases.keys().map(String::as_str)))
     }
 
     /// All aliases with their ids, sorted by alias.
@@ -208,6 +220,9 @@ mod tests {
 
     #[test]
     fn suggests_near_aliases() {
-        assert_eq!(ModelTable::builtin().suggest("claude-3-5-sonet"), Some("claude-3-5-sonnet"));
+        let table = ModelTable::builtin();
+        assert_eq!(table.suggest("claude-3-5-sonet"), Some("claude-3-5-sonnet"));
+        assert_eq!(table.suggest("claude-3.5-sonnet"), Some("claude-3-5-sonnet"));
+        assert_eq!(table.suggest("Claude_3_5_Haiku"), Some("claude-3-5-haiku"));
     }
 }

@@ -219,6 +219,8 @@ struct Parser<'p, 's> {
 struct Fields<'n, 'a> {
     region: Region,
     entries: BTreeMap<String, (&'n Node<'a>, &'n Node<'a>)>,
+    /// Known fields an unknown key was taken for: a typo is reported once, not also as missing.
+    suggested: BTreeSet<&'static str>,
 }
 
 impl<'n, 'a> Fields<'n, 'a> {
@@ -241,7 +243,7 @@ impl<'a> Parser<'_, 'a> {
     }
 
     /// Reads a mapping's keys: reports non-string, duplicate and unknown keys.
-    fn fields<'n>(&mut self, node: &'n Node<'a>, known: &[&str], context: &str) -> Option<Fields<'n, 'a>> {
+    fn fields<'n>(&mut self, node: &'n Node<'a>, known: &[&'static str], context: &str) -> Option<Fields<'n, 'a>> {
         let Some(entries) = node.as_map() else {
             let diagnostic = self
                 .at(Code::WrongType, node.region, format!("{context} must be a mapping, found {}", node.type_name()))
@@ -252,6 +254,7 @@ impl<'a> Parser<'_, 'a> {
         let mut fields = Fields {
             region: node.region,
             entries: BTreeMap::new(),
+            suggested: BTreeSet::new(),
         };
         for (key, value) in entries {
             let Some(name) = key.as_str() else {
@@ -274,7 +277,10 @@ impl<'a> Parser<'_, 'a> {
                     .at(Code::UnknownField, key.region, format!("unknown field `{name}` in {context}"))
                     .with_label("not part of the schema");
                 diagnostic = match did_you_mean(name, known.iter().copied()) {
-                    Some(suggestion) => diagnostic.with_help(format!("did you mean `{suggestion}`?")),
+                    Some(suggestion) => {
+                        fields.suggested.insert(suggestion);
+                        diagnostic.with_help(format!("did you mean `{suggestion}`?"))
+                    }
                     None => diagnostic.with_help(format!("expected one of: {}", known.join(", "))),
                 };
                 self.push(diagnostic);
@@ -392,7 +398,7 @@ impl<'a> Parser<'_, 'a> {
         let fields = self.fields(root, FIELDS, "a prompt file")?;
 
         for (name, example) in REQUIRED {
-            if fields.get(name).is_none() {
+            if fields.get(name).is_none() && !fields.suggested.contains(name) {
                 let first_line = Region {
                     start: fields.region.start,
                     end: fields.region.start,

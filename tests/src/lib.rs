@@ -1,0 +1,235 @@
+//! Helpers for the workspace's integration tests: throwaway cargo crates whose `build.rs` runs
+//! `promptops-build` over a prompt tree, real `cargo build` runs of them, and snapshot files.
+//!
+//! Snapshots are compared byte for byte; run the tests with `PROMPTOPS_BLESS=1` to rewrite them
+//! from the actual output, then review the diff before committing.
+#![warn(missing_docs)]
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The workspace root (parent of this crate).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from(".."))
+}
+
+/// Where fixture crates share compiled dependencies, so each build only compiles its own code.
+pub fn fixture_target_dir() -> PathBuf {
+    workspace_root().join("target").join("fixtures")
+}
+
+/// A cargo crate in `target/fixture-crates/<name>` whose build script compiles `prompts/`.
+pub struct FixtureCrate {
+    /// The crate directory.
+    pub dir: PathBuf,
+}
+
+/// What one `cargo` run printed.
+#[derive(Debug)]
+pub struct CargoRun {
+    /// Whether cargo exited successfully.
+    pub success: bool,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+impl From<Output> for CargoRun {
+    fn from(output: Output) -> Self {
+        CargoRun {
+            success: output.status.success(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+}
+
+impl FixtureCrate {
+    /// Creates (or resets) the crate. `with_runtime` adds the runtime dependency and a `main`
+    /// that prints every compiled-in prompt, for tests whose builds succeed.
+    pub fn create(name: &str, with_runtime: bool) -> io::Result<Self> {
+        let dir = workspace_root().join("target").join("fixture-crates").join(name);
+        if dir.exists() {
+            fs::remove_dir_all(&dir)?;
+        }
+        fs::create_dir_all(dir.join("src"))?;
+        fs::create_dir_all(dir.join("prompts"))?;
+        let root = workspace_root();
+        let runtime_dep = if with_runtime {
+            format!(
+                "promptops-runtime = {{ path = {:?} }}\n",
+                root.join("promptops-runtime").display().to_string()
+            )
+        } else {
+            String::new()
+        };
+        fs::write(
+            dir.join("Cargo.toml"),
+            format!(
+                "[package]\nname = \"fixture\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n\
+                 [dependencies]\n{runtime_dep}\n\
+                 [build-dependencies]\npromptops-build = {{ path = {:?} }}\n\n\
+                 [profile.dev.build-override]\nopt-level = 3\n\n[workspace]\n",
+                root.join("promptops-build").display().to_string()
+            ),
+        )?;
+        // The workspace's lock file pins the same dependency versions, so no resolution is needed.
+        fs::copy(root.join("Cargo.lock"), dir.join("Cargo.lock"))?;
+        fs::write(
+            dir.join("build.rs"),
+            "fn main() {\n    promptops_build::compile_prompts(\"prompts\");\n}\n",
+        )?;
+        if with_runtime {
+            fs::write(
+                dir.join("src/main.rs"),
+                "include!(concat!(env!(\"OUT_DIR\"), \"/prompts.rs\"));\n\n\
+                 fn main() {\n    for def in ALL {\n        println!(\"{} v{} {}\", def.id, def.version, def.source_path);\n    }\n}\n",
+            )?;
+        } else {
+            fs::write(dir.join("src/lib.rs"), "")?;
+        }
+        Ok(FixtureCrate { dir })
+    }
+
+    /// The crate's prompt tree.
+    pub fn prompts(&self) -> PathBuf {
+        self.dir.join("prompts")
+    }
+
+    /// Replaces the prompt tree (and any sibling files) with a copy of `case_dir`'s contents,
+    /// skipping `expected.stderr` and recreating links listed in a `symlinks` file
+    /// (`link -> target` per line, paths relative to the crate).
+    pub fn load_case(&self, case_dir: &Path) -> io::Result<()> {
+        fs::remove_dir_all(self.prompts())?;
+        fs::create_dir_all(self.prompts())?;
+        copy_tree(case_dir, &self.dir, &["expected.stderr", "symlinks"])?;
+        if let Ok(links) = fs::read_to_string(case_dir.join("symlinks")) {
+            for line in links.lines().filter(|l| !l.trim().is_empty()) {
+                let (link, target) = line
+                    .split_once(" -> ")
+                    .ok_or_else(|| io::Error::other(format!("bad symlinks line: {line}")))?;
+                let link = self.dir.join(link.trim());
+                if let Some(parent) = link.parent() {
+                    fs::create_dir_all(parent)?;
+                }
+                symlink(Path::new(target.trim()), &link)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs `cargo <subcommand> [args]` in the crate with the shared fixture target dir.
+    pub fn cargo(&self, subcommand: &str, args: &[&str]) -> io::Result<CargoRun> {
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        Command::new(cargo)
+            .arg(subcommand)
+            .args(args)
+            .arg("--offline")
+            .current_dir(&self.dir)
+            .env("CARGO_TARGET_DIR", fixture_target_dir())
+            .env("CARGO_TERM_COLOR", "never")
+            .env_remove("RUSTFLAGS")
+            .env_remove("CARGO_ENCODED_RUSTFLAGS")
+            .output()
+            .map(CargoRun::from)
+    }
+}
+
+#[cfg(unix)]
+fn symlink(target: &Path, link: &Path) -> io::Result<()> {
+    std::os::unix::fs::symlink(target, link)
+}
+
+#[cfg(not(unix))]
+fn symlink(_target: &Path, _link: &Path) -> io::Result<()> {
+    Err(io::Error::other("symlink fixtures need a unix host"))
+}
+
+/// Copies `from`'s contents into `to`, recursively, skipping top-level names in `skip`.
+pub fn copy_tree(from: &Path, to: &Path, skip: &[&str]) -> io::Result<()> {
+    for entry in fs::read_dir(from)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        if skip.iter().any(|s| name == *s) {
+            continue;
+        }
+        let target = to.join(&name);
+        if entry.file_type()?.is_dir() {
+            fs::create_dir_all(&target)?;
+            copy_tree(&entry.path(), &target, &[])?;
+        } else {
+            fs::copy(entry.path(), &target)?;
+        }
+    }
+    Ok(())
+}
+
+/// The part of a failed `cargo build` that promptops wrote: cargo's `error: fixture@…` summary
+/// line and the build script's stderr, de-indented. Absolute paths become `$DIR`.
+pub fn promptops_output(cargo_stderr: &str, crate_dir: &Path) -> String {
+    let mut out = String::new();
+    let mut in_stderr = false;
+    for line in cargo_stderr.lines() {
+        if line.trim() == "--- stderr" {
+            in_stderr = true;
+            continue;
+        }
+        if in_stderr {
+            out.push_str(line.strip_prefix("  ").unwrap_or(line).trim_end());
+            out.push('\n');
+        } else if line.starts_with("error: fixture@") {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    let dir = crate_dir.display().to_string();
+    out.trim_end().replace(&dir, "$DIR") + "\n"
+}
+
+/// Compares `actual` with the snapshot at `path`; with `PROMPTOPS_BLESS=1` rewrites it instead.
+/// Returns a description of the mismatch, if any.
+pub fn check_snapshot(path: &Path, actual: &str) -> Result<(), String> {
+    if std::env::var_os("PROMPTOPS_BLESS").is_some() {
+        if let Some(parent) = path.parent() {
+            fs::create_dir_all(parent).map_err(|e| e.to_string())?;
+        }
+        fs::write(path, actual).map_err(|e| format!("cannot bless {}: {e}", path.display()))?;
+        return Ok(());
+    }
+    let expected = fs::read_to_string(path).unwrap_or_default();
+    if expected == actual {
+        return Ok(());
+    }
+    Err(format!(
+        "snapshot {} differs (run with PROMPTOPS_BLESS=1 to accept):\n{}",
+        path.display(),
+        line_diff(&expected, actual)
+    ))
+}
+
+/// A minimal line diff: `-` expected, `+` actual, for lines that differ by position.
+pub fn line_diff(expected: &str, actual: &str) -> String {
+    let expected: Vec<&str> = expected.lines().collect();
+    let actual: Vec<&str> = actual.lines().collect();
+    let mut out = String::new();
+    for index in 0..expected.len().max(actual.len()) {
+        match (expected.get(index), actual.get(index)) {
+            (Some(e), Some(a)) if e == a => {}
+            (e, a) => {
+                if let Some(e) = e {
+                    out.push_str(&format!("{:>4} - {e}\n", index + 1));
+                }
+                if let Some(a) = a {
+                    out.push_str(&format!("{:>4} + {a}\n", index + 1));
+                }
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,60 @@
+//! Real `cargo build` runs of a fixture crate over broken prompt trees.
+//!
+//! Each directory under `tests/fixtures/build-fail/` is one case: its `prompts/` tree (plus any
+//! sibling files and a `symlinks` list) is loaded into the fixture crate, `cargo build` must
+//! fail, and what promptops printed must equal `expected.stderr`.
+//! Refresh snapshots with `PROMPTOPS_BLESS=1 cargo test -p promptops-tests --test build_fail`.
+
+use std::fs;
+use std::path::PathBuf;
+
+use promptops_tests::{check_snapshot, promptops_output, workspace_root, FixtureCrate};
+
+fn cases() -> Vec<PathBuf> {
+    let dir = workspace_root().join("tests/fixtures/build-fail");
+    let mut cases: Vec<PathBuf> = fs::read_dir(&dir)
+        .expect("fixture directory exists")
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .filter(|path| path.is_dir())
+        .collect();
+    cases.sort();
+    cases
+}
+
+#[test]
+fn every_broken_tree_fails_the_build_with_its_diagnostics() {
+    let fixture = FixtureCrate::create("build-fail", false).expect("create fixture crate");
+    let cases = cases();
+    assert!(cases.len() >= 30, "expected a case per rule, found {}", cases.len());
+    let mut failures = Vec::new();
+    for case in &cases {
+        let name = case.file_name().unwrap_or_default().to_string_lossy().into_owned();
+        fixture.load_case(case).expect("load case");
+        let run = fixture.cargo("build", &["--quiet"]).expect("run cargo");
+        if run.success {
+            failures.push(format!("{name}: cargo build succeeded but must fail"));
+            continue;
+        }
+        let output = promptops_output(&run.stderr, &fixture.dir);
+        if !output.contains("error[P") {
+            failures.push(format!("{name}: no promptops diagnostic in cargo's output:\n{}", run.stderr));
+            continue;
+        }
+        if let Err(mismatch) = check_snapshot(&case.join("expected.stderr"), &output) {
+            failures.push(format!("{name}: {mismatch}"));
+        }
+    }
+    assert!(failures.is_empty(), "{} of {} cases failed:\n\n{}", failures.len(), cases.len(), failures.join("\n"));
+}
+
+#[test]
+fn cargo_check_fails_the_same_way() {
+    let fixture = FixtureCrate::create("check-fail", false).expect("create fixture crate");
+    let case = workspace_root().join("tests/fixtures/build-fail/unknown-field");
+    fixture.load_case(&case).expect("load case");
+    let run = fixture.cargo("check", &["--quiet"]).expect("run cargo");
+    assert!(!run.success, "cargo check must fail on a bad prompt");
+    let expected = fs::read_to_string(case.join("expected.stderr")).expect("snapshot");
+    assert_eq!(promptops_output(&run.stderr, &fixture.dir), expected);
+}
