@@ -1,0 +1,120 @@
+//! The generated crate for the shipped prompts: a snapshot of the generated source, and the
+//! typed API it gives callers.
+
+use promptops_runtime::{Label as _, PromptOutput, TemplateVars, VarValue};
+use promptops_tests::{check_snapshot, workspace_root};
+
+#[test]
+fn generated_code_for_shipped_prompts_matches_snapshot() {
+    let out = workspace_root().join("target").join("generated-snapshot");
+    std::fs::create_dir_all(&out).expect("out dir");
+    promptops_build::Config::new()
+        .prompts_dir(workspace_root().join("prompts"))
+        .out_dir(&out)
+        .cargo_directives(false)
+        .compile()
+        .expect("shipped prompts are valid");
+    let generated = std::fs::read_to_string(out.join("prompts.rs")).expect("generated file");
+    assert!(generated.starts_with("// @generated"));
+    let snapshot = workspace_root().join("tests/snapshots/prompts.rs.snap");
+    check_snapshot(&snapshot, &generated).unwrap_or_else(|diff| panic!("{diff}"));
+}
+
+#[test]
+fn generation_is_deterministic() {
+    let dir = workspace_root().join("target").join("generated-twice");
+    let mut outputs = Vec::new();
+    for round in 0..2 {
+        let out = dir.join(round.to_string());
+        std::fs::create_dir_all(&out).expect("out dir");
+        promptops_build::Config::new()
+            .prompts_dir(workspace_root().join("prompts"))
+            .out_dir(&out)
+            .cargo_directives(false)
+            .compile()
+            .expect("valid");
+        outputs.push(std::fs::read(out.join("prompts.rs")).expect("read"));
+    }
+    assert_eq!(outputs[0], outputs[1]);
+}
+
+#[test]
+fn seed_prompt_is_compiled_in_verbatim() {
+    let classifier = prompts::customer_support::intent_classifier();
+    let def = classifier.def();
+    assert_eq!(def.id, "customer-support.intent-classifier");
+    assert_eq!(def.version, 2);
+    assert_eq!(def.parent, Some(1));
+    assert_eq!(def.owner, "data-platform-team");
+    assert_eq!(def.model, "claude-3-5-sonnet");
+    assert_eq!(def.model_id, "anthropic.claude-3-5-sonnet-20240620-v1:0");
+    assert_eq!(def.tags, ["classification", "customer-support"]);
+    assert_eq!(def.metrics.baseline_accuracy, Some(0.94));
+    assert_eq!(def.metrics.get("cost_per_call_usd"), Some(0.003));
+    assert_eq!(def.created, Some("2026-04-15"));
+    assert_eq!(def.updated, Some("2026-05-01"));
+    assert!(def.variables.is_empty());
+    assert!(def.template.starts_with("You are a customer support intent classifier.\n"));
+    assert!(def.template.ends_with("punctuation or explanation.\n"));
+    assert_eq!(def.source_path, "customer_support/intent_classifier.yaml");
+
+    // The hash is of the file as checked in.
+    let bytes = std::fs::read(workspace_root().join("prompts/customer_support/intent_classifier.yaml")).expect("read");
+    assert_eq!(classifier.content_hash(), promptops_build::tree::hex_sha256(&bytes));
+}
+
+#[test]
+fn lookup_by_id_and_sorted_table() {
+    let ids: Vec<&str> = prompts::ALL.iter().map(|def| def.id).collect();
+    let mut sorted = ids.clone();
+    sorted.sort_unstable();
+    assert_eq!(ids, sorted);
+    assert!(ids.len() >= 3);
+    for id in ids {
+        assert_eq!(prompts::get(id).map(|def| def.id), Some(id));
+    }
+    assert!(prompts::get("customer-support.intent-clasifier").is_none());
+    assert!(std::ptr::eq(
+        prompts::get("customer-support.reply-drafter").expect("present"),
+        prompts::customer_support::reply_drafter().def()
+    ));
+}
+
+#[test]
+fn typed_vars_visit_only_what_was_supplied() {
+    let vars = prompts::customer_support::reply_drafter::Vars {
+        customer_name: "Ada",
+        message: "My invoice is wrong",
+        tone: None,
+        max_sentences: Some(3),
+    };
+    let mut seen = Vec::new();
+    vars.visit(&mut |name, value| seen.push((name, format!("{value:?}"))));
+    assert_eq!(
+        seen,
+        vec![
+            ("customer_name", format!("{:?}", VarValue::String("Ada"))),
+            ("message", format!("{:?}", VarValue::String("My invoice is wrong"))),
+            ("max_sentences", format!("{:?}", VarValue::Integer(3))),
+        ]
+    );
+    let def = prompts::customer_support::reply_drafter().def();
+    assert!(def.variable("customer_name").expect("declared").sensitive);
+    assert_eq!(
+        def.variable("tone").and_then(|v| v.default),
+        Some(promptops_runtime::VarDefault::String("friendly"))
+    );
+    assert!(def.system.is_some());
+}
+
+#[test]
+fn classifier_output_parses_into_the_generated_enum() {
+    use prompts::customer_support::sentiment::Label;
+    let sentiment = prompts::customer_support::sentiment();
+    assert_eq!(sentiment.parse_output(" Negative.\n"), Ok(Label::Negative));
+    assert_eq!(<Label as PromptOutput>::from_completion("positive"), Ok(Label::Positive));
+    let err = sentiment.parse_output("furious").unwrap_err();
+    assert_eq!(err.raw, "furious");
+    assert_eq!(Label::Neutral.as_str(), "neutral");
+    assert_eq!(<Label as promptops_runtime::Label>::LABELS, sentiment.def().labels);
+}
