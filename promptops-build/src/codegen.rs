@@ -106,9 +106,7 @@ fn emit_children(out: &mut String, node: &ModuleNode<'_>, id_prefix: &str, depth
 }
 
 fn emit_handle_fn(out: &mut String, prompt: &Prompt, ident: &str, pad: &str, rt: &str) {
-    for line in handle_doc(prompt) {
-        let _ = writeln!(out, "{pad}#[doc = {line:?}]");
-    }
+    let _ = writeln!(out, "{pad}#[doc = {:?}]", handle_doc(prompt).join("\n"));
     if prompt.status == Status::Deprecated {
         let note = prompt
             .deprecation_note
@@ -262,7 +260,6 @@ fn emit_vars(out: &mut String, prompt: &Prompt, borrows: bool, pad: &str, rt: &s
     let lifetime = if borrows { "<'a>" } else { "" };
     out.push('\n');
     let _ = writeln!(out, "{pad}/// The template variables of `{}`.", prompt.id);
-    let _ = writeln!(out, "{pad}#[derive(Clone, Copy)]");
     let _ = writeln!(out, "{pad}#[allow(non_snake_case)]");
     let _ = writeln!(out, "{pad}pub struct Vars{lifetime} {{");
     for variable in &prompt.variables {
@@ -281,7 +278,7 @@ fn emit_vars(out: &mut String, prompt: &Prompt, borrows: bool, pad: &str, rt: &s
         let ty = if variable.required {
             ty.to_owned()
         } else {
-            format!("::core::option::Option<{ty}>")
+            format!("Option<{ty}>")
         };
         let _ = writeln!(out, "{pad}    #[doc = {doc:?}]");
         let _ = writeln!(out, "{pad}    pub {ident}: {ty},");
@@ -289,6 +286,8 @@ fn emit_vars(out: &mut String, prompt: &Prompt, borrows: bool, pad: &str, rt: &s
     let _ = writeln!(out, "{pad}}}");
     let anonymous = if borrows { "<'_>" } else { "" };
     let _ = writeln!(out, "{pad}impl {rt}::TemplateVars for Vars{anonymous} {{");
+    // Inline: compiled where a caller renders this prompt, not for every prompt up front.
+    let _ = writeln!(out, "{pad}    #[inline]");
     let _ = writeln!(
         out,
         "{pad}    fn visit(&self, visit: &mut dyn FnMut(&'static str, {rt}::VarValue<'_>)) {{"
@@ -305,7 +304,7 @@ fn emit_vars(out: &mut String, prompt: &Prompt, borrows: bool, pad: &str, rt: &s
         } else {
             let _ = writeln!(
                 out,
-                "{pad}        if let ::core::option::Option::Some(value) = self.{ident} {{ visit({:?}, {rt}::VarValue::{constructor}(value)); }}",
+                "{pad}        if let Some(value) = self.{ident} {{ visit({:?}, {rt}::VarValue::{constructor}(value)); }}",
                 variable.name
             );
         }
@@ -322,7 +321,7 @@ fn emit_labels(out: &mut String, prompt: &Prompt, pad: &str, rt: &str) {
         .collect();
     out.push('\n');
     let _ = writeln!(out, "{pad}/// The labels `{}` classifies into.", prompt.id);
-    let _ = writeln!(out, "{pad}#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]");
+    let _ = writeln!(out, "{pad}#[derive(Debug, Clone, Copy, PartialEq, Eq)]");
     let _ = writeln!(out, "{pad}pub enum Label {{");
     for (label, variant) in prompt.labels.iter().zip(&variants) {
         let _ = writeln!(out, "{pad}    #[doc = {:?}]", format!("`{label}`"));
@@ -333,14 +332,6 @@ fn emit_labels(out: &mut String, prompt: &Prompt, pad: &str, rt: &str) {
     let _ = writeln!(out, "{pad}    const LABELS: &'static [&'static str] = {};", str_slice(&prompt.labels));
     let variant_list: Vec<String> = variants.iter().map(|v| format!("Label::{v}")).collect();
     let _ = writeln!(out, "{pad}    const VARIANTS: &'static [Self] = &[{}];", variant_list.join(", "));
-    let _ = writeln!(out, "{pad}}}");
-    let _ = writeln!(out, "{pad}impl {rt}::PromptOutput for Label {{");
-    let _ = writeln!(
-        out,
-        "{pad}    fn from_completion(text: &str) -> ::core::result::Result<Self, {rt}::UnexpectedOutput> {{"
-    );
-    let _ = writeln!(out, "{pad}        <Self as {rt}::Label>::parse_label(text)");
-    let _ = writeln!(out, "{pad}    }}");
     let _ = writeln!(out, "{pad}}}");
 }
 
@@ -397,10 +388,12 @@ fn default_display(default: &DefaultValue) -> String {
     }
 }
 
+// Prelude names keep the output small (it is parsed on every rebuild); generated modules never
+// define `Some` or `None` themselves, since prompt ids are lowercase.
 fn option(value: Option<String>) -> String {
     match value {
-        Some(value) => format!("::core::option::Option::Some({value})"),
-        None => "::core::option::Option::None".to_owned(),
+        Some(value) => format!("Some({value})"),
+        None => "None".to_owned(),
     }
 }
 

@@ -117,6 +117,14 @@ pub trait Label: Copy + Eq + fmt::Debug + 'static {
     }
 }
 
+// One blanket impl instead of one per generated enum: a crate with hundreds of classifier
+// prompts would otherwise monomorphise `parse_label` once per enum inside the prompts crate.
+impl<L: Label> PromptOutput for L {
+    fn from_completion(text: &str) -> Result<Self, UnexpectedOutput> {
+        L::parse_label(text)
+    }
+}
+
 /// A typed handle on one compiled-in prompt.
 ///
 /// Obtained from a generated function such as `prompts::customer_support::intent_classifier()`.

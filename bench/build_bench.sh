@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Build-time benchmark for issue #2: for corpora of 10 .. 5,000 prompts (~1.5 KB each) measures
+#   1. the build script's work in-process (discover + validate + generate), median of 11 runs,
+#      compiled with opt-level 3 as the workspace's [profile.dev.build-override] does;
+#   2. a clean `cargo build` of a prompts crate over the corpus (dependencies already built):
+#      build-script compile + run + rustc of the generated crate, median of 3;
+#   3. an incremental `cargo build` after editing one prompt's template, median of 3.
+# Usage: bench/build_bench.sh [SIZES...]   (default: 10 100 1000 5000)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+if [ $# -gt 0 ]; then sizes=("$@"); else sizes=(10 100 1000 5000); fi
+work="$root/target/bench-build"
+# Shares compiled dependencies with the fixture crates of the integration tests.
+export CARGO_TARGET_DIR="$root/target/fixtures"
+mkdir -p "$work"
+
+cargo build --quiet --release -p promptops-build --example time_compile --manifest-path "$root/Cargo.toml"
+timer="$CARGO_TARGET_DIR/release/examples/time_compile"
+
+crate="$work/bench-prompts"
+mkdir -p "$crate/src"
+cat > "$crate/Cargo.toml" <<TOML
+[package]
+name = "bench-prompts"
+version = "0.1.0"
+edition = "2021"
+
+[dependencies]
+promptops-runtime = { path = "$root/promptops-runtime" }
+
+[build-dependencies]
+promptops-build = { path = "$root/promptops-build" }
+
+[profile.dev.build-override]
+opt-level = 3
+
+[workspace]
+TOML
+cp "$root/Cargo.lock" "$crate/Cargo.lock"
+echo 'fn main() { promptops_build::compile_prompts("prompts"); }' > "$crate/build.rs"
+echo 'include!(concat!(env!("OUT_DIR"), "/prompts.rs"));' > "$crate/src/lib.rs"
+
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+seconds() { local s e; s=$(date +%s.%N); "$@" >/dev/null 2>&1; e=$(date +%s.%N); echo "$e - $s" | bc; }
+
+printf '%-8s %12s %12s %12s %12s %14s %14s\n' prompts discover_ms validate_ms generate_ms script_ms clean_build_s incr_build_s
+for n in "${sizes[@]}"; do
+  python3 "$root/bench/gen_corpus.py" "$n" "$crate/prompts"
+  read -r count d v g t < <("$timer" "$crate/prompts" 11)
+  # Warm the dependency graph once so the clean builds below compile only this crate.
+  (cd "$crate" && cargo build --quiet --offline)
+  clean=()
+  for _ in 1 2 3; do
+    (cd "$crate" && cargo clean --quiet --offline -p bench-prompts)
+    clean+=("$(cd "$crate" && seconds cargo build --quiet --offline)")
+  done
+  incr=()
+  edited=$(find "$crate/prompts" -name '*.yaml' | sort | head -1)
+  for i in 1 2 3; do
+    sed -i "s/Answer now\..*/Answer now. (edit $i $RANDOM)/" "$edited"
+    incr+=("$(cd "$crate" && seconds cargo build --quiet --offline)")
+  done
+  printf '%-8s %12s %12s %12s %12s %14.2f %14.2f\n' "$count" "$d" "$v" "$g" "$t" \
+    "$(printf '%s\n' "${clean[@]}" | median)" "$(printf '%s\n' "${incr[@]}" | median)"
+done
