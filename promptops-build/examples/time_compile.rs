@@ -24,7 +24,10 @@ fn main() {
         std::process::exit(1);
     }
     let mut config = promptops_build::Config::new();
-    config.prompts_dir(&dir).out_dir(&out).cargo_directives(false);
+    config
+        .prompts_dir(&dir)
+        .out_dir(&out)
+        .cargo_directives(false);
     let (mut discover, mut validate, mut generate, mut total) = (vec![], vec![], vec![], vec![]);
     let mut prompts = 0;
     for _ in 0..runs {

@@ -268,13 +268,20 @@ fn plural(count: usize, one: &str, many: &str) -> String {
     }
 }
 
-/// The candidate closest to `word`, if it is close enough to be a plausible typo.
-pub fn did_you_mean<'c>(word: &str, candidates: impl IntoIterator<Item = &'c str>) -> Option<&'c str> {
+/// The candidate closest to `word`, if it is close enough to be a plausible typo: at most one
+/// edit (insertion, deletion, substitution or swap of neighbours) per three characters.
+/// Edit distance rather than a similarity ratio, so a long shared prefix such as
+/// `customer-support.` does not make unrelated ids look alike.
+pub fn did_you_mean<'c>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'c str>,
+) -> Option<&'c str> {
+    let budget = (word.chars().count() / 3).max(1);
     candidates
         .into_iter()
-        .map(|candidate| (strsim::jaro_winkler(word, candidate), candidate))
-        .filter(|(score, _)| *score >= 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|candidate| (strsim::damerau_levenshtein(word, candidate), candidate))
+        .filter(|(distance, _)| *distance <= budget)
+        .min_by_key(|(distance, _)| *distance)
         .map(|(_, candidate)| candidate)
 }
 
@@ -289,7 +296,12 @@ mod tests {
             text: "id: a.b\nownr: team\n",
         };
         let diagnostic = source
-            .at_pos(Code::UnknownField, Pos { line: 2, col: 1 }, 4, "unknown field `ownr`")
+            .at_pos(
+                Code::UnknownField,
+                Pos { line: 2, col: 1 },
+                4,
+                "unknown field `ownr`",
+            )
             .with_label("not a prompt field")
             .with_help("did you mean `owner`?");
         assert_eq!(
@@ -317,6 +329,15 @@ mod tests {
         assert_eq!(did_you_mean("ownr", fields), Some("owner"));
         assert_eq!(did_you_mean("modle", fields), Some("model"));
         assert_eq!(did_you_mean("zzz", fields), None);
+        let ids = [
+            "customer-support.legacy-router",
+            "customer-support.intent-classifier",
+        ];
+        assert_eq!(did_you_mean("customer-support.faq-answerer", ids), None);
+        assert_eq!(
+            did_you_mean("customer-support.intent-clasifier", ids),
+            Some("customer-support.intent-classifier")
+        );
     }
 
     #[test]

@@ -8,10 +8,8 @@
 //! # Use from a build script
 //!
 //! ```no_run
-//! // build.rs of a crate whose YAML prompts live in the crate directory
-//! fn main() {
-//!     promptops_build::compile_prompts(".");
-//! }
+//! // in `fn main` of the build.rs of a crate whose YAML prompts live in the crate directory:
+//! promptops_build::compile_prompts(".");
 //! ```
 //!
 //! and in `src/lib.rs`:
@@ -37,6 +35,7 @@ pub mod codegen;
 pub mod diagnostic;
 pub mod models;
 pub mod naming;
+pub mod references;
 pub mod schema;
 pub mod template;
 pub mod tree;
@@ -49,6 +48,7 @@ use std::path::{Component, Path, PathBuf};
 
 pub use codegen::CodegenOptions;
 pub use diagnostic::{render_report, Code, Diagnostic};
+pub use references::Environment;
 pub use schema::Prompt;
 pub use tree::{validate, SourceFile, Tree, Validated};
 
@@ -80,8 +80,13 @@ pub enum Error {
         /// The I/O error.
         source: io::Error,
     },
+    /// `PROMPTOPS_ENV` holds something other than development or production.
+    #[error("{0}")]
+    Environment(String),
     /// A path was not configured and the build-script variable that would supply it is unset.
-    #[error("{0} is not set: configure the path explicitly when not running inside a build script")]
+    #[error(
+        "{0} is not set: configure the path explicitly when not running inside a build script"
+    )]
     MissingEnv(&'static str),
 }
 
@@ -112,6 +117,7 @@ pub struct Config {
     excludes: Vec<String>,
     display_root: Option<PathBuf>,
     codegen: CodegenOptions,
+    environment: Option<Environment>,
     cargo_directives: bool,
 }
 
@@ -132,6 +138,7 @@ impl Config {
             excludes: DEFAULT_EXCLUDES.iter().map(|s| (*s).to_owned()).collect(),
             display_root: None,
             codegen: CodegenOptions::default(),
+            environment: None,
             cargo_directives: true,
         }
     }
@@ -177,6 +184,26 @@ impl Config {
     pub fn runtime_crate(&mut self, path: impl Into<String>) -> &mut Self {
         self.codegen.runtime = path.into();
         self
+    }
+
+    /// Builds for `environment` regardless of `PROMPTOPS_ENV` and the `production` feature.
+    pub fn environment(&mut self, environment: Environment) -> &mut Self {
+        self.environment = Some(environment);
+        self
+    }
+
+    /// The environment to build for: [`environment`](Self::environment) if set, else
+    /// production when the crate's `production` cargo feature is on, else `PROMPTOPS_ENV`
+    /// (`development`/`dev`, `production`/`prod`; unset means development).
+    pub fn resolved_environment(&self) -> Result<Environment, Error> {
+        if let Some(environment) = self.environment {
+            return Ok(environment);
+        }
+        if std::env::var_os("CARGO_FEATURE_PRODUCTION").is_some() {
+            return Ok(Environment::Production);
+        }
+        let value = std::env::var("PROMPTOPS_ENV").unwrap_or_default();
+        Environment::parse(&value).map_err(Error::Environment)
     }
 
     /// Whether to print `cargo::` directives (default `true`; turn off outside build scripts).
@@ -225,13 +252,27 @@ impl Config {
                 .map(PathBuf::from)
                 .ok_or(Error::MissingEnv("OUT_DIR"))?,
         };
-        let code = codegen::generate(&validated.prompts, &self.codegen);
+        let mut options = self.codegen.clone();
+        options.environment = self.resolved_environment()?;
+        options.prompts_dir = {
+            let display_root = self
+                .display_root
+                .clone()
+                .unwrap_or_else(|| workspace_root(&root));
+            let prefix = display_prefix(&root, &display_root);
+            match prefix.trim_end_matches('/') {
+                "" => ".".to_owned(),
+                dir => dir.to_owned(),
+            }
+        };
+        let code = codegen::generate(&validated.prompts, &options);
         let output = out_dir.join(&self.file_name);
         let written = write_if_changed(&output, code.as_bytes())?;
         if self.cargo_directives {
             // Directories are watched recursively by cargo, so this one line covers edits,
             // additions, removals and renames anywhere in the tree.
             println!("cargo::rerun-if-changed={}", root.display());
+            println!("cargo::rerun-if-env-changed=PROMPTOPS_ENV");
         }
         Ok(Generated {
             prompts: validated.prompts.len(),
@@ -336,7 +377,14 @@ pub fn discover(root: &Path, excludes: &[String], display_prefix: String) -> Res
     };
     let mut visited = BTreeSet::new();
     visited.insert(canonical_root.clone());
-    walk(&canonical_root, &canonical_root, "", excludes, &mut visited, &mut tree);
+    walk(
+        &canonical_root,
+        &canonical_root,
+        "",
+        excludes,
+        &mut visited,
+        &mut tree,
+    );
     tree.files.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(tree)
 }
@@ -376,12 +424,17 @@ fn walk(
             continue;
         }
         let rel = format!("{relative}{name}");
-        if excludes.iter().any(|excluded| excluded.trim_end_matches('/') == rel) {
+        if excludes
+            .iter()
+            .any(|excluded| excluded.trim_end_matches('/') == rel)
+        {
             continue;
         }
         let display = format!("{}{rel}", tree.display_prefix);
         let path = entry.path();
-        let Ok(link_meta) = std::fs::symlink_metadata(&path) else { continue };
+        let Ok(link_meta) = std::fs::symlink_metadata(&path) else {
+            continue;
+        };
         let target = if link_meta.file_type().is_symlink() {
             match path.canonicalize() {
                 Ok(target) if target.starts_with(root) => target,

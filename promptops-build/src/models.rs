@@ -13,12 +13,24 @@ pub const OVERRIDE_FILE_NAME: &str = "models.yaml";
 
 /// Provider prefixes of Bedrock foundation-model ids.
 const BEDROCK_PROVIDERS: &[&str] = &[
-    "ai21", "amazon", "anthropic", "cohere", "deepseek", "meta", "mistral", "openai", "qwen",
-    "stability", "twelvelabs", "writer", "luma",
+    "ai21",
+    "amazon",
+    "anthropic",
+    "cohere",
+    "deepseek",
+    "meta",
+    "mistral",
+    "openai",
+    "qwen",
+    "stability",
+    "twelvelabs",
+    "writer",
+    "luma",
 ];
 
 /// Geography prefixes of cross-region inference profile ids (`us.anthropic...`).
-const INFERENCE_PROFILE_PREFIXES: &[&str] = &["us", "eu", "apac", "us-gov", "global", "jp", "au", "ca"];
+const INFERENCE_PROFILE_PREFIXES: &[&str] =
+    &["us", "eu", "apac", "us-gov", "global", "jp", "au", "ca"];
 
 /// Aliases resolved to Bedrock model ids.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,7 +58,10 @@ impl ModelTable {
             aliases: BTreeMap::new(),
         };
         let problems = table.merge(&source);
-        debug_assert!(problems.is_empty(), "built-in model table is invalid: {problems:?}");
+        debug_assert!(
+            problems.is_empty(),
+            "built-in model table is invalid: {problems:?}"
+        );
         table
     }
 
@@ -75,7 +90,11 @@ impl ModelTable {
         let Some(entries) = root.as_map() else {
             problems.push(
                 source
-                    .at(Code::InvalidModelTable, root.region, "the model table must be a mapping of alias to Bedrock model id")
+                    .at(
+                        Code::InvalidModelTable,
+                        root.region,
+                        "the model table must be a mapping of alias to Bedrock model id",
+                    )
                     .with_help("write one `alias: provider.model-id` per line"),
             );
             return problems;
@@ -95,13 +114,22 @@ impl ModelTable {
                 }
                 (NodeKind::Scalar { .. }, Some(id)) => problems.push(
                     source
-                        .at(Code::InvalidModelTable, value.region, format!("`{id}` is not a Bedrock model id"))
-                        .with_help("Bedrock ids look like `anthropic.claude-3-5-sonnet-20240620-v1:0`"),
+                        .at(
+                            Code::InvalidModelTable,
+                            value.region,
+                            format!("`{id}` is not a Bedrock model id"),
+                        )
+                        .with_help(
+                            "Bedrock ids look like `anthropic.claude-3-5-sonnet-20240620-v1:0`",
+                        ),
                 ),
                 _ => problems.push(source.at(
                     Code::InvalidModelTable,
                     value.region,
-                    format!("the model id for `{alias}` must be a string, found {}", value.type_name()),
+                    format!(
+                        "the model id for `{alias}` must be a string, found {}",
+                        value.type_name()
+                    ),
                 )),
             }
         }
@@ -122,7 +150,13 @@ impl ModelTable {
         // punctuation and case normalised before falling back to edit similarity.
         let normalise = |text: &str| -> String {
             text.chars()
-                .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' })
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() {
+                        c.to_ascii_lowercase()
+                    } else {
+                        '-'
+                    }
+                })
                 .collect()
         };
         let wanted = normalise(model);
@@ -176,10 +210,20 @@ mod tests {
         assert!(table.aliases().count() >= 25);
         assert_eq!(
             table.resolve("claude-3-5-sonnet"),
-            Some(Resolved::Alias("anthropic.claude-3-5-sonnet-20240620-v1:0".into()))
+            Some(Resolved::Alias(
+                "anthropic.claude-3-5-sonnet-20240620-v1:0".into()
+            ))
         );
-        for family in ["claude-3-haiku", "titan-text-express", "llama3-8b-instruct", "mistral-7b-instruct"] {
-            assert!(matches!(table.resolve(family), Some(Resolved::Alias(_))), "{family}");
+        for family in [
+            "claude-3-haiku",
+            "titan-text-express",
+            "llama3-8b-instruct",
+            "mistral-7b-instruct",
+        ] {
+            assert!(
+                matches!(table.resolve(family), Some(Resolved::Alias(_))),
+                "{family}"
+            );
         }
     }
 
@@ -194,7 +238,13 @@ mod tests {
         ] {
             assert!(is_bedrock_model_id(id), "{id}");
         }
-        for id in ["claude-3-5-sonet", "gpt-4", "anthropic", "acme.model-1", "anthropic.Claude"] {
+        for id in [
+            "claude-3-5-sonet",
+            "gpt-4",
+            "anthropic",
+            "acme.model-1",
+            "anthropic.Claude",
+        ] {
             assert!(!is_bedrock_model_id(id), "{id}");
         }
     }
@@ -212,7 +262,9 @@ mod tests {
         assert_eq!(problems[0].location.as_ref().unwrap().pos.line, 3);
         assert_eq!(
             table.resolve("claude-3-5-sonnet"),
-            Some(Resolved::Alias("us.anthropic.claude-3-5-sonnet-20240620-v1:0".into()))
+            Some(Resolved::Alias(
+                "us.anthropic.claude-3-5-sonnet-20240620-v1:0".into()
+            ))
         );
         assert!(table.resolve("house-model").is_some());
         assert_eq!(table.resolve("broken"), None);
@@ -222,7 +274,10 @@ mod tests {
     fn suggests_near_aliases() {
         let table = ModelTable::builtin();
         assert_eq!(table.suggest("claude-3-5-sonet"), Some("claude-3-5-sonnet"));
-        assert_eq!(table.suggest("claude-3.5-sonnet"), Some("claude-3-5-sonnet"));
+        assert_eq!(
+            table.suggest("claude-3.5-sonnet"),
+            Some("claude-3-5-sonnet")
+        );
         assert_eq!(table.suggest("Claude_3_5_Haiku"), Some("claude-3-5-haiku"));
     }
 }

@@ -6,11 +6,11 @@
 
 /// Names Rust reserves (strict and reserved keywords, all editions), usable only as `r#name`.
 const RUST_KEYWORDS: &[&str] = &[
-    "abstract", "as", "async", "await", "become", "box", "break", "const", "continue", "do",
-    "dyn", "else", "enum", "extern", "false", "final", "fn", "for", "gen", "if", "impl", "in",
-    "let", "loop", "macro", "match", "mod", "move", "mut", "override", "priv", "pub", "ref",
-    "return", "static", "struct", "trait", "true", "try", "type", "typeof", "unsafe", "unsized",
-    "use", "virtual", "where", "while", "yield",
+    "abstract", "as", "async", "await", "become", "box", "break", "const", "continue", "do", "dyn",
+    "else", "enum", "extern", "false", "final", "fn", "for", "gen", "if", "impl", "in", "let",
+    "loop", "macro", "match", "mod", "move", "mut", "override", "priv", "pub", "ref", "return",
+    "static", "struct", "trait", "true", "try", "type", "typeof", "unsafe", "unsized", "use",
+    "virtual", "where", "while", "yield",
 ];
 
 /// Keywords that cannot even be raw identifiers.
@@ -52,9 +52,12 @@ pub fn check_id(id: &str) -> Result<(), IdError> {
         if segment.is_empty() {
             return Err(IdError::EmptySegment);
         }
-        let well_formed = segment
-            .split('-')
-            .all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()));
+        let well_formed = segment.split('-').all(|part| {
+            !part.is_empty()
+                && part
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        });
         if !well_formed {
             return Err(IdError::BadSegment(segment.to_owned()));
         }
@@ -121,7 +124,10 @@ impl std::fmt::Display for RustNameError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             RustNameError::Keyword(name) => {
-                write!(f, "`{name}` is a Rust keyword that cannot be used as a name")
+                write!(
+                    f,
+                    "`{name}` is a Rust keyword that cannot be used as a name"
+                )
             }
             RustNameError::LeadingDigit(name) => {
                 write!(f, "`{name}` starts with a digit, which Rust names cannot")
@@ -192,7 +198,10 @@ mod tests {
         assert_eq!(check_id(""), Err(IdError::Empty));
         assert_eq!(check_id("a..b"), Err(IdError::EmptySegment));
         assert_eq!(check_id("a."), Err(IdError::EmptySegment));
-        assert!(matches!(check_id("Customer.x"), Err(IdError::BadSegment(_))));
+        assert!(matches!(
+            check_id("Customer.x"),
+            Err(IdError::BadSegment(_))
+        ));
         assert!(matches!(check_id("a.b_c"), Err(IdError::BadSegment(_))));
         assert!(matches!(check_id("a.-b"), Err(IdError::BadSegment(_))));
         assert!(matches!(check_id("a.b--c"), Err(IdError::BadSegment(_))));
@@ -214,17 +223,29 @@ mod tests {
 
     #[test]
     fn suggestions_are_valid_ids() {
-        assert_eq!(suggest_id("Customer_Support..Intent Classifier"), "customer-support.intent-classifier");
+        assert_eq!(
+            suggest_id("Customer_Support..Intent Classifier"),
+            "customer-support.intent-classifier"
+        );
         assert!(check_id(&suggest_id("A__b.C")).is_ok());
     }
 
     #[test]
     fn rust_names() {
-        assert_eq!(snake_ident("intent-classifier").unwrap(), "intent_classifier");
+        assert_eq!(
+            snake_ident("intent-classifier").unwrap(),
+            "intent_classifier"
+        );
         assert_eq!(snake_ident("type").unwrap(), "r#type");
         assert_eq!(snake_ident("gen").unwrap(), "r#gen");
-        assert!(matches!(snake_ident("self"), Err(RustNameError::Keyword(_))));
-        assert!(matches!(snake_ident("2fa"), Err(RustNameError::LeadingDigit(_))));
+        assert!(matches!(
+            snake_ident("self"),
+            Err(RustNameError::Keyword(_))
+        ));
+        assert!(matches!(
+            snake_ident("2fa"),
+            Err(RustNameError::LeadingDigit(_))
+        ));
     }
 
     #[test]
@@ -232,8 +253,14 @@ mod tests {
         assert_eq!(variant_ident("billing").unwrap(), "Billing");
         assert_eq!(variant_ident("needs-review").unwrap(), "NeedsReview");
         assert_eq!(variant_ident("not sure").unwrap(), "NotSure");
-        assert!(matches!(variant_ident("5-star"), Err(RustNameError::LeadingDigit(_))));
-        assert!(matches!(variant_ident("self"), Err(RustNameError::Keyword(_))));
+        assert!(matches!(
+            variant_ident("5-star"),
+            Err(RustNameError::LeadingDigit(_))
+        ));
+        assert!(matches!(
+            variant_ident("self"),
+            Err(RustNameError::Keyword(_))
+        ));
         assert_eq!(variant_ident("--"), Err(RustNameError::Empty));
     }
 

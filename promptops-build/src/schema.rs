@@ -243,10 +243,19 @@ impl<'a> Parser<'_, 'a> {
     }
 
     /// Reads a mapping's keys: reports non-string, duplicate and unknown keys.
-    fn fields<'n>(&mut self, node: &'n Node<'a>, known: &[&'static str], context: &str) -> Option<Fields<'n, 'a>> {
+    fn fields<'n>(
+        &mut self,
+        node: &'n Node<'a>,
+        known: &[&'static str],
+        context: &str,
+    ) -> Option<Fields<'n, 'a>> {
         let Some(entries) = node.as_map() else {
             let diagnostic = self
-                .at(Code::WrongType, node.region, format!("{context} must be a mapping, found {}", node.type_name()))
+                .at(
+                    Code::WrongType,
+                    node.region,
+                    format!("{context} must be a mapping, found {}", node.type_name()),
+                )
                 .with_label("expected `key: value` lines");
             self.push(diagnostic);
             return None;
@@ -258,23 +267,39 @@ impl<'a> Parser<'_, 'a> {
         };
         for (key, value) in entries {
             let Some(name) = key.as_str() else {
-                let diagnostic =
-                    self.at(Code::WrongType, key.region, format!("keys in {context} must be strings, found {}", key.type_name()));
+                let diagnostic = self.at(
+                    Code::WrongType,
+                    key.region,
+                    format!(
+                        "keys in {context} must be strings, found {}",
+                        key.type_name()
+                    ),
+                );
                 self.push(diagnostic);
                 continue;
             };
             if let Some((first, _)) = fields.entries.get(name) {
                 let first_line = first.region.start.line;
                 let diagnostic = self
-                    .at(Code::DuplicateKey, key.region, format!("`{name}` is set twice in {context}"))
+                    .at(
+                        Code::DuplicateKey,
+                        key.region,
+                        format!("`{name}` is set twice in {context}"),
+                    )
                     .with_label("second definition")
-                    .with_note(format!("first set on line {first_line}; YAML keeps only one of them"));
+                    .with_note(format!(
+                        "first set on line {first_line}; YAML keeps only one of them"
+                    ));
                 self.push(diagnostic);
                 continue;
             }
             if !known.is_empty() && !known.contains(&name) {
                 let mut diagnostic = self
-                    .at(Code::UnknownField, key.region, format!("unknown field `{name}` in {context}"))
+                    .at(
+                        Code::UnknownField,
+                        key.region,
+                        format!("unknown field `{name}` in {context}"),
+                    )
                     .with_label("not part of the schema");
                 diagnostic = match did_you_mean(name, known.iter().copied()) {
                     Some(suggestion) => {
@@ -293,7 +318,11 @@ impl<'a> Parser<'_, 'a> {
 
     fn wrong_type(&mut self, node: &Node<'_>, what: &str, expected: &str) {
         let diagnostic = self
-            .at(Code::WrongType, node.region, format!("{what} must be {expected}, found {}", node.type_name()))
+            .at(
+                Code::WrongType,
+                node.region,
+                format!("{what} must be {expected}, found {}", node.type_name()),
+            )
             .with_label(format!("expected {expected}"));
         self.push(diagnostic);
     }
@@ -311,7 +340,11 @@ impl<'a> Parser<'_, 'a> {
     fn non_empty_string(&mut self, node: &Node<'_>, what: &str) -> Option<String> {
         let text = self.string(node, what)?;
         if text.trim().is_empty() {
-            let diagnostic = self.at(Code::EmptyValue, node.region, format!("{what} must not be empty"));
+            let diagnostic = self.at(
+                Code::EmptyValue,
+                node.region,
+                format!("{what} must not be empty"),
+            );
             self.push(diagnostic);
             return None;
         }
@@ -333,7 +366,11 @@ impl<'a> Parser<'_, 'a> {
             Some(Scalar::Int(value)) => Some(value as f64),
             Some(Scalar::Float(value)) if value.is_finite() => Some(value),
             Some(Scalar::Float(_)) => {
-                let diagnostic = self.at(Code::WrongType, node.region, format!("{what} must be a finite number"));
+                let diagnostic = self.at(
+                    Code::WrongType,
+                    node.region,
+                    format!("{what} must be a finite number"),
+                );
                 self.push(diagnostic);
                 None
             }
@@ -379,7 +416,11 @@ impl<'a> Parser<'_, 'a> {
             Ok(version) if version >= 1 => Some(version),
             _ => {
                 let diagnostic = self
-                    .at(Code::InvalidVersion, node.region, format!("{what} must be an integer >= 1, found {value}"))
+                    .at(
+                        Code::InvalidVersion,
+                        node.region,
+                        format!("{what} must be an integer >= 1, found {value}"),
+                    )
                     .with_help("versions start at 1 and go up by one for each released change");
                 self.push(diagnostic);
                 None
@@ -387,10 +428,22 @@ impl<'a> Parser<'_, 'a> {
         }
     }
 
-    fn prompt(&mut self, root: &Node<'a>, identity: &FileIdentity<'_>, context: &ParseContext<'_>) -> Option<Prompt> {
+    fn prompt(
+        &mut self,
+        root: &Node<'a>,
+        identity: &FileIdentity<'_>,
+        context: &ParseContext<'_>,
+    ) -> Option<Prompt> {
         if root.as_map().is_none() {
             let diagnostic = self
-                .at(Code::NotAMapping, root.region, format!("a prompt file must be a mapping of fields, found {}", root.type_name()))
+                .at(
+                    Code::NotAMapping,
+                    root.region,
+                    format!(
+                        "a prompt file must be a mapping of fields, found {}",
+                        root.type_name()
+                    ),
+                )
                 .with_help("start the file with `id: ...`, `version: ...`, ...");
             self.push(diagnostic);
             return None;
@@ -404,7 +457,11 @@ impl<'a> Parser<'_, 'a> {
                     end: fields.region.start,
                 };
                 let diagnostic = self
-                    .at(Code::MissingField, first_line, format!("missing required field `{name}`"))
+                    .at(
+                        Code::MissingField,
+                        first_line,
+                        format!("missing required field `{name}`"),
+                    )
                     .with_label(format!("this prompt has no `{name}`"))
                     .with_help(format!("add `{example}`"));
                 self.push(diagnostic);
@@ -412,21 +469,37 @@ impl<'a> Parser<'_, 'a> {
         }
 
         let id = fields.get("id").and_then(|node| self.id(node, identity));
-        let version = fields.get("version").and_then(|node| self.version_number(node, "`version`"));
-        let owner = fields.get("owner").and_then(|node| self.non_empty_string(node, "`owner`"));
-        let model = fields.get("model").and_then(|node| self.model(node, context.models));
-        let parent = fields.get("parent").and_then(|node| self.version_number(node, "`parent`"));
+        let version = fields
+            .get("version")
+            .and_then(|node| self.version_number(node, "`version`"));
+        let owner = fields
+            .get("owner")
+            .and_then(|node| self.non_empty_string(node, "`owner`"));
+        let model = fields
+            .get("model")
+            .and_then(|node| self.model(node, context.models));
+        let parent = fields
+            .get("parent")
+            .and_then(|node| self.version_number(node, "`parent`"));
         if let (Some(parent), Some(version), Some(node)) = (parent, version, fields.get("parent")) {
             if parent >= version {
                 let diagnostic = self
-                    .at(Code::InvalidParent, node.region, format!("parent version {parent} must be lower than version {version}"))
+                    .at(
+                        Code::InvalidParent,
+                        node.region,
+                        format!("parent version {parent} must be lower than version {version}"),
+                    )
                     .with_label("not an earlier version")
                     .with_help("`parent` names the version this one was derived from");
                 self.push(diagnostic);
             }
         }
-        let description = fields.get("description").and_then(|node| self.non_empty_string(node, "`description`"));
-        let tags = fields.get("tags").and_then(|node| self.string_list(node, "`tags`"));
+        let description = fields
+            .get("description")
+            .and_then(|node| self.non_empty_string(node, "`description`"));
+        let tags = fields
+            .get("tags")
+            .and_then(|node| self.string_list(node, "`tags`"));
         let status = match fields.get("status") {
             Some(node) => self.status(node),
             None => Some(Status::Stable),
@@ -438,7 +511,11 @@ impl<'a> Parser<'_, 'a> {
             if status != Status::Deprecated {
                 if let Some(key) = fields.key("deprecation_note") {
                     let diagnostic = self
-                        .at(Code::MisplacedDeprecationNote, key.region, "`deprecation_note` is only allowed on a deprecated prompt")
+                        .at(
+                            Code::MisplacedDeprecationNote,
+                            key.region,
+                            "`deprecation_note` is only allowed on a deprecated prompt",
+                        )
                         .with_help("add `status: deprecated` or remove the note");
                     self.push(diagnostic);
                 }
@@ -453,12 +530,22 @@ impl<'a> Parser<'_, 'a> {
             Some(node) => self.output(node),
             None => Some(Vec::new()),
         };
-        let created = fields.get("created").and_then(|node| self.date(node, "`created`"));
-        let updated = fields.get("updated").and_then(|node| self.date(node, "`updated`"));
-        if let (Some(created), Some(updated), Some(node)) = (&created, &updated, fields.get("updated")) {
+        let created = fields
+            .get("created")
+            .and_then(|node| self.date(node, "`created`"));
+        let updated = fields
+            .get("updated")
+            .and_then(|node| self.date(node, "`updated`"));
+        if let (Some(created), Some(updated), Some(node)) =
+            (&created, &updated, fields.get("updated"))
+        {
             if created > updated {
                 let diagnostic = self
-                    .at(Code::InvalidDate, node.region, format!("`updated` ({updated}) is before `created` ({created})"))
+                    .at(
+                        Code::InvalidDate,
+                        node.region,
+                        format!("`updated` ({updated}) is before `created` ({created})"),
+                    )
                     .with_label("earlier than the creation date");
                 self.push(diagnostic);
             }
@@ -471,8 +558,13 @@ impl<'a> Parser<'_, 'a> {
         let system = system_node.and_then(|node| self.non_empty_string(node, "`system`"));
         let mut used: BTreeMap<String, (&Node<'a>, String)> = BTreeMap::new();
         let mut templates_ok = true;
-        for (field, node, text) in [("system", system_node, &system), ("template", template_node, &template)] {
-            let (Some(node), Some(text)) = (node, text) else { continue };
+        for (field, node, text) in [
+            ("system", system_node, &system),
+            ("template", template_node, &template),
+        ] {
+            let (Some(node), Some(text)) = (node, text) else {
+                continue;
+            };
             match context.templates.check(self.source, field, node, text) {
                 Ok(names) => {
                     for name in names {
@@ -481,7 +573,7 @@ impl<'a> Parser<'_, 'a> {
                 }
                 Err(diagnostic) => {
                     templates_ok = false;
-                    self.push(diagnostic);
+                    self.push(*diagnostic);
                 }
             }
         }
@@ -567,7 +659,14 @@ impl<'a> Parser<'_, 'a> {
                 None => format!("move the file to `{expected_path}.{extension}`"),
             };
             let diagnostic = self
-                .at(Code::IdPathMismatch, node.region, format!("id `{id}` does not match the file's path `{}`", identity.source_path))
+                .at(
+                    Code::IdPathMismatch,
+                    node.region,
+                    format!(
+                        "id `{id}` does not match the file's path `{}`",
+                        identity.source_path
+                    ),
+                )
                 .with_label("the id decides where the file lives")
                 .with_help(help);
             self.push(diagnostic);
@@ -576,8 +675,14 @@ impl<'a> Parser<'_, 'a> {
         for segment in id.split('.') {
             if let Err(err) = naming::snake_ident(segment) {
                 let diagnostic = self
-                    .at(Code::ReservedName, node.region, format!("id `{id}` has no Rust name: {err}"))
-                    .with_help("rename that segment (for example prefix a word: `v2fa` instead of `2fa`)");
+                    .at(
+                        Code::ReservedName,
+                        node.region,
+                        format!("id `{id}` has no Rust name: {err}"),
+                    )
+                    .with_help(
+                        "rename that segment (for example prefix a word: `v2fa` instead of `2fa`)",
+                    );
                 self.push(diagnostic);
                 return None;
             }
@@ -614,7 +719,11 @@ impl<'a> Parser<'_, 'a> {
             "deprecated" => Some(Status::Deprecated),
             other => {
                 let mut diagnostic = self
-                    .at(Code::InvalidStatus, node.region, format!("unknown status `{other}`"))
+                    .at(
+                        Code::InvalidStatus,
+                        node.region,
+                        format!("unknown status `{other}`"),
+                    )
                     .with_note("a status is one of: draft, stable, deprecated");
                 if let Some(suggestion) = did_you_mean(other, STATUSES.iter().copied()) {
                     diagnostic = diagnostic.with_help(format!("did you mean `{suggestion}`?"));
@@ -626,18 +735,27 @@ impl<'a> Parser<'_, 'a> {
     }
 
     #[allow(clippy::type_complexity)]
-    fn metrics(&mut self, node: &Node<'a>) -> Option<(Option<f64>, Option<f64>, BTreeMap<String, f64>)> {
+    fn metrics(
+        &mut self,
+        node: &Node<'a>,
+    ) -> Option<(Option<f64>, Option<f64>, BTreeMap<String, f64>)> {
         let fields = self.fields(node, &[], "`metrics`")?;
         let before = self.out.len();
         let mut baseline = None;
         let mut cost = None;
         let mut other = BTreeMap::new();
         for (name, (_, value)) in &fields.entries {
-            let Some(number) = self.number(value, &format!("metric `{name}`")) else { continue };
+            let Some(number) = self.number(value, &format!("metric `{name}`")) else {
+                continue;
+            };
             match name.as_str() {
                 "baseline_accuracy" if !(0.0..=1.0).contains(&number) => {
                     let diagnostic = self
-                        .at(Code::MetricOutOfRange, value.region, format!("`baseline_accuracy` must be between 0 and 1, found {number}"))
+                        .at(
+                            Code::MetricOutOfRange,
+                            value.region,
+                            format!("`baseline_accuracy` must be between 0 and 1, found {number}"),
+                        )
                         .with_help("write accuracy as a fraction: 0.94 for 94%");
                     self.push(diagnostic);
                 }
@@ -680,9 +798,16 @@ impl<'a> Parser<'_, 'a> {
                 }
             }
         }
-        for (name, slot) in [("temperature", &mut inference.temperature), ("top_p", &mut inference.top_p)] {
-            let Some(value) = fields.get(name) else { continue };
-            let Some(number) = self.number(value, &format!("`inference.{name}`")) else { continue };
+        for (name, slot) in [
+            ("temperature", &mut inference.temperature),
+            ("top_p", &mut inference.top_p),
+        ] {
+            let Some(value) = fields.get(name) else {
+                continue;
+            };
+            let Some(number) = self.number(value, &format!("`inference.{name}`")) else {
+                continue;
+            };
             if (0.0..=1.0).contains(&number) {
                 *slot = Some(number);
             } else {
@@ -707,7 +832,9 @@ impl<'a> Parser<'_, 'a> {
         let Some(value) = fields.get("labels") else {
             let diagnostic = self
                 .at(Code::MissingField, fields.region, "`output` needs `labels`")
-                .with_help("add `labels: [first, second]`, or remove `output` for free-text prompts");
+                .with_help(
+                    "add `labels: [first, second]`, or remove `output` for free-text prompts",
+                );
             self.push(diagnostic);
             return None;
         };
@@ -717,7 +844,11 @@ impl<'a> Parser<'_, 'a> {
         };
         if items.is_empty() {
             let diagnostic = self
-                .at(Code::InvalidLabels, value.region, "`output.labels` is empty")
+                .at(
+                    Code::InvalidLabels,
+                    value.region,
+                    "`output.labels` is empty",
+                )
                 .with_help("list at least one label, or remove `output` for free-text prompts");
             self.push(diagnostic);
             return None;
@@ -726,7 +857,9 @@ impl<'a> Parser<'_, 'a> {
         let mut labels: Vec<String> = Vec::new();
         let mut variants: BTreeMap<String, String> = BTreeMap::new();
         for item in items {
-            let Some(label) = self.non_empty_string(item, "each label") else { continue };
+            let Some(label) = self.non_empty_string(item, "each label") else {
+                continue;
+            };
             if let Some(previous) = labels.iter().find(|l| l.eq_ignore_ascii_case(&label)) {
                 let diagnostic = self
                     .at(Code::InvalidLabels, item.region, format!("label `{label}` is listed twice"))
@@ -751,7 +884,11 @@ impl<'a> Parser<'_, 'a> {
                 }
                 Err(err) => {
                     let diagnostic = self
-                        .at(Code::InvalidLabels, item.region, format!("label `{label}` has no Rust enum variant: {err}"))
+                        .at(
+                            Code::InvalidLabels,
+                            item.region,
+                            format!("label `{label}` has no Rust enum variant: {err}"),
+                        )
                         .with_help("start the label with a letter");
                     self.push(diagnostic);
                 }
@@ -773,7 +910,11 @@ impl<'a> Parser<'_, 'a> {
             Some(text)
         } else {
             let diagnostic = self
-                .at(Code::InvalidDate, node.region, format!("{what} is not a valid ISO date: `{text}`"))
+                .at(
+                    Code::InvalidDate,
+                    node.region,
+                    format!("{what} is not a valid ISO date: `{text}`"),
+                )
                 .with_help("write dates as YYYY-MM-DD, e.g. 2026-04-15");
             self.push(diagnostic);
             None
@@ -786,7 +927,11 @@ impl<'a> Parser<'_, 'a> {
             return Some(Vec::new());
         }
         let Some(entries) = node.as_map() else {
-            self.wrong_type(node, "`variables`", "a mapping of variable name to its declaration");
+            self.wrong_type(
+                node,
+                "`variables`",
+                "a mapping of variable name to its declaration",
+            );
             return None;
         };
         let before = self.out.len();
@@ -799,21 +944,33 @@ impl<'a> Parser<'_, 'a> {
             };
             if !seen.insert(name.to_owned()) {
                 let diagnostic = self
-                    .at(Code::DuplicateKey, key.region, format!("variable `{name}` is declared twice"))
+                    .at(
+                        Code::DuplicateKey,
+                        key.region,
+                        format!("variable `{name}` is declared twice"),
+                    )
                     .with_label("second declaration");
                 self.push(diagnostic);
                 continue;
             }
             if !naming::is_template_identifier(name) {
                 let diagnostic = self
-                    .at(Code::InvalidVariable, key.region, format!("`{name}` is not a valid variable name"))
+                    .at(
+                        Code::InvalidVariable,
+                        key.region,
+                        format!("`{name}` is not a valid variable name"),
+                    )
                     .with_help("use letters, digits and underscores, starting with a letter");
                 self.push(diagnostic);
                 continue;
             }
             if let Err(err) = naming::snake_ident(name) {
                 let diagnostic = self
-                    .at(Code::InvalidVariable, key.region, format!("variable `{name}` has no Rust field name: {err}"))
+                    .at(
+                        Code::InvalidVariable,
+                        key.region,
+                        format!("variable `{name}` has no Rust field name: {err}"),
+                    )
                     .with_help("rename the variable");
                 self.push(diagnostic);
                 continue;
@@ -885,7 +1042,11 @@ impl<'a> Parser<'_, 'a> {
             "list" => VarType::List,
             other => {
                 let mut diagnostic = self
-                    .at(Code::InvalidVariable, node.region, format!("unknown variable type `{other}`"))
+                    .at(
+                        Code::InvalidVariable,
+                        node.region,
+                        format!("unknown variable type `{other}`"),
+                    )
                     .with_note(format!("types are: {}", VAR_TYPES.join(", ")));
                 if let Some(suggestion) = did_you_mean(other, VAR_TYPES.iter().copied()) {
                     diagnostic = diagnostic.with_help(format!("did you mean `{suggestion}`?"));
@@ -909,8 +1070,13 @@ impl<'a> Parser<'_, 'a> {
     }
 
     /// Declared vs used, both ways.
-    fn check_usage(&mut self, declared: &[(Variable, &Node<'a>)], used: &BTreeMap<String, (&Node<'a>, String)>) {
-        let declared_names: BTreeSet<&str> = declared.iter().map(|(v, _)| v.name.as_str()).collect();
+    fn check_usage(
+        &mut self,
+        declared: &[(Variable, &Node<'a>)],
+        used: &BTreeMap<String, (&Node<'a>, String)>,
+    ) {
+        let declared_names: BTreeSet<&str> =
+            declared.iter().map(|(v, _)| v.name.as_str()).collect();
         for (name, (node, text)) in used {
             if declared_names.contains(name.as_str()) {
                 continue;
@@ -918,11 +1084,20 @@ impl<'a> Parser<'_, 'a> {
             let (pos, width) = locate_variable(self.source, node, text, name);
             let mut diagnostic = self
                 .source
-                .at_pos(Code::UndeclaredVariable, pos, width, format!("template uses `{name}`, which is not declared under `variables`"))
+                .at_pos(
+                    Code::UndeclaredVariable,
+                    pos,
+                    width,
+                    format!("template uses `{name}`, which is not declared under `variables`"),
+                )
                 .with_label("undeclared variable");
             diagnostic = match did_you_mean(name, declared_names.iter().copied()) {
-                Some(close) => diagnostic.with_help(format!("did you mean `{close}`? otherwise declare `{name}` under `variables`")),
-                None => diagnostic.with_help(format!("declare it: `variables: {{ {name}: {{ type: string }} }}`")),
+                Some(close) => diagnostic.with_help(format!(
+                    "did you mean `{close}`? otherwise declare `{name}` under `variables`"
+                )),
+                None => diagnostic.with_help(format!(
+                    "declare it: `variables: {{ {name}: {{ type: string }} }}`"
+                )),
             };
             self.push(diagnostic);
         }
@@ -946,7 +1121,9 @@ pub fn is_iso_date(text: &str) -> bool {
     }
     let digits = |range: std::ops::Range<usize>| -> Option<u32> {
         let part = &text[range];
-        part.bytes().all(|b| b.is_ascii_digit()).then(|| part.parse().ok())?
+        part.bytes()
+            .all(|b| b.is_ascii_digit())
+            .then(|| part.parse().ok())?
     };
     let (Some(year), Some(month), Some(day)) = (digits(0..4), digits(5..7), digits(8..10)) else {
         return false;

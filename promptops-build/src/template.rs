@@ -42,7 +42,7 @@ impl TemplateChecker {
         field: &str,
         node: &Node<'_>,
         text: &str,
-    ) -> Result<BTreeSet<String>, Diagnostic> {
+    ) -> Result<BTreeSet<String>, Box<Diagnostic>> {
         match self.env.template_from_str(text) {
             Ok(template) => Ok(template
                 .undeclared_variables(false)
@@ -50,7 +50,9 @@ impl TemplateChecker {
                 .filter(|name| !self.globals.contains(name))
                 .collect()),
             Err(err) => {
-                let range = err.range().filter(|r| r.end <= text.len() && r.start <= r.end);
+                let range = err
+                    .range()
+                    .filter(|r| r.end <= text.len() && r.start <= r.end);
                 let offset = match (&range, err.line()) {
                     (Some(range), _) => range.start,
                     (None, Some(line)) => line_start_offset(text, line),
@@ -62,10 +64,10 @@ impl TemplateChecker {
                     .unwrap_or(1);
                 let pos = map_offset(source, node, text, offset);
                 let detail = err.detail().unwrap_or("invalid template");
-                Err(source
+                Err(Box::new(source
                     .at_pos(Code::TemplateSyntax, pos, width, format!("template syntax error in `{field}`: {detail}"))
                     .with_label(err.kind().to_string())
-                    .with_note("templates use minijinja (Jinja2) syntax: {{ variable }}, {% if %}...{% endif %}"))
+                    .with_note("templates use minijinja (Jinja2) syntax: {{ variable }}, {% if %}...{% endif %}")))
             }
         }
     }
@@ -79,7 +81,12 @@ fn line_start_offset(text: &str, line: usize) -> usize {
 }
 
 /// Where the first use of variable `name` is in the file, for "undeclared variable" errors.
-pub fn locate_variable(source: &SourceText<'_>, node: &Node<'_>, text: &str, name: &str) -> (Pos, usize) {
+pub fn locate_variable(
+    source: &SourceText<'_>,
+    node: &Node<'_>,
+    text: &str,
+    name: &str,
+) -> (Pos, usize) {
     match find_in_expressions(text, name) {
         Some(offset) => (map_offset(source, node, text, offset), name.chars().count()),
         None => (node.region.start, 1),
@@ -90,7 +97,11 @@ pub fn locate_variable(source: &SourceText<'_>, node: &Node<'_>, text: &str, nam
 fn find_in_expressions(text: &str, name: &str) -> Option<usize> {
     let mut search_from = 0;
     while let Some(open) = find_block_open(&text[search_from..]).map(|o| o + search_from) {
-        let close_marker = if text[open..].starts_with("{{") { "}}" } else { "%}" };
+        let close_marker = if text[open..].starts_with("{{") {
+            "}}"
+        } else {
+            "%}"
+        };
         let body_end = text[open + 2..]
             .find(close_marker)
             .map_or(text.len(), |c| open + 2 + c);
@@ -146,8 +157,16 @@ pub fn map_offset(source: &SourceText<'_>, node: &Node<'_>, text: &str, offset: 
 
 /// For folded and multi-line flow scalars: find the template line's text among the scalar's
 /// file lines.
-fn search_lines(source: &SourceText<'_>, node: &Node<'_>, text: &str, line_start: usize, offset: usize) -> Option<Pos> {
-    let line_end = text[line_start..].find('\n').map_or(text.len(), |n| line_start + n);
+fn search_lines(
+    source: &SourceText<'_>,
+    node: &Node<'_>,
+    text: &str,
+    line_start: usize,
+    offset: usize,
+) -> Option<Pos> {
+    let line_end = text[line_start..]
+        .find('\n')
+        .map_or(text.len(), |n| line_start + n);
     let needle = text[offset..line_end].trim_end();
     if needle.is_empty() {
         return None;
@@ -184,17 +203,30 @@ mod tests {
     fn variables_exclude_globals_and_locals() {
         let doc = "template: \"{% for x in range(3) %}{{ x }}{{ name }}{% endfor %}{% set y = 1 %}{{ y }}{{ loop_var | default('a') }}\"\n";
         let (node, text) = template_node(doc);
-        let source = SourceText { display: "t.yaml", text: doc };
-        let used = TemplateChecker::new().check(&source, "template", &node, &text).unwrap();
-        assert_eq!(used.into_iter().collect::<Vec<_>>(), vec!["loop_var", "name"]);
+        let source = SourceText {
+            display: "t.yaml",
+            text: doc,
+        };
+        let used = TemplateChecker::new()
+            .check(&source, "template", &node, &text)
+            .unwrap();
+        assert_eq!(
+            used.into_iter().collect::<Vec<_>>(),
+            vec!["loop_var", "name"]
+        );
     }
 
     #[test]
     fn syntax_error_in_literal_block_points_into_the_file() {
         let doc = "template: |\n  Hello {{ name }}\n  Bye {{ name }\n";
         let (node, text) = template_node(doc);
-        let source = SourceText { display: "t.yaml", text: doc };
-        let err = TemplateChecker::new().check(&source, "template", &node, &text).unwrap_err();
+        let source = SourceText {
+            display: "t.yaml",
+            text: doc,
+        };
+        let err = TemplateChecker::new()
+            .check(&source, "template", &node, &text)
+            .unwrap_err();
         let location = err.location.unwrap();
         assert_eq!(location.pos.line, 3);
         assert!(location.pos.col >= 3, "{:?}", location.pos);
@@ -205,8 +237,13 @@ mod tests {
     fn syntax_error_in_quoted_scalar() {
         let doc = "template: \"Hi {% if x %}\"\n";
         let (node, text) = template_node(doc);
-        let source = SourceText { display: "t.yaml", text: doc };
-        let err = TemplateChecker::new().check(&source, "template", &node, &text).unwrap_err();
+        let source = SourceText {
+            display: "t.yaml",
+            text: doc,
+        };
+        let err = TemplateChecker::new()
+            .check(&source, "template", &node, &text)
+            .unwrap_err();
         assert_eq!(err.location.unwrap().pos.line, 1);
     }
 
@@ -214,7 +251,10 @@ mod tests {
     fn locates_first_use_as_a_whole_word() {
         let doc = "template: |\n  name: {{ names }}\n  {{ user.name }} {{ name }}\n";
         let (node, text) = template_node(doc);
-        let source = SourceText { display: "t.yaml", text: doc };
+        let source = SourceText {
+            display: "t.yaml",
+            text: doc,
+        };
         let (pos, width) = locate_variable(&source, &node, &text, "name");
         assert_eq!(pos, Pos { line: 3, col: 22 });
         assert_eq!(width, 4);

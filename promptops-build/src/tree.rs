@@ -125,7 +125,12 @@ fn validate_file(
         Err(err) => {
             diagnostics.push(
                 source
-                    .at_pos(Code::YamlSyntax, err.pos, 1, format!("invalid YAML: {}", err.message))
+                    .at_pos(
+                        Code::YamlSyntax,
+                        err.pos,
+                        1,
+                        format!("invalid YAML: {}", err.message),
+                    )
                     .with_label("here"),
             );
             return None;
@@ -138,7 +143,11 @@ fn validate_file(
         [_, second, ..] => {
             diagnostics.push(
                 source
-                    .at(Code::NotAMapping, second.region, "a prompt file must hold exactly one YAML document")
+                    .at(
+                        Code::NotAMapping,
+                        second.region,
+                        "a prompt file must hold exactly one YAML document",
+                    )
                     .with_label("second document")
                     .with_help("put each prompt in its own file"),
             );
@@ -155,8 +164,14 @@ fn validate_file(
     if let Some(alias) = find_alias(root) {
         diagnostics.push(
             source
-                .at(Code::Alias, alias, "YAML aliases are not supported in prompt files")
-                .with_help("write the value out in full: prompt files are meant to be read as they are"),
+                .at(
+                    Code::Alias,
+                    alias,
+                    "YAML aliases are not supported in prompt files",
+                )
+                .with_help(
+                    "write the value out in full: prompt files are meant to be read as they are",
+                ),
         );
         return None;
     }
@@ -186,18 +201,29 @@ fn find_alias(node: &yaml::Node<'_>) -> Option<yaml::Region> {
 
 /// Duplicate ids and names that collide with the generated crate's own items.
 fn check_tree(prompts: &mut Vec<Prompt>, diagnostics: &mut Vec<Diagnostic>) {
-    prompts.sort_by(|a, b| a.id.cmp(&b.id).then_with(|| a.source_path.cmp(&b.source_path)));
+    prompts.sort_by(|a, b| {
+        a.id.cmp(&b.id)
+            .then_with(|| a.source_path.cmp(&b.source_path))
+    });
     let mut first_by_id: BTreeMap<&str, &Prompt> = BTreeMap::new();
     let mut rejected = Vec::new();
     for prompt in prompts.iter() {
         if let Some(first) = first_by_id.get(prompt.id.as_str()) {
-            diagnostics.push(located(prompt, Code::DuplicateId, format!("prompt id `{}` is declared twice", prompt.id))
+            diagnostics.push(
+                located(
+                    prompt,
+                    Code::DuplicateId,
+                    format!("prompt id `{}` is declared twice", prompt.id),
+                )
                 .with_label("second declaration")
                 .with_note(format!(
                     "first declared in {}:{}",
                     first.display_path, first.id_location.pos.line
                 ))
-                .with_help("keep one file per id: `.yaml` and `.yml` files with the same name clash"));
+                .with_help(
+                    "keep one file per id: `.yaml` and `.yml` files with the same name clash",
+                ),
+            );
             rejected.push(prompt.source_path.clone());
             continue;
         }
@@ -207,7 +233,10 @@ fn check_tree(prompts: &mut Vec<Prompt>, diagnostics: &mut Vec<Diagnostic>) {
                 located(
                     prompt,
                     Code::RustNameCollision,
-                    format!("top-level prompt `{}` would collide with the generated `{}` function", prompt.id, prompt.id),
+                    format!(
+                        "top-level prompt `{}` would collide with the generated `{}` function",
+                        prompt.id, prompt.id
+                    ),
                 )
                 .with_help("move the prompt under a domain, e.g. `general.get`"),
             );

@@ -32,10 +32,18 @@ fn problems(files: &[(&str, &str)]) -> Vec<Diagnostic> {
 #[track_caller]
 fn only(files: &[(&str, &str)], code: Code, line: usize, col: usize) -> Diagnostic {
     let found = problems(files);
-    assert_eq!(found.len(), 1, "expected one {code}, got:\n{}", render(&found));
+    assert_eq!(
+        found.len(),
+        1,
+        "expected one {code}, got:\n{}",
+        render(&found)
+    );
     let diagnostic = found.into_iter().next().unwrap();
     assert_eq!(diagnostic.code, code, "{diagnostic}");
-    let pos = diagnostic.location.as_ref().map(|l| (l.pos.line, l.pos.col));
+    let pos = diagnostic
+        .location
+        .as_ref()
+        .map(|l| (l.pos.line, l.pos.col));
     assert_eq!(pos, Some((line, col)), "{diagnostic}");
     diagnostic
 }
@@ -45,7 +53,10 @@ fn render(diagnostics: &[Diagnostic]) -> String {
 }
 
 fn with(replace: &str, by: &str) -> String {
-    assert!(VALID.contains(replace), "fixture does not contain {replace:?}");
+    assert!(
+        VALID.contains(replace),
+        "fixture does not contain {replace:?}"
+    );
     VALID.replacen(replace, by, 1)
 }
 
@@ -64,7 +75,12 @@ fn valid_prompt_has_no_problems() {
 
 #[test]
 fn missing_required_field() {
-    let d = only(&[(PATH, &with("owner: cx-team\n", ""))], Code::MissingField, 1, 1);
+    let d = only(
+        &[(PATH, &with("owner: cx-team\n", ""))],
+        Code::MissingField,
+        1,
+        1,
+    );
     assert!(d.message.contains("`owner`"));
     assert!(d.help.unwrap().contains("owner:"));
 }
@@ -72,27 +88,55 @@ fn missing_required_field() {
 #[test]
 fn every_missing_field_is_reported() {
     let found = problems(&[(PATH, "id: support.reply\n")]);
-    let missing: Vec<_> = found.iter().filter(|d| d.code == Code::MissingField).collect();
+    let missing: Vec<_> = found
+        .iter()
+        .filter(|d| d.code == Code::MissingField)
+        .collect();
     assert_eq!(missing.len(), 5, "{}", render(&found));
 }
 
 #[test]
 fn unknown_field_suggests_the_closest() {
-    let d = only(&[(PATH, &with("owner:", "ownr:"))], Code::UnknownField, 4, 1);
+    let d = only(
+        &[(PATH, &with("owner:", "ownr:"))],
+        Code::UnknownField,
+        4,
+        1,
+    );
     assert_eq!(d.help.as_deref(), Some("did you mean `owner`?"));
 }
 
 #[test]
 fn wrong_type() {
-    let d = only(&[(PATH, &with("owner: cx-team", "owner: [a, b]"))], Code::WrongType, 4, 8);
+    let d = only(
+        &[(PATH, &with("owner: cx-team", "owner: [a, b]"))],
+        Code::WrongType,
+        4,
+        8,
+    );
     assert!(d.message.contains("must be a string, found a list"), "{d}");
-    only(&[(PATH, &with("version: 2", "version: \"2\""))], Code::WrongType, 2, 10);
-    only(&[(PATH, &with("tags: [generation]", "tags: generation"))], Code::WrongType, 6, 7);
+    only(
+        &[(PATH, &with("version: 2", "version: \"2\""))],
+        Code::WrongType,
+        2,
+        10,
+    );
+    only(
+        &[(PATH, &with("tags: [generation]", "tags: generation"))],
+        Code::WrongType,
+        6,
+        7,
+    );
 }
 
 #[test]
 fn id_grammar() {
-    let d = only(&[(PATH, &with("id: support.reply", "id: Support.Reply_v2"))], Code::InvalidId, 1, 5);
+    let d = only(
+        &[(PATH, &with("id: support.reply", "id: Support.Reply_v2"))],
+        Code::InvalidId,
+        1,
+        5,
+    );
     assert_eq!(d.help.as_deref(), Some("try `support.reply-v2`"));
 }
 
@@ -100,67 +144,160 @@ fn id_grammar() {
 fn id_must_match_path() {
     let d = only(&[("support/other.yaml", VALID)], Code::IdPathMismatch, 1, 5);
     let help = d.help.unwrap();
-    assert!(help.contains("`support.other`") && help.contains("`support/reply.yaml`"), "{help}");
+    assert!(
+        help.contains("`support.other`") && help.contains("`support/reply.yaml`"),
+        "{help}"
+    );
 }
 
 #[test]
 fn version_at_least_one() {
-    only(&[(PATH, &with("version: 2\nparent: 1\n", "version: 0\n"))], Code::InvalidVersion, 2, 10);
+    only(
+        &[(PATH, &with("version: 2\nparent: 1\n", "version: 0\n"))],
+        Code::InvalidVersion,
+        2,
+        10,
+    );
 }
 
 #[test]
 fn parent_below_version() {
-    let d = only(&[(PATH, &with("parent: 1", "parent: 2"))], Code::InvalidParent, 3, 9);
+    let d = only(
+        &[(PATH, &with("parent: 1", "parent: 2"))],
+        Code::InvalidParent,
+        3,
+        9,
+    );
     assert!(d.message.contains("lower than version 2"));
 }
 
 #[test]
 fn status_values() {
-    let d = only(&[(PATH, &format!("{VALID}status: stabel\n"))], Code::InvalidStatus, 12, 9);
+    let d = only(
+        &[(PATH, &format!("{VALID}status: stabel\n"))],
+        Code::InvalidStatus,
+        12,
+        9,
+    );
     assert_eq!(d.help.as_deref(), Some("did you mean `stable`?"));
 }
 
 #[test]
 fn deprecation_note_needs_deprecated_status() {
-    only(&[(PATH, &format!("{VALID}deprecation_note: use v3\n"))], Code::MisplacedDeprecationNote, 12, 1);
-    assert!(problems(&[(PATH, &format!("{VALID}status: deprecated\ndeprecation_note: use v3\n"))]).is_empty());
+    only(
+        &[(PATH, &format!("{VALID}deprecation_note: use v3\n"))],
+        Code::MisplacedDeprecationNote,
+        12,
+        1,
+    );
+    assert!(problems(&[(
+        PATH,
+        &format!("{VALID}status: deprecated\ndeprecation_note: use v3\n")
+    )])
+    .is_empty());
 }
 
 #[test]
 fn metric_ranges() {
-    only(&[(PATH, &format!("{VALID}metrics:\n  baseline_accuracy: 94\n"))], Code::MetricOutOfRange, 13, 22);
-    only(&[(PATH, &format!("{VALID}metrics:\n  cost_per_call_usd: -1\n"))], Code::MetricOutOfRange, 13, 22);
-    only(&[(PATH, &format!("{VALID}metrics:\n  p95: fast\n"))], Code::WrongType, 13, 8);
+    only(
+        &[(PATH, &format!("{VALID}metrics:\n  baseline_accuracy: 94\n"))],
+        Code::MetricOutOfRange,
+        13,
+        22,
+    );
+    only(
+        &[(PATH, &format!("{VALID}metrics:\n  cost_per_call_usd: -1\n"))],
+        Code::MetricOutOfRange,
+        13,
+        22,
+    );
+    only(
+        &[(PATH, &format!("{VALID}metrics:\n  p95: fast\n"))],
+        Code::WrongType,
+        13,
+        8,
+    );
 }
 
 #[test]
 fn inference_ranges() {
-    only(&[(PATH, &format!("{VALID}inference:\n  temperature: 1.5\n"))], Code::InferenceOutOfRange, 13, 16);
-    only(&[(PATH, &format!("{VALID}inference:\n  top_p: -0.1\n"))], Code::InferenceOutOfRange, 13, 10);
-    only(&[(PATH, &format!("{VALID}inference:\n  max_tokens: 0\n"))], Code::InferenceOutOfRange, 13, 15);
-    only(&[(PATH, &format!("{VALID}inference:\n  max_token: 10\n"))], Code::UnknownField, 13, 3);
+    only(
+        &[(PATH, &format!("{VALID}inference:\n  temperature: 1.5\n"))],
+        Code::InferenceOutOfRange,
+        13,
+        16,
+    );
+    only(
+        &[(PATH, &format!("{VALID}inference:\n  top_p: -0.1\n"))],
+        Code::InferenceOutOfRange,
+        13,
+        10,
+    );
+    only(
+        &[(PATH, &format!("{VALID}inference:\n  max_tokens: 0\n"))],
+        Code::InferenceOutOfRange,
+        13,
+        15,
+    );
+    only(
+        &[(PATH, &format!("{VALID}inference:\n  max_token: 10\n"))],
+        Code::UnknownField,
+        13,
+        3,
+    );
 }
 
 #[test]
 fn dates() {
-    only(&[(PATH, &format!("{VALID}created: 2026-02-30\n"))], Code::InvalidDate, 12, 10);
-    let d = only(&[(PATH, &format!("{VALID}created: 2026-05-02\nupdated: 2026-05-01\n"))], Code::InvalidDate, 13, 10);
+    only(
+        &[(PATH, &format!("{VALID}created: 2026-02-30\n"))],
+        Code::InvalidDate,
+        12,
+        10,
+    );
+    let d = only(
+        &[(
+            PATH,
+            &format!("{VALID}created: 2026-05-02\nupdated: 2026-05-01\n"),
+        )],
+        Code::InvalidDate,
+        13,
+        10,
+    );
     assert!(d.message.contains("before `created`"));
 }
 
 #[test]
 fn labels_non_empty_unique_and_nameable() {
-    only(&[(PATH, &format!("{VALID}output:\n  labels: []\n"))], Code::InvalidLabels, 13, 11);
-    only(&[(PATH, &format!("{VALID}output:\n  labels: [yes, no, Yes]\n"))], Code::InvalidLabels, 13, 21);
-    only(&[(PATH, &format!("{VALID}output:\n  labels: [5-star, good]\n"))], Code::InvalidLabels, 13, 12)
-        .help
-        .expect("help");
+    only(
+        &[(PATH, &format!("{VALID}output:\n  labels: []\n"))],
+        Code::InvalidLabels,
+        13,
+        11,
+    );
+    only(
+        &[(PATH, &format!("{VALID}output:\n  labels: [yes, no, Yes]\n"))],
+        Code::InvalidLabels,
+        13,
+        21,
+    );
+    only(
+        &[(PATH, &format!("{VALID}output:\n  labels: [5-star, good]\n"))],
+        Code::InvalidLabels,
+        13,
+        12,
+    )
+    .help
+    .expect("help");
 }
 
 #[test]
 fn labels_mapping_to_one_variant_collide() {
     let d = only(
-        &[(PATH, &format!("{VALID}output:\n  labels: [needs-review, needs_review]\n"))],
+        &[(
+            PATH,
+            &format!("{VALID}output:\n  labels: [needs-review, needs_review]\n"),
+        )],
         Code::RustNameCollision,
         13,
         26,
@@ -170,20 +307,37 @@ fn labels_mapping_to_one_variant_collide() {
 
 #[test]
 fn empty_owner() {
-    only(&[(PATH, &with("owner: cx-team", "owner: \"  \""))], Code::EmptyValue, 4, 8);
+    only(
+        &[(PATH, &with("owner: cx-team", "owner: \"  \""))],
+        Code::EmptyValue,
+        4,
+        8,
+    );
 }
 
 #[test]
 fn unknown_model_alias() {
-    let d = only(&[(PATH, &with("claude-3-5-sonnet", "claude-3-5-sonet"))], Code::UnknownModel, 5, 8);
+    let d = only(
+        &[(PATH, &with("claude-3-5-sonnet", "claude-3-5-sonet"))],
+        Code::UnknownModel,
+        5,
+        8,
+    );
     assert_eq!(d.help.as_deref(), Some("did you mean `claude-3-5-sonnet`?"));
-    assert!(problems(&[(PATH, &with("claude-3-5-sonnet", "amazon.titan-text-express-v1"))]).is_empty());
+    assert!(problems(&[(
+        PATH,
+        &with("claude-3-5-sonnet", "amazon.titan-text-express-v1")
+    )])
+    .is_empty());
 }
 
 #[test]
 fn model_table_override() {
     let mut t = tree(&[(PATH, &with("claude-3-5-sonnet", "house-model"))]);
-    t.model_table = Some(SourceFile::new("models.yaml", "house-model: amazon.nova-pro-v1:0\n"));
+    t.model_table = Some(SourceFile::new(
+        "models.yaml",
+        "house-model: amazon.nova-pro-v1:0\n",
+    ));
     let validated = validate(&t);
     assert!(validated.is_ok(), "{}", render(&validated.diagnostics));
     assert_eq!(validated.prompts[0].model_id, "amazon.nova-pro-v1:0");
@@ -191,18 +345,36 @@ fn model_table_override() {
     t.model_table = Some(SourceFile::new("models.yaml", "house-model: gpt-4\n"));
     let found = validate(&t).diagnostics;
     let codes: Vec<Code> = found.iter().map(|d| d.code).collect();
-    assert_eq!(codes, vec![Code::InvalidModelTable, Code::UnknownModel], "{}", render(&found));
+    assert_eq!(
+        codes,
+        vec![Code::InvalidModelTable, Code::UnknownModel],
+        "{}",
+        render(&found)
+    );
     assert_eq!(found[0].file, "prompts/models.yaml");
 }
 
 #[test]
 fn variable_declarations() {
-    only(&[(PATH, &with("type: string", "type: strng"))], Code::InvalidVariable, 9, 11)
-        .help
-        .filter(|h| h.contains("`string`"))
-        .expect("suggests string");
-    let required_with_default = with("type: string\n", "type: string\n    default: x\n    required: true\n");
-    only(&[(PATH, &required_with_default)], Code::InvalidVariable, 11, 15);
+    only(
+        &[(PATH, &with("type: string", "type: strng"))],
+        Code::InvalidVariable,
+        9,
+        11,
+    )
+    .help
+    .filter(|h| h.contains("`string`"))
+    .expect("suggests string");
+    let required_with_default = with(
+        "type: string\n",
+        "type: string\n    default: x\n    required: true\n",
+    );
+    only(
+        &[(PATH, &required_with_default)],
+        Code::InvalidVariable,
+        11,
+        15,
+    );
     let bad_default = with("type: string\n", "type: integer\n    default: many\n");
     only(&[(PATH, &bad_default)], Code::WrongType, 10, 14);
 }
@@ -214,29 +386,59 @@ fn variable_names_must_be_identifiers_and_nameable() {
     assert_eq!(found[0].code, Code::InvalidVariable, "{}", render(&found));
     let text = with("  name:\n", "  self:\n").replace("{{ name }}", "{{ self }}");
     let found = problems(&[(PATH, &text)]);
-    assert!(found.iter().any(|d| d.code == Code::InvalidVariable && d.message.contains("Rust")), "{}", render(&found));
+    assert!(
+        found
+            .iter()
+            .any(|d| d.code == Code::InvalidVariable && d.message.contains("Rust")),
+        "{}",
+        render(&found)
+    );
 }
 
 #[test]
 fn template_syntax_error_points_into_the_block() {
-    let d = only(&[(PATH, &with("Hello {{ name }}!", "Hello {{ name }!"))], Code::TemplateSyntax, 11, 17);
-    assert!(d.message.contains("template syntax error in `template`"), "{d}");
+    let d = only(
+        &[(PATH, &with("Hello {{ name }}!", "Hello {{ name }!"))],
+        Code::TemplateSyntax,
+        11,
+        17,
+    );
+    assert!(
+        d.message.contains("template syntax error in `template`"),
+        "{d}"
+    );
 }
 
 #[test]
 fn system_template_is_checked_too() {
-    only(&[(PATH, &format!("{VALID}system: \"Be {{% if x %}} brief\"\n"))], Code::TemplateSyntax, 12, 23);
+    only(
+        &[(PATH, &format!("{VALID}system: \"Be {{% if x %}} brief\"\n"))],
+        Code::TemplateSyntax,
+        12,
+        23,
+    );
 }
 
 #[test]
 fn undeclared_variable_is_located_at_its_use() {
-    let d = only(&[(PATH, &with("Hello {{ name }}!", "Hello {{ name }} from {{ nam }}"))], Code::UndeclaredVariable, 11, 28);
+    let d = only(
+        &[(
+            PATH,
+            &with("Hello {{ name }}!", "Hello {{ name }} from {{ nam }}"),
+        )],
+        Code::UndeclaredVariable,
+        11,
+        28,
+    );
     assert!(d.help.unwrap().contains("did you mean `name`?"));
 }
 
 #[test]
 fn unused_declared_variable() {
-    let text = with("template: |\n", "  extra:\n    type: integer\ntemplate: |\n");
+    let text = with(
+        "template: |\n",
+        "  extra:\n    type: integer\ntemplate: |\n",
+    );
     let d = only(&[(PATH, &text)], Code::UnusedVariable, 10, 3);
     assert!(d.message.contains("`extra`"));
 }
@@ -247,7 +449,11 @@ fn globals_and_loop_locals_are_not_variables() {
         "Hello {{ name }}!",
         "{% for i in range(3) %}{{ loop.index }}{{ name }}{% endfor %}{{ namespace() }}",
     );
-    assert!(problems(&[(PATH, &text)]).is_empty(), "{}", render(&problems(&[(PATH, &text)])));
+    assert!(
+        problems(&[(PATH, &text)]).is_empty(),
+        "{}",
+        render(&problems(&[(PATH, &text)]))
+    );
 }
 
 #[test]
@@ -255,7 +461,11 @@ fn variables_are_inferred_when_not_declared() {
     let text = "id: a.b\nversion: 1\nowner: o\nmodel: nova-lite\ntags: []\ntemplate: \"{{ z }} {{ a }}\"\n";
     let validated = validate(&tree(&[("a/b.yaml", text)]));
     assert!(validated.is_ok(), "{}", render(&validated.diagnostics));
-    let names: Vec<_> = validated.prompts[0].variables.iter().map(|v| v.name.as_str()).collect();
+    let names: Vec<_> = validated.prompts[0]
+        .variables
+        .iter()
+        .map(|v| v.name.as_str())
+        .collect();
     assert_eq!(names, ["a", "z"]);
     assert!(validated.prompts[0].variables.iter().all(|v| v.required));
 }
@@ -279,7 +489,11 @@ fn top_level_id_colliding_with_generated_items() {
 fn keywords_and_leading_digits_in_ids() {
     let text = VALID.replace("support.reply", "support.type");
     let validated = validate(&tree(&[("support/type.yaml", &text)]));
-    assert!(validated.is_ok(), "raw identifiers handle keywords: {}", render(&validated.diagnostics));
+    assert!(
+        validated.is_ok(),
+        "raw identifiers handle keywords: {}",
+        render(&validated.diagnostics)
+    );
     let text = VALID.replace("support.reply", "support.2fa");
     let d = only(&[("support/2fa.yaml", &text)], Code::ReservedName, 1, 5);
     assert!(d.message.contains("starts with a digit"));
@@ -318,12 +532,22 @@ fn yaml_syntax_errors() {
 #[test]
 fn document_must_be_a_single_mapping() {
     only(&[(PATH, "- a\n- b\n")], Code::NotAMapping, 1, 1);
-    only(&[(PATH, &format!("{VALID}---\nid: x\n"))], Code::NotAMapping, 13, 1);
+    only(
+        &[(PATH, &format!("{VALID}---\nid: x\n"))],
+        Code::NotAMapping,
+        13,
+        1,
+    );
 }
 
 #[test]
 fn duplicate_keys() {
-    let d = only(&[(PATH, &format!("{VALID}owner: other\n"))], Code::DuplicateKey, 12, 1);
+    let d = only(
+        &[(PATH, &format!("{VALID}owner: other\n"))],
+        Code::DuplicateKey,
+        12,
+        1,
+    );
     assert!(d.notes[0].contains("line 4"));
 }
 
@@ -336,8 +560,18 @@ fn aliases_are_rejected() {
 #[test]
 fn all_problems_in_all_files_in_one_run_sorted() {
     let found = problems(&[
-        ("support/z.yaml", &VALID.replace("support.reply", "support.z").replace("owner: cx-team\n", "")),
-        ("support/a.yaml", &VALID.replace("support.reply", "support.a").replace("version: 2", "version: 0")),
+        (
+            "support/z.yaml",
+            &VALID
+                .replace("support.reply", "support.z")
+                .replace("owner: cx-team\n", ""),
+        ),
+        (
+            "support/a.yaml",
+            &VALID
+                .replace("support.reply", "support.a")
+                .replace("version: 2", "version: 0"),
+        ),
         (PATH, &with("claude-3-5-sonnet", "nope")),
     ]);
     let summary: Vec<(String, Code)> = found.iter().map(|d| (d.file.clone(), d.code)).collect();

@@ -213,3 +213,116 @@ pub fn lookup(table: &'static [&'static PromptDef], id: &str) -> Option<&'static
         .ok()
         .map(|index| table[index])
 }
+
+/// A by-id index over a generated `ALL` table, built on first use.
+///
+/// Generated crates keep one in a `static` and answer `get(id)` from it: a hash lookup instead
+/// of a binary search's ~10 unpredictable branches over a table of 1,000 prompts.
+pub struct Index {
+    table: &'static [&'static PromptDef],
+    map: std::sync::OnceLock<std::collections::HashMap<&'static str, &'static PromptDef, FnvBuild>>,
+}
+
+impl Index {
+    /// An index over `table` (built lazily; `const` so it can live in a `static`).
+    pub const fn new(table: &'static [&'static PromptDef]) -> Self {
+        Index {
+            table,
+            map: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The prompt with this id, if it is compiled in.
+    pub fn get(&self, id: &str) -> Option<&'static PromptDef> {
+        self.map
+            .get_or_init(|| self.table.iter().map(|def| (def.id, *def)).collect())
+            .get(id)
+            .copied()
+    }
+}
+
+impl std::fmt::Debug for Index {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Index")
+            .field("prompts", &self.table.len())
+            .finish()
+    }
+}
+
+/// FNV-1a: fast for short ids. The key set is fixed at compile time and only looked up, so
+/// a keyed (flood-resistant) hash buys nothing here.
+#[derive(Default, Clone, Copy)]
+struct FnvBuild;
+
+impl std::hash::BuildHasher for FnvBuild {
+    type Hasher = Fnv;
+    fn build_hasher(&self) -> Fnv {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+struct Fnv(u64);
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for byte in bytes {
+            self.0 ^= u64::from(*byte);
+            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn def(id: &'static str) -> PromptDef {
+        PromptDef {
+            id,
+            version: 1,
+            owner: "o",
+            model: "m",
+            model_id: "m",
+            parent: None,
+            status: Status::Stable,
+            deprecation_note: None,
+            description: None,
+            tags: &[],
+            metrics: Metrics::EMPTY,
+            variables: &[],
+            template: "t",
+            system: None,
+            inference: Inference::DEFAULT,
+            labels: &[],
+            created: None,
+            updated: None,
+            content_hash: "",
+            source_path: "",
+        }
+    }
+
+    #[test]
+    fn index_and_binary_search_agree() {
+        let defs: &'static [PromptDef] = Box::leak(
+            ["a.b", "a.c", "b.a", "zz.top"]
+                .map(def)
+                .to_vec()
+                .into_boxed_slice(),
+        );
+        let table: &'static [&'static PromptDef] =
+            Box::leak(defs.iter().collect::<Vec<_>>().into_boxed_slice());
+        let index = Index::new(table);
+        for id in ["a.b", "a.c", "b.a", "zz.top", "a", "", "zz.top.x"] {
+            assert_eq!(
+                index.get(id).map(|d| d.id),
+                lookup(table, id).map(|d| d.id),
+                "{id}"
+            );
+        }
+        assert!(index.get("b.a").is_some_and(|d| std::ptr::eq(d, &defs[2])));
+    }
+}

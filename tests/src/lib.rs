@@ -54,7 +54,10 @@ impl FixtureCrate {
     /// Creates (or resets) the crate. `with_runtime` adds the runtime dependency and a `main`
     /// that prints every compiled-in prompt, for tests whose builds succeed.
     pub fn create(name: &str, with_runtime: bool) -> io::Result<Self> {
-        let dir = workspace_root().join("target").join("fixture-crates").join(name);
+        let dir = workspace_root()
+            .join("target")
+            .join("fixture-crates")
+            .join(name);
         if dir.exists() {
             fs::remove_dir_all(&dir)?;
         }

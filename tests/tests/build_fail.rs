@@ -26,10 +26,18 @@ fn cases() -> Vec<PathBuf> {
 fn every_broken_tree_fails_the_build_with_its_diagnostics() {
     let fixture = FixtureCrate::create("build-fail", false).expect("create fixture crate");
     let cases = cases();
-    assert!(cases.len() >= 30, "expected a case per rule, found {}", cases.len());
+    assert!(
+        cases.len() >= 30,
+        "expected a case per rule, found {}",
+        cases.len()
+    );
     let mut failures = Vec::new();
     for case in &cases {
-        let name = case.file_name().unwrap_or_default().to_string_lossy().into_owned();
+        let name = case
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
         fixture.load_case(case).expect("load case");
         let run = fixture.cargo("build", &["--quiet"]).expect("run cargo");
         if run.success {
@@ -38,14 +46,23 @@ fn every_broken_tree_fails_the_build_with_its_diagnostics() {
         }
         let output = promptops_output(&run.stderr, &fixture.dir);
         if !output.contains("error[P") {
-            failures.push(format!("{name}: no promptops diagnostic in cargo's output:\n{}", run.stderr));
+            failures.push(format!(
+                "{name}: no promptops diagnostic in cargo's output:\n{}",
+                run.stderr
+            ));
             continue;
         }
         if let Err(mismatch) = check_snapshot(&case.join("expected.stderr"), &output) {
             failures.push(format!("{name}: {mismatch}"));
         }
     }
-    assert!(failures.is_empty(), "{} of {} cases failed:\n\n{}", failures.len(), cases.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]

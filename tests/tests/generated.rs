@@ -54,13 +54,20 @@ fn seed_prompt_is_compiled_in_verbatim() {
     assert_eq!(def.created, Some("2026-04-15"));
     assert_eq!(def.updated, Some("2026-05-01"));
     assert!(def.variables.is_empty());
-    assert!(def.template.starts_with("You are a customer support intent classifier.\n"));
+    assert!(def
+        .template
+        .starts_with("You are a customer support intent classifier.\n"));
     assert!(def.template.ends_with("punctuation or explanation.\n"));
     assert_eq!(def.source_path, "customer_support/intent_classifier.yaml");
 
     // The hash is of the file as checked in.
-    let bytes = std::fs::read(workspace_root().join("prompts/customer_support/intent_classifier.yaml")).expect("read");
-    assert_eq!(classifier.content_hash(), promptops_build::tree::hex_sha256(&bytes));
+    let bytes =
+        std::fs::read(workspace_root().join("prompts/customer_support/intent_classifier.yaml"))
+            .expect("read");
+    assert_eq!(
+        classifier.content_hash(),
+        promptops_build::tree::hex_sha256(&bytes)
+    );
 }
 
 #[test]
@@ -94,7 +101,10 @@ fn typed_vars_visit_only_what_was_supplied() {
         seen,
         vec![
             ("customer_name", format!("{:?}", VarValue::String("Ada"))),
-            ("message", format!("{:?}", VarValue::String("My invoice is wrong"))),
+            (
+                "message",
+                format!("{:?}", VarValue::String("My invoice is wrong"))
+            ),
             ("max_sentences", format!("{:?}", VarValue::Integer(3))),
         ]
     );
@@ -112,9 +122,15 @@ fn classifier_output_parses_into_the_generated_enum() {
     use prompts::customer_support::sentiment::Label;
     let sentiment = prompts::customer_support::sentiment();
     assert_eq!(sentiment.parse_output(" Negative.\n"), Ok(Label::Negative));
-    assert_eq!(<Label as PromptOutput>::from_completion("positive"), Ok(Label::Positive));
+    assert_eq!(
+        <Label as PromptOutput>::from_completion("positive"),
+        Ok(Label::Positive)
+    );
     let err = sentiment.parse_output("furious").unwrap_err();
     assert_eq!(err.raw, "furious");
     assert_eq!(Label::Neutral.as_str(), "neutral");
-    assert_eq!(<Label as promptops_runtime::Label>::LABELS, sentiment.def().labels);
+    assert_eq!(
+        <Label as promptops_runtime::Label>::LABELS,
+        sentiment.def().labels
+    );
 }

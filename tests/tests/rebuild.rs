@@ -39,13 +39,18 @@ impl Rebuild {
     }
 
     fn generated_file(&self) -> PathBuf {
-        let run = self.fixture.cargo("run", &["-q", "--", "out-dir"]).expect("cargo run");
+        let run = self
+            .fixture
+            .cargo("run", &["-q", "--", "out-dir"])
+            .expect("cargo run");
         PathBuf::from(run.stdout.trim()).join("prompts.rs")
     }
 }
 
 fn modified(path: &PathBuf) -> SystemTime {
-    fs::metadata(path).and_then(|m| m.modified()).expect("mtime")
+    fs::metadata(path)
+        .and_then(|m| m.modified())
+        .expect("mtime")
 }
 
 #[test]
@@ -78,15 +83,25 @@ fn prompt_edits_regenerate_and_nothing_else_does() {
     t.write("farewell/bye.yaml", &prompt("farewell.bye", 1));
     let (ran, out) = t.build_and_run();
     assert!(ran, "adding a prompt re-runs generation");
-    assert_eq!(out, "farewell.bye v1 farewell/bye.yaml\ngreet.hello v2 greet/hello.yaml\n");
+    assert_eq!(
+        out,
+        "farewell.bye v1 farewell/bye.yaml\ngreet.hello v2 greet/hello.yaml\n"
+    );
 
     // Rename (file and id together).
     let prompts = t.fixture.prompts();
-    fs::rename(prompts.join("farewell/bye.yaml"), prompts.join("farewell/so_long.yaml")).expect("rename");
+    fs::rename(
+        prompts.join("farewell/bye.yaml"),
+        prompts.join("farewell/so_long.yaml"),
+    )
+    .expect("rename");
     t.write("farewell/so_long.yaml", &prompt("farewell.so-long", 1));
     let (ran, out) = t.build_and_run();
     assert!(ran, "renaming a prompt re-runs generation");
-    assert_eq!(out, "farewell.so-long v1 farewell/so_long.yaml\ngreet.hello v2 greet/hello.yaml\n");
+    assert_eq!(
+        out,
+        "farewell.so-long v1 farewell/so_long.yaml\ngreet.hello v2 greet/hello.yaml\n"
+    );
 
     // Remove.
     fs::remove_file(prompts.join("farewell/so_long.yaml")).expect("remove");
@@ -98,7 +113,10 @@ fn prompt_edits_regenerate_and_nothing_else_does() {
     fs::write(t.fixture.dir.join("README.md"), "unrelated\n").expect("write");
     fs::write(t.fixture.dir.join("src/extra.rs"), "// unrelated\n").expect("write");
     let (ran, _) = t.build_and_run();
-    assert!(!ran, "editing files outside the prompt tree must not re-run generation");
+    assert!(
+        !ran,
+        "editing files outside the prompt tree must not re-run generation"
+    );
 
     // Touching a prompt without changing it re-runs the script, which leaves the output alone.
     let generated = t.generated_file();
@@ -108,13 +126,26 @@ fn prompt_edits_regenerate_and_nothing_else_does() {
     let (ran, out) = t.build_and_run();
     assert!(ran, "a rewritten prompt file re-runs generation");
     assert_eq!(out, "greet.hello v2 greet/hello.yaml\n");
-    assert_eq!(modified(&generated), before, "identical output must not be rewritten");
+    assert_eq!(
+        modified(&generated),
+        before,
+        "identical output must not be rewritten"
+    );
 
     // A change that breaks the tree fails the build; fixing it recovers.
-    t.write("greet/hello.yaml", &prompt("greet.hello", 2).replace("owner: team\n", ""));
+    t.write(
+        "greet/hello.yaml",
+        &prompt("greet.hello", 2).replace("owner: team\n", ""),
+    );
     let broken = t.fixture.cargo("build", &[]).expect("cargo build");
     assert!(!broken.success);
-    assert!(broken.stderr.contains("error[P0101]: missing required field `owner`"), "{}", broken.stderr);
+    assert!(
+        broken
+            .stderr
+            .contains("error[P0101]: missing required field `owner`"),
+        "{}",
+        broken.stderr
+    );
     t.write("greet/hello.yaml", &prompt("greet.hello", 3));
     let (_, out) = t.build_and_run();
     assert_eq!(out, "greet.hello v3 greet/hello.yaml\n");

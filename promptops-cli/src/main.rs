@@ -1,0 +1,9 @@
+//! `promptops`: see `promptops help`.
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let outcome = promptops_cli::run(&args, prompts::ALL);
+    print!("{}", outcome.stdout);
+    eprint!("{}", outcome.stderr);
+    std::process::exit(outcome.code);
+}

@@ -1,0 +1,321 @@
+//! Runtime hot paths: rendering, lookup by id, event emission, whole local and mock calls.
+//!
+//! Run: `cargo bench -p promptops-runtime --bench runtime` (medians in
+//! `target/criterion/<group>/<bench>/new/estimates.json`, see bench/RUNTIME_BENCHMARKS.md).
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::{intent_classifier, support_reply, SONNET};
+use criterion::{criterion_group, criterion_main, Criterion};
+use promptops_bedrock_mock::{MockBedrock, Script};
+use promptops_runtime::events::{self, CallIdentity, Completed};
+use promptops_runtime::{
+    lookup, BedrockApi, BedrockModel, Inference, Metrics, NoVars, Prompt, PromptDef, PromptSpec,
+    RetryPolicy, Runtime, Status, TemplateVars, VarValue,
+};
+use tracing_subscriber::EnvFilter;
+
+/// The ~2 KB templated prompt shared with bench/python_load_prompt.py.
+const TICKET_TEMPLATE: &str = include_str!("../../bench/fixtures/ticket_summary.j2");
+
+static TICKET_DEF: PromptDef = PromptDef {
+    id: "customer-support.ticket-summary",
+    version: 1,
+    owner: "support-team",
+    model: "claude-3-5-sonnet",
+    model_id: SONNET,
+    parent: None,
+    status: Status::Stable,
+    deprecation_note: None,
+    description: None,
+    tags: &[],
+    metrics: Metrics::EMPTY,
+    variables: &[],
+    template: TICKET_TEMPLATE,
+    system: None,
+    inference: Inference::DEFAULT,
+    labels: &[],
+    created: None,
+    updated: None,
+    content_hash: "",
+    source_path: "customer_support/ticket_summary.yaml",
+};
+
+struct TicketVars<'a> {
+    company: &'a str,
+    ticket_id: &'a str,
+    priority: i64,
+    opened_at: &'a str,
+    customer_name: &'a str,
+    plan: &'a str,
+    customer_since: &'a str,
+    vip: bool,
+    history: &'a [&'a str],
+    message: &'a str,
+    max_words: i64,
+    language: &'a str,
+}
+
+impl TemplateVars for TicketVars<'_> {
+    fn visit(&self, visit: &mut dyn FnMut(&'static str, VarValue<'_>)) {
+        visit("company", VarValue::String(self.company));
+        visit("ticket_id", VarValue::String(self.ticket_id));
+        visit("priority", VarValue::Integer(self.priority));
+        visit("opened_at", VarValue::String(self.opened_at));
+        visit("customer_name", VarValue::String(self.customer_name));
+        visit("plan", VarValue::String(self.plan));
+        visit("customer_since", VarValue::String(self.customer_since));
+        visit("vip", VarValue::Boolean(self.vip));
+        visit("history", VarValue::List(self.history));
+        visit("message", VarValue::String(self.message));
+        visit("max_words", VarValue::Integer(self.max_words));
+        visit("language", VarValue::String(self.language));
+    }
+}
+
+struct TicketSpec;
+
+impl PromptSpec for TicketSpec {
+    type Vars<'a> = TicketVars<'a>;
+    type Output = String;
+    const DEF: &'static PromptDef = &TICKET_DEF;
+}
+
+const HISTORY: &[&str] = &[
+    "2026-05-01 09:12 customer: dashboards show no data since the 04:00 deploy",
+    "2026-05-01 09:30 support: asked for the workspace id and a screenshot",
+    "2026-05-01 10:02 customer: workspace ws-4471, screenshot attached, still empty",
+    "2026-05-01 10:15 support: suggested clearing the cache and re-running the import",
+    "2026-05-01 11:40 customer: cache cleared, import re-run, nothing changed",
+];
+
+fn ticket_vars() -> TicketVars<'static> {
+    TicketVars {
+        company: "ACME Analytics",
+        ticket_id: "T-2026-04471",
+        priority: 1,
+        opened_at: "2026-05-01T09:12:00Z",
+        customer_name: "Grace Hopper",
+        plan: "enterprise",
+        customer_since: "2019",
+        vip: true,
+        history: HISTORY,
+        message: "Our board meeting is at 15:00 and every revenue dashboard is still empty. \
+                  Request id 7f3e-91aa. Please escalate.",
+        max_words: 200,
+        language: "English",
+    }
+}
+
+fn bench_render(c: &mut Criterion) {
+    let mut group = c.benchmark_group("render");
+    let classifier: Prompt<intent_classifier::Spec> = Prompt::new();
+    let ticket: Prompt<TicketSpec> = Prompt::new();
+    let reply: Prompt<support_reply::Spec> = Prompt::new();
+    let vars = ticket_vars();
+    let rendered = ticket.render(&vars).expect("ticket renders");
+    eprintln!("ticket_summary renders to {} bytes", rendered.user.len());
+
+    group.bench_function("intent_classifier_with_input", |b| {
+        b.iter(|| {
+            classifier
+                .render_with_input(black_box(&NoVars), black_box("I was charged twice"))
+                .expect("renders")
+        })
+    });
+    group.bench_function("intent_classifier_template_only", |b| {
+        b.iter(|| classifier.render(black_box(&NoVars)).expect("renders"))
+    });
+    group.bench_function("ticket_summary_2kb", |b| {
+        b.iter(|| ticket.render(black_box(&vars)).expect("renders"))
+    });
+    let reply_vars = support_reply::Vars {
+        customer_name: "Ada",
+        account_number: "ACCT-1",
+        message: "Where is my order?",
+        tone: None,
+        items: None,
+        max_words: None,
+    };
+    group.bench_function("support_reply_system_and_user", |b| {
+        b.iter(|| reply.render(black_box(&reply_vars)).expect("renders"))
+    });
+    group.finish();
+}
+
+/// A sorted table of `n` definitions laid out like generated statics: the definitions in one
+/// contiguous block, the id strings in another (as in `.rodata`).
+fn table_of(n: usize) -> &'static [&'static PromptDef] {
+    let names: Vec<String> = (0..n)
+        .map(|i| format!("domain-{:02}.prompt-{i:04}", i % 37))
+        .collect();
+    let text: &'static str = Box::leak(names.concat().into_boxed_str());
+    let mut offset = 0;
+    let mut defs = Vec::with_capacity(n);
+    for name in &names {
+        let id = &text[offset..offset + name.len()];
+        offset += name.len();
+        defs.push(PromptDef {
+            id,
+            ..intent_classifier::DEF
+        });
+    }
+    defs.sort_by(|a, b| a.id.cmp(b.id));
+    let defs: &'static [PromptDef] = Box::leak(defs.into_boxed_slice());
+    Box::leak(defs.iter().collect::<Vec<_>>().into_boxed_slice())
+}
+
+fn bench_lookup(c: &mut Criterion) {
+    let table = table_of(1000);
+    let ids: Vec<&'static str> = (0..1000).step_by(7).map(|i| table[i].id).collect();
+    let mut group = c.benchmark_group("lookup");
+    group.bench_function("hit_in_1000", |b| {
+        let mut next = 0;
+        b.iter(|| {
+            next = (next + 1) % ids.len();
+            lookup(black_box(table), black_box(ids[next]))
+        })
+    });
+    // For comparison: the same binary search over a plain sorted array of ids (no
+    // `&PromptDef` indirection), i.e. what a generated parallel `IDS` table would cost.
+    let plain: Vec<&'static str> = table.iter().map(|def| def.id).collect();
+    group.bench_function("hit_in_1000_plain_id_array", |b| {
+        let mut next = 0;
+        b.iter(|| {
+            next = (next + 1) % ids.len();
+            black_box(&plain)
+                .binary_search(&black_box(ids[next]))
+                .ok()
+                .map(|index| table[index])
+        })
+    });
+    // And a hash map built once (what a generated `get` could use instead of binary search).
+    let map: std::collections::HashMap<&'static str, &'static PromptDef> =
+        table.iter().map(|def| (def.id, *def)).collect();
+    group.bench_function("hit_in_1000_std_hashmap", |b| {
+        let mut next = 0;
+        b.iter(|| {
+            next = (next + 1) % ids.len();
+            black_box(&map).get(black_box(ids[next])).copied()
+        })
+    });
+    group.bench_function("miss_in_1000", |b| {
+        b.iter(|| lookup(black_box(table), black_box("domain-99.missing")))
+    });
+    // What generated `get(id)` does: `promptops_runtime::Index` (FNV-hashed, built on first use).
+    let index = Box::leak(Box::new(promptops_runtime::Index::new(table)));
+    group.bench_function("generated_get_hit_in_1000", |b| {
+        let mut next = 0;
+        b.iter(|| {
+            next = (next + 1) % ids.len();
+            index.get(black_box(ids[next]))
+        })
+    });
+    group.bench_function("generated_get_miss_in_1000", |b| {
+        b.iter(|| index.get(black_box("domain-99.missing")))
+    });
+    group.finish();
+}
+
+fn identity() -> CallIdentity<'static> {
+    CallIdentity {
+        prompt: &intent_classifier::DEF,
+        model_id: SONNET,
+        backend: "bedrock-converse",
+        request_id: "req-0001",
+        runtime: "bench",
+    }
+}
+
+fn emit_pair() {
+    let id = identity();
+    events::emit_invoked(black_box(&id));
+    events::emit_completed(
+        black_box(&id),
+        black_box(&Completed {
+            latency_ms: 412,
+            attempts: 1,
+            input_tokens: Some(180),
+            output_tokens: Some(1),
+            cost_usd: Some(0.000555),
+            provider_request_id: Some("mock-00000001"),
+            label: Some("billing"),
+        }),
+    );
+}
+
+fn bench_events(c: &mut Criterion) {
+    let mut group = c.benchmark_group("events");
+    group.bench_function("invoked_and_completed_no_subscriber", |b| b.iter(emit_pair));
+    let subscriber = events::json_subscriber(std::io::sink, EnvFilter::new("promptops=info"));
+    tracing::subscriber::with_default(subscriber, || {
+        group.bench_function("invoked_and_completed_json_to_sink", |b| b.iter(emit_pair));
+    });
+    group.finish();
+}
+
+fn bench_calls(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let classifier: Prompt<intent_classifier::Spec> = Prompt::new();
+    let mut group = c.benchmark_group("call");
+
+    let local = Runtime::local().with_name("bench");
+    let subscriber = events::json_subscriber(std::io::sink, EnvFilter::new("promptops=info"));
+    tracing::subscriber::with_default(subscriber, || {
+        group.bench_function("local_classifier_render_model_parse_events", |b| {
+            b.iter(|| {
+                rt.block_on(classifier.invoke_with_input(&local, &NoVars, "I need a refund"))
+                    .expect("local call")
+            })
+        });
+    });
+
+    let mock = MockBedrock::start_in_background().expect("mock server");
+    mock.script(SONNET, Script::answer("billing"));
+    let conf = promptops_runtime::bedrock::sdk::Config::builder()
+        .behavior_version(promptops_runtime::bedrock::sdk::config::BehaviorVersion::latest())
+        .region(promptops_runtime::bedrock::sdk::config::Region::new(
+            "us-east-1",
+        ))
+        .endpoint_url(mock.endpoint_url())
+        .credentials_provider(promptops_runtime::bedrock::sdk::config::Credentials::new(
+            "AKIDBENCH",
+            "bench",
+            None,
+            None,
+            "bench",
+        ))
+        .build();
+    let bedrock = Runtime::new(Arc::new(BedrockModel::from_conf(
+        conf,
+        BedrockApi::Converse,
+    )))
+    .with_retry(RetryPolicy::no_retries())
+    .with_name("bench");
+    group.sample_size(30);
+    group.measurement_time(Duration::from_secs(4));
+    group.bench_function("converse_via_sdk_to_loopback_mock", |b| {
+        b.iter(|| {
+            rt.block_on(classifier.invoke_with_input(&bedrock, &NoVars, "I need a refund"))
+                .expect("mock call")
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    bench_render,
+    bench_lookup,
+    bench_events,
+    bench_calls
+);
+criterion_main!(benches);

@@ -1,0 +1,139 @@
+//! Choosing the model by configuration.
+//!
+//! `PROMPTOPS_MODEL` selects the backend explicitly:
+//!
+//! | value | model |
+//! |---|---|
+//! | `local` | [`LocalModel`] (offline, deterministic) |
+//! | `bedrock`, `bedrock-converse` | [`BedrockModel`] with the Converse API |
+//! | `bedrock-invoke` | [`BedrockModel`] with InvokeModel native bodies |
+//!
+//! When it is unset, Bedrock (Converse) is used if any AWS setting is present — `AWS_REGION`,
+//! `AWS_DEFAULT_REGION`, `AWS_PROFILE`, `AWS_ENDPOINT_URL_BEDROCK_RUNTIME` or
+//! `AWS_ENDPOINT_URL` — and the local model otherwise, so jobs run anywhere by default.
+
+use std::sync::Arc;
+
+use crate::bedrock::{BedrockApi, BedrockModel};
+use crate::local::LocalModel;
+use crate::model::Model;
+
+/// Environment variable selecting the model backend.
+pub const MODEL_ENV: &str = "PROMPTOPS_MODEL";
+
+/// Environment variable naming the runtime in events (`lambda`, `batch`, ...).
+pub const RUNTIME_ENV: &str = "PROMPTOPS_RUNTIME";
+
+/// AWS settings whose presence selects Bedrock when [`MODEL_ENV`] is unset.
+pub const AWS_SETTINGS: &[&str] = &[
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_PROFILE",
+    "AWS_ENDPOINT_URL_BEDROCK_RUNTIME",
+    "AWS_ENDPOINT_URL",
+];
+
+/// Which model serves calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModelConfig {
+    /// The offline [`LocalModel`].
+    Local,
+    /// Amazon Bedrock, configured from the standard AWS chain.
+    Bedrock(BedrockApi),
+}
+
+/// An invalid model configuration.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{MODEL_ENV}={value:?} is not one of local, bedrock, bedrock-converse, bedrock-invoke")]
+pub struct ConfigError {
+    /// The rejected value.
+    pub value: String,
+}
+
+impl ModelConfig {
+    /// Reads the process environment (see the module docs).
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Like [`from_env`](Self::from_env), reading variables through `lookup`.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        match lookup(MODEL_ENV).map(|value| value.trim().to_ascii_lowercase()) {
+            Some(value) if value.is_empty() => Ok(Self::default_for(&lookup)),
+            Some(value) => match value.as_str() {
+                "local" => Ok(ModelConfig::Local),
+                "bedrock" | "bedrock-converse" => Ok(ModelConfig::Bedrock(BedrockApi::Converse)),
+                "bedrock-invoke" => Ok(ModelConfig::Bedrock(BedrockApi::InvokeModel)),
+                _ => Err(ConfigError { value }),
+            },
+            None => Ok(Self::default_for(&lookup)),
+        }
+    }
+
+    fn default_for(lookup: &impl Fn(&str) -> Option<String>) -> Self {
+        let aws = AWS_SETTINGS
+            .iter()
+            .any(|name| lookup(name).is_some_and(|value| !value.trim().is_empty()));
+        if aws {
+            ModelConfig::Bedrock(BedrockApi::Converse)
+        } else {
+            ModelConfig::Local
+        }
+    }
+
+    /// Builds the model (loading the AWS configuration chain for Bedrock).
+    pub async fn build(self) -> Arc<dyn Model> {
+        match self {
+            ModelConfig::Local => Arc::new(LocalModel::new()),
+            ModelConfig::Bedrock(api) => Arc::new(BedrockModel::from_env(api).await),
+        }
+    }
+}
+
+/// The runtime name for events: `PROMPTOPS_RUNTIME`, else `lambda` inside AWS Lambda, else
+/// `local`.
+pub fn runtime_name_from_env() -> String {
+    if let Ok(name) = std::env::var(RUNTIME_ENV) {
+        if !name.trim().is_empty() {
+            return name.trim().to_owned();
+        }
+    }
+    if std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some() {
+        return "lambda".to_owned();
+    }
+    "local".to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lookup<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |name| {
+            vars.iter()
+                .find(|(key, _)| *key == name)
+                .map(|(_, value)| (*value).to_owned())
+        }
+    }
+
+    #[test]
+    fn local_without_aws_settings_bedrock_with_them() {
+        assert_eq!(
+            ModelConfig::from_lookup(lookup(&[])),
+            Ok(ModelConfig::Local)
+        );
+        assert_eq!(
+            ModelConfig::from_lookup(lookup(&[("AWS_REGION", "us-east-1")])),
+            Ok(ModelConfig::Bedrock(BedrockApi::Converse))
+        );
+        assert_eq!(
+            ModelConfig::from_lookup(lookup(&[("AWS_REGION", "us-east-1"), (MODEL_ENV, "local")])),
+            Ok(ModelConfig::Local)
+        );
+        assert_eq!(
+            ModelConfig::from_lookup(lookup(&[(MODEL_ENV, "Bedrock-Invoke")])),
+            Ok(ModelConfig::Bedrock(BedrockApi::InvokeModel))
+        );
+        assert!(ModelConfig::from_lookup(lookup(&[(MODEL_ENV, "openai")])).is_err());
+    }
+}

@@ -1,0 +1,465 @@
+//! Calling a prompt: render → model (with retries and timeouts) → parse, one event per state.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::config::{runtime_name_from_env, ConfigError, ModelConfig};
+use crate::def::PromptDef;
+use crate::error::InvokeError;
+use crate::events::{self, CallIdentity, Completed, Failed};
+use crate::local::LocalModel;
+use crate::model::{
+    InferenceOverride, InferenceParams, Model, ModelError, ModelErrorKind, ModelRequest,
+};
+use crate::render::{render_def, render_def_with_input, Rendered};
+use crate::retry::RetryPolicy;
+use crate::spec::{Prompt, PromptOutput, PromptSpec, UnexpectedOutput};
+
+/// Per-call settings.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CallOptions {
+    /// Correlation id for the events; one is generated when absent.
+    pub request_id: Option<String>,
+    /// Overrides of the prompt's inference settings.
+    pub inference: InferenceOverride,
+    /// Calls this Bedrock model id instead of the prompt's.
+    pub model_id: Option<String>,
+    /// Replaces the runtime's retry policy for this call.
+    pub retry: Option<RetryPolicy>,
+}
+
+impl CallOptions {
+    /// Options with a request id (e.g. Lambda's `aws_request_id`).
+    pub fn with_request_id(request_id: impl Into<String>) -> Self {
+        CallOptions {
+            request_id: Some(request_id.into()),
+            ..CallOptions::default()
+        }
+    }
+}
+
+/// A successful call.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Completion<T> {
+    /// The parsed output: a label enum for classifiers, the text otherwise.
+    pub output: T,
+    /// The model's text, untouched.
+    pub text: String,
+    /// The prompt that was called.
+    pub prompt: &'static PromptDef,
+    /// The Bedrock model id that answered.
+    pub model_id: String,
+    /// The backend (`local`, `bedrock-converse`, `bedrock-invoke`).
+    pub backend: &'static str,
+    /// The request id used in the events.
+    pub request_id: String,
+    /// The service's request id, if any.
+    pub provider_request_id: Option<String>,
+    /// Attempts made (1 when the first one succeeded).
+    pub attempts: u32,
+    /// Wall time of the whole call.
+    pub latency: Duration,
+    /// Input tokens, when reported.
+    pub input_tokens: Option<u32>,
+    /// Output tokens, when reported.
+    pub output_tokens: Option<u32>,
+    /// Cost in USD: tokens × the model's price, else the prompt's `cost_per_call_usd`.
+    pub cost_usd: Option<f64>,
+}
+
+/// What serves prompt calls: a model, a retry policy and a name for events.
+///
+/// Cheap to clone; build one per process and share it.
+#[derive(Debug, Clone)]
+pub struct Runtime {
+    model: Arc<dyn Model>,
+    retry: RetryPolicy,
+    name: String,
+}
+
+impl Runtime {
+    /// A runtime over `model` with the default retry policy, named from the environment
+    /// (`PROMPTOPS_RUNTIME`, `lambda`, else `local`).
+    pub fn new(model: Arc<dyn Model>) -> Self {
+        Runtime {
+            model,
+            retry: RetryPolicy::default(),
+            name: runtime_name_from_env(),
+        }
+    }
+
+    /// A runtime over the offline [`LocalModel`].
+    pub fn local() -> Self {
+        Self::new(Arc::new(LocalModel::new()))
+    }
+
+    /// Everything from the environment: the model ([`ModelConfig::from_env`]), the retry policy
+    /// ([`RetryPolicy::from_env`]) and the runtime name.
+    pub async fn from_env() -> Result<Self, ConfigError> {
+        let model = ModelConfig::from_env()?.build().await;
+        Ok(Self::new(model).with_retry(RetryPolicy::from_env()))
+    }
+
+    /// Replaces the retry policy.
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// Replaces the runtime name reported in events.
+    pub fn with_name(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
+
+    /// The model.
+    pub fn model(&self) -> &Arc<dyn Model> {
+        &self.model
+    }
+
+    /// The retry policy.
+    pub fn retry_policy(&self) -> &RetryPolicy {
+        &self.retry
+    }
+
+    /// The runtime name reported in events.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Renders and calls a prompt known only at run time (e.g. found by id with a generated
+    /// `get`), returning the text. With `input`, the templates are the instructions and `input`
+    /// is the user turn. A render failure emits `prompt_failed` like any other failure.
+    pub async fn invoke_def(
+        &self,
+        def: &'static PromptDef,
+        vars: &dyn crate::spec::TemplateVars,
+        input: Option<&str>,
+        options: &CallOptions,
+    ) -> Result<Completion<String>, InvokeError> {
+        let rendered = match input {
+            Some(input) => render_def_with_input(def, vars, input),
+            None => render_def(def, vars),
+        };
+        match rendered {
+            Ok(rendered) => self.complete_text(&rendered, options).await,
+            Err(err) => {
+                let error = InvokeError::Render(err);
+                self.render_failed(def, options, &error);
+                Err(error)
+            }
+        }
+    }
+
+    /// Calls the model with a rendered prompt and returns the text.
+    pub async fn complete_text(
+        &self,
+        rendered: &Rendered,
+        options: &CallOptions,
+    ) -> Result<Completion<String>, InvokeError> {
+        self.complete(rendered, options, |text| Ok(text.to_owned()))
+            .await
+    }
+
+    /// Calls the model with a rendered prompt, retrying as the policy allows, and parses the
+    /// text with `parse`. Emits `prompt_invoked`, then `prompt_completed` or `prompt_failed`.
+    pub async fn complete<T>(
+        &self,
+        rendered: &Rendered,
+        options: &CallOptions,
+        parse: impl FnOnce(&str) -> Result<T, UnexpectedOutput>,
+    ) -> Result<Completion<T>, InvokeError> {
+        let prompt = rendered.prompt;
+        let request_id = request_id(options);
+        let model_id = options.model_id.as_deref().unwrap_or(prompt.model_id);
+        let identity = CallIdentity {
+            prompt,
+            model_id,
+            backend: self.model.backend(),
+            request_id: &request_id,
+            runtime: &self.name,
+        };
+        events::emit_invoked(&identity);
+
+        let policy = options.retry.unwrap_or(self.retry);
+        let inference = InferenceParams::resolve(&prompt.inference, &options.inference);
+        let request = ModelRequest {
+            prompt,
+            model_id,
+            system: rendered.system.as_deref(),
+            user: &rendered.user,
+            inference: &inference,
+        };
+
+        let start = Instant::now();
+        let outcome = self.attempt_loop(request, &policy, start).await;
+        let latency = start.elapsed();
+        let latency_ms = u64::try_from(latency.as_millis()).unwrap_or(u64::MAX);
+
+        let (response, attempts) = match outcome {
+            Ok(done) => done,
+            Err((err, attempts)) => {
+                let code = err.code.clone();
+                let mut error = InvokeError::from_model(prompt.id, attempts, latency_ms, err);
+                redact_error(&mut error, rendered);
+                events::emit_failed(
+                    &identity,
+                    &Failed {
+                        latency_ms,
+                        attempts: error.attempts(),
+                        error: error.kind(),
+                        error_code: code.as_deref(),
+                        error_message: &error.to_string(),
+                    },
+                );
+                return Err(error);
+            }
+        };
+
+        let output = match parse(&response.text) {
+            Ok(output) => output,
+            Err(unexpected) => {
+                let raw = rendered.redact(&unexpected.raw);
+                let error = InvokeError::BadOutput {
+                    prompt_id: prompt.id,
+                    attempts,
+                    message: format!(
+                        "model output {raw:?} is not one of the labels [{}]",
+                        unexpected.expected.join(", ")
+                    ),
+                    raw,
+                    expected: unexpected.expected,
+                };
+                events::emit_failed(
+                    &identity,
+                    &Failed {
+                        latency_ms,
+                        attempts,
+                        error: error.kind(),
+                        error_code: None,
+                        error_message: &error.to_string(),
+                    },
+                );
+                return Err(error);
+            }
+        };
+
+        let cost_usd = match (
+            self.model.price(model_id),
+            response.input_tokens,
+            response.output_tokens,
+        ) {
+            (Some(price), Some(input), Some(output)) => Some(price.cost(input, output)),
+            _ => prompt.metrics.cost_per_call_usd,
+        };
+        let label = if prompt.is_classifier() {
+            matching_label(prompt.labels, &response.text)
+        } else {
+            None
+        };
+        events::emit_completed(
+            &identity,
+            &Completed {
+                latency_ms,
+                attempts,
+                input_tokens: response.input_tokens,
+                output_tokens: response.output_tokens,
+                cost_usd,
+                provider_request_id: response.provider_request_id.as_deref(),
+                label,
+            },
+        );
+        Ok(Completion {
+            output,
+            text: response.text,
+            prompt,
+            model_id: model_id.to_owned(),
+            backend: self.model.backend(),
+            request_id,
+            provider_request_id: response.provider_request_id,
+            attempts,
+            latency,
+            input_tokens: response.input_tokens,
+            output_tokens: response.output_tokens,
+            cost_usd,
+        })
+    }
+
+    async fn attempt_loop(
+        &self,
+        request: ModelRequest<'_>,
+        policy: &RetryPolicy,
+        start: Instant,
+    ) -> Result<(crate::model::ModelResponse, u32), (ModelError, u32)> {
+        let deadline = start + policy.total_timeout;
+        let mut attempts = 0u32;
+        loop {
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            if remaining.is_zero() {
+                return Err((
+                    ModelError::new(
+                        ModelErrorKind::Timeout,
+                        format!("total timeout of {:?} reached", policy.total_timeout),
+                    ),
+                    attempts,
+                ));
+            }
+            attempts += 1;
+            let limit = policy.attempt_timeout.min(remaining);
+            let err = match tokio::time::timeout(limit, self.model.complete(request)).await {
+                Ok(Ok(response)) => return Ok((response, attempts)),
+                Ok(Err(err)) => err,
+                Err(_) => {
+                    let what = if limit < policy.attempt_timeout {
+                        "the total timeout"
+                    } else {
+                        "the attempt timeout"
+                    };
+                    ModelError::new(
+                        ModelErrorKind::Timeout,
+                        format!("attempt {attempts} exceeded {what} of {limit:?}"),
+                    )
+                }
+            };
+            if !policy.should_retry(err.kind, attempts) {
+                return Err((err, attempts));
+            }
+            let delay = policy.backoff(attempts);
+            if Instant::now() + delay >= deadline {
+                return Err((err, attempts));
+            }
+            tracing::debug!(
+                target: events::TARGET,
+                prompt_id = request.prompt.id,
+                attempt = attempts,
+                error_kind = ?err.kind,
+                backoff_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+                "retrying prompt call",
+            );
+            tokio::time::sleep(delay).await;
+        }
+    }
+
+    /// Emits `prompt_failed` for a call that could not even be rendered.
+    fn render_failed(
+        &self,
+        prompt: &'static PromptDef,
+        options: &CallOptions,
+        error: &InvokeError,
+    ) {
+        let request_id = request_id(options);
+        let identity = CallIdentity {
+            prompt,
+            model_id: options.model_id.as_deref().unwrap_or(prompt.model_id),
+            backend: self.model.backend(),
+            request_id: &request_id,
+            runtime: &self.name,
+        };
+        events::emit_failed(
+            &identity,
+            &Failed {
+                latency_ms: 0,
+                attempts: 0,
+                error: error.kind(),
+                error_code: None,
+                error_message: &error.to_string(),
+            },
+        );
+    }
+}
+
+fn request_id(options: &CallOptions) -> String {
+    options
+        .request_id
+        .clone()
+        .unwrap_or_else(|| format!("po-{:016x}", fastrand::u64(..)))
+}
+
+/// The declared label the text matches (same cleaning as [`Label::parse_label`](crate::Label)).
+fn matching_label(labels: &'static [&'static str], text: &str) -> Option<&'static str> {
+    let cleaned = text
+        .trim()
+        .trim_matches(|c: char| c.is_ascii_punctuation() || c.is_whitespace());
+    labels
+        .iter()
+        .find(|label| label.eq_ignore_ascii_case(cleaned))
+        .copied()
+}
+
+fn redact_error(error: &mut InvokeError, rendered: &Rendered) {
+    if !rendered.has_sensitive() {
+        return;
+    }
+    match error {
+        InvokeError::Render(_) => {}
+        InvokeError::Throttled { message, .. }
+        | InvokeError::TimedOut { message, .. }
+        | InvokeError::Rejected { message, .. }
+        | InvokeError::Unavailable { message, .. }
+        | InvokeError::Config { message, .. } => *message = rendered.redact(message),
+        InvokeError::BadOutput { message, raw, .. } => {
+            *message = rendered.redact(message);
+            *raw = rendered.redact(raw);
+        }
+    }
+}
+
+impl<S: PromptSpec> Prompt<S> {
+    /// Renders with `vars`, calls the runtime's model and parses the output.
+    pub async fn invoke(
+        &self,
+        runtime: &Runtime,
+        vars: &S::Vars<'_>,
+    ) -> Result<Completion<S::Output>, InvokeError> {
+        self.invoke_with(runtime, vars, None, &CallOptions::default())
+            .await
+    }
+
+    /// Renders the templates as instructions and sends `input` as the user turn (see
+    /// [`render_with_input`](Prompt::render_with_input)); for prompts without variables pass
+    /// [`NoVars`](crate::NoVars).
+    pub async fn invoke_with_input(
+        &self,
+        runtime: &Runtime,
+        vars: &S::Vars<'_>,
+        input: &str,
+    ) -> Result<Completion<S::Output>, InvokeError> {
+        self.invoke_with(runtime, vars, Some(input), &CallOptions::default())
+            .await
+    }
+
+    /// The general form: optional user input and per-call options.
+    pub async fn invoke_with(
+        &self,
+        runtime: &Runtime,
+        vars: &S::Vars<'_>,
+        input: Option<&str>,
+        options: &CallOptions,
+    ) -> Result<Completion<S::Output>, InvokeError> {
+        let rendered = match input {
+            Some(input) => render_def_with_input(S::DEF, vars, input),
+            None => render_def(S::DEF, vars),
+        };
+        let rendered = match rendered {
+            Ok(rendered) => rendered,
+            Err(err) => {
+                let error = InvokeError::Render(err);
+                runtime.render_failed(S::DEF, options, &error);
+                return Err(error);
+            }
+        };
+        self.invoke_rendered(runtime, &rendered, options).await
+    }
+
+    /// Calls the model with an already rendered prompt and parses the output.
+    pub async fn invoke_rendered(
+        &self,
+        runtime: &Runtime,
+        rendered: &Rendered,
+        options: &CallOptions,
+    ) -> Result<Completion<S::Output>, InvokeError> {
+        runtime
+            .complete(rendered, options, S::Output::from_completion)
+            .await
+    }
+}

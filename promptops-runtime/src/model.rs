@@ -1,0 +1,185 @@
+//! The model abstraction: one async call from rendered text to completion text.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+
+use crate::def::{Inference, PromptDef};
+use crate::pricing::{self, Price};
+
+/// Inference settings after applying per-call overrides to the prompt's `inference` block.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct InferenceParams {
+    /// Upper bound on generated tokens.
+    pub max_tokens: Option<u32>,
+    /// Sampling temperature.
+    pub temperature: Option<f32>,
+    /// Nucleus sampling mass.
+    pub top_p: Option<f32>,
+    /// Strings that stop generation.
+    pub stop_sequences: Vec<String>,
+}
+
+/// Per-call overrides of a prompt's inference settings; `None` keeps the prompt's value.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct InferenceOverride {
+    /// Replaces `max_tokens`.
+    pub max_tokens: Option<u32>,
+    /// Replaces `temperature`.
+    pub temperature: Option<f32>,
+    /// Replaces `top_p`.
+    pub top_p: Option<f32>,
+    /// Replaces `stop_sequences`.
+    pub stop_sequences: Option<Vec<String>>,
+}
+
+impl InferenceParams {
+    /// The prompt's declared settings with `overrides` applied.
+    pub fn resolve(declared: &Inference, overrides: &InferenceOverride) -> Self {
+        InferenceParams {
+            max_tokens: overrides.max_tokens.or(declared.max_tokens),
+            temperature: overrides.temperature.or(declared.temperature),
+            top_p: overrides.top_p.or(declared.top_p),
+            stop_sequences: match &overrides.stop_sequences {
+                Some(stops) => stops.clone(),
+                None => declared
+                    .stop_sequences
+                    .iter()
+                    .map(|stop| (*stop).to_owned())
+                    .collect(),
+            },
+        }
+    }
+}
+
+/// One request to a model.
+#[derive(Debug, Clone, Copy)]
+pub struct ModelRequest<'a> {
+    /// The prompt being served (labels, id, ...).
+    pub prompt: &'static PromptDef,
+    /// The Bedrock model id to call.
+    pub model_id: &'a str,
+    /// System prompt, if any.
+    pub system: Option<&'a str>,
+    /// The user turn.
+    pub user: &'a str,
+    /// Resolved inference settings.
+    pub inference: &'a InferenceParams,
+}
+
+/// A model's answer.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ModelResponse {
+    /// The completion text.
+    pub text: String,
+    /// Input tokens, when the model reports them.
+    pub input_tokens: Option<u32>,
+    /// Output tokens, when the model reports them.
+    pub output_tokens: Option<u32>,
+    /// The service's request id (`x-amzn-RequestId`), if any.
+    pub provider_request_id: Option<String>,
+}
+
+/// How a model call failed, which decides whether it is retried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ModelErrorKind {
+    /// Rate limited (`ThrottlingException`): retried with backoff.
+    Throttled,
+    /// Transient service failure (5xx, `ServiceUnavailableException`, `InternalServerException`,
+    /// connection failures): retried with backoff.
+    Unavailable,
+    /// `ModelNotReadyException`: retried with backoff.
+    NotReady,
+    /// The model or the attempt took too long (`ModelTimeoutException`, client-side attempt
+    /// timeout): retried a bounded number of times.
+    Timeout,
+    /// The request was refused (`ValidationException`, `AccessDeniedException`,
+    /// `ResourceNotFoundException`, quota, ...): fails fast.
+    Rejected,
+    /// The response could not be understood: fails fast.
+    BadResponse,
+    /// The client is misconfigured (no region, unsupported body format): fails fast.
+    Config,
+}
+
+/// A failed model call.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{kind:?}{}: {message}", code.as_deref().map(|code| format!(" ({code})")).unwrap_or_default())]
+pub struct ModelError {
+    /// The retry class.
+    pub kind: ModelErrorKind,
+    /// The service's error code (`ThrottlingException`, ...), if any.
+    pub code: Option<String>,
+    /// Human-readable detail.
+    pub message: String,
+    /// The service's request id, if any.
+    pub provider_request_id: Option<String>,
+}
+
+impl ModelError {
+    /// An error with no service code.
+    pub fn new(kind: ModelErrorKind, message: impl Into<String>) -> Self {
+        ModelError {
+            kind,
+            code: None,
+            message: message.into(),
+            provider_request_id: None,
+        }
+    }
+}
+
+/// The boxed future a [`Model`] returns (boxed so models can be `Arc<dyn Model>`).
+pub type ModelFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<ModelResponse, ModelError>> + Send + 'a>>;
+
+/// Something that turns a rendered prompt into completion text.
+///
+/// Object safe: runtimes hold an `Arc<dyn Model>` chosen by configuration
+/// ([`ModelConfig`](crate::ModelConfig)).
+pub trait Model: Send + Sync + fmt::Debug {
+    /// Short backend name for events (`bedrock-converse`, `bedrock-invoke`, `local`).
+    fn backend(&self) -> &'static str;
+
+    /// Performs one attempt. Retries, timeouts and events are the runtime's job.
+    fn complete<'a>(&'a self, request: ModelRequest<'a>) -> ModelFuture<'a>;
+
+    /// USD prices used for `cost_usd`; the default looks the model id up in the built-in table.
+    fn price(&self, model_id: &str) -> Option<Price> {
+        pricing::price_for(model_id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn per_call_overrides_win_field_by_field() {
+        let declared = Inference {
+            max_tokens: Some(300),
+            temperature: Some(0.2),
+            top_p: None,
+            stop_sequences: &["END"],
+        };
+        let resolved = InferenceParams::resolve(&declared, &InferenceOverride::default());
+        assert_eq!(resolved.max_tokens, Some(300));
+        assert_eq!(resolved.stop_sequences, vec!["END".to_owned()]);
+
+        let overrides = InferenceOverride {
+            max_tokens: Some(10),
+            top_p: Some(0.5),
+            stop_sequences: Some(vec![]),
+            ..InferenceOverride::default()
+        };
+        let resolved = InferenceParams::resolve(&declared, &overrides);
+        assert_eq!(
+            resolved,
+            InferenceParams {
+                max_tokens: Some(10),
+                temperature: Some(0.2),
+                top_p: Some(0.5),
+                stop_sequences: vec![],
+            }
+        );
+    }
+}

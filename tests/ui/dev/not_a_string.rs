@@ -1,0 +1,4 @@
+// Ids are string literals.
+fn main() {
+    let _handle = prompts::prompt!(42);
+}
