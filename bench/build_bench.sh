@@ -26,7 +26,7 @@ version = "0.1.0"
 edition = "2021"
 
 [dependencies]
-promptops-runtime = { path = "$root/promptops-runtime" }
+promptops-runtime = { path = "$root/promptops-runtime", default-features = false }
 
 [build-dependencies]
 promptops-build = { path = "$root/promptops-build" }

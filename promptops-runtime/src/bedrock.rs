@@ -32,17 +32,7 @@ use crate::model::{
 /// The AWS SDK for Bedrock Runtime, re-exported so callers configure it with the same version.
 pub use aws_sdk_bedrockruntime as sdk;
 
-/// Which Bedrock API carries the call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum BedrockApi {
-    /// The model-agnostic Converse API (default).
-    #[default]
-    Converse,
-    /// InvokeModel with the model family's native body: Anthropic Messages
-    /// (`anthropic_version: bedrock-2023-05-31`) or Amazon Titan text. Other families are a
-    /// configuration error.
-    InvokeModel,
-}
+pub use crate::model::BedrockApi;
 
 /// The native InvokeModel body format of a model id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

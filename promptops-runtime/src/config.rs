@@ -14,9 +14,10 @@
 
 use std::sync::Arc;
 
-use crate::bedrock::{BedrockApi, BedrockModel};
+#[cfg(feature = "bedrock")]
+use crate::bedrock::BedrockModel;
 use crate::local::LocalModel;
-use crate::model::Model;
+use crate::model::{BedrockApi, Model};
 
 /// Environment variable selecting the model backend.
 pub const MODEL_ENV: &str = "PROMPTOPS_MODEL";
@@ -38,17 +39,22 @@ pub const AWS_SETTINGS: &[&str] = &[
 pub enum ModelConfig {
     /// The offline [`LocalModel`].
     Local,
-    /// Amazon Bedrock, configured from the standard AWS chain.
+    /// Amazon Bedrock, configured from the standard AWS chain (needs the `bedrock` feature).
+    #[cfg(feature = "bedrock")]
     Bedrock(BedrockApi),
 }
 
 /// An invalid model configuration.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{MODEL_ENV}={value:?} is not one of local, bedrock, bedrock-converse, bedrock-invoke")]
+#[error("{MODEL_ENV}={value:?} {problem}")]
 pub struct ConfigError {
     /// The rejected value.
     pub value: String,
+    /// Why it was rejected.
+    pub problem: &'static str,
 }
+
+const UNKNOWN_BACKEND: &str = "is not one of local, bedrock, bedrock-converse, bedrock-invoke";
 
 impl ModelConfig {
     /// Reads the process environment (see the module docs).
@@ -62,22 +68,39 @@ impl ModelConfig {
             Some(value) if value.is_empty() => Ok(Self::default_for(&lookup)),
             Some(value) => match value.as_str() {
                 "local" => Ok(ModelConfig::Local),
-                "bedrock" | "bedrock-converse" => Ok(ModelConfig::Bedrock(BedrockApi::Converse)),
-                "bedrock-invoke" => Ok(ModelConfig::Bedrock(BedrockApi::InvokeModel)),
-                _ => Err(ConfigError { value }),
+                "bedrock" | "bedrock-converse" => Self::bedrock(value, BedrockApi::Converse),
+                "bedrock-invoke" => Self::bedrock(value, BedrockApi::InvokeModel),
+                _ => Err(ConfigError {
+                    value,
+                    problem: UNKNOWN_BACKEND,
+                }),
             },
             None => Ok(Self::default_for(&lookup)),
         }
+    }
+
+    #[cfg(feature = "bedrock")]
+    fn bedrock(_value: String, api: BedrockApi) -> Result<Self, ConfigError> {
+        Ok(ModelConfig::Bedrock(api))
+    }
+
+    #[cfg(not(feature = "bedrock"))]
+    fn bedrock(value: String, _api: BedrockApi) -> Result<Self, ConfigError> {
+        Err(ConfigError {
+            value,
+            problem: "needs promptops-runtime's `bedrock` feature, which this build leaves out",
+        })
     }
 
     fn default_for(lookup: &impl Fn(&str) -> Option<String>) -> Self {
         let aws = AWS_SETTINGS
             .iter()
             .any(|name| lookup(name).is_some_and(|value| !value.trim().is_empty()));
-        if aws {
-            ModelConfig::Bedrock(BedrockApi::Converse)
-        } else {
-            ModelConfig::Local
+        match aws {
+            #[cfg(feature = "bedrock")]
+            true => ModelConfig::Bedrock(BedrockApi::Converse),
+            // Without the `bedrock` feature AWS settings cannot be used, so they select nothing.
+            _ => ModelConfig::Local,
         }
     }
 
@@ -85,6 +108,7 @@ impl ModelConfig {
     pub async fn build(self) -> Arc<dyn Model> {
         match self {
             ModelConfig::Local => Arc::new(LocalModel::new()),
+            #[cfg(feature = "bedrock")]
             ModelConfig::Bedrock(api) => Arc::new(BedrockModel::from_env(api).await),
         }
     }
@@ -117,6 +141,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "bedrock")]
     fn local_without_aws_settings_bedrock_with_them() {
         assert_eq!(
             ModelConfig::from_lookup(lookup(&[])),
@@ -134,6 +159,18 @@ mod tests {
             ModelConfig::from_lookup(lookup(&[(MODEL_ENV, "Bedrock-Invoke")])),
             Ok(ModelConfig::Bedrock(BedrockApi::InvokeModel))
         );
+        assert!(ModelConfig::from_lookup(lookup(&[(MODEL_ENV, "openai")])).is_err());
+    }
+
+    #[test]
+    #[cfg(not(feature = "bedrock"))]
+    fn without_the_feature_aws_settings_fall_back_to_local_and_bedrock_is_refused() {
+        assert_eq!(
+            ModelConfig::from_lookup(lookup(&[("AWS_REGION", "us-east-1")])),
+            Ok(ModelConfig::Local)
+        );
+        let err = ModelConfig::from_lookup(lookup(&[(MODEL_ENV, "bedrock")])).unwrap_err();
+        assert!(err.to_string().contains("`bedrock` feature"), "{err}");
         assert!(ModelConfig::from_lookup(lookup(&[(MODEL_ENV, "openai")])).is_err());
     }
 }

@@ -32,6 +32,7 @@
 //! ```
 #![warn(missing_docs)]
 
+#[cfg(feature = "bedrock")]
 pub mod bedrock;
 pub mod config;
 pub mod def;
@@ -45,14 +46,15 @@ pub mod render;
 pub mod retry;
 pub mod spec;
 
-pub use bedrock::{BedrockApi, BedrockModel};
+#[cfg(feature = "bedrock")]
+pub use bedrock::BedrockModel;
 pub use config::{ConfigError, ModelConfig};
 pub use def::{lookup, Index, Inference, Metrics, PromptDef, Status, VarDef, VarDefault, VarType};
 pub use error::InvokeError;
 pub use invoke::{CallOptions, Completion, Runtime};
 pub use local::LocalModel;
 pub use model::{
-    InferenceOverride, InferenceParams, Model, ModelError, ModelErrorKind, ModelFuture,
+    BedrockApi, InferenceOverride, InferenceParams, Model, ModelError, ModelErrorKind, ModelFuture,
     ModelRequest, ModelResponse,
 };
 pub use pricing::Price;

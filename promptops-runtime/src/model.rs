@@ -183,3 +183,15 @@ mod tests {
         );
     }
 }
+
+/// Which Bedrock API carries the call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BedrockApi {
+    /// The model-agnostic Converse API (default).
+    #[default]
+    Converse,
+    /// InvokeModel with the model family's native body: Anthropic Messages
+    /// (`anthropic_version: bedrock-2023-05-31`) or Amazon Titan text. Other families are a
+    /// configuration error.
+    InvokeModel,
+}

@@ -66,7 +66,7 @@ impl FixtureCrate {
         let root = workspace_root();
         let runtime_dep = if with_runtime {
             format!(
-                "promptops-runtime = {{ path = {:?} }}\n",
+                "promptops-runtime = {{ path = {:?}, default-features = false }}\n",
                 root.join("promptops-runtime").display().to_string()
             )
         } else {
