@@ -55,7 +55,7 @@ for n in "${sizes[@]}"; do
     clean+=("$(cd "$crate" && seconds cargo build --quiet --offline)")
   done
   incr=()
-  edited=$(find "$crate/prompts" -name '*.yaml' | sort | head -1)
+  edited="$crate/prompts/domain_000/task_00000.yaml"   # gen_corpus.py's first prompt
   for i in 1 2 3; do
     sed -i "s/Answer now\..*/Answer now. (edit $i $RANDOM)/" "$edited"
     incr+=("$(cd "$crate" && seconds cargo build --quiet --offline)")

@@ -207,7 +207,7 @@ fn bench_lookup(c: &mut Criterion) {
     group.bench_function("miss_in_1000", |b| {
         b.iter(|| lookup(black_box(table), black_box("domain-99.missing")))
     });
-    // What generated `get(id)` does: `promptops_runtime::Index` (FNV-hashed, built on first use).
+    // What generated `get(id)` does: `promptops_runtime::Index` (a HashMap built on first use).
     let index = Box::leak(Box::new(promptops_runtime::Index::new(table)));
     group.bench_function("generated_get_hit_in_1000", |b| {
         let mut next = 0;

@@ -220,7 +220,7 @@ pub fn lookup(table: &'static [&'static PromptDef], id: &str) -> Option<&'static
 /// of a binary search's ~10 unpredictable branches over a table of 1,000 prompts.
 pub struct Index {
     table: &'static [&'static PromptDef],
-    map: std::sync::OnceLock<std::collections::HashMap<&'static str, &'static PromptDef, FnvBuild>>,
+    map: std::sync::OnceLock<std::collections::HashMap<&'static str, &'static PromptDef>>,
 }
 
 impl Index {
@@ -246,33 +246,6 @@ impl std::fmt::Debug for Index {
         f.debug_struct("Index")
             .field("prompts", &self.table.len())
             .finish()
-    }
-}
-
-/// FNV-1a: fast for short ids. The key set is fixed at compile time and only looked up, so
-/// a keyed (flood-resistant) hash buys nothing here.
-#[derive(Default, Clone, Copy)]
-struct FnvBuild;
-
-impl std::hash::BuildHasher for FnvBuild {
-    type Hasher = Fnv;
-    fn build_hasher(&self) -> Fnv {
-        Fnv(0xcbf2_9ce4_8422_2325)
-    }
-}
-
-struct Fnv(u64);
-
-impl std::hash::Hasher for Fnv {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for byte in bytes {
-            self.0 ^= u64::from(*byte);
-            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
-        }
     }
 }
 
