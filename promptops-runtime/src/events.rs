@@ -77,35 +77,37 @@ pub struct Failed<'a> {
     pub error_message: &'a str,
 }
 
+/// One event at `$level` with the identity fields every event carries, then `$extra` fields:
+/// the shared list lives here once, so no event can drift from the others.
+macro_rules! prompt_event {
+    ($level:ident, $event:expr, $id:expr $(, $field:ident = $value:expr)* $(,)?) => {
+        tracing::$level!(
+            target: TARGET,
+            event = $event,
+            prompt_id = $id.prompt.id,
+            prompt_version = $id.prompt.version,
+            prompt_owner = $id.prompt.owner,
+            prompt_model = $id.prompt.model,
+            model_id = $id.model_id,
+            backend = $id.backend,
+            request_id = $id.request_id,
+            runtime = $id.runtime,
+            $($field = $value,)*
+        )
+    };
+}
+
 /// Emits `prompt_invoked`.
 pub fn emit_invoked(id: &CallIdentity<'_>) {
-    tracing::info!(
-        target: TARGET,
-        event = EVENT_INVOKED,
-        prompt_id = id.prompt.id,
-        prompt_version = id.prompt.version,
-        prompt_owner = id.prompt.owner,
-        prompt_model = id.prompt.model,
-        model_id = id.model_id,
-        backend = id.backend,
-        request_id = id.request_id,
-        runtime = id.runtime,
-    );
+    prompt_event!(info, EVENT_INVOKED, id);
 }
 
 /// Emits `prompt_completed`.
 pub fn emit_completed(id: &CallIdentity<'_>, done: &Completed<'_>) {
-    tracing::info!(
-        target: TARGET,
-        event = EVENT_COMPLETED,
-        prompt_id = id.prompt.id,
-        prompt_version = id.prompt.version,
-        prompt_owner = id.prompt.owner,
-        prompt_model = id.prompt.model,
-        model_id = id.model_id,
-        backend = id.backend,
-        request_id = id.request_id,
-        runtime = id.runtime,
+    prompt_event!(
+        info,
+        EVENT_COMPLETED,
+        id,
         latency_ms = done.latency_ms,
         attempts = done.attempts,
         input_tokens = done.input_tokens,
@@ -118,17 +120,10 @@ pub fn emit_completed(id: &CallIdentity<'_>, done: &Completed<'_>) {
 
 /// Emits `prompt_failed`.
 pub fn emit_failed(id: &CallIdentity<'_>, failed: &Failed<'_>) {
-    tracing::warn!(
-        target: TARGET,
-        event = EVENT_FAILED,
-        prompt_id = id.prompt.id,
-        prompt_version = id.prompt.version,
-        prompt_owner = id.prompt.owner,
-        prompt_model = id.prompt.model,
-        model_id = id.model_id,
-        backend = id.backend,
-        request_id = id.request_id,
-        runtime = id.runtime,
+    prompt_event!(
+        warn,
+        EVENT_FAILED,
+        id,
         latency_ms = failed.latency_ms,
         attempts = failed.attempts,
         error = failed.error,

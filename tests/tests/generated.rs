@@ -1,20 +1,28 @@
 //! The generated crate for the shipped prompts: a snapshot of the generated source, and the
 //! typed API it gives callers.
 
+use promptops_build::Environment;
 use promptops_runtime::{Label as _, PromptOutput, TemplateVars, VarValue};
 use promptops_tests::{check_snapshot, workspace_root};
 
-#[test]
-fn generated_code_for_shipped_prompts_matches_snapshot() {
-    let out = workspace_root().join("target").join("generated-snapshot");
+/// Generates code for the shipped tree into `target/<dir>` and returns it. The environment is
+/// explicit so a `PROMPTOPS_ENV` in the caller's shell cannot change the output.
+fn generate_shipped(dir: &str, environment: Environment) -> String {
+    let out = workspace_root().join("target").join(dir);
     std::fs::create_dir_all(&out).expect("out dir");
     promptops_build::Config::new()
         .prompts_dir(workspace_root().join("prompts"))
         .out_dir(&out)
+        .environment(environment)
         .cargo_directives(false)
         .compile()
         .expect("shipped prompts are valid");
-    let generated = std::fs::read_to_string(out.join("prompts.rs")).expect("generated file");
+    std::fs::read_to_string(out.join("prompts.rs")).expect("generated file")
+}
+
+#[test]
+fn generated_code_for_shipped_prompts_matches_snapshot() {
+    let generated = generate_shipped("generated-snapshot", Environment::Development);
     assert!(generated.starts_with("// @generated"));
     let snapshot = workspace_root().join("tests/snapshots/prompts.rs.snap");
     check_snapshot(&snapshot, &generated).unwrap_or_else(|diff| panic!("{diff}"));
@@ -22,20 +30,19 @@ fn generated_code_for_shipped_prompts_matches_snapshot() {
 
 #[test]
 fn generation_is_deterministic() {
-    let dir = workspace_root().join("target").join("generated-twice");
-    let mut outputs = Vec::new();
-    for round in 0..2 {
-        let out = dir.join(round.to_string());
-        std::fs::create_dir_all(&out).expect("out dir");
-        promptops_build::Config::new()
-            .prompts_dir(workspace_root().join("prompts"))
-            .out_dir(&out)
-            .cargo_directives(false)
-            .compile()
-            .expect("valid");
-        outputs.push(std::fs::read(out.join("prompts.rs")).expect("read"));
-    }
-    assert_eq!(outputs[0], outputs[1]);
+    assert_eq!(
+        generate_shipped("generated-twice/0", Environment::Development),
+        generate_shipped("generated-twice/1", Environment::Development)
+    );
+}
+
+#[test]
+fn production_builds_leave_drafts_out() {
+    let production = generate_shipped("generated-production", Environment::Production);
+    assert!(production.contains("pub const ENVIRONMENT: &str = \"production\";"));
+    assert!(!production.contains("pub const fn escalation_summary()"));
+    assert!(production.contains("\"customer-support.escalation-summary\" \"draft\","));
+    assert!(production.contains("pub const fn reply_drafter()"));
 }
 
 #[test]
