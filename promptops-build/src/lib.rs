@@ -242,7 +242,8 @@ impl Config {
     /// Discovers, validates and writes the generated file (only if its content changed).
     pub fn compile(&self) -> Result<Generated, Error> {
         let root = self.resolved_prompts_dir()?;
-        let validated = self.validate()?;
+        let tree = self.discover()?;
+        let validated = validate(&tree);
         if !validated.is_ok() {
             return Err(Error::Invalid(validated.diagnostics));
         }
@@ -254,16 +255,9 @@ impl Config {
         };
         let mut options = self.codegen.clone();
         options.environment = self.resolved_environment()?;
-        options.prompts_dir = {
-            let display_root = self
-                .display_root
-                .clone()
-                .unwrap_or_else(|| workspace_root(&root));
-            let prefix = display_prefix(&root, &display_root);
-            match prefix.trim_end_matches('/') {
-                "" => ".".to_owned(),
-                dir => dir.to_owned(),
-            }
+        options.prompts_dir = match tree.display_prefix.trim_end_matches('/') {
+            "" => ".".to_owned(),
+            dir => dir.to_owned(),
         };
         let code = codegen::generate(&validated.prompts, &options);
         let output = out_dir.join(&self.file_name);
