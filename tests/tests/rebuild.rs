@@ -149,4 +149,28 @@ fn prompt_edits_regenerate_and_nothing_else_does() {
     t.write("greet/hello.yaml", &prompt("greet.hello", 3));
     let (_, out) = t.build_and_run();
     assert_eq!(out, "greet.hello v3 greet/hello.yaml\n");
+
+    // Code that names a prompt with `prompt!` is re-checked when the tree changes.
+    let main = t.fixture.dir.join("src/main.rs");
+    let source = fs::read_to_string(&main).expect("main.rs");
+    let with_reference = source.replace(
+        "    for def in ALL {",
+        "    println!(\"by id: {}\", prompt!(\"greet.hello\").id());\n    for def in ALL {",
+    );
+    fs::write(&main, with_reference).expect("write main.rs");
+    let (_, out) = t.build_and_run();
+    assert_eq!(out, "by id: greet.hello\ngreet.hello v3 greet/hello.yaml\n");
+    fs::remove_file(prompts.join("greet/hello.yaml")).expect("remove");
+    t.write("greet/hi.yaml", &prompt("greet.hi", 1));
+    let stale = t.fixture.cargo("build", &[]).expect("cargo build");
+    assert!(
+        !stale.success,
+        "a reference to a removed prompt must stop compiling"
+    );
+    assert!(
+        stale.stderr.contains("no prompt with id `greet.hello`")
+            && stale.stderr.contains("src/main.rs"),
+        "{}",
+        stale.stderr
+    );
 }
