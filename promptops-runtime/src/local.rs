@@ -77,7 +77,43 @@ const RULES: &[(&str, &[&str])] = &[
             "discount",
         ],
     ),
+    (
+        "negative",
+        &[
+            "furious",
+            "terrible",
+            "awful",
+            "angry",
+            "hate",
+            "worst",
+            "horrible",
+            "disappointed",
+            "unacceptable",
+            "frustrated",
+            "annoyed",
+            "useless",
+        ],
+    ),
+    (
+        "positive",
+        &[
+            "thanks",
+            "thank you",
+            "great",
+            "love",
+            "excellent",
+            "awesome",
+            "amazing",
+            "perfect",
+            "happy",
+            "appreciate",
+            "fantastic",
+        ],
+    ),
 ];
+
+/// Labels answered when nothing matches, in order of preference (else the last label).
+const FALLBACK_LABELS: &[&str] = &["other", "neutral"];
 
 /// Characters of the user turn quoted by the echo.
 const ECHO_CHARS: usize = 280;
@@ -98,7 +134,7 @@ impl LocalModel {
     /// earlier rule. A label name that appears in the text scores too, for labels without rules.
     /// Without any match: `other` if declared, else the last label.
     pub fn classify(text: &str, labels: &[&'static str]) -> Option<&'static str> {
-        let lowered = text.to_lowercase();
+        let lowered = without_choice_lists(&text.to_lowercase(), labels);
         let words = tokenize(&lowered);
         let mut best: Option<(&'static str, usize)> = None;
         let mut consider = |label: &'static str, score: usize| {
@@ -124,9 +160,9 @@ impl LocalModel {
             }
         }
         best.map(|(label, _)| label).or_else(|| {
-            labels
+            FALLBACK_LABELS
                 .iter()
-                .find(|label| label.eq_ignore_ascii_case("other"))
+                .find_map(|fallback| labels.iter().find(|l| l.eq_ignore_ascii_case(fallback)))
                 .or(labels.last())
                 .copied()
         })
@@ -191,6 +227,22 @@ impl LocalModel {
         }
         text
     }
+}
+
+/// Drops lines that name two or more of the labels: those are the prompt's instructions listing
+/// the choices ("answer positive, neutral or negative"), not evidence for any one of them.
+fn without_choice_lists(text: &str, labels: &[&str]) -> String {
+    text.lines()
+        .filter(|line| {
+            let words = tokenize(line);
+            let named = labels
+                .iter()
+                .filter(|label| contains_phrase(&words, &label.to_lowercase()))
+                .count();
+            named < 2
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn tokenize(text: &str) -> Vec<&str> {
@@ -266,5 +318,23 @@ mod tests {
         );
         assert_eq!(LocalModel::classify("meh", MOODS), Some("Sad"));
         assert_eq!(LocalModel::classify("anything", &[]), None);
+    }
+
+    #[test]
+    fn instruction_lines_listing_the_labels_are_not_evidence() {
+        let labels = &["positive", "neutral", "negative"];
+        let prompt = "Classify the sentiment of this customer message as exactly one of\n\
+                      positive, neutral or negative. Answer with the label only.\n\nMessage: ";
+        let classify = |message: &str| LocalModel::classify(&format!("{prompt}{message}"), labels);
+        assert_eq!(classify("I am furious, this is terrible"), Some("negative"));
+        assert_eq!(classify("Thanks, the fix works great"), Some("positive"));
+        assert_eq!(classify("What are your opening hours?"), Some("neutral"));
+        // For labels without rules, a label named outside the list of choices still counts.
+        let urgency = &["urgent", "routine"];
+        let question = "Is this urgent or routine?\nMessage: ";
+        let site_down = format!("{question}the site is down, this is urgent");
+        assert_eq!(LocalModel::classify(&site_down, urgency), Some("urgent"));
+        let hello = format!("{question}hello");
+        assert_eq!(LocalModel::classify(&hello, urgency), Some("routine"));
     }
 }

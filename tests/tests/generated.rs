@@ -141,3 +141,70 @@ fn classifier_output_parses_into_the_generated_enum() {
         sentiment.def().labels
     );
 }
+
+#[test]
+fn generated_prompts_render_through_the_runtime() {
+    use prompts::customer_support::{intent_classifier, reply_drafter};
+    let rendered = reply_drafter()
+        .render(&reply_drafter::Vars {
+            customer_name: "Ada",
+            message: "My invoice shows {{ twice }} the amount",
+            tone: None,
+            max_sentences: Some(3),
+        })
+        .expect("all required variables supplied");
+    let system = rendered
+        .system
+        .as_deref()
+        .expect("reply drafter has a system template");
+    assert!(
+        system.contains("Write in a friendly tone"),
+        "YAML default applies: {system}"
+    );
+    assert!(system.contains("under 3 sentences"), "{system}");
+    assert!(rendered.user.contains("Customer name: Ada"));
+    assert!(
+        rendered.user.contains("{{ twice }}"),
+        "values are data, not template code"
+    );
+    assert!(
+        !format!("{rendered:?}").contains("Ada"),
+        "Debug hides the sensitive name"
+    );
+
+    // The seed classifier has no variables: its template is the instruction, the input the turn.
+    let rendered = intent_classifier()
+        .render_with_input(&promptops_runtime::NoVars, "I want a refund")
+        .expect("renders");
+    assert!(rendered
+        .system
+        .as_deref()
+        .is_some_and(|s| s.starts_with("You are a customer support intent classifier.")));
+    assert_eq!(rendered.user, "I want a refund");
+}
+
+#[test]
+fn generated_classifier_invokes_the_local_model_into_its_label_enum() {
+    use prompts::customer_support::sentiment;
+    let runtime = promptops_runtime::Runtime::local();
+    let tokio = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio");
+    let done = tokio
+        .block_on(sentiment().invoke(
+            &runtime,
+            &sentiment::Vars {
+                message: "I am furious, this is terrible",
+            },
+        ))
+        .expect("local model answers");
+    assert_eq!(
+        done.output,
+        sentiment::Label::Negative,
+        "raw text: {}",
+        done.text
+    );
+    assert_eq!(done.prompt.id, "customer-support.sentiment");
+    assert_eq!(done.attempts, 1);
+}
