@@ -75,3 +75,20 @@ fn cargo_check_fails_the_same_way() {
     let expected = fs::read_to_string(case.join("expected.stderr")).expect("snapshot");
     assert_eq!(promptops_output(&run.stderr, &fixture.dir), expected);
 }
+
+#[test]
+fn every_diagnostic_code_has_a_fixture_case() {
+    let snapshots: String = cases()
+        .iter()
+        .map(|case| fs::read_to_string(case.join("expected.stderr")).unwrap_or_default())
+        .collect();
+    let missing: Vec<&str> = promptops_build::Code::ALL
+        .iter()
+        .map(|code| code.as_str())
+        .filter(|code| !snapshots.contains(&format!("error[{code}]")))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "codes without a fixture case: {missing:?}"
+    );
+}
