@@ -111,7 +111,11 @@ impl FixtureCrate {
     pub fn load_case(&self, case_dir: &Path) -> io::Result<()> {
         fs::remove_dir_all(self.prompts())?;
         fs::create_dir_all(self.prompts())?;
-        copy_tree(case_dir, &self.dir, &["expected.stderr", "symlinks"])?;
+        copy_tree(
+            case_dir,
+            &self.dir,
+            &["expected.stderr", "symlinks", "main.rs"],
+        )?;
         if let Ok(links) = fs::read_to_string(case_dir.join("symlinks")) {
             for line in links.lines().filter(|l| !l.trim().is_empty()) {
                 let (link, target) = line

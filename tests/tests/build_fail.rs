@@ -92,3 +92,23 @@ fn every_diagnostic_code_has_a_fixture_case() {
         "codes without a fixture case: {missing:?}"
     );
 }
+
+/// The generated code for awkward but valid names compiles and works: keyword segments
+/// (`r#type`), prompts with sub-prompts, keyword variables, lifetime-free `Vars`, labels with
+/// punctuation, strings that need escaping, and `get` below the top level.
+#[test]
+fn awkward_valid_names_generate_code_that_compiles() {
+    let fixture = FixtureCrate::create("build-pass", true).expect("create fixture crate");
+    let case = workspace_root().join("tests/fixtures/build-pass/edge-names");
+    fixture.load_case(&case).expect("load case");
+    fs::copy(case.join("main.rs"), fixture.dir.join("src/main.rs")).expect("main.rs");
+    let run = fixture.cargo("run", &["-q"]).expect("run cargo");
+    assert!(run.success, "generated code must compile:\n{}", run.stderr);
+    assert_eq!(
+        run.stdout,
+        "edge.type edge.type.loop edge.type.loop\n\
+         [\"self-serve\", \"in_progress\", \"Needs Review\", \"x2\"] NeedsReview SelfServe\n\
+         quotes \" and back\\slashes survive\n\
+         r2.get\n"
+    );
+}
