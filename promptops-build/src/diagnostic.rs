@@ -218,20 +218,26 @@ impl<'t> SourceText<'t> {
         width: usize,
         message: impl Into<String>,
     ) -> Diagnostic {
-        let line_text = self.line(pos.line).to_owned();
-        let available = line_text.chars().count().saturating_sub(pos.col - 1).max(1);
         Diagnostic {
             code,
             message: message.into(),
             file: self.display.to_owned(),
-            location: Some(Location {
-                pos,
-                width: width.clamp(1, available),
-                line_text,
-            }),
+            location: Some(self.location(pos, width)),
             label: None,
             help: None,
             notes: Vec::new(),
+        }
+    }
+
+    /// The location of `width` characters at `pos`, with the line's text, the width clamped to
+    /// what the line holds.
+    pub fn location(&self, pos: Pos, width: usize) -> Location {
+        let line_text = self.line(pos.line).to_owned();
+        let available = line_text.chars().count().saturating_sub(pos.col - 1).max(1);
+        Location {
+            pos,
+            width: width.clamp(1, available),
+            line_text,
         }
     }
 }

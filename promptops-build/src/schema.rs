@@ -687,7 +687,9 @@ impl<'a> Parser<'_, 'a> {
                 return None;
             }
         }
-        let location = self.source.at(Code::InvalidId, node.region, "").location?;
+        let location = self
+            .source
+            .location(node.region.start, node.region.width_on_first_line());
         Some((id, location))
     }
 

@@ -199,17 +199,20 @@ mod tests {
         (node, text)
     }
 
-    #[test]
-    fn variables_exclude_globals_and_locals() {
-        let doc = "template: \"{% for x in range(3) %}{{ x }}{{ name }}{% endfor %}{% set y = 1 %}{{ y }}{{ loop_var | default('a') }}\"\n";
+    /// Checks the template in the first field of `doc`.
+    fn check(doc: &str) -> Result<BTreeSet<String>, Box<Diagnostic>> {
         let (node, text) = template_node(doc);
         let source = SourceText {
             display: "t.yaml",
             text: doc,
         };
-        let used = TemplateChecker::new()
-            .check(&source, "template", &node, &text)
-            .unwrap();
+        TemplateChecker::new().check(&source, "template", &node, &text)
+    }
+
+    #[test]
+    fn variables_exclude_globals_and_locals() {
+        let doc = "template: \"{% for x in range(3) %}{{ x }}{{ name }}{% endfor %}{% set y = 1 %}{{ y }}{{ loop_var | default('a') }}\"\n";
+        let used = check(doc).unwrap();
         assert_eq!(
             used.into_iter().collect::<Vec<_>>(),
             vec!["loop_var", "name"]
@@ -219,14 +222,7 @@ mod tests {
     #[test]
     fn syntax_error_in_literal_block_points_into_the_file() {
         let doc = "template: |\n  Hello {{ name }}\n  Bye {{ name }\n";
-        let (node, text) = template_node(doc);
-        let source = SourceText {
-            display: "t.yaml",
-            text: doc,
-        };
-        let err = TemplateChecker::new()
-            .check(&source, "template", &node, &text)
-            .unwrap_err();
+        let err = check(doc).unwrap_err();
         let location = err.location.unwrap();
         assert_eq!(location.pos.line, 3);
         assert!(location.pos.col >= 3, "{:?}", location.pos);
@@ -236,14 +232,7 @@ mod tests {
     #[test]
     fn syntax_error_in_quoted_scalar() {
         let doc = "template: \"Hi {% if x %}\"\n";
-        let (node, text) = template_node(doc);
-        let source = SourceText {
-            display: "t.yaml",
-            text: doc,
-        };
-        let err = TemplateChecker::new()
-            .check(&source, "template", &node, &text)
-            .unwrap_err();
+        let err = check(doc).unwrap_err();
         assert_eq!(err.location.unwrap().pos.line, 1);
     }
 
