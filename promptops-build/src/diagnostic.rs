@@ -61,6 +61,11 @@ codes! {
     RustNameCollision = "P0302": "two names map to the same Rust item",
     ReservedName = "P0303": "an id segment cannot be a Rust name",
     InvalidModelTable = "P0304": "the model alias table is invalid",
+    UnknownEvalPrompt = "P0401": "an eval suite names a prompt that does not exist",
+    EvalPromptNotClassifier = "P0402": "an eval suite's prompt declares no output labels",
+    UnknownExpectedLabel = "P0403": "an eval case expects a label its prompt does not declare",
+    EvalVariables = "P0404": "an eval case's variables do not match its prompt's contract",
+    EvalMissingInput = "P0405": "an eval case has no input though its prompt takes no variables",
 }
 
 impl fmt::Display for Code {

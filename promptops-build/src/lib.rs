@@ -33,6 +33,7 @@
 
 pub mod codegen;
 pub mod diagnostic;
+pub mod eval;
 pub mod models;
 pub mod naming;
 pub mod references;
@@ -380,6 +381,7 @@ pub fn discover(root: &Path, excludes: &[String], display_prefix: String) -> Res
         &mut tree,
     );
     tree.files.sort_by(|a, b| a.path.cmp(&b.path));
+    tree.eval_suites.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(tree)
 }
 
@@ -471,6 +473,9 @@ fn walk(
         match std::fs::read(&target) {
             Ok(bytes) if relative.is_empty() && name == models::OVERRIDE_FILE_NAME => {
                 tree.model_table = Some(SourceFile { path: rel, bytes });
+            }
+            Ok(bytes) if eval::is_suite_file(&name) => {
+                tree.eval_suites.push(SourceFile { path: rel, bytes });
             }
             Ok(bytes) => tree.files.push(SourceFile { path: rel, bytes }),
             Err(err) => tree.discovery_problems.push(Diagnostic::file_level(

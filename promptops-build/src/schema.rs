@@ -74,6 +74,19 @@ pub enum VarType {
     List,
 }
 
+impl VarType {
+    /// The spelling used in prompt files.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            VarType::String => "string",
+            VarType::Integer => "integer",
+            VarType::Number => "number",
+            VarType::Boolean => "boolean",
+            VarType::List => "list",
+        }
+    }
+}
+
 /// A variable's default value.
 #[derive(Debug, Clone, PartialEq)]
 pub enum DefaultValue {
@@ -210,40 +223,42 @@ pub fn parse_prompt(
     }
 }
 
-struct Parser<'p, 's> {
-    source: &'p SourceText<'s>,
-    out: &'p mut Vec<Diagnostic>,
+/// Field-reading helpers shared by the prompt schema and eval suites: each reports its own
+/// problems and returns `None` on any.
+pub(crate) struct Parser<'p, 's> {
+    pub(crate) source: &'p SourceText<'s>,
+    pub(crate) out: &'p mut Vec<Diagnostic>,
 }
 
 /// A mapping's entries by key, after duplicate and unknown keys were reported.
-struct Fields<'n, 'a> {
-    region: Region,
+pub(crate) struct Fields<'n, 'a> {
+    pub(crate) region: Region,
     entries: BTreeMap<String, (&'n Node<'a>, &'n Node<'a>)>,
     /// Known fields an unknown key was taken for: a typo is reported once, not also as missing.
-    suggested: BTreeSet<&'static str>,
+    pub(crate) suggested: BTreeSet<&'static str>,
 }
 
 impl<'n, 'a> Fields<'n, 'a> {
-    fn get(&self, name: &str) -> Option<&'n Node<'a>> {
+    pub(crate) fn get(&self, name: &str) -> Option<&'n Node<'a>> {
         self.entries.get(name).map(|(_, value)| *value)
     }
 
-    fn key(&self, name: &str) -> Option<&'n Node<'a>> {
+    pub(crate) fn key(&self, name: &str) -> Option<&'n Node<'a>> {
         self.entries.get(name).map(|(key, _)| *key)
     }
 }
 
 impl<'a> Parser<'_, 'a> {
-    fn push(&mut self, diagnostic: Diagnostic) {
+    pub(crate) fn push(&mut self, diagnostic: Diagnostic) {
         self.out.push(diagnostic);
     }
 
-    fn at(&self, code: Code, region: Region, message: impl Into<String>) -> Diagnostic {
+    pub(crate) fn at(&self, code: Code, region: Region, message: impl Into<String>) -> Diagnostic {
         self.source.at(code, region, message)
     }
 
     /// Reads a mapping's keys: reports non-string, duplicate and unknown keys.
-    fn fields<'n>(
+    pub(crate) fn fields<'n>(
         &mut self,
         node: &'n Node<'a>,
         known: &[&'static str],
@@ -316,7 +331,7 @@ impl<'a> Parser<'_, 'a> {
         Some(fields)
     }
 
-    fn wrong_type(&mut self, node: &Node<'_>, what: &str, expected: &str) {
+    pub(crate) fn wrong_type(&mut self, node: &Node<'_>, what: &str, expected: &str) {
         let diagnostic = self
             .at(
                 Code::WrongType,
@@ -327,7 +342,7 @@ impl<'a> Parser<'_, 'a> {
         self.push(diagnostic);
     }
 
-    fn string(&mut self, node: &Node<'_>, what: &str) -> Option<String> {
+    pub(crate) fn string(&mut self, node: &Node<'_>, what: &str) -> Option<String> {
         if let NodeKind::Scalar { .. } = node.kind {
             if let Some(text) = node.as_str() {
                 return Some(text.to_owned());
@@ -337,7 +352,7 @@ impl<'a> Parser<'_, 'a> {
         None
     }
 
-    fn non_empty_string(&mut self, node: &Node<'_>, what: &str) -> Option<String> {
+    pub(crate) fn non_empty_string(&mut self, node: &Node<'_>, what: &str) -> Option<String> {
         let text = self.string(node, what)?;
         if text.trim().is_empty() {
             let diagnostic = self.at(
@@ -351,7 +366,7 @@ impl<'a> Parser<'_, 'a> {
         Some(text)
     }
 
-    fn integer(&mut self, node: &Node<'_>, what: &str) -> Option<i64> {
+    pub(crate) fn integer(&mut self, node: &Node<'_>, what: &str) -> Option<i64> {
         match node.scalar() {
             Some(Scalar::Int(value)) => Some(value),
             _ => {
@@ -361,7 +376,7 @@ impl<'a> Parser<'_, 'a> {
         }
     }
 
-    fn number(&mut self, node: &Node<'_>, what: &str) -> Option<f64> {
+    pub(crate) fn number(&mut self, node: &Node<'_>, what: &str) -> Option<f64> {
         match node.scalar() {
             Some(Scalar::Int(value)) => Some(value as f64),
             Some(Scalar::Float(value)) if value.is_finite() => Some(value),
@@ -381,7 +396,7 @@ impl<'a> Parser<'_, 'a> {
         }
     }
 
-    fn boolean(&mut self, node: &Node<'_>, what: &str) -> Option<bool> {
+    pub(crate) fn boolean(&mut self, node: &Node<'_>, what: &str) -> Option<bool> {
         match node.scalar() {
             Some(Scalar::Bool(value)) => Some(value),
             _ => {
@@ -391,7 +406,7 @@ impl<'a> Parser<'_, 'a> {
         }
     }
 
-    fn string_list(&mut self, node: &Node<'_>, what: &str) -> Option<Vec<String>> {
+    pub(crate) fn string_list(&mut self, node: &Node<'_>, what: &str) -> Option<Vec<String>> {
         let Some(items) = node.as_seq() else {
             if node.is_null() {
                 return Some(Vec::new());

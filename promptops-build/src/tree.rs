@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use sha2::{Digest, Sha256};
 
 use crate::diagnostic::{Code, Diagnostic, SourceText};
+use crate::eval::{self, Suite, SuiteContext};
 use crate::models::ModelTable;
 use crate::naming;
 use crate::schema::{self, FileIdentity, ParseContext, Prompt};
@@ -38,6 +39,8 @@ pub struct Tree {
     pub display_prefix: String,
     /// Prompt files, any order.
     pub files: Vec<SourceFile>,
+    /// Eval suites (`*.eval.yaml`), any order.
+    pub eval_suites: Vec<SourceFile>,
     /// Contents of the tree's `models.yaml`, if it has one.
     pub model_table: Option<SourceFile>,
     /// Problems discovery already found (unreadable files, symlinks leaving the tree).
@@ -49,6 +52,8 @@ pub struct Tree {
 pub struct Validated {
     /// Valid prompts, sorted by id. Only meaningful when `diagnostics` is empty.
     pub prompts: Vec<Prompt>,
+    /// Valid eval suites, sorted by path.
+    pub suites: Vec<Suite>,
     /// Every problem, sorted by file and position.
     pub diagnostics: Vec<Diagnostic>,
 }
@@ -91,11 +96,51 @@ pub fn validate(tree: &Tree) -> Validated {
         }
     }
     check_tree(&mut prompts, &mut diagnostics);
+    let suites = validate_suites(tree, &prompts, &mut diagnostics);
     diagnostics.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
     Validated {
         prompts,
+        suites,
         diagnostics,
     }
+}
+
+fn validate_suites(
+    tree: &Tree,
+    prompts: &[Prompt],
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Vec<Suite> {
+    let prompt_stems = tree
+        .files
+        .iter()
+        .map(|file| stem(&file.path).to_owned())
+        .collect();
+    let mut suites = Vec::with_capacity(tree.eval_suites.len());
+    for file in &tree.eval_suites {
+        let display = format!("{}{}", tree.display_prefix, file.path);
+        let Some((text, root)) = load_document(&display, file, "eval suite", diagnostics) else {
+            continue;
+        };
+        let source = SourceText {
+            display: &display,
+            text,
+        };
+        let context = SuiteContext {
+            source_path: &file.path,
+            prompts,
+            prompt_stems: &prompt_stems,
+        };
+        suites.extend(eval::parse_suite(&source, &root, &context, diagnostics));
+    }
+    suites.sort_by(|a, b| a.source_path.cmp(&b.source_path));
+    suites
+}
+
+/// A prompt file's path without its extension.
+fn stem(path: &str) -> &str {
+    path.strip_suffix(".yaml")
+        .or_else(|| path.strip_suffix(".yml"))
+        .unwrap_or(path)
 }
 
 fn validate_file(
@@ -105,21 +150,39 @@ fn validate_file(
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Option<Prompt> {
     let display = format!("{}{}", tree.display_prefix, file.path);
+    let (text, root) = load_document(&display, file, "prompt file", diagnostics)?;
+    let source = SourceText {
+        display: &display,
+        text,
+    };
+    let identity = FileIdentity {
+        stem: stem(&file.path),
+        source_path: &file.path,
+        content_hash: hex_sha256(&file.bytes),
+    };
+    schema::parse_prompt(&source, &root, &identity, context, diagnostics)
+}
+
+/// The checks every YAML file of the tree passes before its schema is looked at: UTF-8, YAML
+/// syntax, exactly one non-empty document, no aliases. `what` names the kind of file.
+fn load_document<'f>(
+    display: &str,
+    file: &'f SourceFile,
+    what: &str,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Option<(&'f str, yaml::Node<'f>)> {
     let Ok(text) = std::str::from_utf8(&file.bytes) else {
         let valid_up_to = std::str::from_utf8(&file.bytes)
             .err()
             .map_or(0, |err| err.valid_up_to());
         diagnostics.push(
-            Diagnostic::file_level(Code::NotUtf8, display, "prompt file is not valid UTF-8")
+            Diagnostic::file_level(Code::NotUtf8, display, format!("{what} is not valid UTF-8"))
                 .with_note(format!("the first invalid byte is at offset {valid_up_to}"))
                 .with_help("save the file as UTF-8"),
         );
         return None;
     };
-    let source = SourceText {
-        display: &display,
-        text,
-    };
+    let source = SourceText { display, text };
     let documents = match yaml::parse(text) {
         Ok(documents) => documents,
         Err(err) => {
@@ -136,17 +199,25 @@ fn validate_file(
             return None;
         }
     };
-    let root = match documents.as_slice() {
-        [] => None,
-        [only] if only.is_null() => None,
-        [only] => Some(only),
-        [_, second, ..] => {
+    let mut documents = documents.into_iter();
+    let root = match (documents.next(), documents.next()) {
+        (None, _) => None,
+        (Some(only), None) if only.is_null() => None,
+        (Some(only), None) => Some(only),
+        (Some(_), Some(second)) => {
             diagnostics.push(
                 source
                     .at(
                         Code::NotAMapping,
                         second.region,
-                        "a prompt file must hold exactly one YAML document",
+                        format!(
+                            "a{} {what} must hold exactly one YAML document",
+                            if what.starts_with(['a', 'e', 'i', 'o', 'u']) {
+                                "n"
+                            } else {
+                                ""
+                            }
+                        ),
                     )
                     .with_label("second document")
                     .with_help("put each prompt in its own file"),
@@ -156,18 +227,18 @@ fn validate_file(
     };
     let Some(root) = root else {
         diagnostics.push(
-            Diagnostic::file_level(Code::EmptyFile, display.clone(), "prompt file is empty")
+            Diagnostic::file_level(Code::EmptyFile, display, format!("{what} is empty"))
                 .with_help("add the prompt's fields, or delete the file"),
         );
         return None;
     };
-    if let Some(alias) = find_alias(root) {
+    if let Some(alias) = find_alias(&root) {
         diagnostics.push(
             source
                 .at(
                     Code::Alias,
                     alias,
-                    "YAML aliases are not supported in prompt files",
+                    format!("YAML aliases are not supported in {what}s"),
                 )
                 .with_help(
                     "write the value out in full: prompt files are meant to be read as they are",
@@ -175,17 +246,7 @@ fn validate_file(
         );
         return None;
     }
-    let stem = file
-        .path
-        .strip_suffix(".yaml")
-        .or_else(|| file.path.strip_suffix(".yml"))
-        .unwrap_or(&file.path);
-    let identity = FileIdentity {
-        stem,
-        source_path: &file.path,
-        content_hash: hex_sha256(&file.bytes),
-    };
-    schema::parse_prompt(&source, root, &identity, context, diagnostics)
+    Some((text, root))
 }
 
 fn find_alias(node: &yaml::Node<'_>) -> Option<yaml::Region> {

@@ -1,0 +1,490 @@
+//! Eval suites: `*.eval.yaml` files next to the prompts, validated at build time against the
+//! prompts they test, so a suite can never name a missing prompt, expect a label the prompt
+//! cannot produce, or pass variables its template does not take.
+//!
+//! ```yaml
+//! prompt_id: customer-support.intent-classifier
+//! description: Messages from the support inbox, labelled by the support team.
+//! cases:
+//!   - name: double charge
+//!     input: I was charged twice for my subscription this month.
+//!     expected: billing
+//!   - vars: { customer_name: Ada, message: "Where is my invoice?" }
+//!     expected: billing
+//! ```
+//!
+//! A prompt without variables takes the case's `input` as the user turn; a prompt with
+//! variables takes `vars` (every required variable, no undeclared one, each of its declared
+//! type) and, optionally, an `input`.
+
+use std::collections::BTreeSet;
+
+use crate::diagnostic::{did_you_mean, Code, Diagnostic, SourceText};
+use crate::schema::{Parser, Prompt, VarType, Variable};
+use crate::yaml::{Node, Region, Scalar};
+
+/// File names ending in one of these are eval suites, not prompts.
+pub const SUITE_SUFFIXES: &[&str] = &[".eval.yaml", ".eval.yml"];
+
+/// Top-level fields of a suite file.
+pub const SUITE_FIELDS: &[&str] = &["prompt_id", "description", "cases"];
+
+/// Fields of one case.
+pub const CASE_FIELDS: &[&str] = &["name", "input", "vars", "expected"];
+
+/// Whether a file name (or path) names an eval suite.
+pub fn is_suite_file(name: &str) -> bool {
+    SUITE_SUFFIXES.iter().any(|suffix| name.ends_with(suffix))
+}
+
+/// A validated eval suite.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Suite {
+    /// The prompt under test.
+    pub prompt_id: String,
+    /// Path relative to the prompts root, `/`-separated.
+    pub source_path: String,
+    /// Path as shown in diagnostics and reports.
+    pub display_path: String,
+    /// Free text.
+    pub description: Option<String>,
+    /// The cases, in file order.
+    pub cases: Vec<Case>,
+}
+
+/// One labelled example.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Case {
+    /// The case's `name`, or `case N` (1-based) when it has none.
+    pub name: String,
+    /// Line of the suite file where the case starts.
+    pub line: usize,
+    /// The user turn, for prompts that take one.
+    pub input: Option<String>,
+    /// Variable values, in file order; each matches its declaration.
+    pub vars: Vec<(String, CaseValue)>,
+    /// The label the prompt should answer.
+    pub expected: String,
+}
+
+/// A variable value written in a suite, already checked against the variable's type.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CaseValue {
+    /// For `string` variables.
+    String(String),
+    /// For `integer` variables.
+    Integer(i64),
+    /// For `number` variables.
+    Number(f64),
+    /// For `boolean` variables.
+    Boolean(bool),
+    /// For `list` variables.
+    List(Vec<String>),
+}
+
+/// Where a suite file is and what the tree around it holds.
+pub struct SuiteContext<'c> {
+    /// Path relative to the prompts root.
+    pub source_path: &'c str,
+    /// Prompts that passed validation, by id.
+    pub prompts: &'c [Prompt],
+    /// Path stems (`customer_support/intent_classifier`) of every prompt file, valid or not,
+    /// so a suite whose prompt has its own errors is not also reported as naming no prompt.
+    pub prompt_stems: &'c BTreeSet<String>,
+}
+
+/// Validates one suite document; `None` when it has any problem (all pushed to `out`).
+pub fn parse_suite<'a>(
+    source: &SourceText<'a>,
+    root: &Node<'a>,
+    context: &SuiteContext<'_>,
+    out: &mut Vec<Diagnostic>,
+) -> Option<Suite> {
+    let before = out.len();
+    let mut parser = Parser { source, out };
+    let suite = suite(&mut parser, root, context);
+    if parser.out.len() == before {
+        suite
+    } else {
+        None
+    }
+}
+
+fn suite<'a>(p: &mut Parser<'_, 'a>, root: &Node<'a>, context: &SuiteContext<'_>) -> Option<Suite> {
+    if root.as_map().is_none() {
+        let diagnostic = p
+            .at(
+                Code::NotAMapping,
+                root.region,
+                format!(
+                    "an eval suite must be a mapping of fields, found {}",
+                    root.type_name()
+                ),
+            )
+            .with_help("start the file with `prompt_id: ...` and `cases:`");
+        p.push(diagnostic);
+        return None;
+    }
+    let fields = p.fields(root, SUITE_FIELDS, "an eval suite")?;
+    for (name, example) in [
+        ("prompt_id", "prompt_id: domain.prompt-name"),
+        ("cases", "cases: [{ input: ..., expected: ... }]"),
+    ] {
+        if fields.get(name).is_none() && !fields.suggested.contains(name) {
+            let first_line = Region {
+                start: fields.region.start,
+                end: fields.region.start,
+            };
+            let diagnostic = p
+                .at(
+                    Code::MissingField,
+                    first_line,
+                    format!("missing required field `{name}`"),
+                )
+                .with_label(format!("this eval suite has no `{name}`"))
+                .with_help(format!("add `{example}`"));
+            p.push(diagnostic);
+        }
+    }
+    let description = match fields.get("description") {
+        Some(node) => Some(p.non_empty_string(node, "`description`")?),
+        None => None,
+    };
+    let prompt_node = fields.get("prompt_id")?;
+    let prompt_id = p.non_empty_string(prompt_node, "`prompt_id`")?;
+    let prompt = context.prompts.iter().find(|prompt| prompt.id == prompt_id);
+    let prompt = match prompt {
+        Some(prompt) => prompt,
+        None => {
+            let stem = crate::naming::id_to_path_stem(&prompt_id);
+            if !context.prompt_stems.contains(&stem) {
+                let mut diagnostic = p
+                    .at(
+                        Code::UnknownEvalPrompt,
+                        prompt_node.region,
+                        format!("no prompt has the id `{prompt_id}`"),
+                    )
+                    .with_label("unknown prompt");
+                diagnostic = match did_you_mean(
+                    &prompt_id,
+                    context.prompts.iter().map(|prompt| prompt.id.as_str()),
+                ) {
+                    Some(close) => diagnostic.with_help(format!("did you mean `{close}`?")),
+                    None => diagnostic.with_help(format!(
+                        "an eval suite tests one prompt of this tree; its id would live in `{stem}.yaml`"
+                    )),
+                };
+                p.push(diagnostic);
+            }
+            // Otherwise the prompt's file has errors of its own, already reported.
+            return None;
+        }
+    };
+    if prompt.labels.is_empty() {
+        let diagnostic = p
+            .at(
+                Code::EvalPromptNotClassifier,
+                prompt_node.region,
+                format!("`{prompt_id}` declares no output labels, so its answers cannot be scored"),
+            )
+            .with_label("not a classifier")
+            .with_note(format!("the prompt is defined in {}", prompt.display_path))
+            .with_help("declare `output: { labels: [...] }` in the prompt, or remove this suite");
+        p.push(diagnostic);
+        return None;
+    }
+
+    let cases_node = fields.get("cases")?;
+    let Some(items) = cases_node.as_seq() else {
+        p.wrong_type(cases_node, "`cases`", "a list of cases");
+        return None;
+    };
+    if items.is_empty() {
+        let diagnostic = p
+            .at(
+                Code::EmptyValue,
+                cases_node.region,
+                "`cases` must not be empty",
+            )
+            .with_help("add at least one `{ input: ..., expected: ... }` case");
+        p.push(diagnostic);
+        return None;
+    }
+    let mut cases = Vec::with_capacity(items.len());
+    let mut ok = true;
+    for (index, item) in items.iter().enumerate() {
+        match case(p, item, index, prompt) {
+            Some(case) => cases.push(case),
+            None => ok = false,
+        }
+    }
+    ok.then(|| Suite {
+        prompt_id,
+        source_path: context.source_path.to_owned(),
+        display_path: p.source.display.to_owned(),
+        description,
+        cases,
+    })
+}
+
+fn case<'a>(
+    p: &mut Parser<'_, 'a>,
+    node: &Node<'a>,
+    index: usize,
+    prompt: &Prompt,
+) -> Option<Case> {
+    let what = format!("case {}", index + 1);
+    let fields = p.fields(node, CASE_FIELDS, &what)?;
+    let name = match fields.get("name") {
+        Some(node) => p.non_empty_string(node, &format!("the name of {what}")),
+        None => Some(what.clone()),
+    };
+    let input = match fields.get("input") {
+        Some(node) => p
+            .non_empty_string(node, &format!("the input of {what}"))
+            .map(Some),
+        None => Some(None),
+    };
+    let expected = match fields.get("expected") {
+        Some(node) => expected_label(p, node, prompt, &what),
+        None if fields.suggested.contains("expected") => None,
+        None => {
+            let diagnostic = p
+                .at(
+                    Code::MissingField,
+                    Region {
+                        start: fields.region.start,
+                        end: fields.region.start,
+                    },
+                    format!("{what} has no `expected` label"),
+                )
+                .with_help(format!(
+                    "add `expected: ` and one of: {}",
+                    prompt.labels.join(", ")
+                ));
+            p.push(diagnostic);
+            None
+        }
+    };
+    let vars = match (fields.key("vars"), fields.get("vars")) {
+        (Some(key), Some(node)) => case_vars(p, key, node, prompt, &what),
+        _ => {
+            let case_start = Region {
+                start: fields.region.start,
+                end: fields.region.start,
+            };
+            missing_variables(p, case_start, prompt, &what, &BTreeSet::new());
+            Some(Vec::new())
+        }
+    };
+    let (name, input, expected, vars) = (name?, input?, expected?, vars?);
+    if prompt.variables.is_empty() && input.is_none() {
+        let diagnostic = p
+            .at(
+                Code::EvalMissingInput,
+                Region {
+                    start: fields.region.start,
+                    end: fields.region.start,
+                },
+                format!("{what} has no `input`"),
+            )
+            .with_label("nothing to classify")
+            .with_note(format!(
+                "`{}` takes no variables: the case's `input` is what the model classifies",
+                prompt.id
+            ))
+            .with_help("add `input: <the message to classify>`");
+        p.push(diagnostic);
+        return None;
+    }
+    Some(Case {
+        name,
+        line: fields.region.start.line,
+        input,
+        vars,
+        expected,
+    })
+}
+
+fn expected_label(
+    p: &mut Parser<'_, '_>,
+    node: &Node<'_>,
+    prompt: &Prompt,
+    what: &str,
+) -> Option<String> {
+    let label = p.non_empty_string(node, &format!("the expected label of {what}"))?;
+    if prompt.labels.contains(&label) {
+        return Some(label);
+    }
+    let mut diagnostic = p
+        .at(
+            Code::UnknownExpectedLabel,
+            node.region,
+            format!("`{label}` is not a label of `{}`", prompt.id),
+        )
+        .with_label("unknown label")
+        .with_note(format!("its labels are: {}", prompt.labels.join(", ")));
+    if let Some(close) = did_you_mean(&label, prompt.labels.iter().map(String::as_str)) {
+        diagnostic = diagnostic.with_help(format!("did you mean `{close}`?"));
+    } else if let Some(same) = prompt
+        .labels
+        .iter()
+        .find(|known| known.eq_ignore_ascii_case(&label))
+    {
+        diagnostic = diagnostic.with_help(format!("labels are case-sensitive: write `{same}`"));
+    }
+    p.push(diagnostic);
+    None
+}
+
+fn case_vars<'a>(
+    p: &mut Parser<'_, 'a>,
+    key_node: &Node<'a>,
+    node: &Node<'a>,
+    prompt: &Prompt,
+    what: &str,
+) -> Option<Vec<(String, CaseValue)>> {
+    let context = format!("the vars of {what}");
+    // `fields` reports non-mapping values, non-string and duplicate keys; with no known list
+    // it accepts every name, which is checked against the prompt's declarations below.
+    p.fields(node, &[], &context)?;
+    let mut values = Vec::new();
+    // Names given, plus declared names an unknown name was taken for: a misspelt variable is
+    // reported once, as unknown, and not also as missing.
+    let mut given = BTreeSet::new();
+    let mut seen = BTreeSet::new();
+    let mut ok = true;
+    for (key, value) in node.as_map().unwrap_or_default() {
+        let Some(name) = key.as_str() else { continue };
+        if !seen.insert(name) {
+            continue; // a duplicate key, already reported
+        }
+        given.insert(name.to_owned());
+        let Some(variable) = prompt.variables.iter().find(|var| var.name == name) else {
+            ok = false;
+            let mut diagnostic = p
+                .at(
+                    Code::EvalVariables,
+                    key.region,
+                    format!("`{}` has no variable `{name}`", prompt.id),
+                )
+                .with_label("not declared by the prompt");
+            let declared: Vec<&str> = prompt.variables.iter().map(|v| v.name.as_str()).collect();
+            diagnostic = match did_you_mean(name, declared.iter().copied()) {
+                Some(close) => {
+                    given.insert(close.to_owned());
+                    diagnostic.with_help(format!("did you mean `{close}`?"))
+                }
+                None if declared.is_empty() => diagnostic
+                    .with_help("the prompt takes no variables: put the text in `input` instead"),
+                None => diagnostic.with_help(format!("its variables are: {}", declared.join(", "))),
+            };
+            p.push(diagnostic);
+            continue;
+        };
+        match case_value(p, value, variable, prompt) {
+            Some(value) => values.push((name.to_owned(), value)),
+            None => ok = false,
+        }
+    }
+    missing_variables(p, key_node.region, prompt, what, &given);
+    ok.then_some(values)
+}
+
+fn missing_variables(
+    p: &mut Parser<'_, '_>,
+    region: Region,
+    prompt: &Prompt,
+    what: &str,
+    given: &BTreeSet<String>,
+) {
+    let missing: Vec<&str> = prompt
+        .variables
+        .iter()
+        .filter(|var| var.required && !given.contains(&var.name))
+        .map(|var| var.name.as_str())
+        .collect();
+    if missing.is_empty() {
+        return;
+    }
+    let list = missing
+        .iter()
+        .map(|name| format!("`{name}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let diagnostic = p
+        .at(
+            Code::EvalVariables,
+            region,
+            format!(
+                "{what} does not set the required {} {list} of `{}`",
+                if missing.len() == 1 {
+                    "variable"
+                } else {
+                    "variables"
+                },
+                prompt.id
+            ),
+        )
+        .with_label("incomplete")
+        .with_help(format!(
+            "set {} under `vars:`, e.g. `vars: {{ {}: ... }}`",
+            if missing.len() == 1 { "it" } else { "them" },
+            missing[0]
+        ));
+    p.push(diagnostic);
+}
+
+fn case_value(
+    p: &mut Parser<'_, '_>,
+    node: &Node<'_>,
+    variable: &Variable,
+    prompt: &Prompt,
+) -> Option<CaseValue> {
+    let value = match (variable.ty, node.scalar()) {
+        (VarType::String, Some(Scalar::Str(text))) => Some(CaseValue::String(text.to_owned())),
+        (VarType::Integer, Some(Scalar::Int(value))) => Some(CaseValue::Integer(value)),
+        (VarType::Number, Some(Scalar::Int(value))) => Some(CaseValue::Number(value as f64)),
+        (VarType::Number, Some(Scalar::Float(value))) if value.is_finite() => {
+            Some(CaseValue::Number(value))
+        }
+        (VarType::Boolean, Some(Scalar::Bool(value))) => Some(CaseValue::Boolean(value)),
+        (VarType::List, None) => node.as_seq().and_then(|items| {
+            items
+                .iter()
+                .map(|item| item.as_str().map(str::to_owned))
+                .collect::<Option<Vec<_>>>()
+                .map(CaseValue::List)
+        }),
+        _ => None,
+    };
+    if value.is_none() {
+        let expected = match variable.ty {
+            VarType::String => "a string",
+            VarType::Integer => "an integer",
+            VarType::Number => "a number",
+            VarType::Boolean => "`true` or `false`",
+            VarType::List => "a list of strings",
+        };
+        let diagnostic = p
+            .at(
+                Code::EvalVariables,
+                node.region,
+                format!(
+                    "`{}` of `{}` must be {expected}, found {}",
+                    variable.name,
+                    prompt.id,
+                    node.type_name()
+                ),
+            )
+            .with_label(format!("expected {expected}"))
+            .with_note(format!(
+                "`{}` is declared as `{}` in {}",
+                variable.name,
+                variable.ty.as_str(),
+                prompt.display_path
+            ));
+        p.push(diagnostic);
+    }
+    value
+}
