@@ -75,6 +75,9 @@ const RULES: &[(&str, &[&str])] = &[
             "buy",
             "purchase",
             "discount",
+            "licence",
+            "license",
+            "seats",
         ],
     ),
     (
@@ -254,9 +257,29 @@ fn tokenize(text: &str) -> Vec<&str> {
 fn contains_phrase(words: &[&str], phrase: &str) -> bool {
     let phrase: Vec<&str> = tokenize(phrase);
     !phrase.is_empty()
-        && words
-            .windows(phrase.len())
-            .any(|window| window == phrase.as_slice())
+        && words.windows(phrase.len()).any(|window| {
+            window
+                .iter()
+                .zip(&phrase)
+                .all(|(word, rule)| inflects(word, rule))
+        })
+}
+
+/// Whether `word` is `rule` or a regular English inflection of it (`crash` → `crashes`,
+/// `switch` → `switching`, `close` → `closed`), so rules need not list every form.
+fn inflects(word: &str, rule: &str) -> bool {
+    if word == rule {
+        return true;
+    }
+    if let Some(suffix) = word.strip_prefix(rule) {
+        return matches!(suffix, "s" | "es" | "ed" | "d" | "ing");
+    }
+    match rule.strip_suffix('e') {
+        Some(stem) => word
+            .strip_prefix(stem)
+            .is_some_and(|suffix| suffix == "ing"),
+        None => false,
+    }
 }
 
 fn count_tokens(text: &str) -> u32 {
@@ -307,6 +330,24 @@ mod tests {
         for (text, expected) in cases {
             assert_eq!(LocalModel::classify(text, LABELS), Some(expected), "{text}");
         }
+    }
+
+    #[test]
+    fn rules_match_regular_inflections_only() {
+        assert!(inflects("crashes", "crash"));
+        assert!(inflects("switching", "switch"));
+        assert!(inflects("closing", "close"));
+        assert!(inflects("licences", "licence"));
+        assert!(!inflects("crashtest", "crash"));
+        assert!(!inflects("bug", "bugs"));
+        assert_eq!(
+            LocalModel::classify("We're switching to another vendor", LABELS),
+            Some("retention")
+        );
+        assert_eq!(
+            LocalModel::classify("The app crashes every morning", LABELS),
+            Some("technical")
+        );
     }
 
     #[test]

@@ -1,0 +1,288 @@
+//! The gate over the shipped prompt tree and its compiled-in prompts, with the offline model
+//! and with scripted models that make it pass, regress or error.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use promptops_build::Validated;
+use promptops_eval::{plan, run, Answer, EvalError, Options, Verdict};
+use promptops_runtime::{
+    Model, ModelError, ModelErrorKind, ModelFuture, ModelRequest, ModelResponse, RetryPolicy,
+    Runtime,
+};
+
+const CLASSIFIER: &str = "customer-support.intent-classifier";
+
+fn shipped_tree() -> Validated {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../prompts");
+    let validated = promptops_build::Config::new()
+        .prompts_dir(dir)
+        .cargo_directives(false)
+        .validate()
+        .expect("discover the shipped prompts");
+    assert!(
+        validated.is_ok(),
+        "{}",
+        promptops_build::render_report(&validated.diagnostics)
+    );
+    validated
+}
+
+#[tokio::test]
+async fn shipped_suites_pass_with_the_offline_model() {
+    let validated = shipped_tree();
+    let plans = plan(&validated, prompts::ALL, None).expect("plan");
+    let classifier = plans
+        .iter()
+        .find(|plan| plan.def.id == CLASSIFIER)
+        .expect("the intent classifier has a suite");
+    assert!(
+        classifier.cases.len() >= 40,
+        "{} cases",
+        classifier.cases.len()
+    );
+
+    let report = run(&plans, &Runtime::local(), &Options::default()).await;
+    let table = report.table();
+    println!("{table}");
+    assert!(report.passed(), "{table}");
+    let prompt = &report.prompts[0];
+    assert_eq!(prompt.prompt_id, CLASSIFIER);
+    assert_eq!(prompt.version, 3);
+    assert_eq!(prompt.baseline, Some(0.94));
+    assert!(prompt.accuracy() >= 0.94, "{table}");
+    assert!(table.contains("eval passed: "), "{table}");
+}
+
+/// A model that answers with `answer(user_turn, call_number)`.
+struct Scripted {
+    answer: fn(&str, usize) -> Result<String, ModelError>,
+    calls: AtomicUsize,
+}
+
+impl std::fmt::Debug for Scripted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Scripted")
+    }
+}
+
+impl Model for Scripted {
+    fn backend(&self) -> &'static str {
+        "scripted"
+    }
+
+    fn complete<'a>(&'a self, request: ModelRequest<'a>) -> ModelFuture<'a> {
+        let call = self.calls.fetch_add(1, Ordering::SeqCst);
+        let result = (self.answer)(request.user, call).map(|text| ModelResponse {
+            text,
+            ..ModelResponse::default()
+        });
+        Box::pin(async move { result })
+    }
+}
+
+fn scripted(answer: fn(&str, usize) -> Result<String, ModelError>) -> Runtime {
+    Runtime::new(Arc::new(Scripted {
+        answer,
+        calls: AtomicUsize::new(0),
+    }))
+    .with_retry(RetryPolicy::no_retries())
+}
+
+/// The expected label of every shipped case, by input.
+fn expected_by_input(validated: &Validated) -> HashMap<String, String> {
+    validated
+        .suites
+        .iter()
+        .flat_map(|suite| &suite.cases)
+        .filter_map(|case| Some((case.input.clone()?, case.expected.clone())))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_model_that_answers_other_to_everything_is_a_regression() {
+    let validated = shipped_tree();
+    let plans = plan(&validated, prompts::ALL, Some(CLASSIFIER)).expect("plan");
+    // "other" is right for the suite's `other` cases only, far below the 94% baseline.
+    let report = run(
+        &plans,
+        &scripted(|_, _| Ok("other".into())),
+        &Options::default(),
+    )
+    .await;
+    assert!(!report.passed());
+    let prompt = &report.prompts[0];
+    assert_eq!(prompt.verdict(), Verdict::Regression);
+    let others = prompt
+        .cases
+        .iter()
+        .filter(|c| c.expected == "other")
+        .count();
+    assert_eq!(prompt.accuracy(), others as f64 / prompt.cases.len() as f64);
+    let message = prompt.failure_message().expect("a failure message");
+    assert_eq!(
+        message,
+        format!(
+            "customer-support.intent-classifier v3 scored {:.1}% ({others}/{}), below its baseline_accuracy of 94.0%",
+            prompt.accuracy() * 100.0,
+            prompt.cases.len()
+        )
+    );
+    let table = report.table();
+    assert!(table.contains(&format!("error: {message}\n")), "{table}");
+    assert!(
+        table
+            .contains("intent_classifier.eval.yaml:8 double charge: expected billing, got other\n"),
+        "{table}"
+    );
+    assert!(table.contains("eval FAILED: "), "{table}");
+}
+
+#[tokio::test]
+async fn model_failures_make_the_verdict_an_error_not_a_score() {
+    let validated = shipped_tree();
+    let plans = plan(&validated, prompts::ALL, Some(CLASSIFIER)).expect("plan");
+    let runtime = scripted(|_, call| {
+        if call == 0 {
+            Err(ModelError::new(ModelErrorKind::Throttled, "slow down"))
+        } else {
+            Ok("other".into())
+        }
+    });
+    let options = Options {
+        repeat: 1,
+        concurrency: 1,
+    };
+    let report = run(&plans, &runtime, &options).await;
+    let prompt = &report.prompts[0];
+    assert_eq!(prompt.verdict(), Verdict::Error);
+    assert_eq!(prompt.errors(), 1);
+    assert!(matches!(&prompt.cases[0].answers[0], Answer::Failed(e) if e.contains("slow down")));
+    assert!(!report.passed());
+    let json = report.json();
+    assert_eq!(json["prompts"][0]["verdict"], "error");
+    assert_eq!(json["prompts"][0]["errors"], 1);
+}
+
+#[tokio::test]
+async fn repeat_reports_pass_all_for_a_flaky_model() {
+    let validated = shipped_tree();
+    let plans = plan(&validated, prompts::ALL, Some(CLASSIFIER)).expect("plan");
+    // Right on two calls out of three (by call order), wrong on the third.
+    let runtime = scripted(|user, call| {
+        let expected = EXPECTED.get().and_then(|map| map.get(user).cloned());
+        Ok(match (call % 3, expected) {
+            (2, _) => "definitely not a label".into(),
+            (_, Some(label)) => label,
+            (_, None) => "other".into(),
+        })
+    });
+    EXPECTED.get_or_init(|| expected_by_input(&validated));
+    let options = Options {
+        repeat: 3,
+        concurrency: 1,
+    };
+    let report = run(&plans, &runtime, &options).await;
+    let prompt = &report.prompts[0];
+    assert_eq!(prompt.attempts(), prompt.cases.len() * 3);
+    assert!(
+        (prompt.accuracy() - 2.0 / 3.0).abs() < 1e-9,
+        "{}",
+        prompt.accuracy()
+    );
+    // Calls run one at a time in case order, so every case sees exactly one bad call.
+    assert_eq!(prompt.pass_all(), 0.0);
+    let table = report.table();
+    assert!(table.contains("PASS^3"), "{table}");
+    assert!(
+        table.contains("got \"definitely not a label\" (not a label) [2/3 right]"),
+        "{table}"
+    );
+}
+
+static EXPECTED: std::sync::OnceLock<HashMap<String, String>> = std::sync::OnceLock::new();
+
+#[test]
+fn plan_refuses_unknown_prompts_prompts_without_suites_and_stale_files() {
+    let validated = shipped_tree();
+    assert_eq!(
+        plan(
+            &validated,
+            prompts::ALL,
+            Some("customer-support.intent-clasifier")
+        )
+        .unwrap_err(),
+        EvalError::UnknownPrompt {
+            id: "customer-support.intent-clasifier".into(),
+            suggestion: Some(CLASSIFIER.into()),
+        }
+    );
+    assert_eq!(
+        plan(
+            &validated,
+            prompts::ALL,
+            Some("customer-support.reply-drafter")
+        )
+        .unwrap_err(),
+        EvalError::NoSuites(Some("customer-support.reply-drafter".into()))
+    );
+
+    let mut edited = validated.clone();
+    for prompt in &mut edited.prompts {
+        if prompt.id == CLASSIFIER {
+            prompt.content_hash = "0".repeat(64);
+        }
+    }
+    let err = plan(&edited, prompts::ALL, None).unwrap_err();
+    assert_eq!(
+        err,
+        EvalError::Stale {
+            path: "prompts/customer_support/intent_classifier.yaml".into()
+        }
+    );
+    assert!(err
+        .to_string()
+        .contains("changed since this binary was built"));
+
+    let without_classifier: Vec<_> = prompts::ALL
+        .iter()
+        .copied()
+        .filter(|def| def.id != CLASSIFIER)
+        .collect();
+    assert!(matches!(
+        plan(&validated, &without_classifier, None),
+        Err(EvalError::NotCompiled { prompt_id, .. }) if prompt_id == CLASSIFIER
+    ));
+}
+
+#[tokio::test]
+async fn junit_report_has_a_testcase_per_case_and_one_for_the_gate() {
+    let validated = shipped_tree();
+    let plans = plan(&validated, prompts::ALL, Some(CLASSIFIER)).expect("plan");
+    let report = run(
+        &plans,
+        &scripted(|_, _| Ok("other".into())),
+        &Options::default(),
+    )
+    .await;
+    let xml = report.junit();
+    let cases = report.prompts[0].cases.len();
+    let wrong = report.prompts[0].failing_cases().count();
+    assert!(xml.starts_with(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"promptops eval\""
+    ));
+    assert_eq!(xml.matches("<testcase ").count(), cases + 1);
+    assert_eq!(xml.matches("<failure ").count(), wrong + 1);
+    assert!(xml.contains(&format!(
+        "<testsuites name=\"promptops eval\" tests=\"{}\" failures=\"{}\" errors=\"0\"",
+        cases + 1,
+        wrong + 1
+    )));
+    assert!(xml.contains(
+        "<testcase classname=\"customer-support.intent-classifier\" name=\"double charge\" file=\"prompts/customer_support/intent_classifier.eval.yaml\" line=\"8\">\n      <failure message=\"expected billing, got other\">0/1 attempts right</failure>"
+    ), "{xml}");
+    assert!(xml.contains("name=\"accuracy &gt;= baseline 94.0%\">\n      <failure message=\"customer-support.intent-classifier v3 scored"), "{xml}");
+    assert!(xml.trim_end().ends_with("</testsuites>"));
+}
