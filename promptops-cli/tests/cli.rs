@@ -1,6 +1,9 @@
 //! The CLI against the real compiled-in registry and real prompt trees.
 
-use promptops_cli::run;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use promptops_cli::{run, Registry};
 
 fn args(list: &[&str]) -> Vec<String> {
     list.iter().map(|s| (*s).to_owned()).collect()
@@ -8,7 +11,7 @@ fn args(list: &[&str]) -> Vec<String> {
 
 #[test]
 fn list_shows_every_prompt_in_id_order() {
-    let out = run(&args(&["list"]), prompts::ALL);
+    let out = run(&args(&["list"]), &Registry::shipped());
     assert_eq!(out.code, 0);
     let lines: Vec<&str> = out.stdout.lines().collect();
     assert!(lines[0].starts_with("ID") && lines[0].contains("MODEL"));
@@ -35,7 +38,7 @@ fn list_shows_every_prompt_in_id_order() {
 fn show_prints_metadata_and_template() {
     let out = run(
         &args(&["show", "customer-support.reply-drafter"]),
-        prompts::ALL,
+        &Registry::shipped(),
     );
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(out
@@ -52,7 +55,7 @@ fn show_prints_metadata_and_template() {
 fn show_unknown_id_suggests() {
     let out = run(
         &args(&["show", "customer-support.reply-drafer"]),
-        prompts::ALL,
+        &Registry::shipped(),
     );
     assert_eq!(out.code, 1);
     assert!(
@@ -68,19 +71,19 @@ fn validate_accepts_the_shipped_tree_and_rejects_a_broken_one() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let out = run(
         &args(&["validate", &root.join("prompts").display().to_string()]),
-        prompts::ALL,
+        &Registry::shipped(),
     );
     assert_eq!(out.code, 0, "{}", out.stderr);
-    let files = std::fs::read_dir(root.join("prompts/customer_support"))
+    let names: Vec<String> = std::fs::read_dir(root.join("prompts/customer_support"))
         .expect("prompt tree")
-        .filter(|entry| {
-            entry
-                .as_ref()
-                .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "yaml"))
-        })
-        .count();
+        .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+        .collect();
+    let suites = names.iter().filter(|n| n.ends_with(".eval.yaml")).count();
+    let prompts = names.iter().filter(|n| n.ends_with(".yaml")).count() - suites;
+    assert!(suites >= 1);
     assert!(
-        out.stdout.contains(&format!("{files} prompts")),
+        out.stdout
+            .contains(&format!("ok: {prompts} prompts and {suites} eval suite")),
         "{}",
         out.stdout
     );
@@ -88,7 +91,7 @@ fn validate_accepts_the_shipped_tree_and_rejects_a_broken_one() {
     let broken = root.join("tests/fixtures/build-fail/many-problems-many-files/prompts");
     let out = run(
         &args(&["validate", &broken.display().to_string()]),
-        prompts::ALL,
+        &Registry::shipped(),
     );
     assert_eq!(out.code, 1);
     assert!(
@@ -107,7 +110,287 @@ fn validate_accepts_the_shipped_tree_and_rejects_a_broken_one() {
 
 #[test]
 fn bad_arguments_exit_2_with_usage() {
-    let out = run(&args(&["frobnicate"]), prompts::ALL);
+    let out = run(&args(&["frobnicate"]), &Registry::shipped());
     assert_eq!(out.code, 2);
-    assert!(out.stderr.contains("USAGE"));
+    assert!(
+        out.stderr.contains("unrecognized subcommand 'frobnicate'"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("Usage: promptops <COMMAND>"),
+        "{}",
+        out.stderr
+    );
+    let help = run(&args(&["--help"]), &Registry::shipped());
+    assert_eq!(help.code, 0);
+    for command in ["list", "show", "validate", "render", "diff", "eval"] {
+        assert!(
+            help.stdout.contains(&format!("\n  {command} ")),
+            "{}",
+            help.stdout
+        );
+    }
+}
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+#[test]
+fn render_parses_typed_variables_and_keeps_values_literal() {
+    let out = run(
+        &args(&[
+            "render",
+            "customer-support.reply-drafter",
+            "--var",
+            "customer_name=Ada",
+            "--var",
+            "message=Where is my {{ invoice }}?",
+            "--var",
+            "max_sentences=2",
+        ]),
+        &Registry::shipped(),
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.starts_with("── system ──\n"), "{}", out.stdout);
+    assert!(out.stdout.contains("under 2 sentences"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains(
+            "── user ──\nCustomer name: Ada\nCustomer message:\nWhere is my {{ invoice }}?\n"
+        ),
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn render_explains_bad_variables() {
+    let registry = Registry::shipped();
+    let render = |extra: &[&str]| {
+        let mut list = vec!["render", "customer-support.reply-drafter"];
+        list.extend_from_slice(extra);
+        run(&args(&list), &registry)
+    };
+    let out = render(&["--var", "customer_name=Ada"]);
+    assert_eq!(out.code, 1);
+    assert_eq!(
+        out.stderr,
+        "error: customer-support.reply-drafter needs --var message=<string>\n"
+    );
+    let out = render(&["--var", "customer_nam=Ada", "--var", "message=hi"]);
+    assert_eq!(
+        out.stderr,
+        "error: customer-support.reply-drafter has no variable `customer_nam` (did you mean `customer_name`?)\n"
+    );
+    let out = render(&[
+        "--var",
+        "customer_name=Ada",
+        "--var",
+        "message=hi",
+        "--var",
+        "max_sentences=two",
+    ]);
+    assert_eq!(
+        out.stderr,
+        "error: `max_sentences` is declared as an integer, but `two` is not one\n"
+    );
+    let out = render(&["--var", "customer_name"]);
+    assert_eq!(
+        out.stderr,
+        "error: `--var customer_name` is not `name=value`\n"
+    );
+
+    let out = run(
+        &args(&["render", "customer-support.intent-classifier"]),
+        &registry,
+    );
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.contains("pass `--input \"...\"`"),
+        "{}",
+        out.stderr
+    );
+    let out = run(
+        &args(&[
+            "render",
+            "customer-support.intent-classifier",
+            "--input",
+            "I want a refund",
+        ]),
+        &registry,
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out
+        .stdout
+        .starts_with("── system ──\nYou are a customer support intent classifier.\n"));
+    assert!(
+        out.stdout.ends_with("── user ──\nI want a refund\n"),
+        "{}",
+        out.stdout
+    );
+}
+
+fn git(dir: &Path, list: &[&str]) {
+    let status = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+        .args(list)
+        .status()
+        .expect("run git");
+    assert!(status.success(), "git {list:?}");
+}
+
+#[test]
+fn diff_of_two_files_and_against_a_git_revision() {
+    let dir = std::env::temp_dir().join(format!("promptops-cli-diff-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("support")).expect("mkdir");
+    let file = dir.join("support/reply.yaml");
+    let v1 = "id: support.reply\nversion: 1\ntemplate: |\n  Hello!\n";
+    let v2 = "id: support.reply\nversion: 2\nparent: 1\ntemplate: |\n  Hello there!\n";
+    std::fs::write(&file, v1).expect("write");
+    git(&dir, &["init", "-q"]);
+    git(&dir, &["add", "."]);
+    git(&dir, &["commit", "-q", "-m", "v1"]);
+    std::fs::write(&file, v2).expect("write");
+    let path = file.display().to_string();
+
+    // One file: against HEAD.
+    let out = run(&args(&["diff", &path]), &Registry::shipped());
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stdout.starts_with(&format!(
+            "# version 1 → 2; fields changed: +parent, template, version\n--- HEAD:{path}\n+++ {path}\n"
+        )),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("\n-  Hello!\n+  Hello there!\n"),
+        "{}",
+        out.stdout
+    );
+
+    // REV:PATH against a file, and a file against itself.
+    let old = format!("HEAD:{path}");
+    let out = run(&args(&["diff", &old, &path]), &Registry::shipped());
+    assert_eq!(out.code, 1);
+    let same = run(&args(&["diff", &path, &path]), &Registry::shipped());
+    assert_eq!((same.code, same.stdout.as_str()), (0, ""));
+
+    // Trouble exits 2 with git's reason.
+    let out = run(
+        &args(&["diff", "--rev", "no-such-rev", &path]),
+        &Registry::shipped(),
+    );
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr
+            .starts_with(&format!("error: git cannot show {path} at no-such-rev: ")),
+        "{}",
+        out.stderr
+    );
+    let out = run(
+        &args(&["diff", "missing.yaml", &path]),
+        &Registry::shipped(),
+    );
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr.contains("missing.yaml: no such file"),
+        "{}",
+        out.stderr
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn eval_passes_on_the_shipped_tree_and_writes_reports() {
+    let dir = std::env::temp_dir().join(format!("promptops-cli-eval-{}", std::process::id()));
+    let json = dir.join("eval.json");
+    let junit = dir.join("reports/junit.xml");
+    let out = run(
+        &args(&[
+            "eval",
+            "--model",
+            "local",
+            "--json",
+            &json.display().to_string(),
+            "--junit",
+            &junit.display().to_string(),
+        ]),
+        &Registry::shipped(),
+    );
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(out.stdout.starts_with("PROMPT "), "{}", out.stdout);
+    assert!(
+        out.stdout
+            .contains("eval passed: 1 prompt, 46 cases × 1 on `local`"),
+        "{}",
+        out.stdout
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).expect("json report")).expect("json");
+    assert_eq!(report["passed"], true);
+    assert_eq!(
+        report["prompts"][0]["prompt_id"],
+        "customer-support.intent-classifier"
+    );
+    assert_eq!(report["prompts"][0]["verdict"], "pass");
+    let xml = std::fs::read_to_string(&junit).expect("junit report");
+    assert!(
+        xml.contains("<testsuite name=\"customer-support.intent-classifier\" tests=\"47\""),
+        "{xml}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+
+    let out = run(
+        &args(&["eval", "--prompt", "customer-support.sentiment"]),
+        &Registry::shipped(),
+    );
+    assert_eq!(out.code, 2);
+    assert_eq!(
+        out.stderr,
+        "error: no eval suites found for `customer-support.sentiment`\n"
+    );
+    let out = run(&args(&["eval", "--repeat", "0"]), &Registry::shipped());
+    assert_eq!(out.code, 2);
+}
+
+/// The real gate: the `promptops` binary, the real AWS SDK, and a local Bedrock-compatible
+/// server whose model answers `other` to every message — far below the 94% baseline.
+#[test]
+fn eval_against_a_degraded_bedrock_model_fails_the_gate() {
+    let mock = promptops_bedrock_mock::MockBedrock::start_in_background().expect("start mock");
+    mock.script_default(promptops_bedrock_mock::Script::answer("other"));
+    let missing = std::env::temp_dir().join("promptops-no-such-aws-file");
+    let output = Command::new(env!("CARGO_BIN_EXE_promptops"))
+        .args(["eval", "--model", "bedrock", "--concurrency", "16"])
+        .current_dir(workspace())
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_ENDPOINT_URL")
+        .env_remove("PROMPTOPS_MODEL")
+        .env("AWS_CONFIG_FILE", &missing)
+        .env("AWS_SHARED_CREDENTIALS_FILE", &missing)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "AKIDEVALTEST")
+        .env("AWS_SECRET_ACCESS_KEY", "eval-test-secret")
+        .env("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", mock.endpoint_url())
+        .output()
+        .expect("run promptops");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains("error: customer-support.intent-classifier v3 scored 17.4% (8/46), below its baseline_accuracy of 94.0%\n"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("on `bedrock-converse`"), "{stdout}");
+    assert_eq!(mock.requests().len(), 46);
 }

@@ -8,3 +8,7 @@
 #![warn(missing_docs)]
 
 include!(concat!(env!("OUT_DIR"), "/prompts.rs"));
+
+/// The directory these prompts were compiled from. `promptops eval` reads the eval suites that
+/// sit next to the prompts from here, and refuses to score a prompt whose file changed since.
+pub const SOURCE_DIR: &str = env!("CARGO_MANIFEST_DIR");

@@ -1,0 +1,158 @@
+//! `render ID --var k=v ... [--input TEXT]`: a compiled-in prompt, rendered exactly as the
+//! runtime would send it.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use promptops_runtime::{DynVars, PromptDef, VarType, VarValue};
+
+use crate::{find, Outcome, Registry};
+
+/// Arguments of `promptops render`.
+#[derive(Debug, clap::Args)]
+pub struct RenderArgs {
+    /// The prompt's id.
+    id: String,
+    /// A variable, `name=value`. Values are parsed by the declared type; repeat the flag to
+    /// build a `list` (`--var items=a --var items=b`).
+    #[arg(long = "var", value_name = "NAME=VALUE")]
+    vars: Vec<String>,
+    /// The user turn, for prompts whose template is the instructions (like the intent
+    /// classifier): the templates become the system part and this text the user part.
+    #[arg(long)]
+    input: Option<String>,
+}
+
+pub fn run(args: &RenderArgs, registry: &Registry) -> Outcome {
+    let def = match find(registry, &args.id) {
+        Ok(def) => def,
+        Err(message) => return Outcome::fail(message, 1),
+    };
+    match render(def, &args.vars, args.input.as_deref()) {
+        Ok(text) => Outcome::ok(text),
+        Err(message) => Outcome::fail(format!("error: {message}\n"), 1),
+    }
+}
+
+/// A parsed `--var` value, owned until the renderer borrows it.
+enum Parsed {
+    Scalar(String, VarType),
+    List(Vec<String>),
+}
+
+fn render(def: &'static PromptDef, raw: &[String], input: Option<&str>) -> Result<String, String> {
+    let mut given: BTreeMap<&'static str, Parsed> = BTreeMap::new();
+    for pair in raw {
+        let (name, value) = pair
+            .split_once('=')
+            .ok_or_else(|| format!("`--var {pair}` is not `name=value`"))?;
+        let Some(var) = def.variable(name) else {
+            let declared: Vec<&str> = def.variables.iter().map(|v| v.name).collect();
+            let hint =
+                match promptops_build::diagnostic::did_you_mean(name, declared.iter().copied()) {
+                    Some(close) => format!(" (did you mean `{close}`?)"),
+                    None if declared.is_empty() => {
+                        " (it takes none: pass the text to classify with `--input`)".to_owned()
+                    }
+                    None => format!(" (it has: {})", declared.join(", ")),
+                };
+            return Err(format!("{} has no variable `{name}`{hint}", def.id));
+        };
+        match var.ty {
+            VarType::List => {
+                if let Parsed::List(items) =
+                    given.entry(var.name).or_insert(Parsed::List(Vec::new()))
+                {
+                    items.push(value.to_owned());
+                }
+            }
+            ty => {
+                check_scalar(var.name, ty, value)?;
+                if given
+                    .insert(var.name, Parsed::Scalar(value.to_owned(), ty))
+                    .is_some()
+                {
+                    return Err(format!("`{name}` is given twice"));
+                }
+            }
+        }
+    }
+    let missing: Vec<String> = def
+        .variables
+        .iter()
+        .filter(|var| var.required && !given.contains_key(var.name))
+        .map(|var| format!("--var {}=<{}>", var.name, var.ty.as_str()))
+        .collect();
+    if !missing.is_empty() {
+        return Err(format!("{} needs {}", def.id, missing.join(" ")));
+    }
+    if def.variables.is_empty() && input.is_none() && !def.labels.is_empty() {
+        return Err(format!(
+            "{} takes the text to classify as its user turn: pass `--input \"...\"`",
+            def.id
+        ));
+    }
+
+    let lists: BTreeMap<&str, Vec<&str>> = given
+        .iter()
+        .filter_map(|(name, parsed)| match parsed {
+            Parsed::List(items) => Some((*name, items.iter().map(String::as_str).collect())),
+            Parsed::Scalar(..) => None,
+        })
+        .collect();
+    let pairs = given.iter().map(|(name, parsed)| {
+        let value = match parsed {
+            Parsed::Scalar(text, ty) => scalar(text, *ty),
+            Parsed::List(_) => VarValue::List(lists.get(name).map_or(&[], Vec::as_slice)),
+        };
+        (*name, value)
+    });
+    let vars = DynVars::new(def, pairs).map_err(|err| err.to_string())?;
+    let rendered = match input {
+        Some(input) => promptops_runtime::render::render_def_with_input(def, &vars, input),
+        None => promptops_runtime::render::render_def(def, &vars),
+    }
+    .map_err(|err| err.to_string())?;
+    let mut out = String::new();
+    match &rendered.system {
+        Some(system) => {
+            let _ = writeln!(out, "── system ──\n{}", system.trim_end());
+            let _ = writeln!(out, "── user ──\n{}", rendered.user.trim_end());
+        }
+        None => {
+            let _ = writeln!(out, "{}", rendered.user.trim_end());
+        }
+    }
+    Ok(out)
+}
+
+fn check_scalar(name: &str, ty: VarType, value: &str) -> Result<(), String> {
+    let ok = match ty {
+        VarType::String | VarType::List => true,
+        VarType::Integer => value.parse::<i64>().is_ok(),
+        VarType::Number => value.parse::<f64>().is_ok_and(f64::is_finite),
+        VarType::Boolean => matches!(value, "true" | "false"),
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{name}` is declared as {}, but `{value}` is not one",
+            match ty {
+                VarType::Integer => "an integer",
+                VarType::Number => "a number",
+                _ => "a boolean (`true` or `false`)",
+            }
+        ))
+    }
+}
+
+/// A value already checked by [`check_scalar`].
+fn scalar(text: &str, ty: VarType) -> VarValue<'_> {
+    match ty {
+        VarType::Integer => VarValue::Integer(text.parse().unwrap_or_default()),
+        VarType::Number => VarValue::Number(text.parse().unwrap_or_default()),
+        VarType::Boolean => VarValue::Boolean(text == "true"),
+        VarType::String | VarType::List => VarValue::String(text),
+    }
+}
