@@ -126,26 +126,14 @@ fn suite<'a>(p: &mut Parser<'_, 'a>, root: &Node<'a>, context: &SuiteContext<'_>
         return None;
     }
     let fields = p.fields(root, SUITE_FIELDS, "an eval suite")?;
-    for (name, example) in [
-        ("prompt_id", "prompt_id: domain.prompt-name"),
-        ("cases", "cases: [{ input: ..., expected: ... }]"),
-    ] {
-        if fields.get(name).is_none() && !fields.suggested.contains(name) {
-            let first_line = Region {
-                start: fields.region.start,
-                end: fields.region.start,
-            };
-            let diagnostic = p
-                .at(
-                    Code::MissingField,
-                    first_line,
-                    format!("missing required field `{name}`"),
-                )
-                .with_label(format!("this eval suite has no `{name}`"))
-                .with_help(format!("add `{example}`"));
-            p.push(diagnostic);
-        }
-    }
+    p.require(
+        &fields,
+        &[
+            ("prompt_id", "prompt_id: domain.prompt-name"),
+            ("cases", "cases: [{ input: ..., expected: ... }]"),
+        ],
+        "this eval suite",
+    );
     let description = match fields.get("description") {
         Some(node) => Some(p.non_empty_string(node, "`description`")?),
         None => None,

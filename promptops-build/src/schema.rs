@@ -331,6 +331,33 @@ impl<'a> Parser<'_, 'a> {
         Some(fields)
     }
 
+    /// Reports each `(name, example)` field missing from `fields` (unless an unknown key was
+    /// already taken for it), at the mapping's first line; `owner` names the mapping.
+    pub(crate) fn require(
+        &mut self,
+        fields: &Fields<'_, '_>,
+        required: &[(&str, &str)],
+        owner: &str,
+    ) {
+        for (name, example) in required {
+            if fields.get(name).is_none() && !fields.suggested.contains(name) {
+                let first_line = Region {
+                    start: fields.region.start,
+                    end: fields.region.start,
+                };
+                let diagnostic = self
+                    .at(
+                        Code::MissingField,
+                        first_line,
+                        format!("missing required field `{name}`"),
+                    )
+                    .with_label(format!("{owner} has no `{name}`"))
+                    .with_help(format!("add `{example}`"));
+                self.push(diagnostic);
+            }
+        }
+    }
+
     pub(crate) fn wrong_type(&mut self, node: &Node<'_>, what: &str, expected: &str) {
         let diagnostic = self
             .at(
@@ -465,23 +492,7 @@ impl<'a> Parser<'_, 'a> {
         }
         let fields = self.fields(root, FIELDS, "a prompt file")?;
 
-        for (name, example) in REQUIRED {
-            if fields.get(name).is_none() && !fields.suggested.contains(name) {
-                let first_line = Region {
-                    start: fields.region.start,
-                    end: fields.region.start,
-                };
-                let diagnostic = self
-                    .at(
-                        Code::MissingField,
-                        first_line,
-                        format!("missing required field `{name}`"),
-                    )
-                    .with_label(format!("this prompt has no `{name}`"))
-                    .with_help(format!("add `{example}`"));
-                self.push(diagnostic);
-            }
-        }
+        self.require(&fields, REQUIRED, "this prompt");
 
         let id = fields.get("id").and_then(|node| self.id(node, identity));
         let version = fields
