@@ -1,1 +1,191 @@
-fn main() {}
+//! `promptops-batch`: run a compiled-in prompt over a JSON Lines file. See the README.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+use promptops_batch::runner::{DEFAULT_CONCURRENCY, DEFAULT_MAX_LINE_BYTES};
+use promptops_batch::{
+    build_runtime, events, find_prompt, run, BatchError, JobConfig, ModelChoice, ProgressMode,
+    Shard, StopSignal, Target, DEFAULT_PROMPT,
+};
+
+/// Run a compiled-in prompt over a JSON Lines file: bounded concurrency, streaming, resumable,
+/// shardable; or export the records for Bedrock batch inference.
+#[derive(Debug, Parser)]
+#[command(name = "promptops-batch", version)]
+#[command(group(clap::ArgGroup::new("target").required(true).args(["output", "export_bedrock"])))]
+struct Args {
+    /// JSON Lines input: one {"id": ..., "message"/"input": ..., variables...} object per line.
+    #[arg(long, short)]
+    input: PathBuf,
+    /// Results file (JSON Lines). If it exists, ids already in it are skipped (resume).
+    #[arg(long, short)]
+    output: Option<PathBuf>,
+    /// Errors file [default: <output>.errors.jsonl]; rewritten on every run.
+    #[arg(long)]
+    errors: Option<PathBuf>,
+    /// The prompt to run (a compiled-in id).
+    #[arg(long, short, default_value = DEFAULT_PROMPT)]
+    prompt: String,
+    /// Model backend [default: PROMPTOPS_MODEL if set, else local].
+    #[arg(long, value_enum)]
+    model: Option<ModelArg>,
+    /// Name this Bedrock model id instead of the prompt's.
+    #[arg(long)]
+    model_id: Option<String>,
+    /// Calls in flight at most.
+    #[arg(long, short = 'c', default_value_t = DEFAULT_CONCURRENCY)]
+    concurrency: usize,
+    /// Process only shard I of N (ids by a fixed hash), e.g. 0/4.
+    #[arg(long, value_name = "I/N")]
+    shard: Option<Shard>,
+    /// Start over: empty the results file instead of resuming from it.
+    #[arg(long)]
+    fresh: bool,
+    /// Write a Bedrock batch inference input file (recordId/modelInput) instead of calling a model.
+    #[arg(long, value_name = "PATH")]
+    export_bedrock: Option<PathBuf>,
+    /// Also write the summary as JSON here.
+    #[arg(long, value_name = "PATH")]
+    summary_json: Option<PathBuf>,
+    /// Write prompt events (JSON Lines) here; '-' for stderr. Off by default.
+    #[arg(long, value_name = "PATH")]
+    events: Option<PathBuf>,
+    /// Progress on stderr: a bar on a terminal, plain lines otherwise.
+    #[arg(long, value_enum, default_value_t = ProgressArg::Auto)]
+    progress: ProgressArg,
+    /// Seconds between plain progress lines.
+    #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
+    progress_interval: f64,
+    /// Longest accepted input line in bytes; longer lines go to the errors file.
+    #[arg(long, default_value_t = DEFAULT_MAX_LINE_BYTES)]
+    max_line_bytes: usize,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum ModelArg {
+    /// The offline, deterministic local model.
+    Local,
+    /// Amazon Bedrock, Converse API (AWS configuration from the standard chain).
+    Bedrock,
+    /// Amazon Bedrock, InvokeModel with native bodies.
+    BedrockInvoke,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum ProgressArg {
+    Auto,
+    Bar,
+    Plain,
+    Off,
+}
+
+fn config(args: &Args) -> Result<JobConfig, BatchError> {
+    let prompt = find_prompt(&args.prompt)?;
+    let target = match (&args.output, &args.export_bedrock) {
+        (Some(output), None) => Target::Results(output.clone()),
+        (None, Some(export)) => Target::BedrockExport(export.clone()),
+        _ => {
+            return Err(BatchError::Config(
+                "give one of --output or --export-bedrock".into(),
+            ))
+        }
+    };
+    if !(args.progress_interval.is_finite() && args.progress_interval > 0.0) {
+        return Err(BatchError::Config(
+            "--progress-interval must be positive".into(),
+        ));
+    }
+    let mut config = JobConfig::new(args.input.clone(), target, prompt);
+    config.errors = args.errors.clone();
+    config.model_id = args.model_id.clone();
+    config.concurrency = args.concurrency;
+    config.shard = args.shard.unwrap_or_default();
+    config.fresh = args.fresh;
+    config.max_line_bytes = args.max_line_bytes;
+    config.progress_interval = Duration::from_secs_f64(args.progress_interval);
+    config.progress = match args.progress {
+        ProgressArg::Auto => ProgressMode::Auto,
+        ProgressArg::Bar => ProgressMode::Bar,
+        ProgressArg::Plain => ProgressMode::Plain,
+        ProgressArg::Off => ProgressMode::Off,
+    };
+    if args.events.as_deref() == Some(std::path::Path::new("-"))
+        && config.progress.resolve() == ProgressMode::Bar
+    {
+        // Events on stderr would tear the bar apart.
+        config.progress = ProgressMode::Plain;
+    }
+    config.validate()?;
+    Ok(config)
+}
+
+async fn main_async(args: Args) -> Result<i32, BatchError> {
+    let config = config(&args)?;
+    let prompt = config.prompt;
+    if let Some(note) = prompt.deprecation_note {
+        eprintln!("warning: {} is deprecated: {note}", prompt.id);
+    }
+    let model = args.model.map(|model| match model {
+        ModelArg::Local => ModelChoice::Local,
+        ModelArg::Bedrock => ModelChoice::Bedrock,
+        ModelArg::BedrockInvoke => ModelChoice::BedrockInvoke,
+    });
+    let runtime = match &config.target {
+        // An export calls no model: do not load any AWS configuration for it.
+        Target::BedrockExport(_) => build_runtime(Some(ModelChoice::Local)).await?,
+        Target::Results(_) => build_runtime(model).await?,
+    };
+    let events = match &args.events {
+        Some(path) => events::install(path)?,
+        None => events::EventsGuard::default(),
+    };
+
+    let stop = StopSignal::new();
+    let on_signal = stop.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("\nstopping: finishing the calls in flight (Ctrl-C again to abort; rerun to resume)");
+            on_signal.request();
+            if tokio::signal::ctrl_c().await.is_ok() {
+                std::process::exit(130);
+            }
+        }
+    });
+
+    let summary = run(&config, &runtime, &stop).await?;
+    events.finish()?;
+    print!("{}", summary.text());
+    if let Some(path) = &args.summary_json {
+        let json = serde_json::to_vec_pretty(&summary)
+            .map_err(|err| BatchError::Config(format!("cannot serialize the summary: {err}")))?;
+        std::fs::write(path, json).map_err(|source| BatchError::Output {
+            path: path.clone(),
+            source,
+        })?;
+    }
+    Ok(summary.exit_code())
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(main_async(args)) {
+        Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
+        Err(err) => {
+            eprintln!("error: {err}");
+            ExitCode::from(2)
+        }
+    }
+}

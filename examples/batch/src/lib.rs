@@ -1,0 +1,203 @@
+//! `promptops-batch`: run one compiled-in prompt over a JSON Lines file.
+//!
+//! The binary (`src/main.rs`) only parses arguments; everything else lives here so it can be
+//! tested without a process:
+//!
+//! * [`record`] — the input record contract (`id`, input, variables) and its errors;
+//! * [`shard`] — `--shard i/n` with a fixed hash, and the id fingerprints for dedup/resume;
+//! * [`resume`] — reading the ids an existing results file holds, repairing a crashed tail;
+//! * [`runner`] — the streaming pipeline with bounded concurrency, and the Bedrock export;
+//! * [`export`] — Bedrock batch inference lines (`recordId` / `modelInput`) and next steps;
+//! * [`output`] — the results and errors lines;
+//! * [`progress`] and [`summary`] — what the job prints.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), promptops_batch::BatchError> {
+//! use promptops_batch::{build_runtime, run, JobConfig, ModelChoice, StopSignal, Target};
+//! let prompt = promptops_batch::find_prompt("customer-support.intent-classifier")?;
+//! let config = JobConfig::new("in.jsonl", Target::Results("out.jsonl".into()), prompt);
+//! let runtime = build_runtime(Some(ModelChoice::Local)).await?;
+//! let summary = run(&config, &runtime, &StopSignal::new()).await?;
+//! println!("{}", summary.text());
+//! # Ok(()) }
+//! ```
+#![warn(missing_docs)]
+
+pub mod events;
+pub mod export;
+pub mod output;
+pub mod progress;
+pub mod record;
+pub mod resume;
+pub mod runner;
+pub mod shard;
+pub mod summary;
+
+use std::io;
+use std::path::PathBuf;
+
+use promptops_runtime::{BedrockApi, ConfigError, ModelConfig, PromptDef, RetryPolicy, Runtime};
+
+pub use progress::ProgressMode;
+pub use runner::{run, JobConfig, StopSignal, Target};
+pub use shard::Shard;
+pub use summary::Summary;
+
+/// The prompt run when `--prompt` is not given.
+pub const DEFAULT_PROMPT: &str = "customer-support.intent-classifier";
+
+/// The runtime name reported in every event of a batch job.
+pub const RUNTIME_NAME: &str = "batch";
+
+/// Why a job could not run (or stopped).
+#[derive(Debug, thiserror::Error)]
+pub enum BatchError {
+    /// The input cannot be read.
+    #[error("cannot read input {path}: {source}")]
+    Input {
+        /// The input file.
+        path: PathBuf,
+        /// The I/O error.
+        source: io::Error,
+    },
+    /// An output file cannot be written.
+    #[error("cannot write {path}: {source}")]
+    Output {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: io::Error,
+    },
+    /// The results file cannot be resumed from.
+    #[error(transparent)]
+    Resume(#[from] resume::ResumeError),
+    /// The model cannot be exported for Bedrock batch inference.
+    #[error(transparent)]
+    Export(#[from] export::UnsupportedModel),
+    /// The model configuration is invalid.
+    #[error(transparent)]
+    Model(#[from] ConfigError),
+    /// No compiled-in prompt has this id.
+    #[error("unknown prompt {id:?}; compiled-in prompts: {known}")]
+    UnknownPrompt {
+        /// The id asked for.
+        id: String,
+        /// The ids available.
+        known: String,
+    },
+    /// Invalid options.
+    #[error("{0}")]
+    Config(String),
+}
+
+/// The compiled-in prompt with this id.
+pub fn find_prompt(id: &str) -> Result<&'static PromptDef, BatchError> {
+    prompts::get(id).ok_or_else(|| BatchError::UnknownPrompt {
+        id: id.to_owned(),
+        known: prompts::ALL
+            .iter()
+            .map(|def| def.id)
+            .collect::<Vec<_>>()
+            .join(", "),
+    })
+}
+
+/// Which model answers (`--model`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModelChoice {
+    /// The offline, deterministic local model.
+    Local,
+    /// Amazon Bedrock through the Converse API.
+    Bedrock,
+    /// Amazon Bedrock through InvokeModel with native bodies.
+    BedrockInvoke,
+}
+
+impl ModelChoice {
+    /// The model configuration.
+    pub fn config(self) -> ModelConfig {
+        match self {
+            ModelChoice::Local => ModelConfig::Local,
+            ModelChoice::Bedrock => ModelConfig::Bedrock(BedrockApi::Converse),
+            ModelChoice::BedrockInvoke => ModelConfig::Bedrock(BedrockApi::InvokeModel),
+        }
+    }
+}
+
+/// The model configuration of a batch job: `choice` if given, else `PROMPTOPS_MODEL` if set,
+/// else the local model.
+///
+/// Unlike [`ModelConfig::from_env`], AWS settings alone (`AWS_REGION`, `AWS_PROFILE`, ...) do
+/// not select Bedrock: a batch job over a large file should never start paying for calls
+/// because a shell happens to have a region configured.
+pub fn model_config(
+    choice: Option<ModelChoice>,
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<ModelConfig, ConfigError> {
+    if let Some(choice) = choice {
+        return Ok(choice.config());
+    }
+    match lookup(promptops_runtime::config::MODEL_ENV) {
+        Some(value) if !value.trim().is_empty() => ModelConfig::from_lookup(lookup),
+        _ => Ok(ModelConfig::Local),
+    }
+}
+
+/// The runtime of a batch job: the model from [`model_config`] (reading the process
+/// environment), the retry policy from `PROMPTOPS_*` variables, named [`RUNTIME_NAME`].
+pub async fn build_runtime(choice: Option<ModelChoice>) -> Result<Runtime, ConfigError> {
+    let config = model_config(choice, |name| std::env::var(name).ok())?;
+    Ok(Runtime::new(config.build().await)
+        .with_retry(RetryPolicy::from_env())
+        .with_name(RUNTIME_NAME))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |name| {
+            vars.iter()
+                .find(|(key, _)| *key == name)
+                .map(|(_, value)| (*value).to_owned())
+        }
+    }
+
+    #[test]
+    fn local_unless_asked_for_bedrock() {
+        assert_eq!(model_config(None, env(&[])), Ok(ModelConfig::Local));
+        assert_eq!(
+            model_config(
+                None,
+                env(&[("AWS_REGION", "us-east-1"), ("AWS_PROFILE", "dev")])
+            ),
+            Ok(ModelConfig::Local)
+        );
+        assert_eq!(
+            model_config(None, env(&[("PROMPTOPS_MODEL", "bedrock")])),
+            Ok(ModelConfig::Bedrock(BedrockApi::Converse))
+        );
+        assert_eq!(
+            model_config(
+                Some(ModelChoice::Local),
+                env(&[("PROMPTOPS_MODEL", "bedrock")])
+            ),
+            Ok(ModelConfig::Local)
+        );
+        assert_eq!(
+            model_config(Some(ModelChoice::BedrockInvoke), env(&[])),
+            Ok(ModelConfig::Bedrock(BedrockApi::InvokeModel))
+        );
+        assert!(model_config(None, env(&[("PROMPTOPS_MODEL", "gpt")])).is_err());
+    }
+
+    #[test]
+    fn prompts_are_found_by_id() {
+        assert_eq!(find_prompt(DEFAULT_PROMPT).unwrap().id, DEFAULT_PROMPT);
+        let err = find_prompt("customer-support.nope")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("customer-support.reply-drafter"), "{err}");
+    }
+}

@@ -1,0 +1,231 @@
+//! The two output files: results and errors, both JSON Lines.
+//!
+//! A results line:
+//!
+//! ```json
+//! {"id":"msg-0001","prompt_id":"customer-support.intent-classifier","prompt_version":3,
+//!  "content_hash":"…","output":"billing","input_tokens":95,"output_tokens":1,
+//!  "cost_usd":0.0,"latency_ms":0,"attempts":1}
+//! ```
+//!
+//! An errors line (`id` is `null` when the line's id could not be read):
+//!
+//! ```json
+//! {"line":12,"id":"msg-0012","prompt_id":"customer-support.intent-classifier",
+//!  "error":"missing_input","message":"missing input: …","attempts":0}
+//! ```
+//!
+//! Each line is serialized whole before it is handed to the file's buffer, so a crash can
+//! leave at most one incomplete line at the end, which resume cuts off.
+
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+
+use promptops_runtime::PromptDef;
+use serde::Serialize;
+
+/// One successful record, as written to the results file.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ResultLine<'a> {
+    /// The record's id.
+    pub id: &'a str,
+    /// The prompt's id.
+    pub prompt_id: &'a str,
+    /// The prompt's version.
+    pub prompt_version: u32,
+    /// SHA-256 of the prompt file the binary was built with.
+    pub content_hash: &'a str,
+    /// The label (classifiers) or the text.
+    pub output: &'a str,
+    /// Input tokens, when reported.
+    pub input_tokens: Option<u32>,
+    /// Output tokens, when reported.
+    pub output_tokens: Option<u32>,
+    /// Cost in USD, when known.
+    pub cost_usd: Option<f64>,
+    /// Wall time of the call, retries included.
+    pub latency_ms: u64,
+    /// Model attempts made.
+    pub attempts: u32,
+}
+
+/// One failed record or unusable line, as written to the errors file.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ErrorLine<'a> {
+    /// 1-based input line number.
+    pub line: u64,
+    /// The record's id, when it could be read.
+    pub id: Option<&'a str>,
+    /// The prompt's id.
+    pub prompt_id: &'a str,
+    /// A stable error kind (`bad_json`, `missing_id`, `duplicate_id`, `throttled`, ...).
+    pub error: &'a str,
+    /// What went wrong (never contains variable values).
+    pub message: &'a str,
+    /// Model attempts made (0 when the record never reached the model).
+    pub attempts: u32,
+}
+
+/// A finished call.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Done {
+    /// The record's id.
+    pub id: String,
+    /// The label or text.
+    pub output: String,
+    /// Input tokens, when reported.
+    pub input_tokens: Option<u32>,
+    /// Output tokens, when reported.
+    pub output_tokens: Option<u32>,
+    /// Cost in USD, when known.
+    pub cost_usd: Option<f64>,
+    /// Wall time of the call.
+    pub latency_ms: u64,
+    /// Model attempts made.
+    pub attempts: u32,
+}
+
+/// A record or line that ends in the errors file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Failure {
+    /// 1-based input line number.
+    pub line: u64,
+    /// The record's id, when it could be read.
+    pub id: Option<String>,
+    /// A stable error kind.
+    pub kind: &'static str,
+    /// What went wrong.
+    pub message: String,
+    /// Model attempts made.
+    pub attempts: u32,
+}
+
+/// What happened to one record.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// It has a result.
+    Done(Done),
+    /// It goes to the errors file.
+    Failed(Failure),
+}
+
+/// A buffered JSON Lines writer that serializes each line whole before writing it.
+#[derive(Debug)]
+pub struct JsonlWriter {
+    out: BufWriter<File>,
+    line: Vec<u8>,
+}
+
+impl JsonlWriter {
+    /// Wraps `file` with a 64 KiB buffer.
+    pub fn new(file: File) -> Self {
+        JsonlWriter {
+            out: BufWriter::with_capacity(64 * 1024, file),
+            line: Vec::with_capacity(512),
+        }
+    }
+
+    /// Writes `value` as one line.
+    pub fn write<T: Serialize>(&mut self, value: &T) -> io::Result<()> {
+        self.line.clear();
+        serde_json::to_writer(&mut self.line, value)?;
+        self.line.push(b'\n');
+        self.out.write_all(&self.line)
+    }
+
+    /// Flushes the buffer to the file.
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+
+    /// Flushes and syncs the file to disk.
+    pub fn finish(mut self) -> io::Result<()> {
+        self.out.flush()?;
+        self.out.get_ref().sync_all()
+    }
+}
+
+/// Writes `done` as a results line for `def`.
+pub fn write_result(out: &mut JsonlWriter, def: &PromptDef, done: &Done) -> io::Result<()> {
+    out.write(&ResultLine {
+        id: &done.id,
+        prompt_id: def.id,
+        prompt_version: def.version,
+        content_hash: def.content_hash,
+        output: &done.output,
+        input_tokens: done.input_tokens,
+        output_tokens: done.output_tokens,
+        cost_usd: done.cost_usd,
+        latency_ms: done.latency_ms,
+        attempts: done.attempts,
+    })
+}
+
+/// Writes `failure` as an errors line for `def`.
+pub fn write_error(out: &mut JsonlWriter, def: &PromptDef, failure: &Failure) -> io::Result<()> {
+    out.write(&ErrorLine {
+        line: failure.line,
+        id: failure.id.as_deref(),
+        prompt_id: def.id,
+        error: failure.kind,
+        message: &failure.message,
+        attempts: failure.attempts,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn result_and_error_lines_have_the_documented_fields() {
+        let result = serde_json::to_value(ResultLine {
+            id: "a",
+            prompt_id: "p",
+            prompt_version: 2,
+            content_hash: "h",
+            output: "billing",
+            input_tokens: Some(3),
+            output_tokens: None,
+            cost_usd: Some(0.5),
+            latency_ms: 4,
+            attempts: 1,
+        })
+        .unwrap();
+        let keys: Vec<&str> = result
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        let mut expected = vec![
+            "id",
+            "prompt_id",
+            "prompt_version",
+            "content_hash",
+            "output",
+            "input_tokens",
+            "output_tokens",
+            "cost_usd",
+            "latency_ms",
+            "attempts",
+        ];
+        expected.sort_unstable();
+        let mut keys = keys;
+        keys.sort_unstable();
+        assert_eq!(keys, expected);
+        assert_eq!(result["output_tokens"], serde_json::Value::Null);
+
+        let error = serde_json::to_value(ErrorLine {
+            line: 3,
+            id: None,
+            prompt_id: "p",
+            error: "bad_json",
+            message: "m",
+            attempts: 0,
+        })
+        .unwrap();
+        assert_eq!(error["line"], 3);
+        assert_eq!(error["id"], serde_json::Value::Null);
+    }
+}

@@ -1,0 +1,453 @@
+//! The library pipeline end to end on real files: malformed lines, accounting, resume after a
+//! crash, shards, concurrency bound, stop/resume, and the Bedrock export format.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::*;
+use promptops_batch::{
+    find_prompt, run, JobConfig, ProgressMode, Shard, StopSignal, Summary, Target, DEFAULT_PROMPT,
+};
+use promptops_runtime::{
+    LocalModel, Model, ModelError, ModelErrorKind, ModelFuture, ModelRequest, ModelResponse,
+    RetryPolicy, Runtime,
+};
+
+fn local() -> Runtime {
+    Runtime::local().with_name("batch")
+}
+
+fn config(input: &Path, output: &Path) -> JobConfig {
+    let mut config = JobConfig::new(
+        input,
+        Target::Results(output.to_owned()),
+        find_prompt(DEFAULT_PROMPT).unwrap(),
+    );
+    config.progress = ProgressMode::Off;
+    config
+}
+
+async fn run_ok(config: &JobConfig, runtime: &Runtime) -> Summary {
+    run(config, runtime, &StopSignal::new())
+        .await
+        .expect("job runs")
+}
+
+/// Answers like the local model, but fails (not retried) for messages containing `FAIL`,
+/// answers a non-label for `GARBAGE`, and sleeps `delay` per call; tracks calls in flight.
+#[derive(Debug, Default)]
+struct ScriptedModel {
+    delay: Duration,
+    in_flight: AtomicUsize,
+    max_in_flight: AtomicUsize,
+    calls: AtomicUsize,
+}
+
+impl Model for ScriptedModel {
+    fn backend(&self) -> &'static str {
+        "scripted"
+    }
+
+    fn complete<'a>(&'a self, request: ModelRequest<'a>) -> ModelFuture<'a> {
+        Box::pin(async move {
+            let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+            self.max_in_flight.fetch_max(now, Ordering::SeqCst);
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            if !self.delay.is_zero() {
+                tokio::time::sleep(self.delay).await;
+            }
+            self.in_flight.fetch_sub(1, Ordering::SeqCst);
+            if request.user.contains("FAIL") {
+                return Err(ModelError {
+                    kind: ModelErrorKind::Rejected,
+                    code: Some("ValidationException".into()),
+                    message: "scripted rejection".into(),
+                    provider_request_id: None,
+                });
+            }
+            if request.user.contains("GARBAGE") {
+                return Ok(ModelResponse {
+                    text: "I think it's about money".into(),
+                    ..ModelResponse::default()
+                });
+            }
+            LocalModel::new().complete(request).await
+        })
+    }
+}
+
+#[tokio::test]
+async fn malformed_lines_are_reported_with_line_numbers_and_the_job_continues() {
+    let dir = scratch("malformed");
+    let input = dir.join("in.jsonl");
+    std::fs::write(
+        &input,
+        concat!(
+            "{\"id\":\"a\",\"message\":\"I want a refund\"}\n",
+            "{\"id\":\"b\",\"message\":\"unterminated\n",
+            "[1,2,3]\n",
+            "\n",
+            "{\"message\":\"no id here\"}\n",
+            "{\"id\":1.5,\"message\":\"float id\"}\n",
+            "{\"id\":\"c\",\"message\":42}\n",
+            "{\"id\":\"a\",\"message\":\"duplicate of line 1\"}\n",
+            "{\"id\":7,\"input\":\"The app crashes\"}\n",
+            "{\"id\":\"d\",\"message\":\"last line without newline\"}",
+        ),
+    )
+    .unwrap();
+    let output = dir.join("out.jsonl");
+    let summary = run_ok(&config(&input, &output), &local()).await;
+
+    let errors = read_jsonl(&dir.join("out.jsonl.errors.jsonl"));
+    let reported: Vec<(u64, Option<&str>, &str)> = errors
+        .iter()
+        .map(|e| {
+            (
+                e["line"].as_u64().unwrap(),
+                e["id"].as_str(),
+                e["error"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        reported,
+        vec![
+            (2, None, "bad_json"),
+            (3, None, "not_object"),
+            (5, None, "missing_id"),
+            (6, None, "bad_id"),
+            (7, Some("c"), "bad_input"),
+            (8, Some("a"), "duplicate_id"),
+        ]
+    );
+    assert_eq!(
+        unique_ids(&output),
+        BTreeSet::from(["a".into(), "7".into(), "d".into()])
+    );
+    assert_eq!(
+        (summary.succeeded, summary.failed, summary.lines),
+        (3, 6, 10)
+    );
+    assert_eq!(summary.exit_code(), 1);
+}
+
+#[tokio::test]
+async fn every_id_ends_in_results_or_errors() {
+    let dir = scratch("accounting");
+    let input = dir.join("in.jsonl");
+    // 300 records: every 7th is rejected by the model, every 11th gets a non-label answer,
+    // every 13th lacks its message, every 17th repeats an earlier id.
+    let mut text = String::new();
+    let mut expected_ids = BTreeSet::new();
+    for index in 0..300 {
+        let id = if index % 17 == 16 {
+            format!("id-{}", index - 1)
+        } else {
+            format!("id-{index}")
+        };
+        expected_ids.insert(id.clone());
+        let line = if index % 13 == 12 {
+            serde_json::json!({"id": id, "channel": "email"})
+        } else {
+            let message = match index {
+                i if i % 7 == 0 => "FAIL me",
+                i if i % 11 == 0 => "GARBAGE",
+                _ => "I was charged twice",
+            };
+            serde_json::json!({"id": id, "message": message})
+        };
+        text.push_str(&format!("{line}\n"));
+    }
+    std::fs::write(&input, text).unwrap();
+    let output = dir.join("out.jsonl");
+    let runtime = Runtime::new(Arc::new(ScriptedModel::default()))
+        .with_retry(RetryPolicy::no_retries())
+        .with_name("batch");
+    let mut config = config(&input, &output);
+    config.concurrency = 8;
+    let summary = run_ok(&config, &runtime).await;
+
+    let results = unique_ids(&output);
+    let errors = read_jsonl(&dir.join("out.jsonl.errors.jsonl"));
+    let error_ids: BTreeSet<String> = errors
+        .iter()
+        .map(|e| e["id"].as_str().unwrap().to_owned())
+        .collect();
+    for error in &errors {
+        // Only a duplicate's id may also have a result (from its first occurrence).
+        if error["error"] != "duplicate_id" {
+            assert!(!results.contains(error["id"].as_str().unwrap()), "{error}");
+        }
+    }
+    let union: BTreeSet<String> = results.union(&error_ids).cloned().collect();
+    assert_eq!(union, expected_ids, "results ∪ errors == input ids");
+    assert_eq!(summary.succeeded + summary.failed, 300);
+    let kinds: BTreeSet<&str> = errors
+        .iter()
+        .map(|e| e["error"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        BTreeSet::from(["rejected", "bad_output", "missing_input", "duplicate_id"])
+    );
+    let rejected = errors.iter().find(|e| e["error"] == "rejected").unwrap();
+    assert_eq!(rejected["attempts"], 1);
+    assert!(rejected["line"].as_u64().is_some_and(|line| line >= 1));
+}
+
+#[tokio::test]
+async fn resume_after_a_crash_has_no_duplicates_and_the_full_set() {
+    let dir = scratch("resume");
+    let input = dir.join("in.jsonl");
+    write_records(&input, 500);
+    let output = dir.join("out.jsonl");
+    let first = run_ok(&config(&input, &output), &local()).await;
+    assert_eq!(first.succeeded, 500);
+
+    // Simulate a crash mid-write: keep 123 complete lines and half of the next one.
+    let text = std::fs::read_to_string(&output).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let mut crashed = lines[..123].join("\n");
+    crashed.push('\n');
+    crashed.push_str(&lines[123][..lines[123].len() / 2]);
+    std::fs::write(&output, crashed).unwrap();
+
+    let second = run_ok(&config(&input, &output), &local()).await;
+    assert_eq!(second.skipped, 123);
+    assert_eq!(second.succeeded, 377);
+    assert!(second.truncated_bytes > 0);
+    let ids = unique_ids(&output);
+    assert_eq!(ids, input_ids(&input));
+    assert_eq!(
+        read_jsonl(&output).len(),
+        500,
+        "every line parses, none repeated"
+    );
+
+    // A third run has nothing left to do.
+    let third = run_ok(&config(&input, &output), &local()).await;
+    assert_eq!((third.skipped, third.succeeded, third.failed), (500, 0, 0));
+    assert_eq!(read_jsonl(&output).len(), 500);
+
+    // --fresh starts over.
+    let mut fresh = config(&input, &output);
+    fresh.fresh = true;
+    assert_eq!(run_ok(&fresh, &local()).await.succeeded, 500);
+    assert_eq!(read_jsonl(&output).len(), 500);
+}
+
+#[tokio::test]
+async fn failed_records_are_retried_on_resume_and_the_errors_file_is_rewritten() {
+    let dir = scratch("retry-errors");
+    let input = dir.join("in.jsonl");
+    let mut text = String::new();
+    for index in 0..50 {
+        let message = if index % 5 == 0 {
+            "FAIL now"
+        } else {
+            "refund please"
+        };
+        text.push_str(&format!(
+            "{}\n",
+            serde_json::json!({"id": format!("x{index}"), "message": message})
+        ));
+    }
+    std::fs::write(&input, text).unwrap();
+    let output = dir.join("out.jsonl");
+    let errors = dir.join("out.jsonl.errors.jsonl");
+    let flaky = Runtime::new(Arc::new(ScriptedModel::default()))
+        .with_retry(RetryPolicy::no_retries())
+        .with_name("batch");
+    let first = run_ok(&config(&input, &output), &flaky).await;
+    assert_eq!((first.succeeded, first.failed), (40, 10));
+    assert_eq!(read_jsonl(&errors).len(), 10);
+
+    // The outage is over: the same command retries only the 10 failed records.
+    let second = run_ok(&config(&input, &output), &local()).await;
+    assert_eq!(
+        (second.skipped, second.succeeded, second.failed),
+        (40, 10, 0)
+    );
+    assert!(
+        read_jsonl(&errors).is_empty(),
+        "errors file describes the latest run"
+    );
+    assert_eq!(unique_ids(&output), input_ids(&input));
+}
+
+#[tokio::test]
+async fn shards_partition_the_input_exactly() {
+    let dir = scratch("shards");
+    let input = dir.join("in.jsonl");
+    write_records(&input, 1000);
+    // Two unreadable lines: each must be reported by exactly one shard.
+    let mut text = std::fs::read_to_string(&input).unwrap();
+    text.push_str("garbage line\n{\"message\":\"no id\"}\n");
+    std::fs::write(&input, text).unwrap();
+
+    let count = 3;
+    let mut all = BTreeSet::new();
+    let mut reported_lines = Vec::new();
+    for index in 0..count {
+        let output = dir.join(format!("out-{index}.jsonl"));
+        let mut config = config(&input, &output);
+        config.shard = Shard::new(index, count).unwrap();
+        let summary = run_ok(&config, &local()).await;
+        let ids = unique_ids(&output);
+        assert!(
+            ids.len() > 250 && ids.len() < 420,
+            "shard {index}: {} ids",
+            ids.len()
+        );
+        assert!(all.is_disjoint(&ids), "shard {index} overlaps another");
+        assert_eq!(
+            summary.succeeded + summary.other_shards + summary.failed,
+            1002
+        );
+        all.extend(ids);
+        for error in read_jsonl(&dir.join(format!("out-{index}.jsonl.errors.jsonl"))) {
+            reported_lines.push(error["line"].as_u64().unwrap());
+        }
+    }
+    assert_eq!(all, input_ids_lenient(&input));
+    reported_lines.sort_unstable();
+    assert_eq!(reported_lines, vec![1001, 1002]);
+
+    // The same shard twice gives the same ids (the hash is fixed).
+    let again = dir.join("again.jsonl");
+    let mut config = config(&input, &again);
+    config.shard = Shard::new(1, count).unwrap();
+    run_ok(&config, &local()).await;
+    assert_eq!(unique_ids(&again), unique_ids(&dir.join("out-1.jsonl")));
+}
+
+fn input_ids_lenient(path: &Path) -> BTreeSet<String> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter_map(|value| value["id"].as_str().map(str::to_owned))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrency_is_bounded_and_used() {
+    let dir = scratch("concurrency");
+    let input = dir.join("in.jsonl");
+    write_records(&input, 200);
+    let output = dir.join("out.jsonl");
+    let model = Arc::new(ScriptedModel {
+        delay: Duration::from_millis(20),
+        ..ScriptedModel::default()
+    });
+    let runtime = Runtime::new(Arc::clone(&model) as Arc<dyn Model>).with_name("batch");
+    let mut config = config(&input, &output);
+    config.concurrency = 10;
+    let summary = run_ok(&config, &runtime).await;
+    assert_eq!(summary.succeeded, 200);
+    assert_eq!(model.max_in_flight.load(Ordering::SeqCst), 10);
+    // 200 calls of 20 ms, 10 at a time: about 0.4 s, far from the 4 s of one at a time.
+    assert!(summary.elapsed_s < 2.0, "{}", summary.elapsed_s);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopped_job_resumes_to_the_full_set() {
+    let dir = scratch("stop");
+    let input = dir.join("in.jsonl");
+    write_records(&input, 400);
+    let output = dir.join("out.jsonl");
+    let slow = Runtime::new(Arc::new(ScriptedModel {
+        delay: Duration::from_millis(10),
+        ..ScriptedModel::default()
+    }))
+    .with_name("batch");
+    let mut config = config(&input, &output);
+    config.concurrency = 4;
+    let stop = StopSignal::new();
+    let trigger = stop.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        trigger.request();
+    });
+    let first = run(&config, &slow, &stop).await.unwrap();
+    assert!(first.interrupted);
+    assert_eq!(first.exit_code(), 130);
+    assert!(
+        first.succeeded > 0 && first.succeeded < 400,
+        "{}",
+        first.succeeded
+    );
+    let second = run_ok(&config, &local()).await;
+    assert_eq!(second.skipped, first.succeeded);
+    assert_eq!(unique_ids(&output), input_ids(&input));
+}
+
+#[tokio::test]
+async fn export_writes_bedrock_batch_records_without_calling_a_model() {
+    let dir = scratch("export");
+    let export = dir.join("bedrock.jsonl");
+    let mut config = JobConfig::new(
+        sample(),
+        Target::BedrockExport(export.clone()),
+        find_prompt(DEFAULT_PROMPT).unwrap(),
+    );
+    config.progress = ProgressMode::Off;
+    let model = Arc::new(ScriptedModel::default());
+    let runtime = Runtime::new(Arc::clone(&model) as Arc<dyn Model>);
+    let summary = run(&config, &runtime, &StopSignal::new()).await.unwrap();
+    assert_eq!(model.calls.load(Ordering::SeqCst), 0, "no model calls");
+    assert_eq!(summary.succeeded, 200);
+    assert!(summary
+        .next_steps
+        .as_deref()
+        .unwrap()
+        .contains("create-model-invocation-job"));
+
+    let lines = read_jsonl(&export);
+    assert_eq!(lines.len(), 200);
+    let sample_lines = read_jsonl(&sample());
+    for (line, record) in lines.iter().zip(&sample_lines) {
+        let keys: Vec<&String> = line.as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["modelInput", "recordId"]);
+        assert_eq!(line["recordId"], record["id"]);
+        let body = &line["modelInput"];
+        assert_eq!(body["anthropic_version"], "bedrock-2023-05-31");
+        assert_eq!(body["max_tokens"], 1024);
+        assert_eq!(body["messages"].as_array().unwrap().len(), 1);
+        assert_eq!(body["messages"][0]["role"], "user");
+        assert_eq!(body["messages"][0]["content"][0]["type"], "text");
+        assert_eq!(body["messages"][0]["content"][0]["text"], record["message"]);
+        assert!(body["system"]
+            .as_str()
+            .unwrap()
+            .starts_with("You are a customer support intent classifier."));
+    }
+
+    // A prompt with variables and inference settings: the system template, temperature, top_p.
+    let drafts = dir.join("drafts.jsonl");
+    let mut config = JobConfig::new(
+        sample(),
+        Target::BedrockExport(drafts.clone()),
+        find_prompt("customer-support.reply-drafter").unwrap(),
+    );
+    config.progress = ProgressMode::Off;
+    config.shard = Shard::new(0, 4).unwrap();
+    let summary = run(&config, &runtime, &StopSignal::new()).await.unwrap();
+    let lines = read_jsonl(&drafts);
+    assert_eq!(lines.len() as u64, summary.succeeded);
+    assert!(summary.other_shards > 0);
+    let body = &lines[0]["modelInput"];
+    assert_eq!(body["max_tokens"], 400);
+    assert!((body["temperature"].as_f64().unwrap() - 0.3).abs() < 1e-6);
+    assert!(body["system"].as_str().unwrap().contains("friendly tone"));
+    assert!(body["messages"][0]["content"][0]["text"]
+        .as_str()
+        .unwrap()
+        .starts_with("Customer name: "));
+}
