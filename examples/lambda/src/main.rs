@@ -1,1 +1,22 @@
-fn main() {}
+//! The Lambda entry point: JSON logging, the runtime built once at cold start, then
+//! `lambda_runtime` feeding every event to [`promptops_lambda::handle_with_deadline`].
+
+use lambda_runtime::{service_fn, LambdaEvent};
+use serde_json::Value;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    promptops_runtime::events::init_json_logging()?;
+    let runtime = promptops_lambda::runtime_from_env().await?;
+    lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
+        let runtime = runtime.clone();
+        async move {
+            let (payload, context) = event.into_parts();
+            // Lambda always sends the deadline; 0 would mean "none given", not "already past".
+            let deadline = (context.deadline > 0).then(|| context.deadline());
+            promptops_lambda::handle_with_deadline(&runtime, &context.request_id, deadline, payload)
+                .await
+        }
+    }))
+    .await
+}

@@ -1,0 +1,313 @@
+//! A local stand-in for the AWS Lambda Runtime API (the HTTP interface a custom runtime polls),
+//! enough to drive the real `promptops-lambda` binary: the endpoints
+//!
+//! * `GET /2018-06-01/runtime/invocation/next` — long-polls until an event is queued, then
+//!   answers it with the `Lambda-Runtime-Aws-Request-Id`, `Lambda-Runtime-Deadline-Ms`,
+//!   `Lambda-Runtime-Invoked-Function-Arn` and `Lambda-Runtime-Trace-Id` headers;
+//! * `POST /2018-06-01/runtime/invocation/{id}/response` and `.../{id}/error`;
+//! * `POST /2018-06-01/runtime/init/error`.
+//!
+//! Everything the function does is reported, timestamped, on a channel ([`Report`]).
+//! Shared by the end-to-end tests and the cold-start benchmark (`examples/cold_start.rs`,
+//! which includes this file with `#[path]`). One server per function process: a poll left
+//! pending by a killed process would otherwise take the next event.
+
+#![allow(dead_code)]
+
+use std::convert::Infallible;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Bytes, Incoming};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, Mutex};
+use tokio::task::JoinHandle;
+
+/// The function ARN sent with every event.
+pub const FUNCTION_ARN: &str = "arn:aws:lambda:us-east-1:123456789012:function:promptops-lambda";
+
+/// The function timeout used for deadlines unless an event says otherwise.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+
+const PREFIX: &str = "/2018-06-01/runtime/";
+
+/// Something the function did, with the time the server saw it.
+#[derive(Debug, Clone)]
+pub enum Report {
+    /// `GET .../invocation/next` arrived (the function is ready for an event).
+    NextPolled {
+        /// When.
+        at: Instant,
+    },
+    /// `POST .../invocation/{id}/response`.
+    Response {
+        /// The request id in the path.
+        request_id: String,
+        /// The response body (lossy UTF-8).
+        body: String,
+        /// When.
+        at: Instant,
+    },
+    /// `POST .../invocation/{id}/error`.
+    Error {
+        /// The request id in the path.
+        request_id: String,
+        /// The `Lambda-Runtime-Function-Error-Type` header.
+        error_type_header: Option<String>,
+        /// The body (`{"errorType": ..., "errorMessage": ...}`).
+        body: String,
+        /// When.
+        at: Instant,
+    },
+    /// `POST .../init/error`.
+    InitError {
+        /// The body.
+        body: String,
+        /// When.
+        at: Instant,
+    },
+    /// Any other request (a bug in the function or in this server).
+    Unexpected {
+        /// Method and path.
+        what: String,
+        /// When.
+        at: Instant,
+    },
+}
+
+impl Report {
+    /// The body parsed as JSON, for responses and errors.
+    pub fn json(&self) -> Option<serde_json::Value> {
+        match self {
+            Report::Response { body, .. }
+            | Report::Error { body, .. }
+            | Report::InitError { body, .. } => serde_json::from_str(body).ok(),
+            _ => None,
+        }
+    }
+}
+
+struct Invocation {
+    request_id: String,
+    payload: Vec<u8>,
+    /// Time the function gets, from the moment the event is handed out.
+    timeout: Duration,
+}
+
+struct State {
+    queue: Mutex<mpsc::UnboundedReceiver<Invocation>>,
+    reports: mpsc::UnboundedSender<Report>,
+}
+
+/// A running fake Runtime API on a loopback port. Dropping it stops the server.
+pub struct RuntimeApi {
+    addr: SocketAddr,
+    events: mpsc::UnboundedSender<Invocation>,
+    reports: mpsc::UnboundedReceiver<Report>,
+    server: JoinHandle<()>,
+}
+
+impl RuntimeApi {
+    /// Starts a server on `127.0.0.1` (any free port) on the current tokio runtime.
+    pub async fn start() -> io::Result<RuntimeApi> {
+        let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
+        let addr = listener.local_addr()?;
+        let (events, queue) = mpsc::unbounded_channel();
+        let (report_tx, reports) = mpsc::unbounded_channel();
+        let state = Arc::new(State {
+            queue: Mutex::new(queue),
+            reports: report_tx,
+        });
+        let server = tokio::spawn(async move {
+            // Connections live in this set, so stopping the server stops them too.
+            let mut connections = tokio::task::JoinSet::new();
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                let state = Arc::clone(&state);
+                connections.spawn(async move {
+                    let service = hyper::service::service_fn(move |request| {
+                        serve(request, Arc::clone(&state))
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+                while connections.try_join_next().is_some() {}
+            }
+        });
+        Ok(RuntimeApi {
+            addr,
+            events,
+            reports,
+            server,
+        })
+    }
+
+    /// `127.0.0.1:PORT`, the value of `AWS_LAMBDA_RUNTIME_API`.
+    pub fn address(&self) -> String {
+        self.addr.to_string()
+    }
+
+    /// Queues an event: the next `GET .../next` answers it.
+    pub fn enqueue(&self, request_id: &str, payload: &serde_json::Value) {
+        self.enqueue_raw(request_id, payload.to_string().into_bytes());
+    }
+
+    /// Queues an event body as is (it need not be JSON).
+    pub fn enqueue_raw(&self, request_id: &str, payload: Vec<u8>) {
+        self.enqueue_with_timeout(request_id, payload, DEFAULT_TIMEOUT);
+    }
+
+    /// Queues an event whose `Lambda-Runtime-Deadline-Ms` is `timeout` after it is handed out
+    /// (the function's configured timeout; [`DEFAULT_TIMEOUT`] for the other `enqueue`s).
+    pub fn enqueue_with_timeout(&self, request_id: &str, payload: Vec<u8>, timeout: Duration) {
+        let _ = self.events.send(Invocation {
+            request_id: request_id.to_owned(),
+            payload,
+            timeout,
+        });
+    }
+
+    /// The next report, or `None` after `timeout`.
+    pub async fn next_report(&mut self, timeout: Duration) -> Option<Report> {
+        tokio::time::timeout(timeout, self.reports.recv())
+            .await
+            .ok()
+            .flatten()
+    }
+
+    /// The next report that is not a poll (a response or an error), or `None` after `timeout`.
+    pub async fn next_outcome(&mut self, timeout: Duration) -> Option<Report> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match self.next_report(left).await? {
+                Report::NextPolled { .. } => continue,
+                other => return Some(other),
+            }
+        }
+    }
+}
+
+impl Drop for RuntimeApi {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+/// The environment a function process needs besides `AWS_LAMBDA_RUNTIME_API` (which is the
+/// first pair): the variables Lambda sets for custom runtimes.
+pub fn lambda_env(api_address: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("AWS_LAMBDA_RUNTIME_API", api_address.to_owned()),
+        ("AWS_LAMBDA_FUNCTION_NAME", "promptops-lambda".to_owned()),
+        ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128".to_owned()),
+        ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".to_owned()),
+        (
+            "AWS_LAMBDA_LOG_STREAM_NAME",
+            "2026/01/01/[$LATEST]0123456789abcdef".to_owned(),
+        ),
+        (
+            "AWS_LAMBDA_LOG_GROUP_NAME",
+            "/aws/lambda/promptops-lambda".to_owned(),
+        ),
+    ]
+}
+
+async fn serve(
+    request: Request<Incoming>,
+    state: Arc<State>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let error_type_header = request
+        .headers()
+        .get("lambda-runtime-function-error-type")
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned);
+    let body = match request.into_body().collect().await {
+        Ok(collected) => String::from_utf8_lossy(&collected.to_bytes()).into_owned(),
+        Err(_) => String::new(),
+    };
+    let at = Instant::now();
+    let route = path.strip_prefix(PREFIX).unwrap_or("");
+
+    if method == Method::GET && route == "invocation/next" {
+        let _ = state.reports.send(Report::NextPolled { at });
+        let invocation = state.queue.lock().await.recv().await;
+        return Ok(match invocation {
+            Some(invocation) => next_response(invocation),
+            None => reply(StatusCode::GONE, r#"{"errorMessage":"no more events"}"#),
+        });
+    }
+    if method == Method::POST && route == "init/error" {
+        let _ = state.reports.send(Report::InitError { body, at });
+        return Ok(reply(StatusCode::ACCEPTED, r#"{"status":"OK"}"#));
+    }
+    if method == Method::POST {
+        if let Some(rest) = route.strip_prefix("invocation/") {
+            if let Some((request_id, action)) = rest.rsplit_once('/') {
+                let request_id = request_id.to_owned();
+                let report = match action {
+                    "response" => Some(Report::Response {
+                        request_id,
+                        body,
+                        at,
+                    }),
+                    "error" => Some(Report::Error {
+                        request_id,
+                        error_type_header,
+                        body,
+                        at,
+                    }),
+                    _ => None,
+                };
+                if let Some(report) = report {
+                    let _ = state.reports.send(report);
+                    return Ok(reply(StatusCode::ACCEPTED, r#"{"status":"OK"}"#));
+                }
+            }
+        }
+    }
+    let _ = state.reports.send(Report::Unexpected {
+        what: format!("{method} {path}"),
+        at,
+    });
+    Ok(reply(
+        StatusCode::NOT_FOUND,
+        r#"{"errorMessage":"unknown"}"#,
+    ))
+}
+
+fn next_response(invocation: Invocation) -> Response<Full<Bytes>> {
+    let deadline_ms = (SystemTime::now() + invocation.timeout)
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis();
+    let trace_id = format!(
+        "Root=1-00000000-{:024x};Parent=0000000000000001;Sampled=0",
+        invocation.request_id.len()
+    );
+    Response::builder()
+        .status(StatusCode::OK)
+        .header("content-type", "application/json")
+        .header("lambda-runtime-aws-request-id", &invocation.request_id)
+        .header("lambda-runtime-deadline-ms", deadline_ms.to_string())
+        .header("lambda-runtime-invoked-function-arn", FUNCTION_ARN)
+        .header("lambda-runtime-trace-id", trace_id)
+        .body(Full::new(Bytes::from(invocation.payload)))
+        .unwrap_or_else(|_| reply(StatusCode::INTERNAL_SERVER_ERROR, "{}"))
+}
+
+fn reply(status: StatusCode, body: &'static str) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
+    *response.status_mut() = status;
+    response
+}
