@@ -5,9 +5,12 @@
 #   2. a clean `cargo build` of a prompts crate over the corpus (dependencies already built):
 #      build-script compile + run + rustc of the generated crate, median of 3;
 #   3. an incremental `cargo build` after editing one prompt's template, median of 3.
-# Usage: bench/build_bench.sh [SIZES...]   (default: 10 100 1000 5000)
+# Usage: bench/build_bench.sh [--data-only] [SIZES...]   (default: 10 100 1000 5000)
+#   --data-only   the generated crate is built with `Config::typed(false)` (no typed layer)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+typed=true
+if [ "${1:-}" = "--data-only" ]; then typed=false; shift; fi
 if [ $# -gt 0 ]; then sizes=("$@"); else sizes=(10 100 1000 5000); fi
 work="$root/target/bench-build"
 # Shares compiled dependencies with the fixture crates of the integration tests.
@@ -37,7 +40,11 @@ opt-level = 3
 [workspace]
 TOML
 cp "$root/Cargo.lock" "$crate/Cargo.lock"
-echo 'fn main() { promptops_build::compile_prompts("prompts"); }' > "$crate/build.rs"
+if $typed; then
+  echo 'fn main() { promptops_build::compile_prompts("prompts"); }' > "$crate/build.rs"
+else
+  echo 'fn main() { promptops_build::Config::new().prompts_dir("prompts").typed(false).compile_or_exit(); }' > "$crate/build.rs"
+fi
 echo 'include!(concat!(env!("OUT_DIR"), "/prompts.rs"));' > "$crate/src/lib.rs"
 
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
@@ -46,7 +53,7 @@ seconds() { local s e; s=$(date +%s.%N); "$@" >/dev/null 2>&1; e=$(date +%s.%N);
 printf '%-8s %12s %12s %12s %12s %14s %14s\n' prompts discover_ms validate_ms generate_ms script_ms clean_build_s incr_build_s
 for n in "${sizes[@]}"; do
   python3 "$root/bench/gen_corpus.py" "$n" "$crate/prompts"
-  read -r count d v g t < <("$timer" "$crate/prompts" 11)
+  read -r count d v g t < <("$timer" "$crate/prompts" 11 "$typed")
   # Warm the dependency graph once so the clean builds below compile only this crate.
   (cd "$crate" && cargo build --quiet --offline)
   clean=()
