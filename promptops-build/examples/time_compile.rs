@@ -1,7 +1,8 @@
 //! Times what a prompts crate's build script does, in-process: discovery, validation and
 //! generation (including the write), over a prompt tree. Used by `bench/build_bench.sh`.
 //!
-//! Usage: `cargo run --release -p promptops-build --example time_compile -- DIR [RUNS]`
+//! Usage: `cargo run --release -p promptops-build --example time_compile -- DIR [RUNS] [TYPED]`
+//! (`TYPED` is `true`, the default, or `false` for the data-only output).
 //! Prints medians in milliseconds: `prompts discover validate generate total`.
 
 use std::time::Instant;
@@ -18,6 +19,7 @@ fn main() {
         std::process::exit(2);
     };
     let runs: usize = args.next().and_then(|r| r.parse().ok()).unwrap_or(11);
+    let typed = args.next().is_none_or(|t| t != "false");
     let out = std::env::temp_dir().join("promptops-time-compile");
     if let Err(err) = std::fs::create_dir_all(&out) {
         eprintln!("cannot create {}: {err}", out.display());
@@ -48,7 +50,11 @@ fn main() {
         }
         // Remove the previous output so every run pays for the write.
         let _ = std::fs::remove_file(out.join("prompts.rs"));
-        let code = promptops_build::codegen::generate(&validated.prompts, &Default::default());
+        let options = promptops_build::CodegenOptions {
+            typed,
+            ..Default::default()
+        };
+        let code = promptops_build::codegen::generate(&validated.prompts, &options);
         if let Err(err) = std::fs::write(out.join("prompts.rs"), code) {
             eprintln!("write failed: {err}");
             std::process::exit(1);

@@ -1,10 +1,26 @@
 //! Rust source generation for a validated prompt tree.
 //!
-//! The output is mostly data: per prompt one `static DEF`, an uninhabited `Spec` marker with a
-//! three-line trait impl, a `Vars` struct when the template takes variables, a `Label` enum when
-//! the prompt classifies, and a function returning the typed handle. No per-prompt derives of
-//! heavy traits, so thousands of prompts stay cheap to compile. Output is deterministic: the
-//! same prompts always produce the same bytes.
+//! The output is mostly data, shaped for rustc's cost model (see BENCHMARKS.md, "Build time"):
+//!
+//! * Every prompt's `static` definition lives in a `#[doc(hidden)]` data module shared by the
+//!   prompts of one parent (at most [`DATA_CHUNK`] per module), and the prompt's own module
+//!   re-exports it as `DEF`. rustc makes one codegen unit per module that holds code or data,
+//!   so this gives a few dozen codegen units instead of one per prompt.
+//! * Definitions leave fields at their default to `..PROMPT_DEF` / `..VAR_DEF` (functional
+//!   update from hidden runtime constants): fewer expressions for rustc to check and evaluate.
+//! * The typed layer (an uninhabited `Spec` marker with a three-line trait impl, a `Vars`
+//!   struct when the template takes variables, a `Label` enum when the prompt classifies, and a
+//!   `const fn` returning the typed handle) holds only `#[inline]` functions, so it costs
+//!   type-checking but no machine code until a caller uses it. `Vars` implement the hidden
+//!   `TemplateVars::__visit` (plain calls on a `Visitor`), which checks much faster than an impl
+//!   of `visit` with its `dyn FnMut` callback. Label enums implement `Clone`, `Copy`, `Eq` and
+//!   `Debug` by hand (no derive expansion) and derive only `PartialEq`, so that constants of the
+//!   enum still work as patterns.
+//! * [`CodegenOptions::typed`] `false` leaves the typed layer out (data-only mode).
+//!
+//! Every change here was measured; `BENCHMARKS.md` has the numbers and what did not pay.
+//!
+//! Output is deterministic: the same prompts always produce the same bytes.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -26,6 +42,10 @@ pub struct CodegenOptions {
     pub environment: Environment,
     /// The prompts directory as shown in `prompt!` errors.
     pub prompts_dir: String,
+    /// Generate the typed layer (handle functions, `Spec`, `Vars`, `Label`). When `false`
+    /// only the data is generated: `DEF` statics, `ALL`, `get` and a `prompt!` that expands
+    /// to `&'static PromptDef`.
+    pub typed: bool,
 }
 
 impl Default for CodegenOptions {
@@ -34,8 +54,17 @@ impl Default for CodegenOptions {
             runtime: "::promptops_runtime".to_owned(),
             environment: Environment::Development,
             prompts_dir: "prompts".to_owned(),
+            typed: true,
         }
     }
+}
+
+/// Most prompt definitions one hidden data module holds (so most per codegen unit).
+pub const DATA_CHUNK: usize = 64;
+
+/// Name of the `k`-th hidden data module of a parent module.
+fn data_module(k: usize) -> String {
+    format!("__promptops_defs_{k}")
 }
 
 /// Whether a prompt is compiled into a build for `environment`.
@@ -71,10 +100,11 @@ pub fn generate(prompts: &[Prompt], options: &CodegenOptions) -> String {
     let _ = writeln!(out, "{HEADER}");
     let _ = writeln!(
         out,
-        "// {} prompts compiled in for {} ({} left out).",
+        "// {} prompts compiled in for {} ({} left out){}.",
         sorted.len(),
         options.environment.as_str(),
-        excluded.len()
+        excluded.len(),
+        if options.typed { "" } else { ", data only" }
     );
     out.push('\n');
     let _ = writeln!(
@@ -108,7 +138,7 @@ pub fn generate(prompts: &[Prompt], options: &CodegenOptions) -> String {
     let _ = writeln!(out, "}}");
 
     emit_reference_macro(&mut out, &all, &sorted, &excluded, options);
-    emit_children(&mut out, &root, "", 0, rt);
+    emit_children(&mut out, &root, "", 0, options);
     out
 }
 
@@ -141,7 +171,11 @@ fn emit_reference_macro(
         out,
         "/// Names a compiled-in prompt by id, checked at compile time: `prompt!(\"domain.name\")`"
     );
-    let _ = writeln!(out, "/// expands to the same typed handle as the generated function. An unknown id is a compile");
+    if options.typed {
+        let _ = writeln!(out, "/// expands to the same typed handle as the generated function. An unknown id is a compile");
+    } else {
+        let _ = writeln!(out, "/// expands to the prompt's `&'static PromptDef` (`&domain::name::DEF`). An unknown id is a compile");
+    }
     let _ = writeln!(out, "/// error at the string literal, with a did-you-mean.");
     let _ = writeln!(out, "#[macro_export]");
     let _ = writeln!(out, "macro_rules! prompt {{");
@@ -151,6 +185,10 @@ fn emit_reference_macro(
     let _ = writeln!(out, "            dir = {:?};", options.prompts_dir);
     let _ = writeln!(out, "            hash = {hash:?};");
     let _ = writeln!(out, "            env = {:?};", options.environment.as_str());
+    if !options.typed {
+        // Data-only crates have no handle functions: `prompt!` gives the `&'static PromptDef`.
+        let _ = writeln!(out, "            handles = false;");
+    }
     let _ = writeln!(out, "            prompts = [");
     for prompt in compiled {
         let _ = writeln!(
@@ -180,34 +218,82 @@ pub fn rust_path(id: &str) -> String {
         .join("::")
 }
 
-fn emit_children(out: &mut String, node: &ModuleNode<'_>, id_prefix: &str, depth: usize, rt: &str) {
-    for (segment, child) in &node.children {
-        let ident = naming::snake_ident(segment).unwrap_or_else(|_| segment.replace('-', "_"));
-        let id = if id_prefix.is_empty() {
-            (*segment).to_owned()
+fn emit_children(
+    out: &mut String,
+    node: &ModuleNode<'_>,
+    id_prefix: &str,
+    depth: usize,
+    options: &CodegenOptions,
+) {
+    let rt = options.runtime.as_str();
+    let pad = "    ".repeat(depth);
+    let child_id = |segment: &str| {
+        if id_prefix.is_empty() {
+            segment.to_owned()
         } else {
             format!("{id_prefix}.{segment}")
-        };
-        let pad = "    ".repeat(depth);
+        }
+    };
+
+    // The definitions of this module's prompts, in hidden data modules: one codegen unit per
+    // data module instead of one per prompt module.
+    let prompts: Vec<(&str, &Prompt)> = node
+        .children
+        .iter()
+        .filter_map(|(segment, child)| child.prompt.map(|prompt| (*segment, prompt)))
+        .collect();
+    let mut chunk_of = BTreeMap::new();
+    for (k, chunk) in prompts.chunks(DATA_CHUNK).enumerate() {
         out.push('\n');
-        if let Some(prompt) = child.prompt {
-            emit_handle_fn(out, prompt, &ident, &pad, rt);
-            out.push('\n');
-            let _ = writeln!(
-                out,
-                "{pad}#[doc = {:?}]",
-                format!("Items of prompt `{id}`: `DEF`, `Spec` and its typed contract.")
-            );
-        } else {
-            let _ = writeln!(out, "{pad}#[doc = {:?}]", format!("Prompts under `{id}`."));
+        let _ = writeln!(out, "{pad}#[doc(hidden)]");
+        let _ = writeln!(out, "{pad}#[allow(non_upper_case_globals)]");
+        let _ = writeln!(out, "{pad}pub mod {} {{", data_module(k));
+        for (segment, prompt) in chunk {
+            chunk_of.insert(*segment, k);
+            emit_def(out, prompt, &ident(segment), &format!("{pad}    "), rt);
+        }
+        let _ = writeln!(out, "{pad}}}");
+    }
+
+    for (segment, child) in &node.children {
+        let ident = ident(segment);
+        let id = child_id(segment);
+        out.push('\n');
+        match child.prompt {
+            Some(prompt) if options.typed => {
+                emit_handle_fn(out, prompt, &ident, &pad, rt);
+                let _ = writeln!(
+                    out,
+                    "{pad}#[doc = {:?}]",
+                    format!("Prompt `{id}`: its `DEF`, `Spec` and typed contract.")
+                );
+            }
+            Some(prompt) => {
+                let _ = writeln!(out, "{pad}#[doc = {:?}]", handle_doc(prompt).join("\n"));
+            }
+            None => {
+                let _ = writeln!(out, "{pad}#[doc = {:?}]", format!("Prompts under `{id}`."));
+            }
         }
         let _ = writeln!(out, "{pad}pub mod {ident} {{");
         if let Some(prompt) = child.prompt {
-            emit_prompt_items(out, prompt, &format!("{pad}    "), rt);
+            let inner = format!("{pad}    ");
+            let _ = writeln!(
+                out,
+                "{inner}pub use super::{}::{ident} as DEF;",
+                data_module(chunk_of[segment])
+            );
+            if options.typed {
+                emit_typed_items(out, prompt, &inner, rt);
+            }
         }
-        emit_children(out, child, &id, depth + 1, rt);
+        emit_children(out, child, &id, depth + 1, options);
         let _ = writeln!(out, "{pad}}}");
     }
+}
+
+fn ident(segment: &str) -> String {
+    naming::snake_ident(segment).unwrap_or_else(|_| segment.replace('-', "_"))
 }
 
 fn emit_handle_fn(out: &mut String, prompt: &Prompt, ident: &str, pad: &str, rt: &str) {
@@ -226,6 +312,7 @@ fn emit_handle_fn(out: &mut String, prompt: &Prompt, ident: &str, pad: &str, rt:
     );
     let _ = writeln!(out, "{pad}    {rt}::Prompt::new()");
     let _ = writeln!(out, "{pad}}}");
+    out.push('\n');
 }
 
 fn handle_doc(prompt: &Prompt) -> Vec<String> {
@@ -266,7 +353,137 @@ fn handle_doc(prompt: &Prompt) -> Vec<String> {
     lines
 }
 
-fn emit_prompt_items(out: &mut String, prompt: &Prompt, pad: &str, rt: &str) {
+/// The prompt's `static`, named after its module (re-exported there as `DEF`).
+fn emit_def(out: &mut String, prompt: &Prompt, ident: &str, pad: &str, rt: &str) {
+    let _ = writeln!(
+        out,
+        "{pad}#[doc = {:?}]",
+        format!("Everything known about `{}` at compile time.", prompt.id)
+    );
+    let _ = writeln!(
+        out,
+        "{pad}pub static {ident}: {rt}::PromptDef = {rt}::PromptDef {{"
+    );
+    // Fields that hold their default (`None`, empty, stable) are left to `..PROMPT_DEF`:
+    // fewer expressions to type-check and const-evaluate, and less source to parse.
+    let field = |out: &mut String, name: &str, value: String| {
+        let _ = writeln!(out, "{pad}    {name}: {value},");
+    };
+    let some = |out: &mut String, name: &str, value: Option<String>| {
+        if let Some(value) = value {
+            field(out, name, format!("Some({value})"));
+        }
+    };
+    field(out, "id", format!("{:?}", prompt.id));
+    field(out, "version", prompt.version.to_string());
+    field(out, "owner", format!("{:?}", prompt.owner));
+    field(out, "model", format!("{:?}", prompt.model));
+    field(out, "model_id", format!("{:?}", prompt.model_id));
+    some(out, "parent", prompt.parent.map(|p| p.to_string()));
+    match prompt.status {
+        Status::Stable => {}
+        Status::Draft => field(out, "status", format!("{rt}::Status::Draft")),
+        Status::Deprecated => field(out, "status", format!("{rt}::Status::Deprecated")),
+    }
+    some(
+        out,
+        "deprecation_note",
+        prompt.deprecation_note.as_ref().map(|n| format!("{n:?}")),
+    );
+    some(
+        out,
+        "description",
+        prompt.description.as_ref().map(|d| format!("{d:?}")),
+    );
+    if !prompt.tags.is_empty() {
+        field(out, "tags", str_slice(&prompt.tags));
+    }
+    let mut metrics = Vec::new();
+    if let Some(value) = prompt.baseline_accuracy {
+        metrics.push(format!("baseline_accuracy: Some({})", float(value)));
+    }
+    if let Some(value) = prompt.cost_per_call_usd {
+        metrics.push(format!("cost_per_call_usd: Some({})", float(value)));
+    }
+    if !prompt.other_metrics.is_empty() {
+        let other: Vec<String> = prompt
+            .other_metrics
+            .iter()
+            .map(|(name, value)| format!("({name:?}, {})", float(*value)))
+            .collect();
+        metrics.push(format!("other: &[{}]", other.join(", ")));
+    }
+    if !metrics.is_empty() {
+        field(
+            out,
+            "metrics",
+            format!(
+                "{rt}::Metrics {{ {}, ..{rt}::Metrics::EMPTY }}",
+                metrics.join(", ")
+            ),
+        );
+    }
+    if !prompt.variables.is_empty() {
+        let _ = writeln!(out, "{pad}    variables: &[");
+        for variable in &prompt.variables {
+            let _ = writeln!(out, "{pad}        {},", var_def(variable, rt));
+        }
+        let _ = writeln!(out, "{pad}    ],");
+    }
+    field(out, "template", format!("{:?}", prompt.template));
+    some(
+        out,
+        "system",
+        prompt.system.as_ref().map(|s| format!("{s:?}")),
+    );
+    let inference = &prompt.inference;
+    let mut settings = Vec::new();
+    if let Some(value) = inference.max_tokens {
+        settings.push(format!("max_tokens: Some({value})"));
+    }
+    if let Some(value) = inference.temperature {
+        settings.push(format!("temperature: Some({})", float(value)));
+    }
+    if let Some(value) = inference.top_p {
+        settings.push(format!("top_p: Some({})", float(value)));
+    }
+    if !inference.stop_sequences.is_empty() {
+        settings.push(format!(
+            "stop_sequences: {}",
+            str_slice(&inference.stop_sequences)
+        ));
+    }
+    if !settings.is_empty() {
+        field(
+            out,
+            "inference",
+            format!(
+                "{rt}::Inference {{ {}, ..{rt}::Inference::DEFAULT }}",
+                settings.join(", ")
+            ),
+        );
+    }
+    if !prompt.labels.is_empty() {
+        field(out, "labels", str_slice(&prompt.labels));
+    }
+    some(
+        out,
+        "created",
+        prompt.created.as_ref().map(|d| format!("{d:?}")),
+    );
+    some(
+        out,
+        "updated",
+        prompt.updated.as_ref().map(|d| format!("{d:?}")),
+    );
+    field(out, "content_hash", format!("{:?}", prompt.content_hash));
+    field(out, "source_path", format!("{:?}", prompt.source_path));
+    let _ = writeln!(out, "{pad}    ..{rt}::__private::PROMPT_DEF");
+    let _ = writeln!(out, "{pad}}};");
+}
+
+/// `Spec`, `Vars` and `Label`, inside the prompt's module.
+fn emit_typed_items(out: &mut String, prompt: &Prompt, pad: &str, rt: &str) {
     let has_vars = !prompt.variables.is_empty();
     let borrows = prompt
         .variables
@@ -283,100 +500,6 @@ fn emit_prompt_items(out: &mut String, prompt: &Prompt, pad: &str, rt: &str) {
         "Label"
     };
 
-    // DEF
-    let _ = writeln!(
-        out,
-        "{pad}/// Everything known about this prompt at compile time."
-    );
-    let _ = writeln!(
-        out,
-        "{pad}pub static DEF: {rt}::PromptDef = {rt}::PromptDef {{"
-    );
-    let field = |out: &mut String, name: &str, value: String| {
-        let _ = writeln!(out, "{pad}    {name}: {value},");
-    };
-    field(out, "id", format!("{:?}", prompt.id));
-    field(out, "version", prompt.version.to_string());
-    field(out, "owner", format!("{:?}", prompt.owner));
-    field(out, "model", format!("{:?}", prompt.model));
-    field(out, "model_id", format!("{:?}", prompt.model_id));
-    field(out, "parent", option(prompt.parent.map(|p| p.to_string())));
-    let status = match prompt.status {
-        Status::Draft => "Draft",
-        Status::Stable => "Stable",
-        Status::Deprecated => "Deprecated",
-    };
-    field(out, "status", format!("{rt}::Status::{status}"));
-    field(
-        out,
-        "deprecation_note",
-        option(prompt.deprecation_note.as_ref().map(|n| format!("{n:?}"))),
-    );
-    field(
-        out,
-        "description",
-        option(prompt.description.as_ref().map(|d| format!("{d:?}"))),
-    );
-    field(out, "tags", str_slice(&prompt.tags));
-    let other: Vec<String> = prompt
-        .other_metrics
-        .iter()
-        .map(|(name, value)| format!("({name:?}, {})", float(*value)))
-        .collect();
-    field(
-        out,
-        "metrics",
-        format!(
-            "{rt}::Metrics {{ baseline_accuracy: {}, cost_per_call_usd: {}, other: &[{}] }}",
-            option(prompt.baseline_accuracy.map(float)),
-            option(prompt.cost_per_call_usd.map(float)),
-            other.join(", ")
-        ),
-    );
-    if prompt.variables.is_empty() {
-        field(out, "variables", "&[]".to_owned());
-    } else {
-        let _ = writeln!(out, "{pad}    variables: &[");
-        for variable in &prompt.variables {
-            let _ = writeln!(out, "{pad}        {},", var_def(variable, rt));
-        }
-        let _ = writeln!(out, "{pad}    ],");
-    }
-    field(out, "template", format!("{:?}", prompt.template));
-    field(
-        out,
-        "system",
-        option(prompt.system.as_ref().map(|s| format!("{s:?}"))),
-    );
-    let inference = &prompt.inference;
-    field(
-        out,
-        "inference",
-        format!(
-            "{rt}::Inference {{ max_tokens: {}, temperature: {}, top_p: {}, stop_sequences: {} }}",
-            option(inference.max_tokens.map(|t| t.to_string())),
-            option(inference.temperature.map(float)),
-            option(inference.top_p.map(float)),
-            str_slice(&inference.stop_sequences)
-        ),
-    );
-    field(out, "labels", str_slice(&prompt.labels));
-    field(
-        out,
-        "created",
-        option(prompt.created.as_ref().map(|d| format!("{d:?}"))),
-    );
-    field(
-        out,
-        "updated",
-        option(prompt.updated.as_ref().map(|d| format!("{d:?}"))),
-    );
-    field(out, "content_hash", format!("{:?}", prompt.content_hash));
-    field(out, "source_path", format!("{:?}", prompt.source_path));
-    let _ = writeln!(out, "{pad}}};");
-
-    // Spec
-    out.push('\n');
     let _ = writeln!(
         out,
         "{pad}/// Marker type carrying this prompt's variables and output types."
@@ -398,7 +521,6 @@ fn emit_prompt_items(out: &mut String, prompt: &Prompt, pad: &str, rt: &str) {
 
 fn emit_vars(out: &mut String, prompt: &Prompt, borrows: bool, pad: &str, rt: &str) {
     let lifetime = if borrows { "<'a>" } else { "" };
-    out.push('\n');
     let _ = writeln!(out, "{pad}/// The template variables of `{}`.", prompt.id);
     let _ = writeln!(out, "{pad}#[allow(non_snake_case)]");
     let _ = writeln!(out, "{pad}pub struct Vars{lifetime} {{");
@@ -425,49 +547,62 @@ fn emit_vars(out: &mut String, prompt: &Prompt, borrows: bool, pad: &str, rt: &s
     }
     let _ = writeln!(out, "{pad}}}");
     let anonymous = if borrows { "<'_>" } else { "" };
+    // `__visit` rather than `visit`: calls on a `Visitor` type-check much faster than calls
+    // through `dyn FnMut`. Inline: compiled where a caller renders this prompt, not for every
+    // prompt up front.
     let _ = writeln!(out, "{pad}impl {rt}::TemplateVars for Vars{anonymous} {{");
-    // Inline: compiled where a caller renders this prompt, not for every prompt up front.
     let _ = writeln!(out, "{pad}    #[inline]");
     let _ = writeln!(
         out,
-        "{pad}    fn visit(&self, visit: &mut dyn FnMut(&'static str, {rt}::VarValue<'_>)) {{"
+        "{pad}    fn __visit(&self, v: &mut {rt}::__private::Visitor<'_>) {{"
     );
     for variable in &prompt.variables {
         let ident = field_ident(&variable.name);
-        let constructor = var_value_variant(variable.ty);
-        if variable.required {
-            let _ = writeln!(
-                out,
-                "{pad}        visit({:?}, {rt}::VarValue::{constructor}(self.{ident}));",
-                variable.name
-            );
-        } else {
-            let _ = writeln!(
-                out,
-                "{pad}        if let Some(value) = self.{ident} {{ visit({:?}, {rt}::VarValue::{constructor}(value)); }}",
-                variable.name
-            );
-        }
+        let method = visitor_method(variable.ty);
+        let optional = if variable.required { "" } else { "opt_" };
+        let _ = writeln!(
+            out,
+            "{pad}        v.{optional}{method}({:?}, self.{ident});",
+            variable.name
+        );
     }
     let _ = writeln!(out, "{pad}    }}");
     let _ = writeln!(out, "{pad}}}");
 }
 
+/// The classifier enum and its impls, written out by hand: the derives cost more to expand
+/// and check, and a derived `Debug` is not `#[inline]`, so it would give every classifier
+/// prompt's module a codegen unit of its own. `PartialEq` stays derived: only the derive makes
+/// constants of the enum usable as patterns (structural equality).
 fn emit_labels(out: &mut String, prompt: &Prompt, pad: &str, rt: &str) {
     let variants: Vec<String> = prompt
         .labels
         .iter()
         .map(|label| naming::variant_ident(label).unwrap_or_else(|_| label.clone()))
         .collect();
-    out.push('\n');
     let _ = writeln!(out, "{pad}/// The labels `{}` classifies into.", prompt.id);
-    let _ = writeln!(out, "{pad}#[derive(Debug, Clone, Copy, PartialEq, Eq)]");
+    let _ = writeln!(out, "{pad}#[derive(PartialEq)]");
     let _ = writeln!(out, "{pad}pub enum Label {{");
     for (label, variant) in prompt.labels.iter().zip(&variants) {
         let _ = writeln!(out, "{pad}    #[doc = {:?}]", format!("`{label}`"));
         let _ = writeln!(out, "{pad}    {variant},");
     }
     let _ = writeln!(out, "{pad}}}");
+    let _ = writeln!(out, "{pad}impl ::core::marker::Copy for Label {{}}");
+    let _ = writeln!(
+        out,
+        "{pad}impl ::core::clone::Clone for Label {{ #[inline] fn clone(&self) -> Self {{ *self }} }}"
+    );
+    let _ = writeln!(out, "{pad}impl ::core::cmp::Eq for Label {{}}");
+    let names: Vec<String> = variants
+        .iter()
+        .map(|v| format!("Self::{v} => {:?},", v.trim_start_matches("r#")))
+        .collect();
+    let _ = writeln!(
+        out,
+        "{pad}impl ::core::fmt::Debug for Label {{ #[inline] fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {{ f.write_str(match self {{ {} }}) }} }}",
+        names.join(" ")
+    );
     let _ = writeln!(out, "{pad}impl {rt}::Label for Label {{");
     let _ = writeln!(
         out,
@@ -497,6 +632,16 @@ fn rust_type(ty: VarType) -> &'static str {
     }
 }
 
+fn visitor_method(ty: VarType) -> &'static str {
+    match ty {
+        VarType::String => "string",
+        VarType::Integer => "integer",
+        VarType::Number => "number",
+        VarType::Boolean => "boolean",
+        VarType::List => "list",
+    }
+}
+
 fn var_value_variant(ty: VarType) -> &'static str {
     match ty {
         VarType::String => "String",
@@ -508,21 +653,32 @@ fn var_value_variant(ty: VarType) -> &'static str {
 }
 
 fn var_def(variable: &Variable, rt: &str) -> String {
-    let default = variable.default.as_ref().map(|default| match default {
-        DefaultValue::String(value) => format!("{rt}::VarDefault::String({value:?})"),
-        DefaultValue::Integer(value) => format!("{rt}::VarDefault::Integer({value})"),
-        DefaultValue::Number(value) => format!("{rt}::VarDefault::Number({})", float(*value)),
-        DefaultValue::Boolean(value) => format!("{rt}::VarDefault::Boolean({value})"),
-        DefaultValue::List(values) => format!("{rt}::VarDefault::List({})", str_slice(values)),
-    });
+    let mut fields = vec![
+        format!("name: {:?}", variable.name),
+        format!("ty: {rt}::VarType::{}", var_value_variant(variable.ty)),
+    ];
+    if let Some(description) = &variable.description {
+        fields.push(format!("description: Some({description:?})"));
+    }
+    if variable.required {
+        fields.push("required: true".to_owned());
+    }
+    if let Some(default) = &variable.default {
+        let default = match default {
+            DefaultValue::String(value) => format!("{rt}::VarDefault::String({value:?})"),
+            DefaultValue::Integer(value) => format!("{rt}::VarDefault::Integer({value})"),
+            DefaultValue::Number(value) => format!("{rt}::VarDefault::Number({})", float(*value)),
+            DefaultValue::Boolean(value) => format!("{rt}::VarDefault::Boolean({value})"),
+            DefaultValue::List(values) => format!("{rt}::VarDefault::List({})", str_slice(values)),
+        };
+        fields.push(format!("default: Some({default})"));
+    }
+    if variable.sensitive {
+        fields.push("sensitive: true".to_owned());
+    }
     format!(
-        "{rt}::VarDef {{ name: {:?}, ty: {rt}::VarType::{}, description: {}, required: {}, default: {}, sensitive: {} }}",
-        variable.name,
-        var_value_variant(variable.ty),
-        option(variable.description.as_ref().map(|d| format!("{d:?}"))),
-        variable.required,
-        option(default),
-        variable.sensitive
+        "{rt}::VarDef {{ {}, ..{rt}::__private::VAR_DEF }}",
+        fields.join(", ")
     )
 }
 
@@ -536,14 +692,8 @@ fn default_display(default: &DefaultValue) -> String {
     }
 }
 
-// Prelude names keep the output small (it is parsed on every rebuild); generated modules never
-// define `Some` or `None` themselves, since prompt ids are lowercase.
-fn option(value: Option<String>) -> String {
-    match value {
-        Some(value) => format!("Some({value})"),
-        None => "None".to_owned(),
-    }
-}
+// Generated code uses the prelude's `Some`, which keeps the output small (it is parsed on every
+// rebuild); generated modules never define `Some` themselves, since prompt ids are lowercase.
 
 fn str_slice(values: &[String]) -> String {
     let items: Vec<String> = values.iter().map(|v| format!("{v:?}")).collect();
@@ -557,5 +707,92 @@ fn float(value: f64) -> String {
         text
     } else {
         format!("{text}.0")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tree::{validate, SourceFile, Tree};
+
+    fn prompt_file(id: &str, labels: bool) -> String {
+        let mut text = format!(
+            "id: {id}\nversion: 1\nowner: team\nmodel: nova-lite\ntags: []\nvariables:\n  name: string\n"
+        );
+        if labels {
+            text.push_str("output:\n  labels: [yes, no]\n");
+        }
+        text.push_str("template: \"Hi {{ name }}\"\n");
+        text
+    }
+
+    fn prompts(ids: &[&str]) -> Vec<Prompt> {
+        let files = ids
+            .iter()
+            .map(|id| {
+                SourceFile::new(
+                    format!("{}.yaml", naming::id_to_path_stem(id)),
+                    prompt_file(id, id.ends_with("classify")),
+                )
+            })
+            .collect();
+        let validated = validate(&Tree {
+            display_prefix: "prompts/".into(),
+            files,
+            ..Tree::default()
+        });
+        assert!(validated.is_ok(), "{:?}", validated.diagnostics);
+        validated.prompts
+    }
+
+    #[test]
+    fn definitions_live_in_shared_data_modules_and_are_reexported_as_def() {
+        let ids: Vec<String> = (0..DATA_CHUNK + 1)
+            .map(|i| format!("big.p{i:03}"))
+            .collect();
+        let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let code = generate(&prompts(&ids), &CodegenOptions::default());
+        assert_eq!(code.matches("pub mod __promptops_defs_0 {").count(), 1);
+        assert_eq!(code.matches("pub mod __promptops_defs_1 {").count(), 1);
+        assert!(code.contains("pub static p000: ::promptops_runtime::PromptDef"));
+        assert!(code.contains("pub use super::__promptops_defs_0::p000 as DEF;"));
+        let last = format!("pub use super::__promptops_defs_1::p{DATA_CHUNK:03} as DEF;");
+        assert!(code.contains(&last), "{code}");
+        assert_eq!(code.matches("pub static ").count(), DATA_CHUNK + 1 + 1); // + ALL
+    }
+
+    #[test]
+    fn typed_output_has_handles_specs_vars_and_labels() {
+        let code = generate(
+            &prompts(&["a.classify", "a.reply"]),
+            &CodegenOptions::default(),
+        );
+        assert!(
+            code.contains("pub const fn classify() -> ::promptops_runtime::Prompt<classify::Spec>")
+        );
+        assert!(
+            code.contains("fn __visit(&self, v: &mut ::promptops_runtime::__private::Visitor<'_>)")
+        );
+        assert!(code.contains("v.string(\"name\", self.name);"));
+        assert!(code.contains("#[derive(PartialEq)]\n        pub enum Label {"));
+        assert!(code.contains("Self::Yes => \"Yes\", Self::No => \"No\","));
+        assert!(!code.contains("handles = false;"));
+    }
+
+    #[test]
+    fn data_only_output_has_no_typed_layer() {
+        let options = CodegenOptions {
+            typed: false,
+            ..CodegenOptions::default()
+        };
+        let code = generate(&prompts(&["a.classify", "a.reply"]), &options);
+        assert!(code.contains(", data only."));
+        assert!(code.contains("pub use super::__promptops_defs_0::reply as DEF;"));
+        assert!(code.contains("handles = false;"));
+        for typed in ["pub const fn", "Spec", "Vars", "enum Label", "impl "] {
+            assert!(!code.contains(typed), "data-only output contains `{typed}`");
+        }
+        // The module keeps the handle's documentation.
+        assert!(code.contains("#[doc = \" Prompt `a.reply`.\\n\\n - id: `a.reply`"));
     }
 }

@@ -187,6 +187,15 @@ impl Config {
         self
     }
 
+    /// Whether to generate the typed layer (default `true`): a handle function, `Spec`, `Vars`
+    /// and `Label` per prompt. `false` generates data only (`DEF` statics, `ALL`, `get`, and a
+    /// `prompt!` that expands to `&'static PromptDef`), which compiles several times faster for
+    /// registries of thousands of prompts (see BENCHMARKS.md, "Build time").
+    pub fn typed(&mut self, typed: bool) -> &mut Self {
+        self.codegen.typed = typed;
+        self
+    }
+
     /// Builds for `environment` regardless of `PROMPTOPS_ENV` and the `production` feature.
     pub fn environment(&mut self, environment: Environment) -> &mut Self {
         self.environment = Some(environment);

@@ -11,10 +11,11 @@ use proc_macro2::{Delimiter, Span, TokenStream, TokenTree};
 use promptops_build::references::{resolve, ReferenceTable};
 use quote::quote_spanned;
 
-/// Expands to `$crate::path::to::handle()` for a known id, or to a `compile_error!` located at
-/// the id's string literal. Input (written by generated code):
-/// `krate = $crate; dir = "…"; hash = "…"; env = "…"; prompts = ["id" (path), …];
-/// excluded = ["id" "draft", …]; id = "…"`.
+/// Expands to `$crate::path::to::handle()` for a known id (`&$crate::path::to::handle::DEF`
+/// when the crate was generated without handles, `handles = false`), or to a `compile_error!`
+/// located at the id's string literal. Input (written by generated code):
+/// `krate = $crate; dir = "…"; hash = "…"; env = "…"; [handles = false;]
+/// prompts = ["id" (path), …]; excluded = ["id" "draft", …]; id = "…"`.
 #[proc_macro]
 pub fn prompt_impl(input: proc_macro::TokenStream) -> proc_macro::TokenStream {
     match expand(input.into()) {
@@ -26,6 +27,7 @@ struct Input {
     krate: TokenTree,
     dir: String,
     env: String,
+    handles: bool,
     compiled: Vec<(String, TokenStream)>,
     excluded: Vec<(String, String)>,
     id: Option<(String, Span)>,
@@ -66,7 +68,11 @@ fn expand(input: TokenStream) -> Result<TokenStream, TokenStream> {
                 .map(|(_, path)| respan(path.clone(), span))
                 .unwrap_or_default();
             let krate = input.krate;
-            Ok(quote_spanned!(span=> #krate::#path()))
+            if input.handles {
+                Ok(quote_spanned!(span=> #krate::#path()))
+            } else {
+                Ok(quote_spanned!(span=> &#krate::#path::DEF))
+            }
         }
         Err(err) => Err(error(span, &err.render())),
     }
@@ -120,6 +126,7 @@ fn parse(input: TokenStream) -> Result<Input, TokenStream> {
         krate: TokenTree::Ident(proc_macro2::Ident::new("crate", Span::call_site())),
         dir: String::new(),
         env: String::new(),
+        handles: true,
         compiled: Vec::new(),
         excluded: Vec::new(),
         id: None,
@@ -140,6 +147,13 @@ fn parse(input: TokenStream) -> Result<Input, TokenStream> {
             "dir" => parsed.dir = string_literal(&value).ok_or_else(malformed)?,
             "hash" => {}
             "env" => parsed.env = string_literal(&value).ok_or_else(malformed)?,
+            "handles" => {
+                parsed.handles = match &value {
+                    TokenTree::Ident(flag) if flag == "true" => true,
+                    TokenTree::Ident(flag) if flag == "false" => false,
+                    _ => return Err(malformed()),
+                }
+            }
             "prompts" | "excluded" => {
                 let TokenTree::Group(group) = value else {
                     return Err(malformed());

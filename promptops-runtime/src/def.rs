@@ -1,7 +1,8 @@
 //! The static description of one prompt, as `promptops-build` generates it.
 //!
-//! Everything here is plain data with `'static` lifetimes so that generated crates can hold
-//! thousands of prompts as `const` items that cost almost nothing to compile.
+//! Everything here is plain data with `'static` lifetimes, so that generated crates hold each
+//! prompt as one `static` built from literals (see `BENCHMARKS.md`, "Build time", for what that
+//! costs rustc).
 
 /// Lifecycle state of a prompt, used for environment gating.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -193,6 +194,43 @@ pub struct PromptDef {
     /// Path of the prompt file relative to the prompts directory, with `/` separators.
     pub source_path: &'static str,
 }
+
+/// What generated code fills the fields a prompt file leaves at their default from
+/// (`PromptDef { id: …, ..PROMPT_DEF }`); not a public API.
+#[doc(hidden)]
+pub const PROMPT_DEF: PromptDef = PromptDef {
+    id: "",
+    version: 1,
+    owner: "",
+    model: "",
+    model_id: "",
+    parent: None,
+    status: Status::Stable,
+    deprecation_note: None,
+    description: None,
+    tags: &[],
+    metrics: Metrics::EMPTY,
+    variables: &[],
+    template: "",
+    system: None,
+    inference: Inference::DEFAULT,
+    labels: &[],
+    created: None,
+    updated: None,
+    content_hash: "",
+    source_path: "",
+};
+
+/// The base of generated [`VarDef`]s: optional, not sensitive, no description or default.
+#[doc(hidden)]
+pub const VAR_DEF: VarDef = VarDef {
+    name: "",
+    ty: VarType::String,
+    description: None,
+    required: false,
+    default: None,
+    sensitive: false,
+};
 
 impl PromptDef {
     /// The declared variable called `name`, if any.

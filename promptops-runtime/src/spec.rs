@@ -36,11 +36,53 @@ pub enum VarValue<'a> {
 
 /// Something that can hand its variables to the renderer, one by one.
 ///
-/// Generated `Vars` structs implement this with a few lines of straight-line code; optional
-/// fields that are `None` are simply not visited (the declared default then applies).
+/// Optional fields that are `None` are simply not visited (the declared default then applies).
+/// Implement [`visit`](Self::visit). Generated `Vars` structs implement the hidden
+/// `__visit` instead, a few calls on a [`Visitor`] that type-check faster than calls through
+/// `dyn FnMut`; `visit` then forwards to it.
 pub trait TemplateVars {
     /// Calls `visit` once per supplied variable.
-    fn visit(&self, visit: &mut dyn FnMut(&'static str, VarValue<'_>));
+    fn visit(&self, visit: &mut dyn FnMut(&'static str, VarValue<'_>)) {
+        self.__visit(&mut Visitor(visit));
+    }
+
+    /// What generated code implements; not a public API.
+    #[doc(hidden)]
+    fn __visit(&self, _visitor: &mut Visitor<'_>) {}
+}
+
+/// Hands typed variables to a [`TemplateVars::visit`] callback; used by generated code.
+#[doc(hidden)]
+pub struct Visitor<'v>(&'v mut dyn FnMut(&'static str, VarValue<'_>));
+
+macro_rules! visitor_methods {
+    ($($name:ident $optional:ident $ty:ty => $variant:ident;)*) => {
+        impl Visitor<'_> {
+            $(
+                #[doc = concat!("Visits a `", stringify!($variant), "` variable.")]
+                #[inline]
+                pub fn $name(&mut self, name: &'static str, value: $ty) {
+                    (self.0)(name, VarValue::$variant(value));
+                }
+
+                #[doc = concat!("Visits an optional `", stringify!($variant), "` variable if it is set.")]
+                #[inline]
+                pub fn $optional(&mut self, name: &'static str, value: Option<$ty>) {
+                    if let Some(value) = value {
+                        (self.0)(name, VarValue::$variant(value));
+                    }
+                }
+            )*
+        }
+    };
+}
+
+visitor_methods! {
+    string opt_string &str => String;
+    integer opt_integer i64 => Integer;
+    number opt_number f64 => Number;
+    boolean opt_boolean bool => Boolean;
+    list opt_list &[&str] => List;
 }
 
 /// The variables of a prompt whose template uses none: the caller's input is the user turn.
@@ -209,6 +251,36 @@ mod tests {
         assert_eq!(Mood::parse_label("  Happy.\n"), Ok(Mood::Happy));
         assert_eq!(Mood::parse_label("SAD"), Ok(Mood::Sad));
         assert_eq!(Mood::Sad.as_str(), "sad");
+    }
+
+    struct Generated<'a> {
+        name: &'a str,
+        count: Option<i64>,
+        tags: Option<&'a [&'a str]>,
+    }
+
+    // The shape promptops-build generates.
+    impl TemplateVars for Generated<'_> {
+        fn __visit(&self, v: &mut Visitor<'_>) {
+            v.string("name", self.name);
+            v.opt_integer("count", self.count);
+            v.opt_list("tags", self.tags);
+        }
+    }
+
+    #[test]
+    fn visit_forwards_generated_fields_and_skips_unset_options() {
+        let vars = Generated {
+            name: "Ada",
+            count: None,
+            tags: Some(&["a"]),
+        };
+        let mut seen = Vec::new();
+        vars.visit(&mut |name, value| seen.push(format!("{name}={value:?}")));
+        assert_eq!(seen, ["name=String(\"Ada\")", "tags=List([\"a\"])"]);
+        let mut none = 0;
+        NoVars.visit(&mut |_, _| none += 1);
+        assert_eq!(none, 0);
     }
 
     #[test]
