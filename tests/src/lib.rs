@@ -106,15 +106,20 @@ impl FixtureCrate {
     }
 
     /// Replaces the prompt tree (and any sibling files) with a copy of `case_dir`'s contents,
-    /// skipping `expected.stderr` and recreating links listed in a `symlinks` file
-    /// (`link -> target` per line, paths relative to the crate).
+    /// skipping `expected.stderr` and the case's `*main.rs` programs, and recreating links
+    /// listed in a `symlinks` file (`link -> target` per line, paths relative to the crate).
     pub fn load_case(&self, case_dir: &Path) -> io::Result<()> {
         fs::remove_dir_all(self.prompts())?;
         fs::create_dir_all(self.prompts())?;
         copy_tree(
             case_dir,
             &self.dir,
-            &["expected.stderr", "symlinks", "main.rs"],
+            &[
+                "expected.stderr",
+                "symlinks",
+                "main.rs",
+                "data_only_main.rs",
+            ],
         )?;
         if let Ok(links) = fs::read_to_string(case_dir.join("symlinks")) {
             for line in links.lines().filter(|l| !l.trim().is_empty()) {

@@ -112,3 +112,28 @@ fn awkward_valid_names_generate_code_that_compiles() {
          r2.get\n"
     );
 }
+
+/// `Config::typed(false)` generates data only (for very large registries): the same awkward
+/// prompts must compile, under `deny(missing_docs)`, with `DEF`, `ALL`, `get` and `prompt!`.
+#[test]
+fn data_only_mode_generates_code_that_compiles() {
+    let fixture = FixtureCrate::create("build-pass-data-only", true).expect("create fixture crate");
+    let case = workspace_root().join("tests/fixtures/build-pass/edge-names");
+    fixture.load_case(&case).expect("load case");
+    fs::copy(
+        case.join("data_only_main.rs"),
+        fixture.dir.join("src/main.rs"),
+    )
+    .expect("main.rs");
+    fs::write(
+        fixture.dir.join("build.rs"),
+        "fn main() {\n    promptops_build::Config::new().prompts_dir(\"prompts\").typed(false).compile_or_exit();\n}\n",
+    )
+    .expect("build.rs");
+    let run = fixture.cargo("run", &["-q"]).expect("run cargo");
+    assert!(run.success, "data-only code must compile:\n{}", run.stderr);
+    assert_eq!(
+        run.stdout,
+        "edge.type edge.type.loop edge.type.loop 4\n[\"self-serve\", \"in_progress\", \"Needs Review\", \"x2\"]\n"
+    );
+}
