@@ -234,9 +234,9 @@ async fn answer(runtime: &Runtime, def: &'static PromptDef, case: &Case, attempt
         .invoke_def(def, &vars, case.input.as_deref(), &options)
         .await
     {
-        Ok(completion) => match parse_label(def, &completion.text) {
-            Some(label) => Answer::Label(label),
-            None => Answer::Unexpected(completion.text),
+        Ok(completion) => match def.parse_label(&completion.text) {
+            Ok(label) => Answer::Label(label),
+            Err(_) => Answer::Unexpected(completion.text),
         },
         Err(err) => Answer::Failed(err.to_string()),
     }
@@ -250,18 +250,6 @@ fn var_value<'a>(value: &'a CaseValue, list: &'a [&'a str]) -> VarValue<'a> {
         CaseValue::Boolean(value) => VarValue::Boolean(*value),
         CaseValue::List(_) => VarValue::List(list),
     }
-}
-
-/// The label a completion names, by the same rule as generated label enums: surrounding
-/// whitespace and punctuation are ignored, and so is ASCII case.
-pub fn parse_label(def: &'static PromptDef, text: &str) -> Option<&'static str> {
-    let cleaned = text
-        .trim()
-        .trim_matches(|c: char| c.is_ascii_punctuation() || c.is_whitespace());
-    def.labels
-        .iter()
-        .copied()
-        .find(|label| label.eq_ignore_ascii_case(cleaned))
 }
 
 /// Whether `accuracy` meets `baseline`.

@@ -233,6 +233,16 @@ pub const VAR_DEF: VarDef = VarDef {
 };
 
 impl PromptDef {
+    /// The declared label a model's `text` names (see [`label_position`](crate::spec::label_position)).
+    pub fn parse_label(&self, text: &str) -> Result<&'static str, crate::UnexpectedOutput> {
+        crate::spec::label_position(self.labels, text)
+            .and_then(|index| self.labels.get(index).copied())
+            .ok_or_else(|| crate::UnexpectedOutput {
+                raw: text.to_owned(),
+                expected: self.labels,
+            })
+    }
+
     /// The declared variable called `name`, if any.
     pub fn variable(&self, name: &str) -> Option<&'static VarDef> {
         self.variables.iter().find(|var| var.name == name)

@@ -253,7 +253,7 @@ impl Runtime {
             _ => prompt.metrics.cost_per_call_usd,
         };
         let label = if prompt.is_classifier() {
-            matching_label(prompt.labels, &response.text)
+            prompt.parse_label(&response.text).ok()
         } else {
             None
         };
@@ -373,17 +373,6 @@ fn request_id(options: &CallOptions) -> String {
         .request_id
         .clone()
         .unwrap_or_else(|| format!("po-{:016x}", fastrand::u64(..)))
-}
-
-/// The declared label the text matches (same cleaning as [`Label::parse_label`](crate::Label)).
-fn matching_label(labels: &'static [&'static str], text: &str) -> Option<&'static str> {
-    let cleaned = text
-        .trim()
-        .trim_matches(|c: char| c.is_ascii_punctuation() || c.is_whitespace());
-    labels
-        .iter()
-        .find(|label| label.eq_ignore_ascii_case(cleaned))
-        .copied()
 }
 
 fn redact_error(error: &mut InvokeError, rendered: &Rendered) {

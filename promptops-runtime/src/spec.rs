@@ -127,6 +127,19 @@ impl PromptOutput for String {
     }
 }
 
+/// The position in `labels` of the label a model's `text` names. Surrounding whitespace and
+/// ASCII punctuation are ignored, and so is ASCII case (`" Billing.\n"` names `billing`). Every
+/// classifier output is read by this one rule: generated enums, [`PromptDef::parse_label`](crate::PromptDef::parse_label),
+/// batch jobs and the eval gate.
+pub fn label_position(labels: &[&str], text: &str) -> Option<usize> {
+    let cleaned = text
+        .trim()
+        .trim_matches(|c: char| c.is_ascii_punctuation() || c.is_whitespace());
+    labels
+        .iter()
+        .position(|label| label.eq_ignore_ascii_case(cleaned))
+}
+
 /// A generated classifier enum: one variant per declared `output.labels` entry.
 pub trait Label: Copy + Eq + fmt::Debug + 'static {
     /// The labels as written in the prompt file, in variant order.
@@ -143,15 +156,10 @@ pub trait Label: Copy + Eq + fmt::Debug + 'static {
         Self::LABELS[index]
     }
 
-    /// Parses model output: surrounding whitespace and punctuation are trimmed, case is ignored.
+    /// Parses model output by [`label_position`]'s rule.
     fn parse_label(text: &str) -> Result<Self, UnexpectedOutput> {
-        let cleaned = text
-            .trim()
-            .trim_matches(|c: char| c.is_ascii_punctuation() || c.is_whitespace());
-        Self::LABELS
-            .iter()
-            .position(|label| label.eq_ignore_ascii_case(cleaned))
-            .map(|index| Self::VARIANTS[index])
+        label_position(Self::LABELS, text)
+            .and_then(|index| Self::VARIANTS.get(index).copied())
             .ok_or_else(|| UnexpectedOutput {
                 raw: text.to_owned(),
                 expected: Self::LABELS,
@@ -281,6 +289,16 @@ mod tests {
         let mut none = 0;
         NoVars.visit(&mut |_, _| none += 1);
         assert_eq!(none, 0);
+    }
+
+    #[test]
+    fn one_rule_reads_every_label() {
+        let labels = ["billing", "other"];
+        assert_eq!(label_position(&labels, " Billing.\n"), Some(0));
+        assert_eq!(label_position(&labels, "\"other\""), Some(1));
+        assert_eq!(label_position(&labels, "billing please"), None);
+        assert_eq!(label_position(&labels, ""), None);
+        assert_eq!(Mood::parse_label(" SAD!"), Ok(Mood::Sad));
     }
 
     #[test]

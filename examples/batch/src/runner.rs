@@ -27,7 +27,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use promptops_runtime::{CallOptions, InvokeError, PromptDef, Runtime, UnexpectedOutput};
+use promptops_runtime::{CallOptions, InvokeError, PromptDef, Runtime};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
@@ -378,24 +378,6 @@ struct Totals {
     cost_usd: f64,
 }
 
-/// The label among `labels` that `text` names (trimmed, punctuation stripped, any case).
-pub fn parse_label(
-    labels: &'static [&'static str],
-    text: &str,
-) -> Result<String, UnexpectedOutput> {
-    let cleaned = text
-        .trim()
-        .trim_matches(|c: char| c.is_ascii_punctuation() || c.is_whitespace());
-    labels
-        .iter()
-        .find(|label| label.eq_ignore_ascii_case(cleaned))
-        .map(|label| (*label).to_owned())
-        .ok_or_else(|| UnexpectedOutput {
-            raw: text.to_owned(),
-            expected: labels,
-        })
-}
-
 /// Renders and calls one record; never fails (failures become [`Outcome::Failed`]).
 pub async fn process(
     runtime: &Runtime,
@@ -422,7 +404,9 @@ pub async fn process(
     };
     let result = if def.is_classifier() {
         runtime
-            .complete(&rendered, &options, |text| parse_label(def.labels, text))
+            .complete(&rendered, &options, |text| {
+                def.parse_label(text).map(str::to_owned)
+            })
             .await
     } else {
         runtime.complete_text(&rendered, &options).await
@@ -977,13 +961,6 @@ mod tests {
         let items = scan(input, Shard::ALL, done, 1024);
         assert_eq!(items[0], Item::Skipped);
         assert!(matches!(&items[1], Item::Failed(f) if f.kind == "duplicate_id"));
-    }
-
-    #[test]
-    fn labels_parse_like_the_generated_enums() {
-        let labels: &'static [&'static str] = &["billing", "other"];
-        assert_eq!(parse_label(labels, " Billing.\n").unwrap(), "billing");
-        assert!(parse_label(labels, "billing please").is_err());
     }
 
     #[test]
