@@ -118,7 +118,8 @@ fn validate_suites(
     let mut suites = Vec::with_capacity(tree.eval_suites.len());
     for file in &tree.eval_suites {
         let display = format!("{}{}", tree.display_prefix, file.path);
-        let Some((text, root)) = load_document(&display, file, "eval suite", diagnostics) else {
+        let Some((text, root)) = load_document(&display, file, FileKind::EvalSuite, diagnostics)
+        else {
             continue;
         };
         let source = SourceText {
@@ -150,7 +151,7 @@ fn validate_file(
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Option<Prompt> {
     let display = format!("{}{}", tree.display_prefix, file.path);
-    let (text, root) = load_document(&display, file, "prompt file", diagnostics)?;
+    let (text, root) = load_document(&display, file, FileKind::Prompt, diagnostics)?;
     let source = SourceText {
         display: &display,
         text,
@@ -163,14 +164,52 @@ fn validate_file(
     schema::parse_prompt(&source, &root, &identity, context, diagnostics)
 }
 
+/// The two kinds of YAML file in a prompt tree, for the wording of shared diagnostics.
+#[derive(Clone, Copy)]
+enum FileKind {
+    Prompt,
+    EvalSuite,
+}
+
+impl FileKind {
+    fn name(self) -> &'static str {
+        match self {
+            FileKind::Prompt => "prompt file",
+            FileKind::EvalSuite => "eval suite",
+        }
+    }
+
+    fn with_article(self) -> &'static str {
+        match self {
+            FileKind::Prompt => "a prompt file",
+            FileKind::EvalSuite => "an eval suite",
+        }
+    }
+
+    fn fill_in(self) -> &'static str {
+        match self {
+            FileKind::Prompt => "add the prompt's fields, or delete the file",
+            FileKind::EvalSuite => "add `prompt_id:` and `cases:`, or delete the file",
+        }
+    }
+
+    fn one_per_file(self) -> &'static str {
+        match self {
+            FileKind::Prompt => "put each prompt in its own file",
+            FileKind::EvalSuite => "put each suite in its own file",
+        }
+    }
+}
+
 /// The checks every YAML file of the tree passes before its schema is looked at: UTF-8, YAML
-/// syntax, exactly one non-empty document, no aliases. `what` names the kind of file.
+/// syntax, exactly one non-empty document, no aliases.
 fn load_document<'f>(
     display: &str,
     file: &'f SourceFile,
-    what: &str,
+    kind: FileKind,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Option<(&'f str, yaml::Node<'f>)> {
+    let what = kind.name();
     let Ok(text) = std::str::from_utf8(&file.bytes) else {
         let valid_up_to = std::str::from_utf8(&file.bytes)
             .err()
@@ -211,16 +250,12 @@ fn load_document<'f>(
                         Code::NotAMapping,
                         second.region,
                         format!(
-                            "a{} {what} must hold exactly one YAML document",
-                            if what.starts_with(['a', 'e', 'i', 'o', 'u']) {
-                                "n"
-                            } else {
-                                ""
-                            }
+                            "{} must hold exactly one YAML document",
+                            kind.with_article()
                         ),
                     )
                     .with_label("second document")
-                    .with_help("put each prompt in its own file"),
+                    .with_help(kind.one_per_file()),
             );
             return None;
         }
@@ -228,7 +263,7 @@ fn load_document<'f>(
     let Some(root) = root else {
         diagnostics.push(
             Diagnostic::file_level(Code::EmptyFile, display, format!("{what} is empty"))
-                .with_help("add the prompt's fields, or delete the file"),
+                .with_help(kind.fill_in()),
         );
         return None;
     };

@@ -314,6 +314,10 @@ fn suite_schema_problems_use_the_shared_codes() {
     assert_eq!(found.len(), 1, "{}", render(&found));
     assert_eq!(found[0].code, Code::EmptyFile);
     assert_eq!(found[0].message, "eval suite is empty");
+    assert_eq!(
+        found[0].help.as_deref(),
+        Some("add `prompt_id:` and `cases:`, or delete the file")
+    );
 }
 
 #[test]

@@ -347,6 +347,18 @@ impl Runtime {
         options: &CallOptions,
         error: &InvokeError,
     ) {
+        self.emit_render_failure(prompt, options, &error.to_string());
+    }
+
+    /// Emits `prompt_failed` (error `render`, no attempt made) for a call whose prompt could
+    /// not be rendered outside this runtime's own methods, e.g. by a batch job that renders
+    /// its records itself. `message` must not contain variable values.
+    pub fn emit_render_failure(
+        &self,
+        prompt: &'static PromptDef,
+        options: &CallOptions,
+        message: &str,
+    ) {
         let request_id = request_id(options);
         let identity = CallIdentity {
             prompt,
@@ -360,9 +372,9 @@ impl Runtime {
             &Failed {
                 latency_ms: 0,
                 attempts: 0,
-                error: error.kind(),
+                error: "render",
                 error_code: None,
-                error_message: &error.to_string(),
+                error_message: message,
             },
         );
     }

@@ -604,6 +604,22 @@ async fn a_render_failure_emits_prompt_failed_without_calling_the_model() {
     assert_eq!(events[0]["event"], "prompt_failed");
     assert_eq!(events[0]["error"], "render");
     assert!(mock.requests().is_empty());
+
+    // Callers that render themselves (batch jobs) report the same event.
+    capture.clear();
+    runtime.emit_render_failure(
+        &BROKEN,
+        &CallOptions::with_request_id("rec-7"),
+        "bad record",
+    );
+    let events = capture.events();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0]["event"], "prompt_failed");
+    assert_eq!(events[0]["error"], "render");
+    assert_eq!(events[0]["attempts"], 0);
+    assert_eq!(events[0]["request_id"], "rec-7");
+    assert_eq!(events[0]["error_message"], "bad record");
+    assert!(mock.requests().is_empty());
 }
 
 #[tokio::test]

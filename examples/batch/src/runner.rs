@@ -385,22 +385,23 @@ pub async fn process(
     model_id: Option<&str>,
     record: Record,
 ) -> Outcome {
+    let options = CallOptions {
+        request_id: Some(record.id.clone()),
+        model_id: model_id.map(str::to_owned),
+        ..CallOptions::default()
+    };
     let rendered = match record.render(def) {
         Ok(rendered) => rendered,
         Err(err) => {
+            runtime.emit_render_failure(def, &options, &err.to_string());
             return Outcome::Failed(Failure {
                 line: record.line,
                 id: Some(record.id),
                 kind: "render",
                 message: err.to_string(),
                 attempts: 0,
-            })
+            });
         }
-    };
-    let options = CallOptions {
-        request_id: Some(record.id.clone()),
-        model_id: model_id.map(str::to_owned),
-        ..CallOptions::default()
     };
     let result = if def.is_classifier() {
         runtime
