@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use promptops_runtime::{DynVars, PromptDef, VarType, VarValue};
+use promptops_runtime::{DynVars, OwnedValue, PromptDef, VarType};
 
 use crate::{find, Outcome, Registry};
 
@@ -34,14 +34,8 @@ pub fn run(args: &RenderArgs, registry: &Registry) -> Outcome {
     }
 }
 
-/// A parsed `--var` value, owned until the renderer borrows it.
-enum Parsed {
-    Scalar(String, VarType),
-    List(Vec<String>),
-}
-
 fn render(def: &'static PromptDef, raw: &[String], input: Option<&str>) -> Result<String, String> {
-    let mut given: BTreeMap<&'static str, Parsed> = BTreeMap::new();
+    let mut given: BTreeMap<&'static str, OwnedValue> = BTreeMap::new();
     for pair in raw {
         let (name, value) = pair
             .split_once('=')
@@ -60,16 +54,16 @@ fn render(def: &'static PromptDef, raw: &[String], input: Option<&str>) -> Resul
         };
         match var.ty {
             VarType::List => {
-                if let Parsed::List(items) =
-                    given.entry(var.name).or_insert(Parsed::List(Vec::new()))
+                if let OwnedValue::List(items) = given
+                    .entry(var.name)
+                    .or_insert(OwnedValue::List(Vec::new()))
                 {
                     items.push(value.to_owned());
                 }
             }
             ty => {
-                check_scalar(var.name, ty, value)?;
                 if given
-                    .insert(var.name, Parsed::Scalar(value.to_owned(), ty))
+                    .insert(var.name, scalar(var.name, ty, value)?)
                     .is_some()
                 {
                     return Err(format!("`{name}` is given twice"));
@@ -93,21 +87,8 @@ fn render(def: &'static PromptDef, raw: &[String], input: Option<&str>) -> Resul
         ));
     }
 
-    let lists: BTreeMap<&str, Vec<&str>> = given
-        .iter()
-        .filter_map(|(name, parsed)| match parsed {
-            Parsed::List(items) => Some((*name, items.iter().map(String::as_str).collect())),
-            Parsed::Scalar(..) => None,
-        })
-        .collect();
-    let pairs = given.iter().map(|(name, parsed)| {
-        let value = match parsed {
-            Parsed::Scalar(text, ty) => scalar(text, *ty),
-            Parsed::List(_) => VarValue::List(lists.get(name).map_or(&[], Vec::as_slice)),
-        };
-        (*name, value)
-    });
-    let vars = DynVars::new(def, pairs).map_err(|err| err.to_string())?;
+    let vars = DynVars::from_owned(def, given.iter().map(|(name, value)| (*name, value)))
+        .map_err(|err| err.to_string())?;
     let rendered = match input {
         Some(input) => promptops_runtime::render::render_def_with_input(def, &vars, input),
         None => promptops_runtime::render::render_def(def, &vars),
@@ -126,33 +107,30 @@ fn render(def: &'static PromptDef, raw: &[String], input: Option<&str>) -> Resul
     Ok(out)
 }
 
-fn check_scalar(name: &str, ty: VarType, value: &str) -> Result<(), String> {
-    let ok = match ty {
-        VarType::String | VarType::List => true,
-        VarType::Integer => value.parse::<i64>().is_ok(),
-        VarType::Number => value.parse::<f64>().is_ok_and(f64::is_finite),
-        VarType::Boolean => matches!(value, "true" | "false"),
+/// Parses a non-list `--var` value by its declared type.
+fn scalar(name: &str, ty: VarType, text: &str) -> Result<OwnedValue, String> {
+    let value = match ty {
+        VarType::String | VarType::List => Some(OwnedValue::String(text.to_owned())),
+        VarType::Integer => text.parse().ok().map(OwnedValue::Integer),
+        VarType::Number => text
+            .parse::<f64>()
+            .ok()
+            .filter(|value| value.is_finite())
+            .map(OwnedValue::Number),
+        VarType::Boolean => match text {
+            "true" => Some(OwnedValue::Boolean(true)),
+            "false" => Some(OwnedValue::Boolean(false)),
+            _ => None,
+        },
     };
-    if ok {
-        Ok(())
-    } else {
-        Err(format!(
-            "`{name}` is declared as {}, but `{value}` is not one",
+    value.ok_or_else(|| {
+        format!(
+            "`{name}` is declared as {}, but `{text}` is not one",
             match ty {
                 VarType::Integer => "an integer",
                 VarType::Number => "a number",
                 _ => "a boolean (`true` or `false`)",
             }
-        ))
-    }
-}
-
-/// A value already checked by [`check_scalar`].
-fn scalar(text: &str, ty: VarType) -> VarValue<'_> {
-    match ty {
-        VarType::Integer => VarValue::Integer(text.parse().unwrap_or_default()),
-        VarType::Number => VarValue::Number(text.parse().unwrap_or_default()),
-        VarType::Boolean => VarValue::Boolean(text == "true"),
-        VarType::String | VarType::List => VarValue::String(text),
-    }
+        )
+    })
 }

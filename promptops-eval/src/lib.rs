@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 use futures_util::stream::{self, StreamExt};
 use promptops_build::eval::{Case, CaseValue, Suite};
 use promptops_build::Validated;
-use promptops_runtime::{CallOptions, DynVars, PromptDef, Runtime, VarValue};
+use promptops_runtime::{CallOptions, DynVars, OwnedValue, PromptDef, Runtime};
 
 pub use report::{Answer, CaseReport, PromptReport, Report, Verdict};
 
@@ -209,20 +209,13 @@ pub async fn run(plans: &[PromptPlan<'_>], runtime: &Runtime, options: &Options)
 }
 
 async fn answer(runtime: &Runtime, def: &'static PromptDef, case: &Case, attempt: u32) -> Answer {
-    let lists: Vec<Vec<&str>> = case
-        .vars
-        .iter()
-        .map(|(_, value)| match value {
-            CaseValue::List(items) => items.iter().map(String::as_str).collect(),
-            _ => Vec::new(),
-        })
-        .collect();
+    let values: Vec<OwnedValue> = case.vars.iter().map(|(_, value)| owned(value)).collect();
     let pairs = case
         .vars
         .iter()
-        .zip(&lists)
-        .map(|((name, value), list)| (name.as_str(), var_value(value, list)));
-    let vars = match DynVars::new(def, pairs) {
+        .zip(&values)
+        .map(|((name, _), value)| (name.as_str(), value));
+    let vars = match DynVars::from_owned(def, pairs) {
         Ok(vars) => vars,
         // The build validated the suite against this very prompt (same content hash), so this
         // only happens if the two disagree about the rules; report it rather than panic.
@@ -242,13 +235,14 @@ async fn answer(runtime: &Runtime, def: &'static PromptDef, case: &Case, attempt
     }
 }
 
-fn var_value<'a>(value: &'a CaseValue, list: &'a [&'a str]) -> VarValue<'a> {
+/// The runtime's form of a suite value (the build crate cannot name the runtime's type).
+fn owned(value: &CaseValue) -> OwnedValue {
     match value {
-        CaseValue::String(text) => VarValue::String(text),
-        CaseValue::Integer(value) => VarValue::Integer(*value),
-        CaseValue::Number(value) => VarValue::Number(*value),
-        CaseValue::Boolean(value) => VarValue::Boolean(*value),
-        CaseValue::List(_) => VarValue::List(list),
+        CaseValue::String(text) => OwnedValue::String(text.clone()),
+        CaseValue::Integer(value) => OwnedValue::Integer(*value),
+        CaseValue::Number(value) => OwnedValue::Number(*value),
+        CaseValue::Boolean(value) => OwnedValue::Boolean(*value),
+        CaseValue::List(items) => OwnedValue::List(items.clone()),
     }
 }
 

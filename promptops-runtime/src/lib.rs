@@ -58,7 +58,7 @@ pub use model::{
     ModelRequest, ModelResponse,
 };
 pub use pricing::Price;
-pub use render::{DynVars, RenderError, Rendered, UnknownVariable};
+pub use render::{DynVars, OwnedValue, RenderError, Rendered, UnknownVariable};
 pub use retry::RetryPolicy;
 pub use spec::{
     Label, NoVars, Prompt, PromptOutput, PromptSpec, TemplateVars, UnexpectedOutput, VarValue,

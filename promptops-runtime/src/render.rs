@@ -301,7 +301,30 @@ impl<S: PromptSpec> Prompt<S> {
 /// prompts whose generated `Vars` type is not available statically.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DynVars<'a> {
-    values: Vec<(&'static str, VarValue<'a>)>,
+    values: Vec<(&'static str, DynValue<'a>)>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum DynValue<'a> {
+    Borrowed(VarValue<'a>),
+    Owned(&'a OwnedValue),
+}
+
+/// An owned variable value, for values parsed at run time (JSON records, eval suites, command
+/// lines). [`VarValue`] is the borrowed form the renderer takes; [`DynVars::from_owned`] lends
+/// these to it, lists included.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OwnedValue {
+    /// A `string` variable.
+    String(String),
+    /// An `integer` variable.
+    Integer(i64),
+    /// A `number` variable.
+    Number(f64),
+    /// A `boolean` variable.
+    Boolean(bool),
+    /// A `list` variable.
+    List(Vec<String>),
 }
 
 /// A variable name the prompt does not declare.
@@ -323,6 +346,22 @@ impl<'a> DynVars<'a> {
         def: &'static PromptDef,
         pairs: impl IntoIterator<Item = (&'n str, VarValue<'a>)>,
     ) -> Result<Self, UnknownVariable> {
+        Self::checked(def, pairs, DynValue::Borrowed)
+    }
+
+    /// Like [`new`](Self::new), for owned values.
+    pub fn from_owned<'n>(
+        def: &'static PromptDef,
+        pairs: impl IntoIterator<Item = (&'n str, &'a OwnedValue)>,
+    ) -> Result<Self, UnknownVariable> {
+        Self::checked(def, pairs, DynValue::Owned)
+    }
+
+    fn checked<'n, V>(
+        def: &'static PromptDef,
+        pairs: impl IntoIterator<Item = (&'n str, V)>,
+        wrap: impl Fn(V) -> DynValue<'a>,
+    ) -> Result<Self, UnknownVariable> {
         let mut values = Vec::new();
         for (name, value) in pairs {
             let var = def.variable(name).ok_or_else(|| UnknownVariable {
@@ -335,7 +374,7 @@ impl<'a> DynVars<'a> {
                     .collect::<Vec<_>>()
                     .join(", "),
             })?;
-            values.push((var.name, value));
+            values.push((var.name, wrap(value)));
         }
         Ok(DynVars { values })
     }
@@ -344,7 +383,87 @@ impl<'a> DynVars<'a> {
 impl TemplateVars for DynVars<'_> {
     fn visit(&self, visit: &mut dyn FnMut(&'static str, VarValue<'_>)) {
         for (name, value) in &self.values {
-            visit(name, *value);
+            match value {
+                DynValue::Borrowed(value) => visit(name, *value),
+                DynValue::Owned(OwnedValue::String(text)) => visit(name, VarValue::String(text)),
+                DynValue::Owned(OwnedValue::Integer(value)) => {
+                    visit(name, VarValue::Integer(*value))
+                }
+                DynValue::Owned(OwnedValue::Number(value)) => visit(name, VarValue::Number(*value)),
+                DynValue::Owned(OwnedValue::Boolean(value)) => {
+                    visit(name, VarValue::Boolean(*value))
+                }
+                DynValue::Owned(OwnedValue::List(items)) => {
+                    let items: Vec<&str> = items.iter().map(String::as_str).collect();
+                    visit(name, VarValue::List(&items));
+                }
+            }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::def::{VarDef, VarType, PROMPT_DEF, VAR_DEF};
+
+    static DEF: PromptDef = PromptDef {
+        id: "tests.owned",
+        variables: &[
+            VarDef {
+                name: "name",
+                ..VAR_DEF
+            },
+            VarDef {
+                name: "count",
+                ty: VarType::Integer,
+                ..VAR_DEF
+            },
+            VarDef {
+                name: "items",
+                ty: VarType::List,
+                ..VAR_DEF
+            },
+        ],
+        ..PROMPT_DEF
+    };
+
+    fn visited(vars: &DynVars<'_>) -> Vec<String> {
+        let mut seen = Vec::new();
+        vars.visit(&mut |name, value| seen.push(format!("{name}={value:?}")));
+        seen
+    }
+
+    #[test]
+    fn owned_values_visit_like_borrowed_ones() {
+        let owned = [
+            OwnedValue::String("Ada".into()),
+            OwnedValue::Integer(3),
+            OwnedValue::List(vec!["a".into(), "b".into()]),
+        ];
+        let from_owned =
+            DynVars::from_owned(&DEF, ["name", "count", "items"].into_iter().zip(&owned)).unwrap();
+        let borrowed = DynVars::new(
+            &DEF,
+            [
+                ("name", VarValue::String("Ada")),
+                ("count", VarValue::Integer(3)),
+                ("items", VarValue::List(&["a", "b"])),
+            ],
+        )
+        .unwrap();
+        assert_eq!(visited(&from_owned), visited(&borrowed));
+        assert_eq!(
+            visited(&from_owned),
+            [
+                "name=String(\"Ada\")",
+                "count=Integer(3)",
+                "items=List([\"a\", \"b\"])"
+            ]
+        );
+
+        let err = DynVars::from_owned(&DEF, [("nmae", &owned[0])]).unwrap_err();
+        assert_eq!(err.name, "nmae");
+        assert_eq!(err.declared, "name, count, items");
     }
 }

@@ -24,7 +24,8 @@
 //! the errors file with its line number.
 
 use promptops_runtime::render::{render_def, render_def_with_input};
-use promptops_runtime::{DynVars, PromptDef, RenderError, Rendered, VarType, VarValue};
+pub use promptops_runtime::OwnedValue;
+use promptops_runtime::{DynVars, PromptDef, RenderError, Rendered, VarType};
 use serde_json::{Map, Value};
 
 /// Why an input line could not become a call.
@@ -157,21 +158,6 @@ pub fn parse_line(text: &str) -> Result<ParsedLine, RecordError> {
         Some(other) => return Err(RecordError::BadId(json_type(&other).into())),
     };
     Ok(ParsedLine { id, fields })
-}
-
-/// An owned variable value (see [`VarValue`] for the borrowed form the renderer takes).
-#[derive(Debug, Clone, PartialEq)]
-pub enum OwnedValue {
-    /// A `string` variable.
-    String(String),
-    /// An `integer` variable.
-    Integer(i64),
-    /// A `number` variable.
-    Number(f64),
-    /// A `boolean` variable.
-    Boolean(bool),
-    /// A `list` variable.
-    List(Vec<String>),
 }
 
 /// A record ready to be rendered: its id, line, input and typed variables.
@@ -323,25 +309,7 @@ pub enum RenderFailure {
 impl Record {
     /// Renders `def` for this record: with the input as the user turn when there is one.
     pub fn render(&self, def: &'static PromptDef) -> Result<Rendered, RenderFailure> {
-        let lists: Vec<Vec<&str>> = self
-            .vars
-            .iter()
-            .map(|(_, value)| match value {
-                OwnedValue::List(items) => items.iter().map(String::as_str).collect(),
-                _ => Vec::new(),
-            })
-            .collect();
-        let pairs = self.vars.iter().zip(&lists).map(|((name, value), list)| {
-            let value = match value {
-                OwnedValue::String(text) => VarValue::String(text),
-                OwnedValue::Integer(number) => VarValue::Integer(*number),
-                OwnedValue::Number(number) => VarValue::Number(*number),
-                OwnedValue::Boolean(flag) => VarValue::Boolean(*flag),
-                OwnedValue::List(_) => VarValue::List(list),
-            };
-            (*name, value)
-        });
-        let vars = DynVars::new(def, pairs)?;
+        let vars = DynVars::from_owned(def, self.vars.iter().map(|(name, value)| (*name, value)))?;
         Ok(match &self.input {
             Some(input) => render_def_with_input(def, &vars, input)?,
             None => render_def(def, &vars)?,
