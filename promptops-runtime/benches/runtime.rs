@@ -13,10 +13,11 @@ use std::time::Duration;
 use common::{intent_classifier, support_reply, SONNET};
 use criterion::{criterion_group, criterion_main, Criterion};
 use promptops_bedrock_mock::{MockBedrock, Script};
+use promptops_runtime::def::PROMPT_DEF;
 use promptops_runtime::events::{self, CallIdentity, Completed};
 use promptops_runtime::{
-    lookup, BedrockApi, BedrockModel, Inference, Metrics, NoVars, Prompt, PromptDef, PromptSpec,
-    RetryPolicy, Runtime, Status, TemplateVars, VarValue,
+    lookup, BedrockApi, BedrockModel, NoVars, Prompt, PromptDef, PromptSpec, RetryPolicy, Runtime,
+    TemplateVars, VarValue,
 };
 use tracing_subscriber::EnvFilter;
 
@@ -25,25 +26,12 @@ const TICKET_TEMPLATE: &str = include_str!("../../bench/fixtures/ticket_summary.
 
 static TICKET_DEF: PromptDef = PromptDef {
     id: "customer-support.ticket-summary",
-    version: 1,
     owner: "support-team",
     model: "claude-3-5-sonnet",
     model_id: SONNET,
-    parent: None,
-    status: Status::Stable,
-    deprecation_note: None,
-    description: None,
-    tags: &[],
-    metrics: Metrics::EMPTY,
-    variables: &[],
     template: TICKET_TEMPLATE,
-    system: None,
-    inference: Inference::DEFAULT,
-    labels: &[],
-    created: None,
-    updated: None,
-    content_hash: "",
     source_path: "customer_support/ticket_summary.yaml",
+    ..PROMPT_DEF
 };
 
 struct TicketVars<'a> {

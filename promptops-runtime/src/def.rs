@@ -304,25 +304,11 @@ mod tests {
     fn def(id: &'static str) -> PromptDef {
         PromptDef {
             id,
-            version: 1,
             owner: "o",
             model: "m",
             model_id: "m",
-            parent: None,
-            status: Status::Stable,
-            deprecation_note: None,
-            description: None,
-            tags: &[],
-            metrics: Metrics::EMPTY,
-            variables: &[],
             template: "t",
-            system: None,
-            inference: Inference::DEFAULT,
-            labels: &[],
-            created: None,
-            updated: None,
-            content_hash: "",
-            source_path: "",
+            ..PROMPT_DEF
         }
     }
 

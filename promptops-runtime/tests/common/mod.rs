@@ -1,9 +1,10 @@
 //! Prompt specs written the way `promptops-build` generates them, for the runtime's tests.
 #![allow(dead_code)]
 
+use promptops_runtime::def::{PROMPT_DEF, VAR_DEF};
 use promptops_runtime::{
-    Inference, Label, Metrics, NoVars, PromptDef, PromptSpec, Status, TemplateVars, VarDef,
-    VarDefault, VarType, VarValue,
+    Inference, Label, Metrics, NoVars, PromptDef, PromptSpec, TemplateVars, VarDef, VarDefault,
+    VarType, VarValue,
 };
 
 /// The seed's intent classifier (seeds/002, section 1), verbatim.
@@ -32,18 +33,13 @@ pub mod intent_classifier {
         model: "claude-3-5-sonnet",
         model_id: SONNET,
         parent: Some(1),
-        status: Status::Stable,
-        deprecation_note: None,
-        description: None,
         tags: &["classification", "customer-support"],
         metrics: Metrics {
             baseline_accuracy: Some(0.94),
             cost_per_call_usd: Some(0.003),
             other: &[],
         },
-        variables: &[],
         template: INTENT_TEMPLATE,
-        system: None,
         inference: Inference {
             max_tokens: Some(5),
             temperature: Some(0.0),
@@ -55,6 +51,7 @@ pub mod intent_classifier {
         updated: Some("2026-05-01"),
         content_hash: "4f1c0000000000000000000000000000000000000000000000000000000000aa",
         source_path: "customer_support/intent_classifier.yaml",
+        ..PROMPT_DEF
     };
 
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,60 +92,40 @@ pub mod support_reply {
         owner: "support-team",
         model: "claude-3-5-sonnet",
         model_id: SONNET,
-        parent: None,
-        status: Status::Stable,
-        deprecation_note: None,
         description: Some("Drafts a reply to a customer."),
-        tags: &[],
-        metrics: Metrics::EMPTY,
         variables: &[
             VarDef {
                 name: "customer_name",
-                ty: VarType::String,
-                description: None,
                 required: true,
-                default: None,
-                sensitive: false,
+                ..VAR_DEF
             },
             VarDef {
                 name: "account_number",
-                ty: VarType::String,
                 description: Some("never logged"),
                 required: true,
-                default: None,
                 sensitive: true,
+                ..VAR_DEF
             },
             VarDef {
                 name: "message",
-                ty: VarType::String,
-                description: None,
                 required: true,
-                default: None,
-                sensitive: false,
+                ..VAR_DEF
             },
             VarDef {
                 name: "tone",
-                ty: VarType::String,
-                description: None,
-                required: false,
                 default: Some(VarDefault::String("friendly")),
-                sensitive: false,
+                ..VAR_DEF
             },
             VarDef {
                 name: "items",
                 ty: VarType::List,
-                description: None,
-                required: false,
-                default: None,
-                sensitive: false,
+                ..VAR_DEF
             },
             VarDef {
                 name: "max_words",
                 ty: VarType::Integer,
-                description: None,
-                required: false,
                 default: Some(VarDefault::Integer(120)),
-                sensitive: false,
+                ..VAR_DEF
             },
         ],
         template: "Customer {{ customer_name }} (account {{ account_number }}) wrote:\n{{ message }}\n{% if items %}Items: {{ items | join(', ') }}\n{% endif %}Answer in at most {{ max_words }} words.\n",
@@ -159,11 +136,9 @@ pub mod support_reply {
             top_p: Some(0.9),
             stop_sequences: &["\n\nCustomer:"],
         },
-        labels: &[],
-        created: None,
-        updated: None,
         content_hash: "9b2e0000000000000000000000000000000000000000000000000000000000bb",
         source_path: "customer_support/reply.yaml",
+        ..PROMPT_DEF
     };
 
     pub struct Vars<'a> {
