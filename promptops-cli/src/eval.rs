@@ -61,11 +61,6 @@ pub fn run(args: &EvalArgs, registry: &Registry) -> Outcome {
         Ok(plans) => plans,
         Err(err) => return Outcome::fail(format!("error: {err}\n"), 2),
     };
-    let model = args
-        .model
-        .clone()
-        .or_else(|| std::env::var(promptops_runtime::config::MODEL_ENV).ok())
-        .unwrap_or_else(|| "local".to_owned());
     let options = Options {
         repeat: args.repeat,
         concurrency: usize::try_from(args.concurrency).unwrap_or(1),
@@ -81,12 +76,10 @@ pub fn run(args: &EvalArgs, registry: &Registry) -> Outcome {
         }
     };
     let report = tokio.block_on(async {
-        let config = ModelConfig::from_lookup(|name| {
-            if name == promptops_runtime::config::MODEL_ENV {
-                Some(model.clone())
-            } else {
-                std::env::var(name).ok()
-            }
+        // `--model` stands in for PROMPTOPS_MODEL; with neither, the offline model.
+        let config = ModelConfig::from_lookup_or_local(|name| match &args.model {
+            Some(model) if name == promptops_runtime::config::MODEL_ENV => Some(model.clone()),
+            _ => std::env::var(name).ok(),
         })
         .map_err(|err| format!("error: {err}\n"))?;
         let runtime = Runtime::new(config.build().await).with_name("eval");

@@ -79,6 +79,18 @@ impl ModelConfig {
         }
     }
 
+    /// `PROMPTOPS_MODEL` (read through `lookup`) when it is set, else the local model. Unlike
+    /// [`from_lookup`](Self::from_lookup), AWS settings alone never select Bedrock: for jobs
+    /// that could run up a bill without anyone asking (batch runs, eval gates in CI).
+    pub fn from_lookup_or_local(
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        match lookup(MODEL_ENV) {
+            Some(value) if !value.trim().is_empty() => Self::from_lookup(lookup),
+            _ => Ok(ModelConfig::Local),
+        }
+    }
+
     #[cfg(feature = "bedrock")]
     fn bedrock(_value: String, api: BedrockApi) -> Result<Self, ConfigError> {
         Ok(ModelConfig::Bedrock(api))
@@ -160,6 +172,24 @@ mod tests {
             Ok(ModelConfig::Bedrock(BedrockApi::InvokeModel))
         );
         assert!(ModelConfig::from_lookup(lookup(&[(MODEL_ENV, "openai")])).is_err());
+    }
+
+    #[test]
+    fn aws_settings_alone_never_select_bedrock_for_jobs() {
+        let aws = [("AWS_REGION", "us-east-1"), ("AWS_PROFILE", "prod")];
+        assert_eq!(
+            ModelConfig::from_lookup_or_local(lookup(&aws)),
+            Ok(ModelConfig::Local)
+        );
+        assert_eq!(
+            ModelConfig::from_lookup_or_local(lookup(&[(MODEL_ENV, " ")])),
+            Ok(ModelConfig::Local)
+        );
+        assert_eq!(
+            ModelConfig::from_lookup_or_local(lookup(&[(MODEL_ENV, "LOCAL")])),
+            Ok(ModelConfig::Local)
+        );
+        assert!(ModelConfig::from_lookup_or_local(lookup(&[(MODEL_ENV, "openai")])).is_err());
     }
 
     #[test]

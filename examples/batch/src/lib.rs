@@ -134,12 +134,9 @@ pub fn model_config(
     choice: Option<ModelChoice>,
     lookup: impl Fn(&str) -> Option<String>,
 ) -> Result<ModelConfig, ConfigError> {
-    if let Some(choice) = choice {
-        return Ok(choice.config());
-    }
-    match lookup(promptops_runtime::config::MODEL_ENV) {
-        Some(value) if !value.trim().is_empty() => ModelConfig::from_lookup(lookup),
-        _ => Ok(ModelConfig::Local),
+    match choice {
+        Some(choice) => Ok(choice.config()),
+        None => ModelConfig::from_lookup_or_local(lookup),
     }
 }
 
