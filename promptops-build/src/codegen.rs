@@ -1,21 +1,21 @@
 //! Rust source generation for a validated prompt tree.
 //!
 //! The output is mostly data, shaped for rustc's cost model (see BENCHMARKS.md, "Build time"):
+//! rustc's cost grows with the number of items and bodies it checks and the expressions in them,
+//! much more than with the bytes of a literal.
 //!
-//! * Every prompt's `static` definition lives in a `#[doc(hidden)]` data module shared by the
-//!   prompts of one parent (at most [`DATA_CHUNK`] per module), and the prompt's own module
-//!   re-exports it as `DEF`. rustc makes one codegen unit per module that holds code or data,
-//!   so this gives a few dozen codegen units instead of one per prompt.
-//! * Definitions leave fields at their default to `..PROMPT_DEF` / `..VAR_DEF` (functional
-//!   update from hidden runtime constants): fewer expressions for rustc to check and evaluate.
-//! * The typed layer (an uninhabited `Spec` marker with a three-line trait impl, a `Vars`
-//!   struct when the template takes variables, a `Label` enum when the prompt classifies, and a
-//!   `const fn` returning the typed handle) holds only `#[inline]` functions, so it costs
-//!   type-checking but no machine code until a caller uses it. `Vars` implement the hidden
-//!   `TemplateVars::__visit` (plain calls on a `Visitor`), which checks much faster than an impl
-//!   of `visit` with its `dyn FnMut` callback. Label enums implement `Clone`, `Copy`, `Eq` and
-//!   `Debug` by hand (no derive expansion) and derive only `PartialEq`, so that constants of the
-//!   enum still work as patterns.
+//! * Every definition is one string literal in the runtime's definition encoding
+//!   ([`crate::encode`]), in one `static` array for the whole crate, and `ALL` is a
+//!   `promptops_runtime::Registry` over it that decodes a prompt on first use. A struct
+//!   literal per prompt (with its nested structs, options and slices) cost rustc ~6 M
+//!   instructions per prompt; the literal costs a small fraction of that.
+//! * The typed layer has as few bodies as the API allows. Per prompt: the handle function
+//!   (`#[inline]`, so no machine code until a caller uses it), an uninhabited `Spec` marker whose
+//!   impl has only associated types, and, when the template takes variables, a `#[repr(C)]`
+//!   `Vars` struct whose impl is a type-level field list (`GeneratedVars`): the runtime reads
+//!   the fields, so there is no visiting function to check. Label enums implement `Clone`,
+//!   `Copy`, `Eq` and `Debug` by hand (no derive expansion) and derive only `PartialEq`, so that
+//!   constants of the enum still work as patterns.
 //! * [`CodegenOptions::typed`] `false` leaves the typed layer out (data-only mode).
 //!
 //! Every change here was measured; `BENCHMARKS.md` has the numbers and what did not pay.
@@ -27,7 +27,7 @@ use std::fmt::Write as _;
 
 use crate::naming;
 use crate::references::Environment;
-use crate::schema::{DefaultValue, Prompt, Status, VarType, Variable};
+use crate::schema::{DefaultValue, Prompt, Status, VarType};
 
 /// First line of every generated file.
 pub const HEADER: &str =
@@ -43,8 +43,8 @@ pub struct CodegenOptions {
     /// The prompts directory as shown in `prompt!` errors.
     pub prompts_dir: String,
     /// Generate the typed layer (handle functions, `Spec`, `Vars`, `Label`). When `false`
-    /// only the data is generated: `DEF` statics, `ALL`, `get` and a `prompt!` that expands
-    /// to `&'static PromptDef`.
+    /// only the data is generated: `ALL`, `get` and a `prompt!` that expands to the prompt's
+    /// `&'static PromptDef`.
     pub typed: bool,
 }
 
@@ -57,14 +57,6 @@ impl Default for CodegenOptions {
             typed: true,
         }
     }
-}
-
-/// Most prompt definitions one hidden data module holds (so most per codegen unit).
-pub const DATA_CHUNK: usize = 64;
-
-/// Name of the `k`-th hidden data module of a parent module.
-fn data_module(k: usize) -> String {
-    format!("__promptops_defs_{k}")
 }
 
 /// Whether a prompt is compiled into a build for `environment`.
@@ -117,16 +109,27 @@ pub fn generate(prompts: &[Prompt], options: &CodegenOptions) -> String {
         options.environment.as_str()
     );
     out.push('\n');
-    let _ = writeln!(out, "/// Every compiled-in prompt, sorted by id.");
-    let _ = writeln!(out, "pub static ALL: &[&{rt}::PromptDef] = &[");
+    // One literal per prompt in the runtime's definition encoding, decoded on first use.
+    let count = sorted.len();
+    let _ = writeln!(out, "#[doc(hidden)]");
+    let _ = writeln!(out, "static __PROMPTOPS_DATA: [&str; {count}] = [");
     for prompt in &sorted {
-        let _ = writeln!(out, "    &{}::DEF,", rust_path(&prompt.id));
+        let _ = writeln!(out, "    {:?},", crate::encode::encode(prompt));
     }
     let _ = writeln!(out, "];");
+    let _ = writeln!(out, "#[doc(hidden)]");
+    let _ = writeln!(
+        out,
+        "static __PROMPTOPS_CACHE: [{rt}::__private::DefCell; {count}] = [{rt}::__private::DefCell::EMPTY; {count}];"
+    );
     out.push('\n');
     let _ = writeln!(
         out,
-        "static PROMPT_INDEX: {rt}::Index = {rt}::Index::new(ALL);"
+        "/// Every compiled-in prompt, sorted by id. Dereferences to `[&'static PromptDef]`."
+    );
+    let _ = writeln!(
+        out,
+        "pub static ALL: {rt}::Registry = {rt}::Registry::new(&__PROMPTOPS_DATA, &__PROMPTOPS_CACHE);"
     );
     out.push('\n');
     let _ = writeln!(out, "/// Looks a compiled-in prompt up by its dotted id.");
@@ -134,11 +137,18 @@ pub fn generate(prompts: &[Prompt], options: &CodegenOptions) -> String {
         out,
         "pub fn get(id: &str) -> ::core::option::Option<&'static {rt}::PromptDef> {{"
     );
-    let _ = writeln!(out, "    PROMPT_INDEX.get(id)");
+    let _ = writeln!(out, "    ALL.get(id)");
     let _ = writeln!(out, "}}");
 
     emit_reference_macro(&mut out, &all, &sorted, &excluded, options);
-    emit_children(&mut out, &root, "", 0, options);
+    if options.typed {
+        let slots: BTreeMap<&str, usize> = sorted
+            .iter()
+            .enumerate()
+            .map(|(slot, prompt)| (prompt.id.as_str(), slot))
+            .collect();
+        emit_children(&mut out, &root, "", 0, &slots, options);
+    }
     out
 }
 
@@ -174,7 +184,7 @@ fn emit_reference_macro(
     if options.typed {
         let _ = writeln!(out, "/// expands to the same typed handle as the generated function. An unknown id is a compile");
     } else {
-        let _ = writeln!(out, "/// expands to the prompt's `&'static PromptDef` (`&domain::name::DEF`). An unknown id is a compile");
+        let _ = writeln!(out, "/// expands to the prompt's `&'static PromptDef` (`ALL.def(n)`). An unknown id is a compile");
     }
     let _ = writeln!(out, "/// error at the string literal, with a did-you-mean.");
     let _ = writeln!(out, "#[macro_export]");
@@ -189,6 +199,7 @@ fn emit_reference_macro(
         // Data-only crates have no handle functions: `prompt!` gives the `&'static PromptDef`.
         let _ = writeln!(out, "            handles = false;");
     }
+    // In `ALL`'s order: the data-only expansion names a prompt by its position here.
     let _ = writeln!(out, "            prompts = [");
     for prompt in compiled {
         let _ = writeln!(
@@ -223,6 +234,7 @@ fn emit_children(
     node: &ModuleNode<'_>,
     id_prefix: &str,
     depth: usize,
+    slots: &BTreeMap<&str, usize>,
     options: &CodegenOptions,
 ) {
     let rt = options.runtime.as_str();
@@ -234,42 +246,26 @@ fn emit_children(
             format!("{id_prefix}.{segment}")
         }
     };
-
-    // The definitions of this module's prompts, in hidden data modules: one codegen unit per
-    // data module instead of one per prompt module.
-    let prompts: Vec<(&str, &Prompt)> = node
-        .children
-        .iter()
-        .filter_map(|(segment, child)| child.prompt.map(|prompt| (*segment, prompt)))
-        .collect();
-    let mut chunk_of = BTreeMap::new();
-    for (k, chunk) in prompts.chunks(DATA_CHUNK).enumerate() {
-        out.push('\n');
-        let _ = writeln!(out, "{pad}#[doc(hidden)]");
-        let _ = writeln!(out, "{pad}#[allow(non_upper_case_globals)]");
-        let _ = writeln!(out, "{pad}pub mod {} {{", data_module(k));
-        for (segment, prompt) in chunk {
-            chunk_of.insert(*segment, k);
-            emit_def(out, prompt, &ident(segment), &format!("{pad}    "), rt);
-        }
-        let _ = writeln!(out, "{pad}}}");
-    }
+    // `ALL` seen from this module: relative, so the file may be included below the crate root.
+    let all = format!("{}ALL", "super::".repeat(depth));
 
     for (segment, child) in &node.children {
         let ident = ident(segment);
         let id = child_id(segment);
         out.push('\n');
         match child.prompt {
-            Some(prompt) if options.typed => {
-                emit_handle_fn(out, prompt, &ident, &pad, rt);
+            Some(prompt) => {
+                let handle = Handle {
+                    ident: &ident,
+                    all: &all,
+                    slot: slots[prompt.id.as_str()],
+                };
+                emit_handle_fn(out, prompt, &handle, &pad, rt);
                 let _ = writeln!(
                     out,
                     "{pad}#[doc = {:?}]",
-                    format!("Prompt `{id}`: its `DEF`, `Spec` and typed contract.")
+                    format!("Prompt `{id}`: its `Spec` and typed contract.")
                 );
-            }
-            Some(prompt) => {
-                let _ = writeln!(out, "{pad}#[doc = {:?}]", handle_doc(prompt).join("\n"));
             }
             None => {
                 let _ = writeln!(out, "{pad}#[doc = {:?}]", format!("Prompts under `{id}`."));
@@ -277,17 +273,9 @@ fn emit_children(
         }
         let _ = writeln!(out, "{pad}pub mod {ident} {{");
         if let Some(prompt) = child.prompt {
-            let inner = format!("{pad}    ");
-            let _ = writeln!(
-                out,
-                "{inner}pub use super::{}::{ident} as DEF;",
-                data_module(chunk_of[segment])
-            );
-            if options.typed {
-                emit_typed_items(out, prompt, &inner, rt);
-            }
+            emit_typed_items(out, prompt, &format!("{pad}    "), rt);
         }
-        emit_children(out, child, &id, depth + 1, options);
+        emit_children(out, child, &id, depth + 1, slots, options);
         let _ = writeln!(out, "{pad}}}");
     }
 }
@@ -296,7 +284,16 @@ fn ident(segment: &str) -> String {
     naming::snake_ident(segment).unwrap_or_else(|_| segment.replace('-', "_"))
 }
 
-fn emit_handle_fn(out: &mut String, prompt: &Prompt, ident: &str, pad: &str, rt: &str) {
+/// Where a handle function finds its definition: `ALL` (as a path from its module) and the
+/// prompt's position there.
+struct Handle<'a> {
+    ident: &'a str,
+    all: &'a str,
+    slot: usize,
+}
+
+fn emit_handle_fn(out: &mut String, prompt: &Prompt, handle: &Handle<'_>, pad: &str, rt: &str) {
+    let Handle { ident, all, slot } = handle;
     let _ = writeln!(out, "{pad}#[doc = {:?}]", handle_doc(prompt).join("\n"));
     if prompt.status == Status::Deprecated {
         let note = prompt
@@ -308,9 +305,9 @@ fn emit_handle_fn(out: &mut String, prompt: &Prompt, ident: &str, pad: &str, rt:
     let _ = writeln!(out, "{pad}#[inline]");
     let _ = writeln!(
         out,
-        "{pad}pub const fn {ident}() -> {rt}::Prompt<{ident}::Spec> {{"
+        "{pad}pub fn {ident}() -> {rt}::Prompt<{ident}::Spec> {{"
     );
-    let _ = writeln!(out, "{pad}    {rt}::Prompt::new()");
+    let _ = writeln!(out, "{pad}    {rt}::Prompt::__new({all}.def({slot}))");
     let _ = writeln!(out, "{pad}}}");
     out.push('\n');
 }
@@ -353,135 +350,6 @@ fn handle_doc(prompt: &Prompt) -> Vec<String> {
     lines
 }
 
-/// The prompt's `static`, named after its module (re-exported there as `DEF`).
-fn emit_def(out: &mut String, prompt: &Prompt, ident: &str, pad: &str, rt: &str) {
-    let _ = writeln!(
-        out,
-        "{pad}#[doc = {:?}]",
-        format!("Everything known about `{}` at compile time.", prompt.id)
-    );
-    let _ = writeln!(
-        out,
-        "{pad}pub static {ident}: {rt}::PromptDef = {rt}::PromptDef {{"
-    );
-    // Fields that hold their default (`None`, empty, stable) are left to `..PROMPT_DEF`:
-    // fewer expressions to type-check and const-evaluate, and less source to parse.
-    let field = |out: &mut String, name: &str, value: String| {
-        let _ = writeln!(out, "{pad}    {name}: {value},");
-    };
-    let some = |out: &mut String, name: &str, value: Option<String>| {
-        if let Some(value) = value {
-            field(out, name, format!("Some({value})"));
-        }
-    };
-    field(out, "id", format!("{:?}", prompt.id));
-    field(out, "version", prompt.version.to_string());
-    field(out, "owner", format!("{:?}", prompt.owner));
-    field(out, "model", format!("{:?}", prompt.model));
-    field(out, "model_id", format!("{:?}", prompt.model_id));
-    some(out, "parent", prompt.parent.map(|p| p.to_string()));
-    match prompt.status {
-        Status::Stable => {}
-        Status::Draft => field(out, "status", format!("{rt}::Status::Draft")),
-        Status::Deprecated => field(out, "status", format!("{rt}::Status::Deprecated")),
-    }
-    some(
-        out,
-        "deprecation_note",
-        prompt.deprecation_note.as_ref().map(|n| format!("{n:?}")),
-    );
-    some(
-        out,
-        "description",
-        prompt.description.as_ref().map(|d| format!("{d:?}")),
-    );
-    if !prompt.tags.is_empty() {
-        field(out, "tags", str_slice(&prompt.tags));
-    }
-    let mut metrics = Vec::new();
-    if let Some(value) = prompt.baseline_accuracy {
-        metrics.push(format!("baseline_accuracy: Some({})", float(value)));
-    }
-    if let Some(value) = prompt.cost_per_call_usd {
-        metrics.push(format!("cost_per_call_usd: Some({})", float(value)));
-    }
-    if !prompt.other_metrics.is_empty() {
-        let other: Vec<String> = prompt
-            .other_metrics
-            .iter()
-            .map(|(name, value)| format!("({name:?}, {})", float(*value)))
-            .collect();
-        metrics.push(format!("other: &[{}]", other.join(", ")));
-    }
-    if !metrics.is_empty() {
-        field(
-            out,
-            "metrics",
-            format!(
-                "{rt}::Metrics {{ {}, ..{rt}::Metrics::EMPTY }}",
-                metrics.join(", ")
-            ),
-        );
-    }
-    if !prompt.variables.is_empty() {
-        let _ = writeln!(out, "{pad}    variables: &[");
-        for variable in &prompt.variables {
-            let _ = writeln!(out, "{pad}        {},", var_def(variable, rt));
-        }
-        let _ = writeln!(out, "{pad}    ],");
-    }
-    field(out, "template", format!("{:?}", prompt.template));
-    some(
-        out,
-        "system",
-        prompt.system.as_ref().map(|s| format!("{s:?}")),
-    );
-    let inference = &prompt.inference;
-    let mut settings = Vec::new();
-    if let Some(value) = inference.max_tokens {
-        settings.push(format!("max_tokens: Some({value})"));
-    }
-    if let Some(value) = inference.temperature {
-        settings.push(format!("temperature: Some({})", float(value)));
-    }
-    if let Some(value) = inference.top_p {
-        settings.push(format!("top_p: Some({})", float(value)));
-    }
-    if !inference.stop_sequences.is_empty() {
-        settings.push(format!(
-            "stop_sequences: {}",
-            str_slice(&inference.stop_sequences)
-        ));
-    }
-    if !settings.is_empty() {
-        field(
-            out,
-            "inference",
-            format!(
-                "{rt}::Inference {{ {}, ..{rt}::Inference::DEFAULT }}",
-                settings.join(", ")
-            ),
-        );
-    }
-    if !prompt.labels.is_empty() {
-        field(out, "labels", str_slice(&prompt.labels));
-    }
-    some(
-        out,
-        "created",
-        prompt.created.as_ref().map(|d| format!("{d:?}")),
-    );
-    some(
-        out,
-        "updated",
-        prompt.updated.as_ref().map(|d| format!("{d:?}")),
-    );
-    field(out, "content_hash", format!("{:?}", prompt.content_hash));
-    field(out, "source_path", format!("{:?}", prompt.source_path));
-    let _ = writeln!(out, "{pad}    ..{rt}::__private::PROMPT_DEF");
-    let _ = writeln!(out, "{pad}}};");
-}
-
 /// `Spec`, `Vars` and `Label`, inside the prompt's module.
 fn emit_typed_items(out: &mut String, prompt: &Prompt, pad: &str, rt: &str) {
     let has_vars = !prompt.variables.is_empty();
@@ -508,7 +376,6 @@ fn emit_typed_items(out: &mut String, prompt: &Prompt, pad: &str, rt: &str) {
     let _ = writeln!(out, "{pad}impl {rt}::PromptSpec for Spec {{");
     let _ = writeln!(out, "{pad}    type Vars<'a> = {vars_type};");
     let _ = writeln!(out, "{pad}    type Output = {output_type};");
-    let _ = writeln!(out, "{pad}    const DEF: &'static {rt}::PromptDef = &DEF;");
     let _ = writeln!(out, "{pad}}}");
 
     if has_vars {
@@ -523,6 +390,7 @@ fn emit_vars(out: &mut String, prompt: &Prompt, borrows: bool, pad: &str, rt: &s
     let lifetime = if borrows { "<'a>" } else { "" };
     let _ = writeln!(out, "{pad}/// The template variables of `{}`.", prompt.id);
     let _ = writeln!(out, "{pad}#[allow(non_snake_case)]");
+    let _ = writeln!(out, "{pad}#[repr(C)]");
     let _ = writeln!(out, "{pad}pub struct Vars{lifetime} {{");
     for variable in &prompt.variables {
         let ident = field_ident(&variable.name);
@@ -546,28 +414,24 @@ fn emit_vars(out: &mut String, prompt: &Prompt, borrows: bool, pad: &str, rt: &s
         let _ = writeln!(out, "{pad}    pub {ident}: {ty},");
     }
     let _ = writeln!(out, "{pad}}}");
+    // The runtime reads the fields through this list (types only, no function to check).
     let anonymous = if borrows { "<'_>" } else { "" };
-    // `__visit` rather than `visit`: calls on a `Visitor` type-check much faster than calls
-    // through `dyn FnMut`. Inline: compiled where a caller renders this prompt, not for every
-    // prompt up front.
-    let _ = writeln!(out, "{pad}impl {rt}::TemplateVars for Vars{anonymous} {{");
-    let _ = writeln!(out, "{pad}    #[inline]");
-    let _ = writeln!(
-        out,
-        "{pad}    fn __visit(&self, v: &mut {rt}::__private::Visitor<'_>) {{"
-    );
-    for variable in &prompt.variables {
-        let ident = field_ident(&variable.name);
-        let method = visitor_method(variable.ty);
-        let optional = if variable.required { "" } else { "opt_" };
-        let _ = writeln!(
-            out,
-            "{pad}        v.{optional}{method}({:?}, self.{ident});",
-            variable.name
+    let mut fields = String::from("()");
+    for variable in prompt.variables.iter().rev() {
+        let optional = if variable.required { "" } else { "Opt" };
+        fields = format!(
+            "({rt}::__private::field::{optional}{}, {fields})",
+            field_marker(variable.ty)
         );
     }
-    let _ = writeln!(out, "{pad}    }}");
-    let _ = writeln!(out, "{pad}}}");
+    let _ = writeln!(
+        out,
+        "{pad}// SAFETY: `#[repr(C)]`, and `Fields` names every field's type, in declaration order."
+    );
+    let _ = writeln!(
+        out,
+        "{pad}unsafe impl {rt}::__private::GeneratedVars for Vars{anonymous} {{ type Fields = {fields}; }}"
+    );
 }
 
 /// The classifier enum and its impls, written out by hand: the derives cost more to expand
@@ -632,54 +496,14 @@ fn rust_type(ty: VarType) -> &'static str {
     }
 }
 
-fn visitor_method(ty: VarType) -> &'static str {
+fn field_marker(ty: VarType) -> &'static str {
     match ty {
-        VarType::String => "string",
-        VarType::Integer => "integer",
-        VarType::Number => "number",
-        VarType::Boolean => "boolean",
-        VarType::List => "list",
-    }
-}
-
-fn var_value_variant(ty: VarType) -> &'static str {
-    match ty {
-        VarType::String => "String",
-        VarType::Integer => "Integer",
-        VarType::Number => "Number",
-        VarType::Boolean => "Boolean",
+        VarType::String => "Str",
+        VarType::Integer => "Int",
+        VarType::Number => "Num",
+        VarType::Boolean => "Bool",
         VarType::List => "List",
     }
-}
-
-fn var_def(variable: &Variable, rt: &str) -> String {
-    let mut fields = vec![
-        format!("name: {:?}", variable.name),
-        format!("ty: {rt}::VarType::{}", var_value_variant(variable.ty)),
-    ];
-    if let Some(description) = &variable.description {
-        fields.push(format!("description: Some({description:?})"));
-    }
-    if variable.required {
-        fields.push("required: true".to_owned());
-    }
-    if let Some(default) = &variable.default {
-        let default = match default {
-            DefaultValue::String(value) => format!("{rt}::VarDefault::String({value:?})"),
-            DefaultValue::Integer(value) => format!("{rt}::VarDefault::Integer({value})"),
-            DefaultValue::Number(value) => format!("{rt}::VarDefault::Number({})", float(*value)),
-            DefaultValue::Boolean(value) => format!("{rt}::VarDefault::Boolean({value})"),
-            DefaultValue::List(values) => format!("{rt}::VarDefault::List({})", str_slice(values)),
-        };
-        fields.push(format!("default: Some({default})"));
-    }
-    if variable.sensitive {
-        fields.push("sensitive: true".to_owned());
-    }
-    format!(
-        "{rt}::VarDef {{ {}, ..{rt}::__private::VAR_DEF }}",
-        fields.join(", ")
-    )
 }
 
 fn default_display(default: &DefaultValue) -> String {
@@ -691,9 +515,6 @@ fn default_display(default: &DefaultValue) -> String {
         DefaultValue::List(values) => format!("{values:?}"),
     }
 }
-
-// Generated code uses the prelude's `Some`, which keeps the output small (it is parsed on every
-// rebuild); generated modules never define `Some` themselves, since prompt ids are lowercase.
 
 fn str_slice(values: &[String]) -> String {
     let items: Vec<String> = values.iter().map(|v| format!("{v:?}")).collect();
@@ -746,19 +567,19 @@ mod tests {
     }
 
     #[test]
-    fn definitions_live_in_shared_data_modules_and_are_reexported_as_def() {
-        let ids: Vec<String> = (0..DATA_CHUNK + 1)
-            .map(|i| format!("big.p{i:03}"))
-            .collect();
-        let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
-        let code = generate(&prompts(&ids), &CodegenOptions::default());
-        assert_eq!(code.matches("pub mod __promptops_defs_0 {").count(), 1);
-        assert_eq!(code.matches("pub mod __promptops_defs_1 {").count(), 1);
-        assert!(code.contains("pub static p000: ::promptops_runtime::PromptDef"));
-        assert!(code.contains("pub use super::__promptops_defs_0::p000 as DEF;"));
-        let last = format!("pub use super::__promptops_defs_1::p{DATA_CHUNK:03} as DEF;");
-        assert!(code.contains(&last), "{code}");
-        assert_eq!(code.matches("pub static ").count(), DATA_CHUNK + 1 + 1); // + ALL
+    fn definitions_are_one_encoded_literal_each_in_id_order() {
+        let code = generate(&prompts(&["b.two", "a.one"]), &CodegenOptions::default());
+        assert!(code.contains("static __PROMPTOPS_DATA: [&str; 2] = [\n    \"2:v1,5:a.one,"));
+        assert!(code.contains("\n    \"2:v1,5:b.two,"));
+        assert!(code.contains(
+            "static __PROMPTOPS_CACHE: [::promptops_runtime::__private::DefCell; 2] = \
+             [::promptops_runtime::__private::DefCell::EMPTY; 2];"
+        ));
+        assert!(code.contains("pub static ALL: ::promptops_runtime::Registry = ::promptops_runtime::Registry::new(&__PROMPTOPS_DATA, &__PROMPTOPS_CACHE);"));
+        // Each handle names its slot in `ALL`, relative to its own module.
+        assert!(code.contains("pub fn one() -> ::promptops_runtime::Prompt<one::Spec> {\n        ::promptops_runtime::Prompt::__new(super::ALL.def(0))"), "{code}");
+        assert!(code.contains("::promptops_runtime::Prompt::__new(super::ALL.def(1))"));
+        assert_eq!(code.matches("pub static ").count(), 1);
     }
 
     #[test]
@@ -767,13 +588,12 @@ mod tests {
             &prompts(&["a.classify", "a.reply"]),
             &CodegenOptions::default(),
         );
-        assert!(
-            code.contains("pub const fn classify() -> ::promptops_runtime::Prompt<classify::Spec>")
-        );
-        assert!(
-            code.contains("fn __visit(&self, v: &mut ::promptops_runtime::__private::Visitor<'_>)")
-        );
-        assert!(code.contains("v.string(\"name\", self.name);"));
+        assert!(code.contains("pub fn classify() -> ::promptops_runtime::Prompt<classify::Spec>"));
+        assert!(code.contains("#[repr(C)]\n        pub struct Vars<'a> {"));
+        assert!(code.contains(
+            "unsafe impl ::promptops_runtime::__private::GeneratedVars for Vars<'_> \
+             { type Fields = (::promptops_runtime::__private::field::Str, ()); }"
+        ));
         assert!(code.contains("#[derive(PartialEq)]\n        pub enum Label {"));
         assert!(code.contains("Self::Yes => \"Yes\", Self::No => \"No\","));
         assert!(!code.contains("handles = false;"));
@@ -787,12 +607,17 @@ mod tests {
         };
         let code = generate(&prompts(&["a.classify", "a.reply"]), &options);
         assert!(code.contains(", data only."));
-        assert!(code.contains("pub use super::__promptops_defs_0::reply as DEF;"));
+        assert!(code.contains("pub static ALL: ::promptops_runtime::Registry"));
         assert!(code.contains("handles = false;"));
-        for typed in ["pub const fn", "Spec", "Vars", "enum Label", "impl "] {
+        for typed in [
+            "pub fn classify",
+            "pub mod",
+            "Spec",
+            "Vars",
+            "enum Label",
+            "impl ",
+        ] {
             assert!(!code.contains(typed), "data-only output contains `{typed}`");
         }
-        // The module keeps the handle's documentation.
-        assert!(code.contains("#[doc = \" Prompt `a.reply`.\\n\\n - id: `a.reply`"));
     }
 }

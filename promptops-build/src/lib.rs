@@ -33,6 +33,7 @@
 
 pub mod codegen;
 pub mod diagnostic;
+pub mod encode;
 pub mod eval;
 pub mod models;
 pub mod naming;

@@ -29,7 +29,7 @@ impl Registry {
     /// The shipped `prompts` crate.
     pub fn shipped() -> Self {
         Registry {
-            prompts: prompts::ALL,
+            prompts: &prompts::ALL,
             source_dir: prompts::SOURCE_DIR,
         }
     }

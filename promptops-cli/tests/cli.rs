@@ -16,7 +16,7 @@ fn list_shows_every_prompt_in_id_order() {
     let lines: Vec<&str> = out.stdout.lines().collect();
     assert!(lines[0].starts_with("ID") && lines[0].contains("MODEL"));
     assert!(prompts::ALL.len() >= 5);
-    for (line, def) in lines[1..].iter().zip(prompts::ALL) {
+    for (line, def) in lines[1..].iter().zip(prompts::ALL.iter()) {
         let cells: Vec<&str> = line.split_whitespace().collect();
         assert_eq!(
             cells,

@@ -33,7 +33,7 @@ fn shipped_tree() -> Validated {
 #[tokio::test]
 async fn shipped_suites_pass_with_the_offline_model() {
     let validated = shipped_tree();
-    let plans = plan(&validated, prompts::ALL, None).expect("plan");
+    let plans = plan(&validated, &prompts::ALL, None).expect("plan");
     let classifier = plans
         .iter()
         .find(|plan| plan.def.id == CLASSIFIER)
@@ -104,7 +104,7 @@ fn expected_by_input(validated: &Validated) -> HashMap<String, String> {
 #[tokio::test]
 async fn a_model_that_answers_other_to_everything_is_a_regression() {
     let validated = shipped_tree();
-    let plans = plan(&validated, prompts::ALL, Some(CLASSIFIER)).expect("plan");
+    let plans = plan(&validated, &prompts::ALL, Some(CLASSIFIER)).expect("plan");
     // "other" is right for the suite's `other` cases only, far below the 94% baseline.
     let report = run(
         &plans,
@@ -143,7 +143,7 @@ async fn a_model_that_answers_other_to_everything_is_a_regression() {
 #[tokio::test]
 async fn model_failures_make_the_verdict_an_error_not_a_score() {
     let validated = shipped_tree();
-    let plans = plan(&validated, prompts::ALL, Some(CLASSIFIER)).expect("plan");
+    let plans = plan(&validated, &prompts::ALL, Some(CLASSIFIER)).expect("plan");
     let runtime = scripted(|_, call| {
         if call == 0 {
             Err(ModelError::new(ModelErrorKind::Throttled, "slow down"))
@@ -169,7 +169,7 @@ async fn model_failures_make_the_verdict_an_error_not_a_score() {
 #[tokio::test]
 async fn repeat_reports_pass_all_for_a_flaky_model() {
     let validated = shipped_tree();
-    let plans = plan(&validated, prompts::ALL, Some(CLASSIFIER)).expect("plan");
+    let plans = plan(&validated, &prompts::ALL, Some(CLASSIFIER)).expect("plan");
     // Right on two calls out of three (by call order), wrong on the third.
     let runtime = scripted(|user, call| {
         let expected = EXPECTED.get().and_then(|map| map.get(user).cloned());
@@ -210,7 +210,7 @@ fn plan_refuses_unknown_prompts_prompts_without_suites_and_stale_files() {
     assert_eq!(
         plan(
             &validated,
-            prompts::ALL,
+            &prompts::ALL,
             Some("customer-support.intent-clasifier")
         )
         .unwrap_err(),
@@ -222,7 +222,7 @@ fn plan_refuses_unknown_prompts_prompts_without_suites_and_stale_files() {
     assert_eq!(
         plan(
             &validated,
-            prompts::ALL,
+            &prompts::ALL,
             Some("customer-support.reply-drafter")
         )
         .unwrap_err(),
@@ -235,7 +235,7 @@ fn plan_refuses_unknown_prompts_prompts_without_suites_and_stale_files() {
             prompt.content_hash = "0".repeat(64);
         }
     }
-    let err = plan(&edited, prompts::ALL, None).unwrap_err();
+    let err = plan(&edited, &prompts::ALL, None).unwrap_err();
     assert_eq!(
         err,
         EvalError::Stale {
@@ -260,7 +260,7 @@ fn plan_refuses_unknown_prompts_prompts_without_suites_and_stale_files() {
 #[tokio::test]
 async fn junit_report_has_a_testcase_per_case_and_one_for_the_gate() {
     let validated = shipped_tree();
-    let plans = plan(&validated, prompts::ALL, Some(CLASSIFIER)).expect("plan");
+    let plans = plan(&validated, &prompts::ALL, Some(CLASSIFIER)).expect("plan");
     let report = run(
         &plans,
         &scripted(|_, _| Ok("other".into())),

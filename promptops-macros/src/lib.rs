@@ -11,9 +11,10 @@ use proc_macro2::{Delimiter, Span, TokenStream, TokenTree};
 use promptops_build::references::{resolve, ReferenceTable};
 use quote::quote_spanned;
 
-/// Expands to `$crate::path::to::handle()` for a known id (`&$crate::path::to::handle::DEF`
-/// when the crate was generated without handles, `handles = false`), or to a `compile_error!`
-/// located at the id's string literal. Input (written by generated code):
+/// Expands to `$crate::path::to::handle()` for a known id (`$crate::ALL.def(n)`, the prompt's
+/// `&'static PromptDef`, when the crate was generated without handles, `handles = false`), or
+/// to a `compile_error!` located at the id's string literal. `prompts` lists the compiled-in
+/// prompts in `ALL`'s order. Input (written by generated code):
 /// `krate = $crate; dir = "…"; hash = "…"; env = "…"; [handles = false;]
 /// prompts = ["id" (path), …]; excluded = ["id" "draft", …]; id = "…"`.
 #[proc_macro]
@@ -61,17 +62,20 @@ fn expand(input: TokenStream) -> Result<TokenStream, TokenStream> {
     };
     match resolve(&table, &id) {
         Ok(_) => {
-            let path = input
+            // `compiled` is in `ALL`'s order, so the position is the prompt's slot there.
+            let (slot, path) = input
                 .compiled
                 .iter()
-                .find(|(known, _)| *known == id)
-                .map(|(_, path)| respan(path.clone(), span))
+                .enumerate()
+                .find(|(_, (known, _))| *known == id)
+                .map(|(slot, (_, path))| (slot, respan(path.clone(), span)))
                 .unwrap_or_default();
             let krate = input.krate;
             if input.handles {
                 Ok(quote_spanned!(span=> #krate::#path()))
             } else {
-                Ok(quote_spanned!(span=> &#krate::#path::DEF))
+                let slot = proc_macro2::Literal::usize_unsuffixed(slot);
+                Ok(quote_spanned!(span=> #krate::ALL.def(#slot)))
             }
         }
         Err(err) => Err(error(span, &err.render())),

@@ -13,27 +13,54 @@ use std::time::Duration;
 use common::{intent_classifier, support_reply, SONNET};
 use criterion::{criterion_group, criterion_main, Criterion};
 use promptops_bedrock_mock::{MockBedrock, Script};
-use promptops_runtime::def::PROMPT_DEF;
+use promptops_runtime::__private::{field, DefCell, GeneratedVars};
+use promptops_runtime::def::{PROMPT_DEF, VAR_DEF};
 use promptops_runtime::events::{self, CallIdentity, Completed};
 use promptops_runtime::{
-    lookup, BedrockApi, BedrockModel, NoVars, Prompt, PromptDef, PromptSpec, RetryPolicy, Runtime,
-    TemplateVars, VarValue,
+    lookup, BedrockApi, BedrockModel, NoVars, Prompt, PromptDef, PromptSpec, Registry, RetryPolicy,
+    Runtime, VarDef, VarType,
 };
 use tracing_subscriber::EnvFilter;
 
 /// The ~2 KB templated prompt shared with bench/python_load_prompt.py.
 const TICKET_TEMPLATE: &str = include_str!("../../bench/fixtures/ticket_summary.j2");
 
+/// A required variable of the ticket prompt.
+const fn var(name: &'static str, ty: VarType) -> VarDef {
+    VarDef {
+        name,
+        ty,
+        required: true,
+        ..VAR_DEF
+    }
+}
+
 static TICKET_DEF: PromptDef = PromptDef {
     id: "customer-support.ticket-summary",
     owner: "support-team",
     model: "claude-3-5-sonnet",
     model_id: SONNET,
+    variables: &[
+        var("company", VarType::String),
+        var("ticket_id", VarType::String),
+        var("priority", VarType::Integer),
+        var("opened_at", VarType::String),
+        var("customer_name", VarType::String),
+        var("plan", VarType::String),
+        var("customer_since", VarType::String),
+        var("vip", VarType::Boolean),
+        var("history", VarType::List),
+        var("message", VarType::String),
+        var("max_words", VarType::Integer),
+        var("language", VarType::String),
+    ],
     template: TICKET_TEMPLATE,
     source_path: "customer_support/ticket_summary.yaml",
     ..PROMPT_DEF
 };
 
+// The shape promptops-build generates, so the bench measures the generated read path.
+#[repr(C)]
 struct TicketVars<'a> {
     company: &'a str,
     ticket_id: &'a str,
@@ -49,21 +76,33 @@ struct TicketVars<'a> {
     language: &'a str,
 }
 
-impl TemplateVars for TicketVars<'_> {
-    fn visit(&self, visit: &mut dyn FnMut(&'static str, VarValue<'_>)) {
-        visit("company", VarValue::String(self.company));
-        visit("ticket_id", VarValue::String(self.ticket_id));
-        visit("priority", VarValue::Integer(self.priority));
-        visit("opened_at", VarValue::String(self.opened_at));
-        visit("customer_name", VarValue::String(self.customer_name));
-        visit("plan", VarValue::String(self.plan));
-        visit("customer_since", VarValue::String(self.customer_since));
-        visit("vip", VarValue::Boolean(self.vip));
-        visit("history", VarValue::List(self.history));
-        visit("message", VarValue::String(self.message));
-        visit("max_words", VarValue::Integer(self.max_words));
-        visit("language", VarValue::String(self.language));
-    }
+// SAFETY: `#[repr(C)]`, and `Fields` names every field's type, in declaration order.
+unsafe impl GeneratedVars for TicketVars<'_> {
+    type Fields = (
+        field::Str,
+        (
+            field::Str,
+            (
+                field::Int,
+                (
+                    field::Str,
+                    (
+                        field::Str,
+                        (
+                            field::Str,
+                            (
+                                field::Str,
+                                (
+                                    field::Bool,
+                                    (field::List, (field::Str, (field::Int, (field::Str, ())))),
+                                ),
+                            ),
+                        ),
+                    ),
+                ),
+            ),
+        ),
+    );
 }
 
 struct TicketSpec;
@@ -71,7 +110,6 @@ struct TicketSpec;
 impl PromptSpec for TicketSpec {
     type Vars<'a> = TicketVars<'a>;
     type Output = String;
-    const DEF: &'static PromptDef = &TICKET_DEF;
 }
 
 const HISTORY: &[&str] = &[
@@ -102,9 +140,9 @@ fn ticket_vars() -> TicketVars<'static> {
 
 fn bench_render(c: &mut Criterion) {
     let mut group = c.benchmark_group("render");
-    let classifier: Prompt<intent_classifier::Spec> = Prompt::new();
-    let ticket: Prompt<TicketSpec> = Prompt::new();
-    let reply: Prompt<support_reply::Spec> = Prompt::new();
+    let classifier: Prompt<intent_classifier::Spec> = intent_classifier::handle();
+    let ticket: Prompt<TicketSpec> = Prompt::__new(&TICKET_DEF);
+    let reply: Prompt<support_reply::Spec> = support_reply::handle();
     let vars = ticket_vars();
     let rendered = ticket.render(&vars).expect("ticket renders");
     eprintln!("ticket_summary renders to {} bytes", rendered.user.len());
@@ -158,6 +196,34 @@ fn table_of(n: usize) -> &'static [&'static PromptDef] {
     Box::leak(defs.iter().collect::<Vec<_>>().into_boxed_slice())
 }
 
+/// A generated crate's `ALL` over `table`'s ids, in the definition encoding.
+fn registry_of(table: &[&'static PromptDef]) -> &'static Registry {
+    fn token(text: &str) -> String {
+        format!("{}:{text},", text.len())
+    }
+    let data: Vec<&'static str> = table
+        .iter()
+        .map(|def| {
+            let mut text = [token("v1"), token(def.id), token("1")].concat();
+            text += &[token("owner"), token("m"), token("m")].concat();
+            text += "~,";
+            text += &token("stable");
+            text += "~,~,";
+            text += &[token("0"), "~,~,".into(), token("0"), token("0")].concat();
+            text += &token(def.template);
+            text += "~,~,~,~,";
+            text += &[token("0"), token("0"), "~,~,".into(), token("h")].concat();
+            text += &token(def.source_path);
+            &*Box::leak(text.into_boxed_str())
+        })
+        .collect();
+    let cache: Vec<DefCell> = table.iter().map(|_| DefCell::EMPTY).collect();
+    Box::leak(Box::new(Registry::new(
+        Box::leak(data.into_boxed_slice()),
+        Box::leak(cache.into_boxed_slice()),
+    )))
+}
+
 fn bench_lookup(c: &mut Criterion) {
     let table = table_of(1000);
     let ids: Vec<&'static str> = (0..1000).step_by(7).map(|i| table[i].id).collect();
@@ -195,8 +261,10 @@ fn bench_lookup(c: &mut Criterion) {
     group.bench_function("miss_in_1000", |b| {
         b.iter(|| lookup(black_box(table), black_box("domain-99.missing")))
     });
-    // What generated `get(id)` does: `promptops_runtime::Index` (a HashMap built on first use).
-    let index = Box::leak(Box::new(promptops_runtime::Index::new(table)));
+    // What generated `get(id)` does: `Registry::get` (a HashMap from id to slot built on first
+    // use, then the slot's decoded definition).
+    let index = registry_of(table);
+    index.defs(); // decode every prompt up front: the bench measures the steady state
     group.bench_function("generated_get_hit_in_1000", |b| {
         let mut next = 0;
         b.iter(|| {
@@ -252,7 +320,7 @@ fn bench_calls(c: &mut Criterion) {
         .enable_all()
         .build()
         .expect("tokio runtime");
-    let classifier: Prompt<intent_classifier::Spec> = Prompt::new();
+    let classifier: Prompt<intent_classifier::Spec> = intent_classifier::handle();
     let mut group = c.benchmark_group("call");
 
     let local = Runtime::local().with_name("bench");

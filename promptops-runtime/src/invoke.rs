@@ -438,14 +438,14 @@ impl<S: PromptSpec> Prompt<S> {
         options: &CallOptions,
     ) -> Result<Completion<S::Output>, InvokeError> {
         let rendered = match input {
-            Some(input) => render_def_with_input(S::DEF, vars, input),
-            None => render_def(S::DEF, vars),
+            Some(input) => render_def_with_input(self.def(), vars, input),
+            None => render_def(self.def(), vars),
         };
         let rendered = match rendered {
             Ok(rendered) => rendered,
             Err(err) => {
                 let error = InvokeError::Render(err);
-                runtime.render_failed(S::DEF, options, &error);
+                runtime.render_failed(self.def(), options, &error);
                 return Err(error);
             }
         };

@@ -204,14 +204,14 @@ fn collect_sensitive(value: VarValue<'_>, out: &mut Vec<String>) {
 fn context(def: &'static PromptDef, vars: &dyn TemplateVars) -> (Value, Vec<String>) {
     if def.variables.is_empty() {
         let mut any = false;
-        vars.visit(&mut |_, _| any = true);
+        vars.visit(def, &mut |_, _| any = true);
         if !any {
             return (Value::from(()), Vec::new());
         }
     }
     let mut map: BTreeMap<&'static str, Value> = BTreeMap::new();
     let mut sensitive = Vec::new();
-    vars.visit(&mut |name, value| {
+    vars.visit(def, &mut |name, value| {
         if def.variable(name).is_some_and(|var| var.sensitive) {
             collect_sensitive(value, &mut sensitive);
         }
@@ -283,7 +283,7 @@ impl<S: PromptSpec> Prompt<S> {
     /// Values are inserted as data (a value containing `{{ x }}` is printed as is); optional
     /// variables that are not supplied take their declared default.
     pub fn render(&self, vars: &S::Vars<'_>) -> Result<Rendered, RenderError> {
-        render_def(S::DEF, vars)
+        render_def(self.def(), vars)
     }
 
     /// Renders the templates as the instructions (system part) and uses `input` as the user
@@ -293,7 +293,7 @@ impl<S: PromptSpec> Prompt<S> {
         vars: &S::Vars<'_>,
         input: &str,
     ) -> Result<Rendered, RenderError> {
-        render_def_with_input(S::DEF, vars, input)
+        render_def_with_input(self.def(), vars, input)
     }
 }
 
@@ -381,7 +381,7 @@ impl<'a> DynVars<'a> {
 }
 
 impl TemplateVars for DynVars<'_> {
-    fn visit(&self, visit: &mut dyn FnMut(&'static str, VarValue<'_>)) {
+    fn visit(&self, _def: &PromptDef, visit: &mut dyn FnMut(&'static str, VarValue<'_>)) {
         for (name, value) in &self.values {
             match value {
                 DynValue::Borrowed(value) => visit(name, *value),
@@ -430,7 +430,9 @@ mod tests {
 
     fn visited(vars: &DynVars<'_>) -> Vec<String> {
         let mut seen = Vec::new();
-        vars.visit(&mut |name, value| seen.push(format!("{name}={value:?}")));
+        vars.visit(&crate::def::PROMPT_DEF, &mut |name, value| {
+            seen.push(format!("{name}={value:?}"))
+        });
         seen
     }
 

@@ -7,7 +7,7 @@ mod common;
 use common::intent_classifier::{self, Intent};
 use common::SONNET;
 use promptops_bedrock_mock::{MockBedrock, Script};
-use promptops_runtime::{BedrockApi, ModelConfig, NoVars, Prompt, Runtime};
+use promptops_runtime::{BedrockApi, ModelConfig, NoVars, Runtime};
 
 #[tokio::test]
 async fn runtime_from_env_talks_to_the_configured_endpoint() {
@@ -42,7 +42,7 @@ async fn runtime_from_env_talks_to_the_configured_endpoint() {
     assert_eq!(runtime.retry_policy().max_attempts, 2);
     assert_eq!(runtime.model().backend(), "bedrock-converse");
 
-    let done = Prompt::<intent_classifier::Spec>::new()
+    let done = intent_classifier::handle()
         .invoke_with_input(&runtime, &NoVars, "hello")
         .await
         .unwrap();

@@ -48,11 +48,11 @@ fn bedrock_runtime(mock: &MockBedrock, api: BedrockApi) -> Runtime {
 }
 
 fn classifier() -> Prompt<intent_classifier::Spec> {
-    Prompt::new()
+    intent_classifier::handle()
 }
 
 fn reply() -> Prompt<support_reply::Spec> {
-    Prompt::new()
+    support_reply::handle()
 }
 
 fn reply_vars(message: &str) -> support_reply::Vars<'_> {
@@ -588,13 +588,12 @@ async fn a_render_failure_emits_prompt_failed_without_calling_the_model() {
     impl promptops_runtime::PromptSpec for Broken {
         type Vars<'a> = NoVars;
         type Output = String;
-        const DEF: &'static promptops_runtime::PromptDef = &BROKEN;
     }
     let mock = MockBedrock::start().await.unwrap();
     let runtime = bedrock_runtime(&mock, BedrockApi::Converse);
     let (capture, subscriber) = EventCapture::new();
     let _guard = tracing::subscriber::set_default(subscriber);
-    let err = Prompt::<Broken>::new()
+    let err = Prompt::<Broken>::__new(&BROKEN)
         .invoke(&runtime, &NoVars)
         .await
         .unwrap_err();
@@ -649,10 +648,9 @@ async fn the_local_model_classifies_the_seed_prompt_without_declared_labels() {
     impl promptops_runtime::PromptSpec for Seed {
         type Vars<'a> = NoVars;
         type Output = String;
-        const DEF: &'static promptops_runtime::PromptDef = &SEED;
     }
     let runtime = Runtime::local();
-    let prompt = Prompt::<Seed>::new();
+    let prompt = Prompt::<Seed>::__new(&SEED);
     for (input, expected) in [
         ("Why is there a second charge on my invoice?", "billing"),
         ("I want to downgrade", "retention"),

@@ -19,7 +19,7 @@ fn reply_vars<'a>(message: &'a str) -> support_reply::Vars<'a> {
 
 #[test]
 fn classifier_template_is_the_system_part_and_input_the_user_turn() {
-    let prompt: Prompt<intent_classifier::Spec> = Prompt::new();
+    let prompt: Prompt<intent_classifier::Spec> = intent_classifier::handle();
     let rendered = prompt
         .render_with_input(&NoVars, "I was charged twice")
         .unwrap();
@@ -38,7 +38,7 @@ fn classifier_template_is_the_system_part_and_input_the_user_turn() {
 
 #[test]
 fn variables_defaults_and_system_template() {
-    let prompt: Prompt<support_reply::Spec> = Prompt::new();
+    let prompt: Prompt<support_reply::Spec> = support_reply::handle();
     let rendered = prompt.render(&reply_vars("Where is my order?")).unwrap();
     assert_eq!(
         rendered.system.as_deref(),
@@ -71,7 +71,7 @@ fn variables_defaults_and_system_template() {
 
 #[test]
 fn values_are_data_not_template_code() {
-    let prompt: Prompt<support_reply::Spec> = Prompt::new();
+    let prompt: Prompt<support_reply::Spec> = support_reply::handle();
     let hostile = "{{ account_number }} {% for x in range(3) %}X{% endfor %} {# c #}";
     let rendered = prompt.render(&reply_vars(hostile)).unwrap();
     assert!(
@@ -85,7 +85,7 @@ fn values_are_data_not_template_code() {
 struct Partial;
 
 impl TemplateVars for Partial {
-    fn visit(&self, visit: &mut dyn FnMut(&'static str, VarValue<'_>)) {
+    fn visit(&self, _def: &PromptDef, visit: &mut dyn FnMut(&'static str, VarValue<'_>)) {
         visit("customer_name", VarValue::String("Ada"));
         visit("account_number", VarValue::String("ACCT-7731-SECRET"));
     }
@@ -116,7 +116,7 @@ static V1_EDITED: PromptDef = PromptDef {
 struct X;
 
 impl TemplateVars for X {
-    fn visit(&self, visit: &mut dyn FnMut(&'static str, VarValue<'_>)) {
+    fn visit(&self, _def: &PromptDef, visit: &mut dyn FnMut(&'static str, VarValue<'_>)) {
         visit("x", VarValue::Integer(7));
     }
 }
@@ -133,7 +133,7 @@ fn renders_concurrently_from_many_threads() {
     let handles: Vec<_> = (0..4)
         .map(|n| {
             std::thread::spawn(move || {
-                let prompt: Prompt<support_reply::Spec> = Prompt::new();
+                let prompt: Prompt<support_reply::Spec> = support_reply::handle();
                 let message = format!("thread {n}");
                 for _ in 0..200 {
                     let rendered = prompt.render(&reply_vars(&message)).unwrap();
@@ -149,7 +149,7 @@ fn renders_concurrently_from_many_threads() {
 
 #[test]
 fn debug_output_hides_the_text() {
-    let prompt: Prompt<support_reply::Spec> = Prompt::new();
+    let prompt: Prompt<support_reply::Spec> = support_reply::handle();
     let rendered = prompt.render(&reply_vars("hello")).unwrap();
     let debug = format!("{rendered:?}");
     assert!(!debug.contains("ACCT-7731-SECRET"), "{debug}");

@@ -109,12 +109,13 @@ fn awkward_valid_names_generate_code_that_compiles() {
         "edge.type edge.type.loop edge.type.loop\n\
          [\"self-serve\", \"in_progress\", \"Needs Review\", \"x2\"] NeedsReview SelfServe\n\
          quotes \" and back\\slashes survive\n\
-         r2.get\n"
+         r2.get\n\
+         m (async)|3 x 0.5|xy\n"
     );
 }
 
 /// `Config::typed(false)` generates data only (for very large registries): the same awkward
-/// prompts must compile, under `deny(missing_docs)`, with `DEF`, `ALL`, `get` and `prompt!`.
+/// prompts must compile, under `deny(missing_docs)`, with `ALL`, `get` and `prompt!`.
 #[test]
 fn data_only_mode_generates_code_that_compiles() {
     let fixture = FixtureCrate::create("build-pass-data-only", true).expect("create fixture crate");
@@ -134,6 +135,6 @@ fn data_only_mode_generates_code_that_compiles() {
     assert!(run.success, "data-only code must compile:\n{}", run.stderr);
     assert_eq!(
         run.stdout,
-        "edge.type edge.type.loop edge.type.loop 4\n[\"self-serve\", \"in_progress\", \"Needs Review\", \"x2\"]\n"
+        "edge.type edge.type.loop 4\n[\"self-serve\", \"in_progress\", \"Needs Review\", \"x2\"]\n"
     );
 }

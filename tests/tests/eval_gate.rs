@@ -34,7 +34,7 @@ const MAIN: &str = r#"include!(concat!(env!("OUT_DIR"), "/prompts.rs"));
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let registry = promptops_cli::Registry {
-        prompts: ALL,
+        prompts: &ALL,
         source_dir: concat!(env!("CARGO_MANIFEST_DIR"), "/prompts"),
     };
     let outcome = promptops_cli::run(&args, &registry);

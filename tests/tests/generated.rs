@@ -1,8 +1,9 @@
 //! The generated crate for the shipped prompts: a snapshot of the generated source, and the
 //! typed API it gives callers.
 
+use promptops_build::schema::{DefaultValue, Prompt, Status, VarType};
 use promptops_build::Environment;
-use promptops_runtime::{Label as _, PromptOutput, TemplateVars, VarValue};
+use promptops_runtime::{Label as _, PromptDef, PromptOutput, TemplateVars, VarDefault, VarValue};
 use promptops_tests::{check_snapshot, workspace_root};
 
 /// Generates code for the shipped tree into `target/<dir>` and returns it. The environment is
@@ -40,9 +41,10 @@ fn generation_is_deterministic() {
 fn production_builds_leave_drafts_out() {
     let production = generate_shipped("generated-production", Environment::Production);
     assert!(production.contains("pub const ENVIRONMENT: &str = \"production\";"));
-    assert!(!production.contains("pub const fn escalation_summary()"));
+    assert!(!production.contains("pub fn escalation_summary()"));
+    assert!(!production.contains("customer-support.escalation-summary,"));
     assert!(production.contains("\"customer-support.escalation-summary\" \"draft\","));
-    assert!(production.contains("pub const fn reply_drafter()"));
+    assert!(production.contains("pub fn reply_drafter()"));
 }
 
 /// The seed's intent classifier (v2, kept verbatim in `tests/fixtures/seed/`) evolved into v3 by
@@ -133,8 +135,11 @@ fn typed_vars_visit_only_what_was_supplied() {
         tone: None,
         max_sentences: Some(3),
     };
+    let def = prompts::customer_support::reply_drafter().def();
     let mut seen = Vec::new();
-    vars.visit(&mut |name, value| seen.push((name, format!("{value:?}"))));
+    vars.visit(def, &mut |name, value| {
+        seen.push((name, format!("{value:?}")))
+    });
     assert_eq!(
         seen,
         vec![
@@ -146,7 +151,6 @@ fn typed_vars_visit_only_what_was_supplied() {
             ("max_sentences", format!("{:?}", VarValue::Integer(3))),
         ]
     );
-    let def = prompts::customer_support::reply_drafter().def();
     assert!(def.variable("customer_name").expect("declared").sensitive);
     assert_eq!(
         def.variable("tone").and_then(|v| v.default),
@@ -238,4 +242,111 @@ fn generated_classifier_invokes_the_local_model_into_its_label_enum() {
     );
     assert_eq!(done.prompt.id, "customer-support.sentiment");
     assert_eq!(done.attempts, 1);
+}
+
+/// The definitions are embedded in the runtime's text encoding (written by
+/// `promptops_build::encode`, read by `promptops_runtime::registry`): every field of every
+/// shipped prompt, decoded at run time, equals what the build read from the prompt file.
+#[test]
+fn every_decoded_definition_equals_its_prompt_file() {
+    let validated = promptops_build::Config::new()
+        .prompts_dir(workspace_root().join("prompts"))
+        .environment(Environment::Development)
+        .validate()
+        .expect("shipped prompts are valid");
+    assert_eq!(validated.prompts.len(), prompts::ALL.len());
+    for prompt in &validated.prompts {
+        let def = prompts::get(&prompt.id).expect("compiled in");
+        assert_same(def, prompt);
+    }
+}
+
+fn assert_same(def: &PromptDef, prompt: &Prompt) {
+    let id = &prompt.id;
+    assert_eq!(def.id, prompt.id);
+    assert_eq!(def.version, prompt.version, "{id}");
+    assert_eq!(def.owner, prompt.owner, "{id}");
+    assert_eq!(def.model, prompt.model, "{id}");
+    assert_eq!(def.model_id, prompt.model_id, "{id}");
+    assert_eq!(def.parent, prompt.parent, "{id}");
+    let status = match prompt.status {
+        Status::Draft => promptops_runtime::Status::Draft,
+        Status::Stable => promptops_runtime::Status::Stable,
+        Status::Deprecated => promptops_runtime::Status::Deprecated,
+    };
+    assert_eq!(def.status, status, "{id}");
+    assert_eq!(
+        def.deprecation_note,
+        prompt.deprecation_note.as_deref(),
+        "{id}"
+    );
+    assert_eq!(def.description, prompt.description.as_deref(), "{id}");
+    assert_eq!(def.tags, prompt.tags, "{id}");
+    assert_eq!(
+        def.metrics.baseline_accuracy, prompt.baseline_accuracy,
+        "{id}"
+    );
+    assert_eq!(
+        def.metrics.cost_per_call_usd, prompt.cost_per_call_usd,
+        "{id}"
+    );
+    let other: Vec<(&str, f64)> = prompt
+        .other_metrics
+        .iter()
+        .map(|(name, value)| (name.as_str(), *value))
+        .collect();
+    assert_eq!(def.metrics.other, other, "{id}");
+    assert_eq!(def.variables.len(), prompt.variables.len(), "{id}");
+    for (var, variable) in def.variables.iter().zip(&prompt.variables) {
+        assert_eq!(var.name, variable.name, "{id}");
+        assert_eq!(var.ty.as_str(), variable.ty.as_str(), "{id}");
+        assert_eq!(var.description, variable.description.as_deref(), "{id}");
+        assert_eq!(var.required, variable.required, "{id}");
+        assert_eq!(var.sensitive, variable.sensitive, "{id}");
+        let same_default = match (var.default, &variable.default) {
+            (None, None) => true,
+            (Some(VarDefault::String(a)), Some(DefaultValue::String(b))) => a == b,
+            (Some(VarDefault::Integer(a)), Some(DefaultValue::Integer(b))) => a == *b,
+            (Some(VarDefault::Number(a)), Some(DefaultValue::Number(b))) => a == *b,
+            (Some(VarDefault::Boolean(a)), Some(DefaultValue::Boolean(b))) => a == *b,
+            (Some(VarDefault::List(a)), Some(DefaultValue::List(b))) => a == b.as_slice(),
+            _ => false,
+        };
+        assert!(
+            same_default,
+            "{id}: {:?} vs {:?}",
+            var.default, variable.default
+        );
+        assert!(matches!(
+            (var.ty, variable.ty),
+            (promptops_runtime::VarType::String, VarType::String)
+                | (promptops_runtime::VarType::Integer, VarType::Integer)
+                | (promptops_runtime::VarType::Number, VarType::Number)
+                | (promptops_runtime::VarType::Boolean, VarType::Boolean)
+                | (promptops_runtime::VarType::List, VarType::List)
+        ));
+    }
+    assert_eq!(def.template, prompt.template, "{id}");
+    assert_eq!(def.system, prompt.system.as_deref(), "{id}");
+    let inference = &prompt.inference;
+    assert_eq!(def.inference.max_tokens, inference.max_tokens, "{id}");
+    assert_eq!(
+        def.inference.temperature,
+        inference.temperature.map(|t| t as f32),
+        "{id}"
+    );
+    assert_eq!(
+        def.inference.top_p,
+        inference.top_p.map(|t| t as f32),
+        "{id}"
+    );
+    assert_eq!(
+        def.inference.stop_sequences, inference.stop_sequences,
+        "{id}"
+    );
+    assert_eq!(def.labels, prompt.labels, "{id}");
+    assert_eq!(def.created, prompt.created.as_deref(), "{id}");
+    assert_eq!(def.updated, prompt.updated.as_deref(), "{id}");
+    assert_eq!(def.content_hash, prompt.content_hash, "{id}");
+    assert_eq!(def.source_path, prompt.source_path, "{id}");
 }

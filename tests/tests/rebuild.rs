@@ -59,7 +59,7 @@ fn prompt_edits_regenerate_and_nothing_else_does() {
     fs::write(
         fixture.dir.join("src/main.rs"),
         "include!(concat!(env!(\"OUT_DIR\"), \"/prompts.rs\"));\n\n\
-         fn main() {\n    if std::env::args().nth(1).as_deref() == Some(\"out-dir\") {\n        println!(\"{}\", env!(\"OUT_DIR\"));\n        return;\n    }\n    for def in ALL {\n        println!(\"{} v{} {}\", def.id, def.version, def.source_path);\n    }\n}\n",
+         fn main() {\n    if std::env::args().nth(1).as_deref() == Some(\"out-dir\") {\n        println!(\"{}\", env!(\"OUT_DIR\"));\n        return;\n    }\n    for def in ALL.iter() {\n        println!(\"{} v{} {}\", def.id, def.version, def.source_path);\n    }\n}\n",
     )
     .expect("main.rs");
     let t = Rebuild { fixture };
@@ -154,8 +154,8 @@ fn prompt_edits_regenerate_and_nothing_else_does() {
     let main = t.fixture.dir.join("src/main.rs");
     let source = fs::read_to_string(&main).expect("main.rs");
     let with_reference = source.replace(
-        "    for def in ALL {",
-        "    println!(\"by id: {}\", prompt!(\"greet.hello\").id());\n    for def in ALL {",
+        "    for def in ALL.iter() {",
+        "    println!(\"by id: {}\", prompt!(\"greet.hello\").id());\n    for def in ALL.iter() {",
     );
     fs::write(&main, with_reference).expect("write main.rs");
     let (_, out) = t.build_and_run();

@@ -1,10 +1,10 @@
 //! Prompt specs written the way `promptops-build` generates them, for the runtime's tests.
 #![allow(dead_code)]
 
+use promptops_runtime::__private::{field, GeneratedVars};
 use promptops_runtime::def::{PROMPT_DEF, VAR_DEF};
 use promptops_runtime::{
-    Inference, Label, Metrics, NoVars, PromptDef, PromptSpec, TemplateVars, VarDef, VarDefault,
-    VarType, VarValue,
+    Inference, Label, Metrics, NoVars, Prompt, PromptDef, PromptSpec, VarDef, VarDefault, VarType,
 };
 
 /// The seed's intent classifier (seeds/002, section 1), verbatim.
@@ -79,7 +79,11 @@ pub mod intent_classifier {
     impl PromptSpec for Spec {
         type Vars<'a> = NoVars;
         type Output = Intent;
-        const DEF: &'static PromptDef = &DEF;
+    }
+
+    /// The handle, as a generated handle function returns it.
+    pub fn handle() -> Prompt<Spec> {
+        Prompt::__new(&DEF)
     }
 }
 
@@ -141,6 +145,8 @@ pub mod support_reply {
         ..PROMPT_DEF
     };
 
+    // The shape promptops-build generates: `#[repr(C)]` and a field list.
+    #[repr(C)]
     pub struct Vars<'a> {
         pub customer_name: &'a str,
         pub account_number: &'a str,
@@ -150,21 +156,18 @@ pub mod support_reply {
         pub max_words: Option<i64>,
     }
 
-    impl TemplateVars for Vars<'_> {
-        fn visit(&self, visit: &mut dyn FnMut(&'static str, VarValue<'_>)) {
-            visit("customer_name", VarValue::String(self.customer_name));
-            visit("account_number", VarValue::String(self.account_number));
-            visit("message", VarValue::String(self.message));
-            if let Some(tone) = self.tone {
-                visit("tone", VarValue::String(tone));
-            }
-            if let Some(items) = self.items {
-                visit("items", VarValue::List(items));
-            }
-            if let Some(max_words) = self.max_words {
-                visit("max_words", VarValue::Integer(max_words));
-            }
-        }
+    // SAFETY: `#[repr(C)]`, and `Fields` names every field's type, in declaration order.
+    unsafe impl GeneratedVars for Vars<'_> {
+        type Fields = (
+            field::Str,
+            (
+                field::Str,
+                (
+                    field::Str,
+                    (field::OptStr, (field::OptList, (field::OptInt, ()))),
+                ),
+            ),
+        );
     }
 
     pub struct Spec;
@@ -172,6 +175,10 @@ pub mod support_reply {
     impl PromptSpec for Spec {
         type Vars<'a> = Vars<'a>;
         type Output = String;
-        const DEF: &'static PromptDef = &DEF;
+    }
+
+    /// The handle, as a generated handle function returns it.
+    pub fn handle() -> Prompt<Spec> {
+        Prompt::__new(&DEF)
     }
 }
