@@ -189,9 +189,9 @@ impl Config {
     }
 
     /// Whether to generate the typed layer (default `true`): a handle function, `Spec`, `Vars`
-    /// and `Label` per prompt. `false` generates data only (`DEF` statics, `ALL`, `get`, and a
-    /// `prompt!` that expands to `&'static PromptDef`), which compiles several times faster for
-    /// registries of thousands of prompts (see BENCHMARKS.md, "Build time").
+    /// and `Label` per prompt. `false` generates data only (`ALL`, `get`, and a `prompt!` that
+    /// expands to the prompt's `&'static PromptDef`), which compiles faster still for
+    /// registries of many thousands of prompts (see BENCHMARKS.md, "Build time").
     pub fn typed(&mut self, typed: bool) -> &mut Self {
         self.codegen.typed = typed;
         self

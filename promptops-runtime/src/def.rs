@@ -1,8 +1,9 @@
 //! The static description of one prompt, as `promptops-build` generates it.
 //!
-//! Everything here is plain data with `'static` lifetimes, so that generated crates hold each
-//! prompt as one `static` built from literals (see `BENCHMARKS.md`, "Build time", for what that
-//! costs rustc).
+//! Everything here is plain data with `'static` lifetimes. Generated crates do not spell
+//! definitions out as struct literals (rustc checks those slowly); they embed each one as an
+//! encoded string that [`Registry`](crate::Registry) decodes on first use (see
+//! [`registry`](crate::registry) and `BENCHMARKS.md`, "Build time").
 
 /// Lifecycle state of a prompt, used for environment gating.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -150,7 +151,8 @@ impl Inference {
 
 /// Everything known about one prompt at compile time.
 ///
-/// Generated crates expose one `DEF` constant per prompt, `ALL` (sorted by id) and `get(id)`.
+/// Generated crates expose every definition through `ALL` (sorted by id), `get(id)` and the
+/// handles' [`def`](crate::Prompt::def).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PromptDef {
     /// Dotted id, e.g. `customer-support.intent-classifier`.
@@ -262,41 +264,6 @@ pub fn lookup(table: &'static [&'static PromptDef], id: &str) -> Option<&'static
         .map(|index| table[index])
 }
 
-/// A by-id index over a generated `ALL` table, built on first use.
-///
-/// Generated crates keep one in a `static` and answer `get(id)` from it: a hash lookup instead
-/// of a binary search's ~10 unpredictable branches over a table of 1,000 prompts.
-pub struct Index {
-    table: &'static [&'static PromptDef],
-    map: std::sync::OnceLock<std::collections::HashMap<&'static str, &'static PromptDef>>,
-}
-
-impl Index {
-    /// An index over `table` (built lazily; `const` so it can live in a `static`).
-    pub const fn new(table: &'static [&'static PromptDef]) -> Self {
-        Index {
-            table,
-            map: std::sync::OnceLock::new(),
-        }
-    }
-
-    /// The prompt with this id, if it is compiled in.
-    pub fn get(&self, id: &str) -> Option<&'static PromptDef> {
-        self.map
-            .get_or_init(|| self.table.iter().map(|def| (def.id, *def)).collect())
-            .get(id)
-            .copied()
-    }
-}
-
-impl std::fmt::Debug for Index {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Index")
-            .field("prompts", &self.table.len())
-            .finish()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -313,7 +280,7 @@ mod tests {
     }
 
     #[test]
-    fn index_and_binary_search_agree() {
+    fn binary_search_finds_exactly_the_listed_ids() {
         let defs: &'static [PromptDef] = Box::leak(
             ["a.b", "a.c", "b.a", "zz.top"]
                 .map(def)
@@ -322,14 +289,12 @@ mod tests {
         );
         let table: &'static [&'static PromptDef] =
             Box::leak(defs.iter().collect::<Vec<_>>().into_boxed_slice());
-        let index = Index::new(table);
-        for id in ["a.b", "a.c", "b.a", "zz.top", "a", "", "zz.top.x"] {
-            assert_eq!(
-                index.get(id).map(|d| d.id),
-                lookup(table, id).map(|d| d.id),
-                "{id}"
-            );
+        for id in ["a.b", "a.c", "b.a", "zz.top"] {
+            assert_eq!(lookup(table, id).map(|d| d.id), Some(id));
         }
-        assert!(index.get("b.a").is_some_and(|d| std::ptr::eq(d, &defs[2])));
+        for id in ["a", "", "zz.top.x"] {
+            assert!(lookup(table, id).is_none(), "{id}");
+        }
+        assert!(lookup(table, "b.a").is_some_and(|d| std::ptr::eq(d, &defs[2])));
     }
 }

@@ -26,7 +26,8 @@
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! events::init_json_logging()?;
 //! let runtime = Runtime::from_env().await?;           // local unless AWS is configured
-//! let prompt: Prompt<Spec> = Prompt::__new(&DEF);      // generated: prompts::...::intent_classifier()
+//! # fn intent_classifier() -> Prompt<Spec> { Prompt::__new(&DEF) }
+//! let prompt = intent_classifier();       // generated: prompts::customer_support::intent_classifier()
 //! let done = prompt.invoke_with_input(&runtime, &NoVars, "I was charged twice").await?;
 //! println!("{} in {} attempt(s)", done.output, done.attempts);
 //! # Ok(()) }
@@ -51,7 +52,7 @@ pub mod spec;
 #[cfg(feature = "bedrock")]
 pub use bedrock::BedrockModel;
 pub use config::{ConfigError, ModelConfig};
-pub use def::{lookup, Index, Inference, Metrics, PromptDef, Status, VarDef, VarDefault, VarType};
+pub use def::{lookup, Inference, Metrics, PromptDef, Status, VarDef, VarDefault, VarType};
 pub use error::InvokeError;
 pub use invoke::{CallOptions, Completion, Runtime};
 pub use local::LocalModel;

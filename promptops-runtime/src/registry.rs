@@ -352,13 +352,20 @@ impl Registry {
         })
     }
 
-    /// The compiled-in prompt with this dotted id, if any.
+    /// The compiled-in prompt with this dotted id, if any. The first call reads every
+    /// prompt's id (not the rest of its definition).
+    ///
+    /// # Panics
+    /// As [`def`](Self::def), if a definition does not decode.
     pub fn get(&self, id: &str) -> Option<&'static PromptDef> {
         let by_id = self.by_id.get_or_init(|| {
             self.data
                 .iter()
                 .enumerate()
-                .filter_map(|(index, data)| decode_id(data).ok().map(|id| (id, index)))
+                .map(|(index, data)| match decode_id(data) {
+                    Ok(id) => (id, index),
+                    Err(error) => panic!("compiled-in prompt #{index}: {error}"),
+                })
                 .collect()
         });
         by_id.get(id).map(|&index| self.def(index))
