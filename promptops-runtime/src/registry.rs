@@ -606,4 +606,15 @@ mod tests {
         assert_eq!(ids, ["support.classifier", "z"]);
         assert_eq!(format!("{registry:?}"), "Registry { prompts: 2 }");
     }
+
+    #[test]
+    #[should_panic(
+        expected = "compiled-in prompt #0: prompt definition does not decode: expected format version v1"
+    )]
+    fn a_definition_from_another_encoding_version_is_a_clear_panic() {
+        static DATA: [&str; 1] = ["2:v0,1:a,"];
+        static CACHE: [DefCell; 1] = [DefCell::EMPTY; 1];
+        static ALL: Registry = Registry::new(&DATA, &CACHE);
+        ALL.def(0);
+    }
 }

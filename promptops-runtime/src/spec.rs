@@ -88,8 +88,15 @@ impl<T: GeneratedVars> TemplateVars for T {
 pub mod field {
     use super::VarValue;
 
+    // Only this module's markers and lists implement `Field` and `FieldList`: their sizes and
+    // alignments are what the unsafe field walk relies on, so no other crate may supply them.
+    mod sealed {
+        pub trait Sealed {}
+    }
+    use sealed::Sealed;
+
     /// The Rust type behind a marker, and how to hand its value to the renderer.
-    pub trait Field {
+    pub trait Field: Sealed {
         /// `size_of` the field's type.
         const SIZE: usize;
         /// `align_of` the field's type.
@@ -102,7 +109,7 @@ pub mod field {
     }
 
     /// A list of field markers: `()` or `(Field, FieldList)`.
-    pub trait FieldList {
+    pub trait FieldList: Sealed {
         /// The largest alignment in the list (1 for the empty list).
         const ALIGN: usize;
         /// The `#[repr(C)]` offset after the last field, for fields starting at `offset`.
@@ -120,6 +127,9 @@ pub mod field {
             visit: &mut dyn FnMut(&'static str, VarValue<'_>),
         ) -> usize;
     }
+
+    impl Sealed for () {}
+    impl<F: Field, Rest: FieldList> Sealed for (F, Rest) {}
 
     impl FieldList for () {
         const ALIGN: usize = 1;
@@ -171,6 +181,7 @@ pub mod field {
         ($lt:lifetime => $($marker:ident $optional:ident: $ty:ty => $variant:ident;)*) => {$(
             #[doc = concat!("A `", stringify!($ty), "` field.")]
             pub enum $marker {}
+            impl Sealed for $marker {}
             impl Field for $marker {
                 const SIZE: usize = {
                     // The lifetime names `'a` in the field type; it is unused for `i64` etc.
@@ -194,6 +205,7 @@ pub mod field {
             }
             #[doc = concat!("An `Option<", stringify!($ty), ">` field.")]
             pub enum $optional {}
+            impl Sealed for $optional {}
             impl Field for $optional {
                 const SIZE: usize = {
                     // The lifetime names `'a` in the field type; it is unused for `i64` etc.
