@@ -14,8 +14,7 @@
 //!   impl has only associated types, and, when the template takes variables, a `#[repr(C)]`
 //!   `Vars` struct whose impl is a type-level field list (`GeneratedVars`): the runtime reads
 //!   the fields, so there is no visiting function to check. Label enums implement `Clone`,
-//!   `Copy`, `Eq` and `Debug` by hand (no derive expansion) and derive only `PartialEq`, so that
-//!   constants of the enum still work as patterns.
+//!   `Copy`, `PartialEq`, `Eq` and `Debug` by hand: no derive expansion.
 //! * [`CodegenOptions::typed`] `false` leaves the typed layer out (data-only mode).
 //!
 //! Every change here was measured; `BENCHMARKS.md` has the numbers and what did not pay.
@@ -435,9 +434,10 @@ fn emit_vars(out: &mut String, prompt: &Prompt, borrows: bool, pad: &str, rt: &s
 }
 
 /// The classifier enum and its impls, written out by hand: the derives cost more to expand
-/// and check, and a derived `Debug` is not `#[inline]`, so it would give every classifier
-/// prompt's module a codegen unit of its own. `PartialEq` stays derived: only the derive makes
-/// constants of the enum usable as patterns (structural equality).
+/// and check (a derived `PartialEq` −4% of rustc's work at 1,000 prompts), and a derived
+/// `Debug` is not `#[inline]`, so it would give every classifier prompt's module a codegen unit
+/// of its own. The one thing the hand-written `PartialEq` cannot give is structural equality:
+/// a `const` of the enum cannot be a `match` pattern (match the variants instead).
 fn emit_labels(out: &mut String, prompt: &Prompt, pad: &str, rt: &str) {
     let variants: Vec<String> = prompt
         .labels
@@ -445,7 +445,6 @@ fn emit_labels(out: &mut String, prompt: &Prompt, pad: &str, rt: &str) {
         .map(|label| naming::variant_ident(label).unwrap_or_else(|_| label.clone()))
         .collect();
     let _ = writeln!(out, "{pad}/// The labels `{}` classifies into.", prompt.id);
-    let _ = writeln!(out, "{pad}#[derive(PartialEq)]");
     let _ = writeln!(out, "{pad}pub enum Label {{");
     for (label, variant) in prompt.labels.iter().zip(&variants) {
         let _ = writeln!(out, "{pad}    #[doc = {:?}]", format!("`{label}`"));
@@ -456,6 +455,10 @@ fn emit_labels(out: &mut String, prompt: &Prompt, pad: &str, rt: &str) {
     let _ = writeln!(
         out,
         "{pad}impl ::core::clone::Clone for Label {{ #[inline] fn clone(&self) -> Self {{ *self }} }}"
+    );
+    let _ = writeln!(
+        out,
+        "{pad}impl ::core::cmp::PartialEq for Label {{ #[inline] fn eq(&self, other: &Self) -> bool {{ *self as usize == *other as usize }} }}"
     );
     let _ = writeln!(out, "{pad}impl ::core::cmp::Eq for Label {{}}");
     let names: Vec<String> = variants
@@ -594,7 +597,11 @@ mod tests {
             "unsafe impl ::promptops_runtime::__private::GeneratedVars for Vars<'_> \
              { type Fields = (::promptops_runtime::__private::field::Str, ()); }"
         ));
-        assert!(code.contains("#[derive(PartialEq)]\n        pub enum Label {"));
+        assert!(
+            code.contains("/// The labels `a.classify` classifies into.\n        pub enum Label {")
+        );
+        assert!(code
+            .contains("fn eq(&self, other: &Self) -> bool { *self as usize == *other as usize }"));
         assert!(code.contains("Self::Yes => \"Yes\", Self::No => \"No\","));
         assert!(!code.contains("handles = false;"));
     }

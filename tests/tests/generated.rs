@@ -171,6 +171,9 @@ fn classifier_output_parses_into_the_generated_enum() {
     let err = sentiment.parse_output("furious").unwrap_err();
     assert_eq!(err.raw, "furious");
     assert_eq!(Label::Neutral.as_str(), "neutral");
+    // Hand-written (not derived) equality and `Debug`.
+    assert_ne!(Label::Positive, Label::Negative);
+    assert_eq!(format!("{:?}", Label::Neutral), "Neutral");
     assert_eq!(
         <Label as promptops_runtime::Label>::LABELS,
         sentiment.def().labels
