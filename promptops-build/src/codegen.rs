@@ -245,7 +245,7 @@ fn emit_children(
             format!("{id_prefix}.{segment}")
         }
     };
-    // `ALL` seen from this module: relative, so the file may be included below the crate root.
+    // `ALL` seen from this module, as a relative path like every other path in the module tree.
     let all = format!("{}ALL", "super::".repeat(depth));
 
     for (segment, child) in &node.children {

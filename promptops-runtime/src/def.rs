@@ -197,8 +197,8 @@ pub struct PromptDef {
     pub source_path: &'static str,
 }
 
-/// What generated code fills the fields a prompt file leaves at their default from
-/// (`PromptDef { id: …, ..PROMPT_DEF }`); not a public API.
+/// A definition with every field at its default, for definitions written by hand (tests,
+/// benchmarks): `PromptDef { id: …, ..PROMPT_DEF }`. Not a public API.
 #[doc(hidden)]
 pub const PROMPT_DEF: PromptDef = PromptDef {
     id: "",
@@ -223,7 +223,8 @@ pub const PROMPT_DEF: PromptDef = PromptDef {
     source_path: "",
 };
 
-/// The base of generated [`VarDef`]s: optional, not sensitive, no description or default.
+/// A [`VarDef`] at its defaults (optional, not sensitive, no description or default), for
+/// definitions written by hand. Not a public API.
 #[doc(hidden)]
 pub const VAR_DEF: VarDef = VarDef {
     name: "",
