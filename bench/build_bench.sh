@@ -48,7 +48,18 @@ fi
 echo 'include!(concat!(env!("OUT_DIR"), "/prompts.rs"));' > "$crate/src/lib.rs"
 
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-seconds() { local s e; s=$(date +%s.%N); "$@" >/dev/null 2>&1; e=$(date +%s.%N); echo "$e - $s" | bc; }
+# Times a command; a failed build aborts the benchmark (a fast failure would look like a fast build).
+seconds() {
+  local s e
+  s=$(date +%s.%N)
+  if ! "$@" >"$work/last-build.log" 2>&1; then
+    echo "build failed: $* (see $work/last-build.log)" >&2
+    tail -5 "$work/last-build.log" >&2
+    return 1
+  fi
+  e=$(date +%s.%N)
+  echo "$e - $s" | bc
+}
 
 printf '%-8s %12s %12s %12s %12s %14s %14s\n' prompts discover_ms validate_ms generate_ms script_ms clean_build_s incr_build_s
 for n in "${sizes[@]}"; do
@@ -59,13 +70,15 @@ for n in "${sizes[@]}"; do
   clean=()
   for _ in 1 2 3; do
     (cd "$crate" && cargo clean --quiet --offline -p bench-prompts)
-    clean+=("$(cd "$crate" && seconds cargo build --quiet --offline)")
+    secs=$(cd "$crate" && seconds cargo build --quiet --offline) || exit 1
+    clean+=("$secs")
   done
   incr=()
   edited="$crate/prompts/domain_000/task_00000.yaml"   # gen_corpus.py's first prompt
   for i in 1 2 3; do
     sed -i "s/Answer now\..*/Answer now. (edit $i $RANDOM)/" "$edited"
-    incr+=("$(cd "$crate" && seconds cargo build --quiet --offline)")
+    secs=$(cd "$crate" && seconds cargo build --quiet --offline) || exit 1
+    incr+=("$secs")
   done
   printf '%-8s %12s %12s %12s %12s %14.2f %14.2f\n' "$count" "$d" "$v" "$g" "$t" \
     "$(printf '%s\n' "${clean[@]}" | median)" "$(printf '%s\n' "${incr[@]}" | median)"
