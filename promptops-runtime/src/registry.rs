@@ -68,6 +68,10 @@ impl fmt::Display for DecodeError {
 
 impl std::error::Error for DecodeError {}
 
+fn error_at(offset: usize, expected: &'static str) -> DecodeError {
+    DecodeError { offset, expected }
+}
+
 /// Reads tokens off an encoded definition.
 struct Reader {
     text: &'static str,
@@ -76,10 +80,7 @@ struct Reader {
 
 impl Reader {
     fn error(&self, expected: &'static str) -> DecodeError {
-        DecodeError {
-            offset: self.position,
-            expected,
-        }
+        error_at(self.position, expected)
     }
 
     /// The next token: `None` for `~,`.
@@ -111,33 +112,37 @@ impl Reader {
     fn parse<T: FromStr>(&mut self, expected: &'static str) -> Result<T, DecodeError> {
         let start = self.position;
         let text = self.string(expected)?;
-        text.parse().map_err(|_| DecodeError {
-            offset: start,
-            expected,
-        })
+        text.parse().map_err(|_| error_at(start, expected))
     }
 
     fn optional<T: FromStr>(&mut self, expected: &'static str) -> Result<Option<T>, DecodeError> {
         let start = self.position;
         match self.token(expected)? {
             None => Ok(None),
-            Some(text) => text.parse().map(Some).map_err(|_| DecodeError {
-                offset: start,
-                expected,
-            }),
+            Some(text) => text
+                .parse()
+                .map(Some)
+                .map_err(|_| error_at(start, expected)),
         }
     }
 
-    fn flag(&mut self, expected: &'static str) -> Result<bool, DecodeError> {
+    /// The next token, which must be one of `choices`' names; gives its value.
+    fn one_of<T: Copy>(
+        &mut self,
+        expected: &'static str,
+        choices: &[(&str, T)],
+    ) -> Result<T, DecodeError> {
         let start = self.position;
-        match self.string(expected)? {
-            "1" => Ok(true),
-            "0" => Ok(false),
-            _ => Err(DecodeError {
-                offset: start,
-                expected,
-            }),
-        }
+        let text = self.string(expected)?;
+        choices
+            .iter()
+            .find(|(name, _)| *name == text)
+            .map(|(_, value)| *value)
+            .ok_or_else(|| error_at(start, expected))
+    }
+
+    fn flag(&mut self, expected: &'static str) -> Result<bool, DecodeError> {
+        self.one_of(expected, &[("1", true), ("0", false)])
     }
 
     fn list(&mut self, expected: &'static str) -> Result<&'static [&'static str], DecodeError> {
@@ -165,10 +170,7 @@ pub fn decode(text: &'static str) -> Result<PromptDef, DecodeError> {
     let mut reader = Reader { text, position: 0 };
     let r = &mut reader;
     if r.string("the format version")? != FORMAT {
-        return Err(DecodeError {
-            offset: 0,
-            expected: "format version v1",
-        });
+        return Err(error_at(0, "format version v1"));
     }
     let id = r.string("the id")?;
     let version = r.parse("the version")?;
@@ -176,18 +178,14 @@ pub fn decode(text: &'static str) -> Result<PromptDef, DecodeError> {
     let model = r.string("the model")?;
     let model_id = r.string("the model id")?;
     let parent = r.optional("the parent version")?;
-    let status_at = r.position;
-    let status = match r.string("the status")? {
-        "stable" => Status::Stable,
-        "draft" => Status::Draft,
-        "deprecated" => Status::Deprecated,
-        _ => {
-            return Err(DecodeError {
-                offset: status_at,
-                expected: "a status",
-            })
-        }
-    };
+    let status = r.one_of(
+        "a status",
+        &[
+            ("stable", Status::Stable),
+            ("draft", Status::Draft),
+            ("deprecated", Status::Deprecated),
+        ],
+    )?;
     let deprecation_note = r.token("the deprecation note")?;
     let description = r.token("the description")?;
     let tags = r.list("the tags")?;
@@ -250,20 +248,16 @@ pub fn decode(text: &'static str) -> Result<PromptDef, DecodeError> {
 
 fn variable(r: &mut Reader) -> Result<VarDef, DecodeError> {
     let name = r.string("a variable name")?;
-    let type_at = r.position;
-    let ty = match r.string("a variable type")? {
-        "string" => VarType::String,
-        "integer" => VarType::Integer,
-        "number" => VarType::Number,
-        "boolean" => VarType::Boolean,
-        "list" => VarType::List,
-        _ => {
-            return Err(DecodeError {
-                offset: type_at,
-                expected: "a variable type",
-            })
-        }
-    };
+    let ty = r.one_of(
+        "a variable type",
+        &[
+            ("string", VarType::String),
+            ("integer", VarType::Integer),
+            ("number", VarType::Number),
+            ("boolean", VarType::Boolean),
+            ("list", VarType::List),
+        ],
+    )?;
     let description = r.token("a variable description")?;
     let required = r.flag("a required flag")?;
     let sensitive = r.flag("a sensitive flag")?;
@@ -275,12 +269,7 @@ fn variable(r: &mut Reader) -> Result<VarDef, DecodeError> {
         Some("n") => Some(VarDefault::Number(r.parse("a number default")?)),
         Some("b") => Some(VarDefault::Boolean(r.flag("a boolean default")?)),
         Some("l") => Some(VarDefault::List(r.list("a list default")?)),
-        Some(_) => {
-            return Err(DecodeError {
-                offset: default_at,
-                expected: "a default kind",
-            })
-        }
+        Some(_) => return Err(error_at(default_at, "a default kind")),
     };
     Ok(VarDef {
         name,
