@@ -63,9 +63,11 @@ pub fn is_compiled_in(prompt: &Prompt, environment: Environment) -> bool {
     environment == Environment::Development || prompt.status != Status::Draft
 }
 
+/// A module of the generated tree: the prompt it is named after, with its position in `ALL`,
+/// and the modules below it.
 #[derive(Default)]
 struct ModuleNode<'p> {
-    prompt: Option<&'p Prompt>,
+    prompt: Option<(&'p Prompt, usize)>,
     children: BTreeMap<&'p str, ModuleNode<'p>>,
 }
 
@@ -76,15 +78,6 @@ pub fn generate(prompts: &[Prompt], options: &CodegenOptions) -> String {
     let (sorted, excluded): (Vec<&Prompt>, Vec<&Prompt>) = all
         .iter()
         .partition(|prompt| is_compiled_in(prompt, options.environment));
-
-    let mut root = ModuleNode::default();
-    for prompt in sorted.iter().copied() {
-        let mut node = &mut root;
-        for segment in prompt.id.split('.') {
-            node = node.children.entry(segment).or_default();
-        }
-        node.prompt = Some(prompt);
-    }
 
     let rt = options.runtime.as_str();
     let mut out = String::with_capacity(2048 + prompts.len() * 2048);
@@ -141,12 +134,16 @@ pub fn generate(prompts: &[Prompt], options: &CodegenOptions) -> String {
 
     emit_reference_macro(&mut out, &all, &sorted, &excluded, options);
     if options.typed {
-        let slots: BTreeMap<&str, usize> = sorted
-            .iter()
-            .enumerate()
-            .map(|(slot, prompt)| (prompt.id.as_str(), slot))
-            .collect();
-        emit_children(&mut out, &root, "", 0, &slots, options);
+        // `sorted` is `ALL`'s order, so a prompt's position there is its slot.
+        let mut root = ModuleNode::default();
+        for (slot, prompt) in sorted.iter().copied().enumerate() {
+            let mut node = &mut root;
+            for segment in prompt.id.split('.') {
+                node = node.children.entry(segment).or_default();
+            }
+            node.prompt = Some((prompt, slot));
+        }
+        emit_children(&mut out, &root, "", 0, options);
     }
     out
 }
@@ -233,7 +230,6 @@ fn emit_children(
     node: &ModuleNode<'_>,
     id_prefix: &str,
     depth: usize,
-    slots: &BTreeMap<&str, usize>,
     options: &CodegenOptions,
 ) {
     let rt = options.runtime.as_str();
@@ -253,11 +249,11 @@ fn emit_children(
         let id = child_id(segment);
         out.push('\n');
         match child.prompt {
-            Some(prompt) => {
+            Some((prompt, slot)) => {
                 let handle = Handle {
                     ident: &ident,
                     all: &all,
-                    slot: slots[prompt.id.as_str()],
+                    slot,
                 };
                 emit_handle_fn(out, prompt, &handle, &pad, rt);
                 let _ = writeln!(
@@ -271,10 +267,10 @@ fn emit_children(
             }
         }
         let _ = writeln!(out, "{pad}pub mod {ident} {{");
-        if let Some(prompt) = child.prompt {
+        if let Some((prompt, _)) = child.prompt {
             emit_typed_items(out, prompt, &format!("{pad}    "), rt);
         }
-        emit_children(out, child, &id, depth + 1, slots, options);
+        emit_children(out, child, &id, depth + 1, options);
         let _ = writeln!(out, "{pad}}}");
     }
 }
