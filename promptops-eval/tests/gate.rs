@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use promptops_build::Validated;
-use promptops_eval::{plan, run, Answer, EvalError, Options, Verdict};
+use promptops_eval::{plan, run, Answer, EvalError, Options, Report, Verdict};
 use promptops_runtime::{
     Model, ModelError, ModelErrorKind, ModelFuture, ModelRequest, ModelResponse, RetryPolicy,
     Runtime,
@@ -101,17 +101,22 @@ fn expected_by_input(validated: &Validated) -> HashMap<String, String> {
         .collect()
 }
 
-#[tokio::test]
-async fn a_model_that_answers_other_to_everything_is_a_regression() {
+/// The shipped classifier's suite run against a model that answers `other` to everything.
+async fn classifier_scored_by_a_model_answering_other() -> Report {
     let validated = shipped_tree();
     let plans = plan(&validated, &prompts::ALL, Some(CLASSIFIER)).expect("plan");
-    // "other" is right for the suite's `other` cases only, far below the 94% baseline.
-    let report = run(
+    run(
         &plans,
         &scripted(|_, _| Ok("other".into())),
         &Options::default(),
     )
-    .await;
+    .await
+}
+
+#[tokio::test]
+async fn a_model_that_answers_other_to_everything_is_a_regression() {
+    // "other" is right for the suite's `other` cases only, far below the 94% baseline.
+    let report = classifier_scored_by_a_model_answering_other().await;
     assert!(!report.passed());
     let prompt = &report.prompts[0];
     assert_eq!(prompt.verdict(), Verdict::Regression);
@@ -259,14 +264,7 @@ fn plan_refuses_unknown_prompts_prompts_without_suites_and_stale_files() {
 
 #[tokio::test]
 async fn junit_report_has_a_testcase_per_case_and_one_for_the_gate() {
-    let validated = shipped_tree();
-    let plans = plan(&validated, &prompts::ALL, Some(CLASSIFIER)).expect("plan");
-    let report = run(
-        &plans,
-        &scripted(|_, _| Ok("other".into())),
-        &Options::default(),
-    )
-    .await;
+    let report = classifier_scored_by_a_model_answering_other().await;
     let xml = report.junit();
     let cases = report.prompts[0].cases.len();
     let wrong = report.prompts[0].failing_cases().count();
