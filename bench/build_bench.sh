@@ -29,6 +29,7 @@ version = "0.1.0"
 edition = "2021"
 
 [dependencies]
+promptops-macros = { path = "$root/promptops-macros" }
 promptops-runtime = { path = "$root/promptops-runtime", default-features = false }
 
 [build-dependencies]

@@ -1,23 +1,20 @@
 //! Rust source generation for a validated prompt tree.
 //!
-//! The output is mostly data, shaped for rustc's cost model (see BENCHMARKS.md, "Build time"):
-//! rustc's cost grows with the number of items and bodies it checks and the expressions in them,
-//! much more than with the bytes of a literal.
+//! The output is plain Rust a reviewer can read at a glance, shaped for rustc's cost model
+//! (see BENCHMARKS.md, "Build time"): rustc's cost grows with the number of items and bodies it
+//! checks and the expressions in them, much more than with the bytes of a literal.
 //!
-//! * Every definition is one string literal in the runtime's definition encoding
-//!   ([`crate::encode`]), in one `static` array for the whole crate, and `ALL` is a
-//!   `promptops_runtime::Registry` over it that decodes a prompt on first use. A struct
-//!   literal per prompt (with its nested structs, options and slices) cost rustc ~6 M
-//!   instructions per prompt; the literal costs a small fraction of that.
-//! * The typed layer has as few bodies as the API allows. Per prompt: the handle function
-//!   (`#[inline]`, so no machine code until a caller uses it), an uninhabited `Spec` marker whose
-//!   impl has only associated types, and, when the template takes variables, a `#[repr(C)]`
-//!   `Vars` struct whose impl is a type-level field list (`GeneratedVars`): the runtime reads
-//!   the fields, so there is no visiting function to check. Label enums implement `Clone`,
-//!   `Copy`, `PartialEq`, `Eq` and `Debug` by hand: no derive expansion.
+//! * Every definition is one string literal holding the prompt's JSON form
+//!   ([`promptops_core::wire`], the form the registry serves too), in one `static` array for the
+//!   whole crate, beside a sorted array of the ids. `ALL` is a `promptops_runtime::Registry`
+//!   over them that decodes a prompt on first use. A struct literal per prompt (with its nested
+//!   structs, options and slices) cost rustc ~6 M instructions per prompt; a literal costs a
+//!   small fraction of that.
+//! * Per prompt, the typed layer is: the handle function (`#[inline]`, so no machine code until
+//!   a caller uses it), an uninhabited `Spec` marker whose impl has only associated types, a
+//!   `Vars` struct with a small `TemplateVars` impl that hands each field to the renderer, and
+//!   for classifiers a `Label` enum with the standard derives.
 //! * [`CodegenOptions::typed`] `false` leaves the typed layer out (data-only mode).
-//!
-//! Every change here was measured; `BENCHMARKS.md` has the numbers and what did not pay.
 //!
 //! Output is deterministic: the same prompts always produce the same bytes.
 
@@ -26,7 +23,7 @@ use std::fmt::Write as _;
 
 use crate::naming;
 use crate::references::Environment;
-use crate::schema::{DefaultValue, Prompt, Status, VarType};
+use crate::schema::{Prompt, PromptDef, Status, Value, VarType};
 
 /// First line of every generated file.
 pub const HEADER: &str =
@@ -37,6 +34,9 @@ pub const HEADER: &str =
 pub struct CodegenOptions {
     /// Path of the runtime crate as generated code names it.
     pub runtime: String,
+    /// Path of the proc-macro crate behind `prompt!` as generated code names it. The
+    /// generated crate depends on it directly (the runtime does not).
+    pub macros: String,
     /// Which prompts to compile in: production builds leave drafts out.
     pub environment: Environment,
     /// The prompts directory as shown in `prompt!` errors.
@@ -51,6 +51,7 @@ impl Default for CodegenOptions {
     fn default() -> Self {
         CodegenOptions {
             runtime: "::promptops_runtime".to_owned(),
+            macros: "::promptops_macros".to_owned(),
             environment: Environment::Development,
             prompts_dir: "prompts".to_owned(),
             typed: true,
@@ -60,7 +61,7 @@ impl Default for CodegenOptions {
 
 /// Whether a prompt is compiled into a build for `environment`.
 pub fn is_compiled_in(prompt: &Prompt, environment: Environment) -> bool {
-    environment == Environment::Development || prompt.status != Status::Draft
+    environment == Environment::Development || prompt.def.status != Status::Draft
 }
 
 /// A module of the generated tree: the prompt it is named after, with its position in `ALL`,
@@ -74,7 +75,7 @@ struct ModuleNode<'p> {
 /// Generates the Rust source for `prompts` (ids must be unique and valid).
 pub fn generate(prompts: &[Prompt], options: &CodegenOptions) -> String {
     let mut all: Vec<&Prompt> = prompts.iter().collect();
-    all.sort_by(|a, b| a.id.cmp(&b.id));
+    all.sort_by(|a, b| a.def.id.cmp(&b.def.id));
     let (sorted, excluded): (Vec<&Prompt>, Vec<&Prompt>) = all
         .iter()
         .partition(|prompt| is_compiled_in(prompt, options.environment));
@@ -101,12 +102,23 @@ pub fn generate(prompts: &[Prompt], options: &CodegenOptions) -> String {
         options.environment.as_str()
     );
     out.push('\n');
-    // One literal per prompt in the runtime's definition encoding, decoded on first use.
     let count = sorted.len();
+    let _ = writeln!(out, "/// The compiled-in ids, sorted: the order of `ALL`.");
+    let _ = writeln!(out, "#[doc(hidden)]");
+    let _ = writeln!(out, "static __PROMPTOPS_IDS: [&str; {count}] = [");
+    for prompt in &sorted {
+        let _ = writeln!(out, "    {:?},", prompt.def.id);
+    }
+    let _ = writeln!(out, "];");
+    let _ = writeln!(
+        out,
+        "/// Each prompt's definition in `promptops_core::wire`'s JSON form, in the same order."
+    );
     let _ = writeln!(out, "#[doc(hidden)]");
     let _ = writeln!(out, "static __PROMPTOPS_DATA: [&str; {count}] = [");
     for prompt in &sorted {
-        let _ = writeln!(out, "    {:?},", crate::encode::encode(prompt));
+        let json = promptops_core::wire::to_json(&prompt.def);
+        let _ = writeln!(out, "    {},", raw_string_literal(&json));
     }
     let _ = writeln!(out, "];");
     let _ = writeln!(out, "#[doc(hidden)]");
@@ -121,7 +133,7 @@ pub fn generate(prompts: &[Prompt], options: &CodegenOptions) -> String {
     );
     let _ = writeln!(
         out,
-        "pub static ALL: {rt}::Registry = {rt}::Registry::new(&__PROMPTOPS_DATA, &__PROMPTOPS_CACHE);"
+        "pub static ALL: {rt}::Registry = {rt}::Registry::new(&__PROMPTOPS_IDS, &__PROMPTOPS_DATA, &__PROMPTOPS_CACHE);"
     );
     out.push('\n');
     let _ = writeln!(out, "/// Looks a compiled-in prompt up by its dotted id.");
@@ -138,7 +150,7 @@ pub fn generate(prompts: &[Prompt], options: &CodegenOptions) -> String {
         let mut root = ModuleNode::default();
         for (slot, prompt) in sorted.iter().copied().enumerate() {
             let mut node = &mut root;
-            for segment in prompt.id.split('.') {
+            for segment in prompt.def.id.split('.') {
                 node = node.children.entry(segment).or_default();
             }
             node.prompt = Some((prompt, slot));
@@ -161,7 +173,11 @@ fn emit_reference_macro(
 ) {
     let mut hasher_input = String::new();
     for prompt in all {
-        let _ = writeln!(hasher_input, "{} {}", prompt.id, prompt.content_hash);
+        let _ = writeln!(
+            hasher_input,
+            "{} {}",
+            prompt.def.id, prompt.def.content_hash
+        );
     }
     hasher_input.push_str(options.environment.as_str());
     let hash = crate::tree::hex_sha256(hasher_input.as_bytes());
@@ -169,8 +185,8 @@ fn emit_reference_macro(
     let _ = writeln!(out, "#[doc(hidden)]");
     let _ = writeln!(
         out,
-        "pub use {}::__private as __promptops;",
-        options.runtime
+        "pub use {}::prompt_impl as __promptops_prompt_impl;",
+        options.macros
     );
     out.push('\n');
     let _ = writeln!(
@@ -186,7 +202,7 @@ fn emit_reference_macro(
     let _ = writeln!(out, "#[macro_export]");
     let _ = writeln!(out, "macro_rules! prompt {{");
     let _ = writeln!(out, "    ($id:literal) => {{");
-    let _ = writeln!(out, "        $crate::__promptops::prompt_impl! {{");
+    let _ = writeln!(out, "        $crate::__promptops_prompt_impl! {{");
     let _ = writeln!(out, "            krate = $crate;");
     let _ = writeln!(out, "            dir = {:?};", options.prompts_dir);
     let _ = writeln!(out, "            hash = {hash:?};");
@@ -201,14 +217,14 @@ fn emit_reference_macro(
         let _ = writeln!(
             out,
             "                {:?} ({}),",
-            prompt.id,
-            rust_path(&prompt.id)
+            prompt.def.id,
+            rust_path(&prompt.def.id)
         );
     }
     let _ = writeln!(out, "            ];");
     let _ = writeln!(out, "            excluded = [");
     for prompt in excluded {
-        let _ = writeln!(out, "                {:?} \"draft\",", prompt.id);
+        let _ = writeln!(out, "                {:?} \"draft\",", prompt.def.id);
     }
     let _ = writeln!(out, "            ];");
     let _ = writeln!(out, "            id = $id");
@@ -255,7 +271,7 @@ fn emit_children(
                     all: &all,
                     slot,
                 };
-                emit_handle_fn(out, prompt, &handle, &pad, rt);
+                emit_handle_fn(out, &prompt.def, &handle, &pad, rt);
                 let _ = writeln!(
                     out,
                     "{pad}#[doc = {:?}]",
@@ -268,7 +284,7 @@ fn emit_children(
         }
         let _ = writeln!(out, "{pad}pub mod {ident} {{");
         if let Some((prompt, _)) = child.prompt {
-            emit_typed_items(out, prompt, &format!("{pad}    "), rt);
+            emit_typed_items(out, &prompt.def, &format!("{pad}    "), rt);
         }
         emit_children(out, child, &id, depth + 1, options);
         let _ = writeln!(out, "{pad}}}");
@@ -287,14 +303,14 @@ struct Handle<'a> {
     slot: usize,
 }
 
-fn emit_handle_fn(out: &mut String, prompt: &Prompt, handle: &Handle<'_>, pad: &str, rt: &str) {
+fn emit_handle_fn(out: &mut String, def: &PromptDef, handle: &Handle<'_>, pad: &str, rt: &str) {
     let Handle { ident, all, slot } = handle;
-    let _ = writeln!(out, "{pad}#[doc = {:?}]", handle_doc(prompt).join("\n"));
-    if prompt.status == Status::Deprecated {
-        let note = prompt
+    let _ = writeln!(out, "{pad}#[doc = {:?}]", handle_doc(def).join("\n"));
+    if def.status == Status::Deprecated {
+        let note = def
             .deprecation_note
             .clone()
-            .unwrap_or_else(|| format!("prompt `{}` is deprecated", prompt.id));
+            .unwrap_or_else(|| format!("prompt `{}` is deprecated", def.id));
         let _ = writeln!(out, "{pad}#[deprecated(note = {note:?})]");
     }
     let _ = writeln!(out, "{pad}#[inline]");
@@ -307,48 +323,42 @@ fn emit_handle_fn(out: &mut String, prompt: &Prompt, handle: &Handle<'_>, pad: &
     out.push('\n');
 }
 
-fn handle_doc(prompt: &Prompt) -> Vec<String> {
+fn handle_doc(def: &PromptDef) -> Vec<String> {
     let mut lines = Vec::new();
-    match &prompt.description {
+    match &def.description {
         Some(description) => lines.extend(description.trim_end().lines().map(|l| format!(" {l}"))),
-        None => lines.push(format!(" Prompt `{}`.", prompt.id)),
+        None => lines.push(format!(" Prompt `{}`.", def.id)),
     }
     lines.push(String::new());
-    lines.push(format!(" - id: `{}`", prompt.id));
-    let version = match prompt.parent {
-        Some(parent) => format!(" - version: {} (parent {parent})", prompt.version),
-        None => format!(" - version: {}", prompt.version),
+    lines.push(format!(" - id: `{}`", def.id));
+    let version = match def.parent {
+        Some(parent) => format!(" - version: {} (parent {parent})", def.version),
+        None => format!(" - version: {}", def.version),
     };
     lines.push(version);
-    lines.push(format!(" - owner: {}", prompt.owner));
-    if prompt.model == prompt.model_id {
-        lines.push(format!(" - model: `{}`", prompt.model));
+    lines.push(format!(" - owner: {}", def.owner));
+    if def.model == def.model_id {
+        lines.push(format!(" - model: `{}`", def.model));
     } else {
-        lines.push(format!(
-            " - model: `{}` (`{}`)",
-            prompt.model, prompt.model_id
-        ));
+        lines.push(format!(" - model: `{}` (`{}`)", def.model, def.model_id));
     }
-    let status = match prompt.status {
-        Status::Draft => "draft",
-        Status::Stable => "stable",
-        Status::Deprecated => "deprecated",
-    };
-    lines.push(format!(" - status: {status}"));
-    if !prompt.tags.is_empty() {
-        lines.push(format!(" - tags: {}", prompt.tags.join(", ")));
+    lines.push(format!(" - status: {}", def.status));
+    if !def.tags.is_empty() {
+        lines.push(format!(" - tags: {}", def.tags.join(", ")));
     }
-    if !prompt.labels.is_empty() {
-        lines.push(format!(" - labels: {}", prompt.labels.join(", ")));
+    if !def.labels.is_empty() {
+        lines.push(format!(" - labels: {}", def.labels.join(", ")));
     }
-    lines.push(format!(" - source: `{}`", prompt.source_path));
+    if let Some(source_path) = &def.source_path {
+        lines.push(format!(" - source: `{source_path}`"));
+    }
     lines
 }
 
 /// `Spec`, `Vars` and `Label`, inside the prompt's module.
-fn emit_typed_items(out: &mut String, prompt: &Prompt, pad: &str, rt: &str) {
-    let has_vars = !prompt.variables.is_empty();
-    let borrows = prompt
+fn emit_typed_items(out: &mut String, def: &PromptDef, pad: &str, rt: &str) {
+    let has_vars = !def.variables.is_empty();
+    let borrows = def
         .variables
         .iter()
         .any(|v| matches!(v.ty, VarType::String | VarType::List));
@@ -357,7 +367,7 @@ fn emit_typed_items(out: &mut String, prompt: &Prompt, pad: &str, rt: &str) {
         (true, true) => "Vars<'a>".to_owned(),
         (true, false) => "Vars".to_owned(),
     };
-    let output_type = if prompt.labels.is_empty() {
+    let output_type = if def.labels.is_empty() {
         "::std::string::String"
     } else {
         "Label"
@@ -374,20 +384,23 @@ fn emit_typed_items(out: &mut String, prompt: &Prompt, pad: &str, rt: &str) {
     let _ = writeln!(out, "{pad}}}");
 
     if has_vars {
-        emit_vars(out, prompt, borrows, pad, rt);
+        emit_vars(out, def, borrows, pad, rt);
     }
-    if !prompt.labels.is_empty() {
-        emit_labels(out, prompt, pad, rt);
+    if !def.labels.is_empty() {
+        emit_labels(out, def, pad, rt);
     }
 }
 
-fn emit_vars(out: &mut String, prompt: &Prompt, borrows: bool, pad: &str, rt: &str) {
+/// The `Vars` struct and its `TemplateVars` impl: one `visit` call per field, under the name
+/// the template uses, skipping optional fields that are `None` (their default then applies).
+/// The impl is `#[inline]` for the same reason as the handle functions: no machine code in
+/// the prompts crate for prompts nobody renders.
+fn emit_vars(out: &mut String, def: &PromptDef, borrows: bool, pad: &str, rt: &str) {
     let lifetime = if borrows { "<'a>" } else { "" };
-    let _ = writeln!(out, "{pad}/// The template variables of `{}`.", prompt.id);
+    let _ = writeln!(out, "{pad}/// The template variables of `{}`.", def.id);
     let _ = writeln!(out, "{pad}#[allow(non_snake_case)]");
-    let _ = writeln!(out, "{pad}#[repr(C)]");
     let _ = writeln!(out, "{pad}pub struct Vars{lifetime} {{");
-    for variable in &prompt.variables {
+    for variable in &def.variables {
         let ident = field_ident(&variable.name);
         let mut doc = variable
             .description
@@ -409,68 +422,59 @@ fn emit_vars(out: &mut String, prompt: &Prompt, borrows: bool, pad: &str, rt: &s
         let _ = writeln!(out, "{pad}    pub {ident}: {ty},");
     }
     let _ = writeln!(out, "{pad}}}");
-    // The runtime reads the fields through this list (types only, no function to check).
     let anonymous = if borrows { "<'_>" } else { "" };
-    let mut fields = String::from("()");
-    for variable in prompt.variables.iter().rev() {
-        let optional = if variable.required { "" } else { "Opt" };
-        fields = format!(
-            "({rt}::__private::field::{optional}{}, {fields})",
-            field_marker(variable.ty)
-        );
+    let _ = writeln!(out, "{pad}impl {rt}::TemplateVars for Vars{anonymous} {{");
+    let _ = writeln!(out, "{pad}    #[inline]");
+    let _ = writeln!(
+        out,
+        "{pad}    fn visit(&self, visit: &mut dyn FnMut(&'static str, {rt}::VarValue<'_>)) {{"
+    );
+    for variable in &def.variables {
+        let ident = field_ident(&variable.name);
+        let variant = var_value_variant(variable.ty);
+        let name = &variable.name;
+        if variable.required {
+            let _ = writeln!(
+                out,
+                "{pad}        visit({name:?}, {rt}::VarValue::{variant}(self.{ident}));"
+            );
+        } else {
+            let _ = writeln!(out, "{pad}        if let Some(value) = self.{ident} {{");
+            let _ = writeln!(
+                out,
+                "{pad}            visit({name:?}, {rt}::VarValue::{variant}(value));"
+            );
+            let _ = writeln!(out, "{pad}        }}");
+        }
     }
-    let _ = writeln!(
-        out,
-        "{pad}// SAFETY: `#[repr(C)]`, and `Fields` names every field's type, in declaration order."
-    );
-    let _ = writeln!(
-        out,
-        "{pad}unsafe impl {rt}::__private::GeneratedVars for Vars{anonymous} {{ type Fields = {fields}; }}"
-    );
+    let _ = writeln!(out, "{pad}    }}");
+    let _ = writeln!(out, "{pad}}}");
 }
 
-/// The classifier enum and its impls, written out by hand: the derives cost more to expand
-/// and check (a derived `PartialEq` −4% of rustc's work at 1,000 prompts), and a derived
-/// `Debug` is not `#[inline]`, so it would give every classifier prompt's module a codegen unit
-/// of its own. The one thing the hand-written `PartialEq` cannot give is structural equality:
-/// a `const` of the enum cannot be a `match` pattern (match the variants instead).
-fn emit_labels(out: &mut String, prompt: &Prompt, pad: &str, rt: &str) {
-    let variants: Vec<String> = prompt
+/// The classifier enum, with the standard derives (so a `const` of it can be a `match`
+/// pattern), and its `Label` impl.
+fn emit_labels(out: &mut String, def: &PromptDef, pad: &str, rt: &str) {
+    let variants: Vec<String> = def
         .labels
         .iter()
         .map(|label| naming::variant_ident(label).unwrap_or_else(|_| label.clone()))
         .collect();
-    let _ = writeln!(out, "{pad}/// The labels `{}` classifies into.", prompt.id);
+    let _ = writeln!(out, "{pad}/// The labels `{}` classifies into.", def.id);
+    let _ = writeln!(
+        out,
+        "{pad}#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]"
+    );
     let _ = writeln!(out, "{pad}pub enum Label {{");
-    for (label, variant) in prompt.labels.iter().zip(&variants) {
+    for (label, variant) in def.labels.iter().zip(&variants) {
         let _ = writeln!(out, "{pad}    #[doc = {:?}]", format!("`{label}`"));
         let _ = writeln!(out, "{pad}    {variant},");
     }
     let _ = writeln!(out, "{pad}}}");
-    let _ = writeln!(out, "{pad}impl ::core::marker::Copy for Label {{}}");
-    let _ = writeln!(
-        out,
-        "{pad}impl ::core::clone::Clone for Label {{ #[inline] fn clone(&self) -> Self {{ *self }} }}"
-    );
-    let _ = writeln!(
-        out,
-        "{pad}impl ::core::cmp::PartialEq for Label {{ #[inline] fn eq(&self, other: &Self) -> bool {{ *self as usize == *other as usize }} }}"
-    );
-    let _ = writeln!(out, "{pad}impl ::core::cmp::Eq for Label {{}}");
-    let names: Vec<String> = variants
-        .iter()
-        .map(|v| format!("Self::{v} => {:?},", v.trim_start_matches("r#")))
-        .collect();
-    let _ = writeln!(
-        out,
-        "{pad}impl ::core::fmt::Debug for Label {{ #[inline] fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {{ f.write_str(match self {{ {} }}) }} }}",
-        names.join(" ")
-    );
     let _ = writeln!(out, "{pad}impl {rt}::Label for Label {{");
     let _ = writeln!(
         out,
         "{pad}    const LABELS: &'static [&'static str] = {};",
-        str_slice(&prompt.labels)
+        str_slice(&def.labels)
     );
     let variant_list: Vec<String> = variants.iter().map(|v| format!("Label::{v}")).collect();
     let _ = writeln!(
@@ -495,23 +499,24 @@ fn rust_type(ty: VarType) -> &'static str {
     }
 }
 
-fn field_marker(ty: VarType) -> &'static str {
+/// The `promptops_runtime::VarValue` variant a field of this type is handed over as.
+fn var_value_variant(ty: VarType) -> &'static str {
     match ty {
-        VarType::String => "Str",
-        VarType::Integer => "Int",
-        VarType::Number => "Num",
-        VarType::Boolean => "Bool",
+        VarType::String => "String",
+        VarType::Integer => "Integer",
+        VarType::Number => "Number",
+        VarType::Boolean => "Boolean",
         VarType::List => "List",
     }
 }
 
-fn default_display(default: &DefaultValue) -> String {
+fn default_display(default: &Value) -> String {
     match default {
-        DefaultValue::String(value) => format!("{value:?}"),
-        DefaultValue::Integer(value) => value.to_string(),
-        DefaultValue::Number(value) => float(*value),
-        DefaultValue::Boolean(value) => value.to_string(),
-        DefaultValue::List(values) => format!("{values:?}"),
+        Value::String(value) => format!("{value:?}"),
+        Value::Integer(value) => value.to_string(),
+        Value::Number(value) => float(*value),
+        Value::Boolean(value) => value.to_string(),
+        Value::List(values) => format!("{values:?}"),
     }
 }
 
@@ -528,6 +533,17 @@ fn float(value: f64) -> String {
     } else {
         format!("{text}.0")
     }
+}
+
+/// `text` as a raw string literal (`r#"…"#`), with as many `#` as it takes for the text not to
+/// end it early. JSON escapes every control character, so the text has no bare carriage
+/// return, the one character a raw string cannot hold.
+fn raw_string_literal(text: &str) -> String {
+    let mut hashes = "#".to_owned();
+    while text.contains(&format!("\"{hashes}")) {
+        hashes.push('#');
+    }
+    format!("r{hashes}\"{text}\"{hashes}")
 }
 
 #[cfg(test)]
@@ -566,19 +582,37 @@ mod tests {
     }
 
     #[test]
-    fn definitions_are_one_encoded_literal_each_in_id_order() {
+    fn definitions_are_one_json_literal_each_in_id_order() {
         let code = generate(&prompts(&["b.two", "a.one"]), &CodegenOptions::default());
-        assert!(code.contains("static __PROMPTOPS_DATA: [&str; 2] = [\n    \"2:v1,5:a.one,"));
-        assert!(code.contains("\n    \"2:v1,5:b.two,"));
+        assert!(
+            code.contains(
+                "static __PROMPTOPS_IDS: [&str; 2] = [\n    \"a.one\",\n    \"b.two\",\n];"
+            ),
+            "{code}"
+        );
+        assert!(code.contains("static __PROMPTOPS_DATA: [&str; 2] = [\n    r#\"{\"format\":1,\"prompt_id\":\"a.one\","), "{code}");
+        assert!(code.contains("\n    r#\"{\"format\":1,\"prompt_id\":\"b.two\","));
         assert!(code.contains(
             "static __PROMPTOPS_CACHE: [::promptops_runtime::__private::DefCell; 2] = \
              [::promptops_runtime::__private::DefCell::EMPTY; 2];"
         ));
-        assert!(code.contains("pub static ALL: ::promptops_runtime::Registry = ::promptops_runtime::Registry::new(&__PROMPTOPS_DATA, &__PROMPTOPS_CACHE);"));
+        assert!(code.contains("pub static ALL: ::promptops_runtime::Registry = ::promptops_runtime::Registry::new(&__PROMPTOPS_IDS, &__PROMPTOPS_DATA, &__PROMPTOPS_CACHE);"));
         // Each handle names its slot in `ALL`, relative to its own module.
         assert!(code.contains("pub fn one() -> ::promptops_runtime::Prompt<one::Spec> {\n        ::promptops_runtime::Prompt::__new(super::ALL.def(0))"), "{code}");
         assert!(code.contains("::promptops_runtime::Prompt::__new(super::ALL.def(1))"));
         assert_eq!(code.matches("pub static ").count(), 1);
+        // The embedded text is exactly what the core crate writes and reads back.
+        let first = prompts(&["a.one"]).remove(0);
+        let json = promptops_core::wire::to_json(&first.def);
+        assert!(code.contains(&format!("r#\"{json}\"#")));
+        assert_eq!(promptops_core::wire::from_json(&json).ok(), Some(first.def));
+    }
+
+    #[test]
+    fn raw_literals_take_enough_hashes() {
+        assert_eq!(raw_string_literal("a\"b"), "r#\"a\"b\"#");
+        assert_eq!(raw_string_literal("say \"# now"), "r##\"say \"# now\"##");
+        assert_eq!(raw_string_literal("\"## \"#"), "r###\"\"## \"#\"###");
     }
 
     #[test]
@@ -588,18 +622,47 @@ mod tests {
             &CodegenOptions::default(),
         );
         assert!(code.contains("pub fn classify() -> ::promptops_runtime::Prompt<classify::Spec>"));
-        assert!(code.contains("#[repr(C)]\n        pub struct Vars<'a> {"));
+        assert!(code.contains("        pub struct Vars<'a> {\n            #[doc = \"`name`\"]\n            pub name: &'a str,\n        }"), "{code}");
         assert!(code.contains(
-            "unsafe impl ::promptops_runtime::__private::GeneratedVars for Vars<'_> \
-             { type Fields = (::promptops_runtime::__private::field::Str, ()); }"
+            "        impl ::promptops_runtime::TemplateVars for Vars<'_> {\n            #[inline]\n            \
+             fn visit(&self, visit: &mut dyn FnMut(&'static str, ::promptops_runtime::VarValue<'_>)) {\n                \
+             visit(\"name\", ::promptops_runtime::VarValue::String(self.name));\n            }\n        }"
+        ), "{code}");
+        assert!(code.contains(
+            "/// The labels `a.classify` classifies into.\n        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]\n        pub enum Label {"
         ));
+        assert!(code.contains("const VARIANTS: &'static [Self] = &[Label::Yes, Label::No];"));
         assert!(
-            code.contains("/// The labels `a.classify` classifies into.\n        pub enum Label {")
+            code.contains("pub use ::promptops_macros::prompt_impl as __promptops_prompt_impl;")
         );
-        assert!(code
-            .contains("fn eq(&self, other: &Self) -> bool { *self as usize == *other as usize }"));
-        assert!(code.contains("Self::Yes => \"Yes\", Self::No => \"No\","));
+        assert!(code.contains("$crate::__promptops_prompt_impl! {"));
         assert!(!code.contains("handles = false;"));
+        for clever in ["unsafe", "repr(", "impl ::core::"] {
+            assert!(!code.contains(clever), "generated code contains `{clever}`");
+        }
+    }
+
+    #[test]
+    fn optional_variables_are_visited_only_when_set() {
+        let validated = validate(&Tree {
+            display_prefix: "prompts/".into(),
+            files: vec![SourceFile::new(
+                "a/b.yaml",
+                "id: a.b\nversion: 1\nowner: t\nmodel: nova-lite\ntags: []\nvariables:\n  \
+                 type:\n    type: integer\n    default: 2\n  flag:\n    type: boolean\n    required: false\n\
+                 template: \"{{ type }} {{ flag }}\"\n"
+                    .to_owned(),
+            )],
+            ..Tree::default()
+        });
+        assert!(validated.is_ok(), "{:?}", validated.diagnostics);
+        let code = generate(&validated.prompts, &CodegenOptions::default());
+        assert!(code.contains("pub struct Vars {"), "{code}");
+        assert!(code.contains("pub r#type: Option<i64>,"), "{code}");
+        assert!(code.contains(
+            "if let Some(value) = self.r#type {\n                    visit(\"type\", ::promptops_runtime::VarValue::Integer(value));\n                }"
+        ), "{code}");
+        assert!(code.contains("impl ::promptops_runtime::TemplateVars for Vars {"));
     }
 
     #[test]
@@ -618,7 +681,7 @@ mod tests {
             "Spec",
             "Vars",
             "enum Label",
-            "impl ",
+            "impl ::",
         ] {
             assert!(!code.contains(typed), "data-only output contains `{typed}`");
         }

@@ -20,7 +20,7 @@
 use std::collections::BTreeSet;
 
 use crate::diagnostic::{did_you_mean, Code, Diagnostic, SourceText};
-use crate::schema::{Parser, Prompt, VarType, Variable};
+use crate::schema::{Parser, Prompt, Value, VarDef, VarType};
 use crate::yaml::{Node, Region, Scalar};
 
 /// File names ending in one of these are eval suites, not prompts.
@@ -61,25 +61,10 @@ pub struct Case {
     pub line: usize,
     /// The user turn, for prompts that take one.
     pub input: Option<String>,
-    /// Variable values, in file order; each matches its declaration.
-    pub vars: Vec<(String, CaseValue)>,
+    /// Variable values, in file order; each was checked against its declared type.
+    pub vars: Vec<(String, Value)>,
     /// The label the prompt should answer.
     pub expected: String,
-}
-
-/// A variable value written in a suite, already checked against the variable's type.
-#[derive(Debug, Clone, PartialEq)]
-pub enum CaseValue {
-    /// For `string` variables.
-    String(String),
-    /// For `integer` variables.
-    Integer(i64),
-    /// For `number` variables.
-    Number(f64),
-    /// For `boolean` variables.
-    Boolean(bool),
-    /// For `list` variables.
-    List(Vec<String>),
 }
 
 /// Where a suite file is and what the tree around it holds.
@@ -140,7 +125,10 @@ fn suite<'a>(p: &mut Parser<'_, 'a>, root: &Node<'a>, context: &SuiteContext<'_>
     };
     let prompt_node = fields.get("prompt_id")?;
     let prompt_id = p.non_empty_string(prompt_node, "`prompt_id`")?;
-    let prompt = context.prompts.iter().find(|prompt| prompt.id == prompt_id);
+    let prompt = context
+        .prompts
+        .iter()
+        .find(|prompt| prompt.def.id == prompt_id);
     let prompt = match prompt {
         Some(prompt) => prompt,
         None => {
@@ -155,7 +143,7 @@ fn suite<'a>(p: &mut Parser<'_, 'a>, root: &Node<'a>, context: &SuiteContext<'_>
                     .with_label("unknown prompt");
                 diagnostic = match did_you_mean(
                     &prompt_id,
-                    context.prompts.iter().map(|prompt| prompt.id.as_str()),
+                    context.prompts.iter().map(|prompt| prompt.def.id.as_str()),
                 ) {
                     Some(close) => diagnostic.with_help(format!("did you mean `{close}`?")),
                     None => diagnostic.with_help(format!(
@@ -168,7 +156,7 @@ fn suite<'a>(p: &mut Parser<'_, 'a>, root: &Node<'a>, context: &SuiteContext<'_>
             return None;
         }
     };
-    if prompt.labels.is_empty() {
+    if prompt.def.labels.is_empty() {
         let diagnostic = p
             .at(
                 Code::EvalPromptNotClassifier,
@@ -248,7 +236,7 @@ fn case<'a>(
                 )
                 .with_help(format!(
                     "add `expected: ` and one of: {}",
-                    prompt.labels.join(", ")
+                    prompt.def.labels.join(", ")
                 ));
             p.push(diagnostic);
             None
@@ -266,7 +254,7 @@ fn case<'a>(
         }
     };
     let (name, input, expected, vars) = (name?, input?, expected?, vars?);
-    if prompt.variables.is_empty() && input.is_none() {
+    if prompt.def.variables.is_empty() && input.is_none() {
         let diagnostic = p
             .at(
                 Code::EvalMissingInput,
@@ -279,7 +267,7 @@ fn case<'a>(
             .with_label("nothing to classify")
             .with_note(format!(
                 "`{}` takes no variables: the case's `input` is what the model classifies",
-                prompt.id
+                prompt.def.id
             ))
             .with_help("add `input: <the message to classify>`");
         p.push(diagnostic);
@@ -301,20 +289,21 @@ fn expected_label(
     what: &str,
 ) -> Option<String> {
     let label = p.non_empty_string(node, &format!("the expected label of {what}"))?;
-    if prompt.labels.contains(&label) {
+    if prompt.def.labels.contains(&label) {
         return Some(label);
     }
     let mut diagnostic = p
         .at(
             Code::UnknownExpectedLabel,
             node.region,
-            format!("`{label}` is not a label of `{}`", prompt.id),
+            format!("`{label}` is not a label of `{}`", prompt.def.id),
         )
         .with_label("unknown label")
-        .with_note(format!("its labels are: {}", prompt.labels.join(", ")));
-    if let Some(close) = did_you_mean(&label, prompt.labels.iter().map(String::as_str)) {
+        .with_note(format!("its labels are: {}", prompt.def.labels.join(", ")));
+    if let Some(close) = did_you_mean(&label, prompt.def.labels.iter().map(String::as_str)) {
         diagnostic = diagnostic.with_help(format!("did you mean `{close}`?"));
     } else if let Some(same) = prompt
+        .def
         .labels
         .iter()
         .find(|known| known.eq_ignore_ascii_case(&label))
@@ -331,7 +320,7 @@ fn case_vars<'a>(
     node: &Node<'a>,
     prompt: &Prompt,
     what: &str,
-) -> Option<Vec<(String, CaseValue)>> {
+) -> Option<Vec<(String, Value)>> {
     let context = format!("the vars of {what}");
     // `fields` reports non-mapping values, non-string and duplicate keys; with no known list
     // it accepts every name, which is checked against the prompt's declarations below.
@@ -348,16 +337,21 @@ fn case_vars<'a>(
             continue; // a duplicate key, already reported
         }
         given.insert(name.to_owned());
-        let Some(variable) = prompt.variables.iter().find(|var| var.name == name) else {
+        let Some(variable) = prompt.def.variables.iter().find(|var| var.name == name) else {
             ok = false;
             let mut diagnostic = p
                 .at(
                     Code::EvalVariables,
                     key.region,
-                    format!("`{}` has no variable `{name}`", prompt.id),
+                    format!("`{}` has no variable `{name}`", prompt.def.id),
                 )
                 .with_label("not declared by the prompt");
-            let declared: Vec<&str> = prompt.variables.iter().map(|v| v.name.as_str()).collect();
+            let declared: Vec<&str> = prompt
+                .def
+                .variables
+                .iter()
+                .map(|v| v.name.as_str())
+                .collect();
             diagnostic = match did_you_mean(name, declared.iter().copied()) {
                 Some(close) => {
                     given.insert(close.to_owned());
@@ -387,6 +381,7 @@ fn missing_variables(
     given: &BTreeSet<String>,
 ) {
     let missing: Vec<&str> = prompt
+        .def
         .variables
         .iter()
         .filter(|var| var.required && !given.contains(&var.name))
@@ -411,7 +406,7 @@ fn missing_variables(
                 } else {
                     "variables"
                 },
-                prompt.id
+                prompt.def.id
             ),
         )
         .with_label("incomplete")
@@ -426,23 +421,23 @@ fn missing_variables(
 fn case_value(
     p: &mut Parser<'_, '_>,
     node: &Node<'_>,
-    variable: &Variable,
+    variable: &VarDef,
     prompt: &Prompt,
-) -> Option<CaseValue> {
+) -> Option<Value> {
     let value = match (variable.ty, node.scalar()) {
-        (VarType::String, Some(Scalar::Str(text))) => Some(CaseValue::String(text.to_owned())),
-        (VarType::Integer, Some(Scalar::Int(value))) => Some(CaseValue::Integer(value)),
-        (VarType::Number, Some(Scalar::Int(value))) => Some(CaseValue::Number(value as f64)),
+        (VarType::String, Some(Scalar::Str(text))) => Some(Value::String(text.to_owned())),
+        (VarType::Integer, Some(Scalar::Int(value))) => Some(Value::Integer(value)),
+        (VarType::Number, Some(Scalar::Int(value))) => Some(Value::Number(value as f64)),
         (VarType::Number, Some(Scalar::Float(value))) if value.is_finite() => {
-            Some(CaseValue::Number(value))
+            Some(Value::Number(value))
         }
-        (VarType::Boolean, Some(Scalar::Bool(value))) => Some(CaseValue::Boolean(value)),
+        (VarType::Boolean, Some(Scalar::Bool(value))) => Some(Value::Boolean(value)),
         (VarType::List, None) => node.as_seq().and_then(|items| {
             items
                 .iter()
                 .map(|item| item.as_str().map(str::to_owned))
                 .collect::<Option<Vec<_>>>()
-                .map(CaseValue::List)
+                .map(Value::List)
         }),
         _ => None,
     };
@@ -461,7 +456,7 @@ fn case_value(
                 format!(
                     "`{}` of `{}` must be {expected}, found {}",
                     variable.name,
-                    prompt.id,
+                    prompt.def.id,
                     node.type_name()
                 ),
             )

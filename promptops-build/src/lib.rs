@@ -18,6 +18,10 @@
 //! include!(concat!(env!("OUT_DIR"), "/prompts.rs"));
 //! ```
 //!
+//! The crate needs `promptops-runtime` (the types the generated code uses) and
+//! `promptops-macros` (behind its `prompt!`) as dependencies, and this crate as a
+//! build-dependency. The prompt model itself is `promptops-core`'s, shared with the runtime.
+//!
 //! For more control use [`Config`]:
 //!
 //! ```no_run
@@ -29,11 +33,11 @@
 //!
 //! The rules, their codes and the schema are documented in the repository's README; each
 //! [`Code`] carries a one-line summary.
+#![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod codegen;
 pub mod diagnostic;
-pub mod encode;
 pub mod eval;
 pub mod models;
 pub mod naming;
@@ -185,6 +189,13 @@ impl Config {
     /// How generated code names the runtime crate (default `::promptops_runtime`).
     pub fn runtime_crate(&mut self, path: impl Into<String>) -> &mut Self {
         self.codegen.runtime = path.into();
+        self
+    }
+
+    /// How generated code names the proc-macro crate behind `prompt!` (default
+    /// `::promptops_macros`), for a crate that reaches it through a facade.
+    pub fn macros_crate(&mut self, path: impl Into<String>) -> &mut Self {
+        self.codegen.macros = path.into();
         self
     }
 

@@ -42,149 +42,31 @@ const REQUIRED: &[(&str, &str)] = &[
 const VARIABLE_FIELDS: &[&str] = &["type", "description", "required", "default", "sensitive"];
 const INFERENCE_FIELDS: &[&str] = &["max_tokens", "temperature", "top_p", "stop_sequences"];
 const OUTPUT_FIELDS: &[&str] = &["labels"];
-const STATUSES: &[&str] = &["draft", "stable", "deprecated"];
-const VAR_TYPES: &[&str] = &["string", "integer", "number", "boolean", "list"];
 
 /// Largest `max_tokens` accepted (beyond any Bedrock model's output limit).
 pub const MAX_TOKENS_LIMIT: i64 = 1_000_000;
 
-/// Lifecycle state of a prompt.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Status {
-    /// Development builds only.
-    Draft,
-    /// Released (the default).
-    Stable,
-    /// Served, with a deprecation warning.
-    Deprecated,
-}
+pub use promptops_core::{Inference, PromptDef, Status, Value, VarDef, VarType, Version};
 
-/// Declared type of a variable.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum VarType {
-    /// `&str`
-    String,
-    /// `i64`
-    Integer,
-    /// `f64`
-    Number,
-    /// `bool`
-    Boolean,
-    /// `&[&str]`
-    List,
-}
-
-impl VarType {
-    /// The spelling used in prompt files.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            VarType::String => "string",
-            VarType::Integer => "integer",
-            VarType::Number => "number",
-            VarType::Boolean => "boolean",
-            VarType::List => "list",
-        }
-    }
-}
-
-/// A variable's default value.
-#[derive(Debug, Clone, PartialEq)]
-pub enum DefaultValue {
-    /// For `string`.
-    String(String),
-    /// For `integer`.
-    Integer(i64),
-    /// For `number`.
-    Number(f64),
-    /// For `boolean`.
-    Boolean(bool),
-    /// For `list`.
-    List(Vec<String>),
-}
-
-/// A template variable, declared in the file or inferred from the templates.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Variable {
-    /// Name as used in the template.
-    pub name: String,
-    /// Declared type (`string` when inferred).
-    pub ty: VarType,
-    /// Free text.
-    pub description: Option<String>,
-    /// Whether callers must supply it.
-    pub required: bool,
-    /// Used when not supplied.
-    pub default: Option<DefaultValue>,
-    /// Kept out of events and errors at run time.
-    pub sensitive: bool,
-}
-
-/// Inference settings.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct Inference {
-    /// Upper bound on generated tokens.
-    pub max_tokens: Option<u32>,
-    /// Sampling temperature.
-    pub temperature: Option<f64>,
-    /// Nucleus sampling mass.
-    pub top_p: Option<f64>,
-    /// Stop strings.
-    pub stop_sequences: Vec<String>,
-}
-
-/// A prompt file that passed every per-file check.
+/// A prompt file that passed every per-file check: the shared model plus where it came from.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Prompt {
-    /// Dotted id.
-    pub id: String,
-    /// Path relative to the prompts root, `/`-separated.
-    pub source_path: String,
+    /// The prompt itself, as the generated crate embeds it and the registry serves it.
+    pub def: PromptDef,
     /// Path as shown in diagnostics.
     pub display_path: String,
     /// Where the id is written, for tree-level diagnostics.
     pub id_location: Location,
-    /// Version ≥ 1.
-    pub version: u32,
-    /// Approver.
-    pub owner: String,
-    /// Model as written.
-    pub model: String,
-    /// Resolved Bedrock model id.
-    pub model_id: String,
-    /// Previous version.
-    pub parent: Option<u32>,
-    /// Lifecycle state.
-    pub status: Status,
-    /// Why it is deprecated.
-    pub deprecation_note: Option<String>,
-    /// Free text.
-    pub description: Option<String>,
-    /// Tags in file order.
-    pub tags: Vec<String>,
-    /// `metrics.baseline_accuracy`.
-    pub baseline_accuracy: Option<f64>,
-    /// `metrics.cost_per_call_usd`.
-    pub cost_per_call_usd: Option<f64>,
-    /// Every other metric, by name.
-    pub other_metrics: BTreeMap<String, f64>,
-    /// Whether `variables` was written in the file (otherwise they were inferred).
+    /// Whether `variables` was written in the file (otherwise they were inferred from the
+    /// templates, sorted by name).
     pub variables_declared: bool,
-    /// Variables in file order (inferred ones sorted by name).
-    pub variables: Vec<Variable>,
-    /// User-turn template.
-    pub template: String,
-    /// System template.
-    pub system: Option<String>,
-    /// Inference settings.
-    pub inference: Inference,
-    /// Output labels, in file order.
-    pub labels: Vec<String>,
-    /// Creation date.
-    pub created: Option<String>,
-    /// Last update date.
-    pub updated: Option<String>,
-    /// SHA-256 of the file, hex.
-    pub content_hash: String,
+}
+
+impl Prompt {
+    /// Path relative to the prompts root, `/`-separated.
+    pub fn source_path(&self) -> &str {
+        self.def.source_path.as_deref().unwrap_or_default()
+    }
 }
 
 /// What [`parse_prompt`] needs besides the document.
@@ -614,14 +496,7 @@ impl<'a> Parser<'_, 'a> {
             Some(None) => None,
             None => Some(
                 used.keys()
-                    .map(|name| Variable {
-                        name: name.clone(),
-                        ty: VarType::String,
-                        description: None,
-                        required: true,
-                        default: None,
-                        sensitive: false,
-                    })
+                    .map(|name| VarDef::required(name.clone(), VarType::String))
                     .collect(),
             ),
         };
@@ -633,24 +508,22 @@ impl<'a> Parser<'_, 'a> {
         };
         let (id, id_location) = id?;
         let (model, model_id) = model?;
-        Some(Prompt {
+        let mut def = PromptDef {
             id,
-            source_path: identity.source_path.to_owned(),
-            display_path: self.source.display.to_owned(),
-            id_location,
-            version: version?,
+            version: Version::new(version?),
             owner: owner?,
             model,
             model_id,
-            parent,
+            parent: parent.map(Version::new),
             status: status?,
             deprecation_note,
             description,
             tags: tags?,
-            baseline_accuracy,
-            cost_per_call_usd,
-            other_metrics,
-            variables_declared: fields.get("variables").is_some(),
+            metrics: promptops_core::Metrics {
+                baseline_accuracy,
+                cost_per_call_usd,
+                other: other_metrics,
+            },
             variables: variables?,
             template: template?,
             system,
@@ -659,6 +532,15 @@ impl<'a> Parser<'_, 'a> {
             created,
             updated,
             content_hash: identity.content_hash.clone(),
+            contract_hash: String::new(),
+            source_path: Some(identity.source_path.to_owned()),
+        };
+        def.refresh_contract_hash();
+        Some(Prompt {
+            def,
+            display_path: self.source.display.to_owned(),
+            id_location,
+            variables_declared: fields.get("variables").is_some(),
         })
     }
 
@@ -741,11 +623,10 @@ impl<'a> Parser<'_, 'a> {
 
     fn status(&mut self, node: &Node<'_>) -> Option<Status> {
         let text = self.string(node, "`status`")?;
-        match text.as_str() {
-            "draft" => Some(Status::Draft),
-            "stable" => Some(Status::Stable),
-            "deprecated" => Some(Status::Deprecated),
-            other => {
+        match Status::parse(&text) {
+            Some(status) => Some(status),
+            None => {
+                let other = text.as_str();
                 let mut diagnostic = self
                     .at(
                         Code::InvalidStatus,
@@ -753,7 +634,7 @@ impl<'a> Parser<'_, 'a> {
                         format!("unknown status `{other}`"),
                     )
                     .with_note("a status is one of: draft, stable, deprecated");
-                if let Some(suggestion) = did_you_mean(other, STATUSES.iter().copied()) {
+                if let Some(suggestion) = did_you_mean(other, Status::ALL.map(Status::as_str)) {
                     diagnostic = diagnostic.with_help(format!("did you mean `{suggestion}`?"));
                 }
                 self.push(diagnostic);
@@ -837,7 +718,8 @@ impl<'a> Parser<'_, 'a> {
                 continue;
             };
             if (0.0..=1.0).contains(&number) {
-                *slot = Some(number);
+                // Bedrock takes these as 32-bit floats; the nearest one, as a literal would be.
+                *slot = Some(number as f32);
             } else {
                 let diagnostic = self.at(
                     Code::InferenceOutOfRange,
@@ -950,7 +832,7 @@ impl<'a> Parser<'_, 'a> {
     }
 
     /// Declared variables with the node of their name, or `None` if any declaration is invalid.
-    fn variables<'n>(&mut self, node: &'n Node<'a>) -> Option<Vec<(Variable, &'n Node<'a>)>> {
+    fn variables<'n>(&mut self, node: &'n Node<'a>) -> Option<Vec<(VarDef, &'n Node<'a>)>> {
         if node.is_null() {
             return Some(Vec::new());
         }
@@ -1010,15 +892,8 @@ impl<'a> Parser<'_, 'a> {
         (self.out.len() == before).then_some(variables)
     }
 
-    fn variable(&mut self, name: &str, node: &Node<'a>) -> Option<Variable> {
-        let mut variable = Variable {
-            name: name.to_owned(),
-            ty: VarType::String,
-            description: None,
-            required: true,
-            default: None,
-            sensitive: false,
-        };
+    fn variable(&mut self, name: &str, node: &Node<'a>) -> Option<VarDef> {
+        let mut variable = VarDef::required(name, VarType::String);
         // Shorthand: `name: integer` or a bare `name:`.
         if node.is_null() {
             return Some(variable);
@@ -1062,21 +937,21 @@ impl<'a> Parser<'_, 'a> {
     }
 
     fn var_type(&mut self, node: &Node<'_>, text: &str) -> Option<VarType> {
-        let ty = match text {
-            "string" => VarType::String,
-            "integer" => VarType::Integer,
-            "number" => VarType::Number,
-            "boolean" => VarType::Boolean,
-            "list" => VarType::List,
-            other => {
+        let ty = match VarType::parse(text) {
+            Some(ty) => ty,
+            None => {
+                let other = text;
                 let mut diagnostic = self
                     .at(
                         Code::InvalidVariable,
                         node.region,
                         format!("unknown variable type `{other}`"),
                     )
-                    .with_note(format!("types are: {}", VAR_TYPES.join(", ")));
-                if let Some(suggestion) = did_you_mean(other, VAR_TYPES.iter().copied()) {
+                    .with_note(format!(
+                        "types are: {}",
+                        VarType::ALL.map(VarType::as_str).join(", ")
+                    ));
+                if let Some(suggestion) = did_you_mean(other, VarType::ALL.map(VarType::as_str)) {
                     diagnostic = diagnostic.with_help(format!("did you mean `{suggestion}`?"));
                 }
                 self.push(diagnostic);
@@ -1086,21 +961,21 @@ impl<'a> Parser<'_, 'a> {
         Some(ty)
     }
 
-    fn default_value(&mut self, node: &Node<'_>, ty: VarType, name: &str) -> Option<DefaultValue> {
+    fn default_value(&mut self, node: &Node<'_>, ty: VarType, name: &str) -> Option<Value> {
         let what = format!("the default of `{name}`");
         match ty {
-            VarType::String => self.string(node, &what).map(DefaultValue::String),
-            VarType::Integer => self.integer(node, &what).map(DefaultValue::Integer),
-            VarType::Number => self.number(node, &what).map(DefaultValue::Number),
-            VarType::Boolean => self.boolean(node, &what).map(DefaultValue::Boolean),
-            VarType::List => self.string_list(node, &what).map(DefaultValue::List),
+            VarType::String => self.string(node, &what).map(Value::String),
+            VarType::Integer => self.integer(node, &what).map(Value::Integer),
+            VarType::Number => self.number(node, &what).map(Value::Number),
+            VarType::Boolean => self.boolean(node, &what).map(Value::Boolean),
+            VarType::List => self.string_list(node, &what).map(Value::List),
         }
     }
 
     /// Declared vs used, both ways.
     fn check_usage(
         &mut self,
-        declared: &[(Variable, &Node<'a>)],
+        declared: &[(VarDef, &Node<'a>)],
         used: &BTreeMap<String, (&Node<'a>, String)>,
     ) {
         let declared_names: BTreeSet<&str> =

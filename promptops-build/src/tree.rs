@@ -298,18 +298,20 @@ fn find_alias(node: &yaml::Node<'_>) -> Option<yaml::Region> {
 /// Duplicate ids and names that collide with the generated crate's own items.
 fn check_tree(prompts: &mut Vec<Prompt>, diagnostics: &mut Vec<Diagnostic>) {
     prompts.sort_by(|a, b| {
-        a.id.cmp(&b.id)
-            .then_with(|| a.source_path.cmp(&b.source_path))
+        a.def
+            .id
+            .cmp(&b.def.id)
+            .then_with(|| a.source_path().cmp(b.source_path()))
     });
     let mut first_by_id: BTreeMap<&str, &Prompt> = BTreeMap::new();
     let mut rejected = Vec::new();
     for prompt in prompts.iter() {
-        if let Some(first) = first_by_id.get(prompt.id.as_str()) {
+        if let Some(first) = first_by_id.get(prompt.def.id.as_str()) {
             diagnostics.push(
                 located(
                     prompt,
                     Code::DuplicateId,
-                    format!("prompt id `{}` is declared twice", prompt.id),
+                    format!("prompt id `{}` is declared twice", prompt.def.id),
                 )
                 .with_label("second declaration")
                 .with_note(format!(
@@ -320,25 +322,27 @@ fn check_tree(prompts: &mut Vec<Prompt>, diagnostics: &mut Vec<Diagnostic>) {
                     "keep one file per id: `.yaml` and `.yml` files with the same name clash",
                 ),
             );
-            rejected.push(prompt.source_path.clone());
+            rejected.push(prompt.source_path().to_owned());
             continue;
         }
-        first_by_id.insert(&prompt.id, prompt);
-        if !prompt.id.contains('.') && naming::RESERVED_ROOT_NAMES.contains(&prompt.id.as_str()) {
+        first_by_id.insert(&prompt.def.id, prompt);
+        if !prompt.def.id.contains('.')
+            && naming::RESERVED_ROOT_NAMES.contains(&prompt.def.id.as_str())
+        {
             diagnostics.push(
                 located(
                     prompt,
                     Code::RustNameCollision,
                     format!(
                         "top-level prompt `{}` would collide with the generated `{}` function",
-                        prompt.id, prompt.id
+                        prompt.def.id, prompt.def.id
                     ),
                 )
                 .with_help("move the prompt under a domain, e.g. `general.get`"),
             );
         }
     }
-    prompts.retain(|p| !rejected.contains(&p.source_path));
+    prompts.retain(|p| !rejected.iter().any(|path| path == p.source_path()));
 }
 
 fn located(prompt: &Prompt, code: Code, message: String) -> Diagnostic {

@@ -1,7 +1,7 @@
 //! Eval suite rules (P04xx) over in-memory trees: a suite is checked against the prompt it
 //! names, with every problem located in the suite file.
 
-use promptops_build::eval::CaseValue;
+use promptops_build::schema::Value;
 use promptops_build::{validate, Code, Diagnostic, SourceFile, Tree, Validated};
 
 const CLASSIFIER: &str = "\
@@ -235,12 +235,12 @@ fn variables_are_typed_by_the_prompt_contract() {
         [
             (
                 "message".to_owned(),
-                CaseValue::String("Please let me talk to a person.".into())
+                Value::String("Please let me talk to a person.".into())
             ),
-            ("attempts".to_owned(), CaseValue::Integer(3)),
+            ("attempts".to_owned(), Value::Integer(3)),
             (
                 "tags".to_owned(),
-                CaseValue::List(vec!["vip".into(), "angry".into()])
+                Value::List(vec!["vip".into(), "angry".into()])
             ),
         ]
     );

@@ -67,10 +67,13 @@ fn valid_prompt_has_no_problems() {
     let validated = validate(&tree(&[(PATH, VALID)]));
     assert!(validated.is_ok(), "{}", render(&validated.diagnostics));
     let prompt = &validated.prompts[0];
-    assert_eq!(prompt.id, "support.reply");
-    assert_eq!(prompt.model_id, "anthropic.claude-3-5-sonnet-20240620-v1:0");
-    assert_eq!(prompt.variables.len(), 1);
-    assert_eq!(prompt.content_hash.len(), 64);
+    assert_eq!(prompt.def.id, "support.reply");
+    assert_eq!(
+        prompt.def.model_id,
+        "anthropic.claude-3-5-sonnet-20240620-v1:0"
+    );
+    assert_eq!(prompt.def.variables.len(), 1);
+    assert_eq!(prompt.def.content_hash.len(), 64);
 }
 
 #[test]
@@ -340,7 +343,7 @@ fn model_table_override() {
     ));
     let validated = validate(&t);
     assert!(validated.is_ok(), "{}", render(&validated.diagnostics));
-    assert_eq!(validated.prompts[0].model_id, "amazon.nova-pro-v1:0");
+    assert_eq!(validated.prompts[0].def.model_id, "amazon.nova-pro-v1:0");
 
     t.model_table = Some(SourceFile::new("models.yaml", "house-model: gpt-4\n"));
     let found = validate(&t).diagnostics;
@@ -462,12 +465,17 @@ fn variables_are_inferred_when_not_declared() {
     let validated = validate(&tree(&[("a/b.yaml", text)]));
     assert!(validated.is_ok(), "{}", render(&validated.diagnostics));
     let names: Vec<_> = validated.prompts[0]
+        .def
         .variables
         .iter()
         .map(|v| v.name.as_str())
         .collect();
     assert_eq!(names, ["a", "z"]);
-    assert!(validated.prompts[0].variables.iter().all(|v| v.required));
+    assert!(validated.prompts[0]
+        .def
+        .variables
+        .iter()
+        .all(|v| v.required));
 }
 
 #[test]

@@ -130,9 +130,10 @@ pub fn run(args: &[String], registry: &Registry) -> Outcome {
 fn find(registry: &Registry, id: &str) -> Result<&'static PromptDef, String> {
     promptops_runtime::lookup(registry.prompts, id).ok_or_else(|| {
         let mut message = format!("error: no prompt with id `{id}`\n");
-        if let Some(close) =
-            promptops_build::diagnostic::did_you_mean(id, registry.prompts.iter().map(|d| d.id))
-        {
+        if let Some(close) = promptops_build::diagnostic::did_you_mean(
+            id,
+            registry.prompts.iter().map(|d| d.id.as_str()),
+        ) {
             message.push_str(&format!("help: did you mean `{close}`?\n"));
         }
         message

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use promptops_runtime::{DynVars, OwnedValue, PromptDef, VarType};
+use promptops_runtime::{DynVars, PromptDef, Value, VarType};
 
 use crate::{find, Outcome, Registry};
 
@@ -35,13 +35,13 @@ pub fn run(args: &RenderArgs, registry: &Registry) -> Outcome {
 }
 
 fn render(def: &'static PromptDef, raw: &[String], input: Option<&str>) -> Result<String, String> {
-    let mut given: BTreeMap<&'static str, OwnedValue> = BTreeMap::new();
+    let mut given: BTreeMap<&'static str, Value> = BTreeMap::new();
     for pair in raw {
         let (name, value) = pair
             .split_once('=')
             .ok_or_else(|| format!("`--var {pair}` is not `name=value`"))?;
         let Some(var) = def.variable(name) else {
-            let declared: Vec<&str> = def.variables.iter().map(|v| v.name).collect();
+            let declared: Vec<&str> = def.variables.iter().map(|v| v.name.as_str()).collect();
             let hint =
                 match promptops_build::diagnostic::did_you_mean(name, declared.iter().copied()) {
                     Some(close) => format!(" (did you mean `{close}`?)"),
@@ -54,16 +54,16 @@ fn render(def: &'static PromptDef, raw: &[String], input: Option<&str>) -> Resul
         };
         match var.ty {
             VarType::List => {
-                if let OwnedValue::List(items) = given
-                    .entry(var.name)
-                    .or_insert(OwnedValue::List(Vec::new()))
+                if let Value::List(items) = given
+                    .entry(var.name.as_str())
+                    .or_insert(Value::List(Vec::new()))
                 {
                     items.push(value.to_owned());
                 }
             }
             ty => {
                 if given
-                    .insert(var.name, scalar(var.name, ty, value)?)
+                    .insert(var.name.as_str(), scalar(&var.name, ty, value)?)
                     .is_some()
                 {
                     return Err(format!("`{name}` is given twice"));
@@ -74,7 +74,7 @@ fn render(def: &'static PromptDef, raw: &[String], input: Option<&str>) -> Resul
     let missing: Vec<String> = def
         .variables
         .iter()
-        .filter(|var| var.required && !given.contains_key(var.name))
+        .filter(|var| var.required && !given.contains_key(var.name.as_str()))
         .map(|var| format!("--var {}=<{}>", var.name, var.ty.as_str()))
         .collect();
     if !missing.is_empty() {
@@ -108,18 +108,18 @@ fn render(def: &'static PromptDef, raw: &[String], input: Option<&str>) -> Resul
 }
 
 /// Parses a non-list `--var` value by its declared type.
-fn scalar(name: &str, ty: VarType, text: &str) -> Result<OwnedValue, String> {
+fn scalar(name: &str, ty: VarType, text: &str) -> Result<Value, String> {
     let value = match ty {
-        VarType::String | VarType::List => Some(OwnedValue::String(text.to_owned())),
-        VarType::Integer => text.parse().ok().map(OwnedValue::Integer),
+        VarType::String | VarType::List => Some(Value::String(text.to_owned())),
+        VarType::Integer => text.parse().ok().map(Value::Integer),
         VarType::Number => text
             .parse::<f64>()
             .ok()
             .filter(|value| value.is_finite())
-            .map(OwnedValue::Number),
+            .map(Value::Number),
         VarType::Boolean => match text {
-            "true" => Some(OwnedValue::Boolean(true)),
-            "false" => Some(OwnedValue::Boolean(false)),
+            "true" => Some(Value::Boolean(true)),
+            "false" => Some(Value::Boolean(false)),
             _ => None,
         },
     };

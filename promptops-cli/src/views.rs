@@ -45,7 +45,7 @@ pub fn list(registry: &[&PromptDef]) -> String {
 pub fn show(def: &PromptDef) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "{} v{}", def.id, def.version);
-    if let Some(description) = def.description {
+    if let Some(description) = &def.description {
         let _ = writeln!(out, "{}", description.trim_end());
     }
     let _ = writeln!(out);
@@ -57,7 +57,7 @@ pub fn show(def: &PromptDef) -> String {
         ("parent", parent),
         ("tags", def.tags.join(", ")),
         ("labels", def.labels.join(", ")),
-        ("source", def.source_path.to_owned()),
+        ("source", def.source_path.clone().unwrap_or_default()),
         ("sha256", def.content_hash.to_owned()),
     ] {
         if !value.is_empty() {
@@ -66,7 +66,7 @@ pub fn show(def: &PromptDef) -> String {
     }
     if !def.variables.is_empty() {
         let _ = writeln!(out, "\nvariables:");
-        for var in def.variables {
+        for var in &def.variables {
             let required = if var.required { "required" } else { "optional" };
             let sensitive = if var.sensitive { ", sensitive" } else { "" };
             let _ = writeln!(
@@ -77,10 +77,10 @@ pub fn show(def: &PromptDef) -> String {
             );
         }
     }
-    if let Some(system) = def.system {
+    if let Some(system) = &def.system {
         let _ = writeln!(out, "\nsystem:\n{}", indent(system));
     }
-    let _ = writeln!(out, "\ntemplate:\n{}", indent(def.template));
+    let _ = writeln!(out, "\ntemplate:\n{}", indent(&def.template));
     out
 }
 

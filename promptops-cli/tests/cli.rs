@@ -21,11 +21,11 @@ fn list_shows_every_prompt_in_id_order() {
         assert_eq!(
             cells,
             [
-                def.id,
+                def.id.as_str(),
                 &def.version.to_string(),
                 def.status.as_str(),
-                def.owner,
-                def.model
+                &def.owner,
+                &def.model
             ]
         );
     }

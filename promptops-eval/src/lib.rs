@@ -26,9 +26,9 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use futures_util::stream::{self, StreamExt};
-use promptops_build::eval::{Case, CaseValue, Suite};
+use promptops_build::eval::{Case, Suite};
 use promptops_build::Validated;
-use promptops_runtime::{CallOptions, DynVars, OwnedValue, PromptDef, Runtime};
+use promptops_runtime::{CallOptions, DynVars, PromptDef, Runtime};
 
 pub use report::{Answer, CaseReport, PromptReport, Report, Verdict};
 
@@ -84,12 +84,15 @@ pub fn plan<'s>(
     only: Option<&str>,
 ) -> Result<Vec<PromptPlan<'s>>, EvalError> {
     if let Some(id) = only {
-        if !validated.prompts.iter().any(|prompt| prompt.id == id) {
+        if !validated.prompts.iter().any(|prompt| prompt.def.id == id) {
             return Err(EvalError::UnknownPrompt {
                 id: id.to_owned(),
                 suggestion: promptops_build::diagnostic::did_you_mean(
                     id,
-                    validated.prompts.iter().map(|prompt| prompt.id.as_str()),
+                    validated
+                        .prompts
+                        .iter()
+                        .map(|prompt| prompt.def.id.as_str()),
                 )
                 .map(str::to_owned),
             });
@@ -111,16 +114,16 @@ pub fn plan<'s>(
         let on_disk = validated
             .prompts
             .iter()
-            .find(|prompt| prompt.id == suite.prompt_id);
+            .find(|prompt| prompt.def.id == suite.prompt_id);
         if let Some(prompt) = on_disk {
-            if prompt.content_hash != def.content_hash {
+            if prompt.def.content_hash != def.content_hash {
                 return Err(EvalError::Stale {
                     path: prompt.display_path.clone(),
                 });
             }
         }
         by_prompt
-            .entry(def.id)
+            .entry(def.id.as_str())
             .or_insert_with(|| PromptPlan {
                 def,
                 cases: Vec::new(),
@@ -209,12 +212,7 @@ pub async fn run(plans: &[PromptPlan<'_>], runtime: &Runtime, options: &Options)
 }
 
 async fn answer(runtime: &Runtime, def: &'static PromptDef, case: &Case, attempt: u32) -> Answer {
-    let values: Vec<OwnedValue> = case.vars.iter().map(|(_, value)| owned(value)).collect();
-    let pairs = case
-        .vars
-        .iter()
-        .zip(&values)
-        .map(|((name, _), value)| (name.as_str(), value));
+    let pairs = case.vars.iter().map(|(name, value)| (name.as_str(), value));
     let vars = match DynVars::from_owned(def, pairs) {
         Ok(vars) => vars,
         // The build validated the suite against this very prompt (same content hash), so this
@@ -227,22 +225,11 @@ async fn answer(runtime: &Runtime, def: &'static PromptDef, case: &Case, attempt
         .invoke_def(def, &vars, case.input.as_deref(), &options)
         .await
     {
-        Ok(completion) => match def.parse_label(&completion.text) {
+        Ok(completion) => match promptops_runtime::parse_label(def, &completion.text) {
             Ok(label) => Answer::Label(label),
             Err(_) => Answer::Unexpected(completion.text),
         },
         Err(err) => Answer::Failed(err.to_string()),
-    }
-}
-
-/// The runtime's form of a suite value (the build crate cannot name the runtime's type).
-fn owned(value: &CaseValue) -> OwnedValue {
-    match value {
-        CaseValue::String(text) => OwnedValue::String(text.clone()),
-        CaseValue::Integer(value) => OwnedValue::Integer(*value),
-        CaseValue::Number(value) => OwnedValue::Number(*value),
-        CaseValue::Boolean(value) => OwnedValue::Boolean(*value),
-        CaseValue::List(items) => OwnedValue::List(items.clone()),
     }
 }
 

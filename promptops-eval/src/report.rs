@@ -116,7 +116,7 @@ pub struct PromptReport {
     /// The prompt's id.
     pub prompt_id: String,
     /// Its version.
-    pub version: u32,
+    pub version: promptops_runtime::Version,
     /// SHA-256 of its file.
     pub content_hash: String,
     /// `metrics.baseline_accuracy`, if declared.

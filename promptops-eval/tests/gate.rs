@@ -50,7 +50,7 @@ async fn shipped_suites_pass_with_the_offline_model() {
     assert!(report.passed(), "{table}");
     let prompt = &report.prompts[0];
     assert_eq!(prompt.prompt_id, CLASSIFIER);
-    assert_eq!(prompt.version, 3);
+    assert_eq!(prompt.version, promptops_runtime::Version::new(3));
     assert_eq!(prompt.baseline, Some(0.94));
     assert!(prompt.accuracy() >= 0.94, "{table}");
     assert!(table.contains("eval passed: "), "{table}");
@@ -236,8 +236,8 @@ fn plan_refuses_unknown_prompts_prompts_without_suites_and_stale_files() {
 
     let mut edited = validated.clone();
     for prompt in &mut edited.prompts {
-        if prompt.id == CLASSIFIER {
-            prompt.content_hash = "0".repeat(64);
+        if prompt.def.id == CLASSIFIER {
+            prompt.def.content_hash = "0".repeat(64);
         }
     }
     let err = plan(&edited, &prompts::ALL, None).unwrap_err();

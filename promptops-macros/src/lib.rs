@@ -5,6 +5,7 @@
 //! closest one, is it a draft left out of a production build) are made by
 //! `promptops_build::references`; this crate only parses tokens and places errors at the user's
 //! string literal.
+#![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 use proc_macro2::{Delimiter, Span, TokenStream, TokenTree};

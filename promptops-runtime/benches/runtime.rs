@@ -7,60 +7,55 @@
 mod common;
 
 use std::hint::black_box;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use common::{intent_classifier, support_reply, SONNET};
 use criterion::{criterion_group, criterion_main, Criterion};
 use promptops_bedrock_mock::{MockBedrock, Script};
-use promptops_runtime::__private::{field, DefCell, GeneratedVars};
-use promptops_runtime::def::{PROMPT_DEF, VAR_DEF};
+use promptops_runtime::__private::DefCell;
 use promptops_runtime::events::{self, CallIdentity, Completed};
 use promptops_runtime::{
     lookup, BedrockApi, BedrockModel, NoVars, Prompt, PromptDef, PromptSpec, Registry, RetryPolicy,
-    Runtime, VarDef, VarType,
+    Runtime, TemplateVars, VarDef, VarType, VarValue, Version,
 };
 use tracing_subscriber::EnvFilter;
 
 /// The ~2 KB templated prompt shared with bench/python_load_prompt.py.
 const TICKET_TEMPLATE: &str = include_str!("../../bench/fixtures/ticket_summary.j2");
 
-/// A required variable of the ticket prompt.
-const fn var(name: &'static str, ty: VarType) -> VarDef {
-    VarDef {
-        name,
-        ty,
-        required: true,
-        ..VAR_DEF
-    }
-}
-
-static TICKET_DEF: PromptDef = PromptDef {
-    id: "customer-support.ticket-summary",
-    owner: "support-team",
-    model: "claude-3-5-sonnet",
-    model_id: SONNET,
-    variables: &[
-        var("company", VarType::String),
-        var("ticket_id", VarType::String),
-        var("priority", VarType::Integer),
-        var("opened_at", VarType::String),
-        var("customer_name", VarType::String),
-        var("plan", VarType::String),
-        var("customer_since", VarType::String),
-        var("vip", VarType::Boolean),
-        var("history", VarType::List),
-        var("message", VarType::String),
-        var("max_words", VarType::Integer),
-        var("language", VarType::String),
-    ],
-    template: TICKET_TEMPLATE,
-    source_path: "customer_support/ticket_summary.yaml",
-    ..PROMPT_DEF
-};
+static TICKET_DEF: LazyLock<PromptDef> = LazyLock::new(|| {
+    let mut def = PromptDef::new(
+        "customer-support.ticket-summary",
+        Version::new(1),
+        "support-team",
+        "claude-3-5-sonnet",
+        TICKET_TEMPLATE,
+    );
+    def.model_id = SONNET.to_owned();
+    def.variables = [
+        ("company", VarType::String),
+        ("ticket_id", VarType::String),
+        ("priority", VarType::Integer),
+        ("opened_at", VarType::String),
+        ("customer_name", VarType::String),
+        ("plan", VarType::String),
+        ("customer_since", VarType::String),
+        ("vip", VarType::Boolean),
+        ("history", VarType::List),
+        ("message", VarType::String),
+        ("max_words", VarType::Integer),
+        ("language", VarType::String),
+    ]
+    .into_iter()
+    .map(|(name, ty)| VarDef::required(name, ty))
+    .collect();
+    def.source_path = Some("customer_support/ticket_summary.yaml".into());
+    def.refresh_contract_hash();
+    def
+});
 
 // The shape promptops-build generates, so the bench measures the generated read path.
-#[repr(C)]
 struct TicketVars<'a> {
     company: &'a str,
     ticket_id: &'a str,
@@ -76,33 +71,22 @@ struct TicketVars<'a> {
     language: &'a str,
 }
 
-// SAFETY: `#[repr(C)]`, and `Fields` names every field's type, in declaration order.
-unsafe impl GeneratedVars for TicketVars<'_> {
-    type Fields = (
-        field::Str,
-        (
-            field::Str,
-            (
-                field::Int,
-                (
-                    field::Str,
-                    (
-                        field::Str,
-                        (
-                            field::Str,
-                            (
-                                field::Str,
-                                (
-                                    field::Bool,
-                                    (field::List, (field::Str, (field::Int, (field::Str, ())))),
-                                ),
-                            ),
-                        ),
-                    ),
-                ),
-            ),
-        ),
-    );
+impl TemplateVars for TicketVars<'_> {
+    #[inline]
+    fn visit(&self, visit: &mut dyn FnMut(&'static str, VarValue<'_>)) {
+        visit("company", VarValue::String(self.company));
+        visit("ticket_id", VarValue::String(self.ticket_id));
+        visit("priority", VarValue::Integer(self.priority));
+        visit("opened_at", VarValue::String(self.opened_at));
+        visit("customer_name", VarValue::String(self.customer_name));
+        visit("plan", VarValue::String(self.plan));
+        visit("customer_since", VarValue::String(self.customer_since));
+        visit("vip", VarValue::Boolean(self.vip));
+        visit("history", VarValue::List(self.history));
+        visit("message", VarValue::String(self.message));
+        visit("max_words", VarValue::Integer(self.max_words));
+        visit("language", VarValue::String(self.language));
+    }
 }
 
 struct TicketSpec;
@@ -174,59 +158,53 @@ fn bench_render(c: &mut Criterion) {
     group.finish();
 }
 
-/// A sorted table of `n` definitions laid out like generated statics: the definitions in one
-/// contiguous block, the id strings in another (as in `.rodata`).
+/// A sorted table of `n` decoded definitions, as `&prompts::ALL[..]` holds them.
 fn table_of(n: usize) -> &'static [&'static PromptDef] {
-    let names: Vec<String> = (0..n)
-        .map(|i| format!("domain-{:02}.prompt-{i:04}", i % 37))
+    let mut defs: Vec<PromptDef> = (0..n)
+        .map(|i| PromptDef {
+            id: format!("domain-{:02}.prompt-{i:04}", i % 37),
+            ..intent_classifier::DEF.clone()
+        })
         .collect();
-    let text: &'static str = Box::leak(names.concat().into_boxed_str());
-    let mut offset = 0;
-    let mut defs = Vec::with_capacity(n);
-    for name in &names {
-        let id = &text[offset..offset + name.len()];
-        offset += name.len();
-        defs.push(PromptDef {
-            id,
-            ..intent_classifier::DEF
-        });
-    }
-    defs.sort_by(|a, b| a.id.cmp(b.id));
+    defs.sort_by(|a, b| a.id.cmp(&b.id));
     let defs: &'static [PromptDef] = Box::leak(defs.into_boxed_slice());
     Box::leak(defs.iter().collect::<Vec<_>>().into_boxed_slice())
 }
 
-/// A generated crate's `ALL` over `table`'s ids, in the definition encoding.
+/// A generated crate's `ALL` over `table`'s prompts: sorted ids and JSON definitions.
 fn registry_of(table: &[&'static PromptDef]) -> &'static Registry {
-    fn token(text: &str) -> String {
-        format!("{}:{text},", text.len())
-    }
+    let ids: Vec<&'static str> = table.iter().map(|def| def.id.as_str()).collect();
     let data: Vec<&'static str> = table
         .iter()
-        .map(|def| {
-            let mut text = [token("v1"), token(def.id), token("1")].concat();
-            text += &[token("owner"), token("m"), token("m")].concat();
-            text += "~,";
-            text += &token("stable");
-            text += "~,~,";
-            text += &[token("0"), "~,~,".into(), token("0"), token("0")].concat();
-            text += &token(def.template);
-            text += "~,~,~,~,";
-            text += &[token("0"), token("0"), "~,~,".into(), token("h")].concat();
-            text += &token(def.source_path);
-            &*Box::leak(text.into_boxed_str())
-        })
+        .map(|def| &*Box::leak(promptops_core::wire::to_json(def).into_boxed_str()))
         .collect();
     let cache: Vec<DefCell> = table.iter().map(|_| DefCell::EMPTY).collect();
     Box::leak(Box::new(Registry::new(
+        Box::leak(ids.into_boxed_slice()),
         Box::leak(data.into_boxed_slice()),
         Box::leak(cache.into_boxed_slice()),
     )))
 }
 
+/// The one-time cost of reading a compiled-in definition: JSON to `PromptDef` (format and
+/// contract hash checked), per prompt.
+fn bench_decode(c: &mut Criterion) {
+    let mut group = c.benchmark_group("decode");
+    for (name, def) in [
+        ("intent_classifier", &*intent_classifier::DEF),
+        ("support_reply", &*support_reply::DEF),
+    ] {
+        let json = promptops_core::wire::to_json(def);
+        group.bench_function(format!("{name}_{}_bytes", json.len()), |b| {
+            b.iter(|| promptops_core::wire::from_json(black_box(&json)).expect("decodes"))
+        });
+    }
+    group.finish();
+}
+
 fn bench_lookup(c: &mut Criterion) {
     let table = table_of(1000);
-    let ids: Vec<&'static str> = (0..1000).step_by(7).map(|i| table[i].id).collect();
+    let ids: Vec<&'static str> = (0..1000).step_by(7).map(|i| table[i].id.as_str()).collect();
     let mut group = c.benchmark_group("lookup");
     group.bench_function("hit_in_1000", |b| {
         let mut next = 0;
@@ -237,7 +215,7 @@ fn bench_lookup(c: &mut Criterion) {
     });
     // For comparison: the same binary search over a plain sorted array of ids (no
     // `&PromptDef` indirection), i.e. what a generated parallel `IDS` table would cost.
-    let plain: Vec<&'static str> = table.iter().map(|def| def.id).collect();
+    let plain: Vec<&'static str> = table.iter().map(|def| def.id.as_str()).collect();
     group.bench_function("hit_in_1000_plain_id_array", |b| {
         let mut next = 0;
         b.iter(|| {
@@ -250,7 +228,7 @@ fn bench_lookup(c: &mut Criterion) {
     });
     // And a hash map built once (what a generated `get` could use instead of binary search).
     let map: std::collections::HashMap<&'static str, &'static PromptDef> =
-        table.iter().map(|def| (def.id, *def)).collect();
+        table.iter().map(|def| (def.id.as_str(), *def)).collect();
     group.bench_function("hit_in_1000_std_hashmap", |b| {
         let mut next = 0;
         b.iter(|| {
@@ -261,8 +239,8 @@ fn bench_lookup(c: &mut Criterion) {
     group.bench_function("miss_in_1000", |b| {
         b.iter(|| lookup(black_box(table), black_box("domain-99.missing")))
     });
-    // What generated `get(id)` does: `Registry::get` (a HashMap from id to slot built on first
-    // use, then the slot's decoded definition).
+    // What generated `get(id)` does: `Registry::get` (a binary search over the generated
+    // sorted id array, then the slot's decoded definition).
     let index = registry_of(table);
     index.defs(); // decode every prompt up front: the bench measures the steady state
     group.bench_function("generated_get_hit_in_1000", |b| {
@@ -370,6 +348,7 @@ fn bench_calls(c: &mut Criterion) {
 criterion_group!(
     benches,
     bench_render,
+    bench_decode,
     bench_lookup,
     bench_events,
     bench_calls

@@ -68,7 +68,7 @@ pub enum InvokeError {
         /// The model's text (empty when the response itself was malformed).
         raw: String,
         /// The labels that would have been accepted (empty for free text).
-        expected: &'static [&'static str],
+        expected: Vec<String>,
         /// What was wrong.
         message: String,
     },
@@ -144,7 +144,7 @@ impl InvokeError {
                 prompt_id,
                 attempts,
                 raw: String::new(),
-                expected: &[],
+                expected: Vec::new(),
                 message,
             },
             ModelErrorKind::Config => InvokeError::Config { prompt_id, message },

@@ -171,7 +171,7 @@ impl Runtime {
     ) -> Result<Completion<T>, InvokeError> {
         let prompt = rendered.prompt;
         let request_id = request_id(options);
-        let model_id = options.model_id.as_deref().unwrap_or(prompt.model_id);
+        let model_id = options.model_id.as_deref().unwrap_or(&prompt.model_id);
         let identity = CallIdentity {
             prompt,
             model_id,
@@ -200,7 +200,7 @@ impl Runtime {
             Ok(done) => done,
             Err((err, attempts)) => {
                 let code = err.code.clone();
-                let mut error = InvokeError::from_model(prompt.id, attempts, latency_ms, err);
+                let mut error = InvokeError::from_model(&prompt.id, attempts, latency_ms, err);
                 redact_error(&mut error, rendered);
                 events::emit_failed(
                     &identity,
@@ -221,7 +221,7 @@ impl Runtime {
             Err(unexpected) => {
                 let raw = rendered.redact(&unexpected.raw);
                 let error = InvokeError::BadOutput {
-                    prompt_id: prompt.id,
+                    prompt_id: &prompt.id,
                     attempts,
                     message: format!(
                         "model output {raw:?} is not one of the labels [{}]",
@@ -253,7 +253,7 @@ impl Runtime {
             _ => prompt.metrics.cost_per_call_usd,
         };
         let label = if prompt.is_classifier() {
-            prompt.parse_label(&response.text).ok()
+            crate::spec::parse_label(prompt, &response.text).ok()
         } else {
             None
         };
@@ -330,7 +330,7 @@ impl Runtime {
             }
             tracing::debug!(
                 target: events::TARGET,
-                prompt_id = request.prompt.id,
+                prompt_id = request.prompt.id.as_str(),
                 attempt = attempts,
                 error_kind = ?err.kind,
                 backoff_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
@@ -362,7 +362,7 @@ impl Runtime {
         let request_id = request_id(options);
         let identity = CallIdentity {
             prompt,
-            model_id: options.model_id.as_deref().unwrap_or(prompt.model_id),
+            model_id: options.model_id.as_deref().unwrap_or(&prompt.model_id),
             backend: self.model.backend(),
             request_id: &request_id,
             runtime: &self.name,

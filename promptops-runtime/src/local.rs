@@ -136,11 +136,11 @@ impl LocalModel {
     /// Each declared label scores one point per matching phrase (whole words); ties go to the
     /// earlier rule. A label name that appears in the text scores too, for labels without rules.
     /// Without any match: `other` if declared, else the last label.
-    pub fn classify(text: &str, labels: &[&'static str]) -> Option<&'static str> {
+    pub fn classify<'l>(text: &str, labels: &[&'l str]) -> Option<&'l str> {
         let lowered = without_choice_lists(&text.to_lowercase(), labels);
         let words = tokenize(&lowered);
-        let mut best: Option<(&'static str, usize)> = None;
-        let mut consider = |label: &'static str, score: usize| {
+        let mut best: Option<(&'l str, usize)> = None;
+        let mut consider = |label: &'l str, score: usize| {
             if score > 0 && best.is_none_or(|(_, top)| score > top) {
                 best = Some((label, score));
             }
@@ -195,7 +195,8 @@ impl LocalModel {
 
     fn answer(request: &ModelRequest<'_>) -> String {
         if request.prompt.is_classifier() {
-            return Self::classify(request.user, request.prompt.labels)
+            let labels: Vec<&str> = request.prompt.labels.iter().map(String::as_str).collect();
+            return Self::classify(request.user, &labels)
                 .unwrap_or_default()
                 .to_owned();
         }

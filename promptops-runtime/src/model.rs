@@ -42,11 +42,7 @@ impl InferenceParams {
             top_p: overrides.top_p.or(declared.top_p),
             stop_sequences: match &overrides.stop_sequences {
                 Some(stops) => stops.clone(),
-                None => declared
-                    .stop_sequences
-                    .iter()
-                    .map(|stop| (*stop).to_owned())
-                    .collect(),
+                None => declared.stop_sequences.clone(),
             },
         }
     }
@@ -159,7 +155,7 @@ mod tests {
             max_tokens: Some(300),
             temperature: Some(0.2),
             top_p: None,
-            stop_sequences: &["END"],
+            stop_sequences: vec!["END".to_owned()],
         };
         let resolved = InferenceParams::resolve(&declared, &InferenceOverride::default());
         assert_eq!(resolved.max_tokens, Some(300));

@@ -15,7 +15,7 @@ use std::sync::{LazyLock, RwLock};
 
 use minijinja::{AutoEscape, Environment, UndefinedBehavior, Value};
 
-use crate::def::{PromptDef, VarDefault};
+use crate::def::{PromptDef, Value as OwnedValue, Version};
 use crate::spec::{Prompt, PromptSpec, TemplateVars, VarValue};
 
 /// Sensitive values shorter than this are not redacted from messages (a one-character
@@ -90,7 +90,7 @@ pub struct RenderError {
     /// The prompt's id.
     pub prompt_id: &'static str,
     /// The prompt's version.
-    pub version: u32,
+    pub version: Version,
     /// `"user"` or `"system"`.
     pub part: &'static str,
     /// minijinja's message, with sensitive values redacted.
@@ -138,7 +138,7 @@ fn render_part(
     sensitive: &[String],
 ) -> Result<String, RenderError> {
     let error = |err: minijinja::Error| RenderError {
-        prompt_id: def.id,
+        prompt_id: &def.id,
         version: def.version,
         part: part.name(),
         message: redact(sensitive, &err.to_string()),
@@ -167,13 +167,16 @@ fn render_part(
     })
 }
 
-fn default_value(default: VarDefault) -> Value {
+fn default_value(default: &'static OwnedValue) -> Value {
     match default {
-        VarDefault::String(text) => Value::from(text),
-        VarDefault::Integer(number) => Value::from(number),
-        VarDefault::Number(number) => Value::from(number),
-        VarDefault::Boolean(flag) => Value::from(flag),
-        VarDefault::List(items) => items.iter().map(|item| Value::from(*item)).collect(),
+        OwnedValue::String(text) => Value::from(text.as_str()),
+        OwnedValue::Integer(number) => Value::from(*number),
+        OwnedValue::Number(number) => Value::from(*number),
+        OwnedValue::Boolean(flag) => Value::from(*flag),
+        OwnedValue::List(items) => items
+            .iter()
+            .map(|item| Value::from(item.as_str()))
+            .collect(),
     }
 }
 
@@ -204,14 +207,14 @@ fn collect_sensitive(value: VarValue<'_>, out: &mut Vec<String>) {
 fn context(def: &'static PromptDef, vars: &dyn TemplateVars) -> (Value, Vec<String>) {
     if def.variables.is_empty() {
         let mut any = false;
-        vars.visit(def, &mut |_, _| any = true);
+        vars.visit(&mut |_, _| any = true);
         if !any {
             return (Value::from(()), Vec::new());
         }
     }
     let mut map: BTreeMap<&'static str, Value> = BTreeMap::new();
     let mut sensitive = Vec::new();
-    vars.visit(def, &mut |name, value| {
+    vars.visit(&mut |name, value| {
         if def.variable(name).is_some_and(|var| var.sensitive) {
             collect_sensitive(value, &mut sensitive);
         }
@@ -219,16 +222,17 @@ fn context(def: &'static PromptDef, vars: &dyn TemplateVars) -> (Value, Vec<Stri
     });
     // Longest first, so a value that contains another is redacted whole.
     sensitive.sort_by_key(|value| std::cmp::Reverse(value.len()));
-    for var in def.variables {
-        if map.contains_key(var.name) {
+    for var in &def.variables {
+        let name = var.name.as_str();
+        if map.contains_key(name) {
             continue;
         }
-        match var.default {
+        match &var.default {
             Some(default) => {
-                map.insert(var.name, default_value(default));
+                map.insert(name, default_value(default));
             }
             None if !var.required => {
-                map.insert(var.name, Value::from(()));
+                map.insert(name, Value::from(()));
             }
             // A missing required variable is reported by strict undefined at render time.
             None => {}
@@ -243,11 +247,11 @@ pub fn render_def(
     vars: &dyn TemplateVars,
 ) -> Result<Rendered, RenderError> {
     let (ctx, sensitive) = context(def, vars);
-    let system = match def.system {
+    let system = match &def.system {
         Some(source) => Some(render_part(def, Part::System, source, &ctx, &sensitive)?),
         None => None,
     };
-    let user = render_part(def, Part::User, def.template, &ctx, &sensitive)?;
+    let user = render_part(def, Part::User, &def.template, &ctx, &sensitive)?;
     Ok(Rendered {
         system,
         user,
@@ -310,23 +314,6 @@ enum DynValue<'a> {
     Owned(&'a OwnedValue),
 }
 
-/// An owned variable value, for values parsed at run time (JSON records, eval suites, command
-/// lines). [`VarValue`] is the borrowed form the renderer takes; [`DynVars::from_owned`] lends
-/// these to it, lists included.
-#[derive(Debug, Clone, PartialEq)]
-pub enum OwnedValue {
-    /// A `string` variable.
-    String(String),
-    /// An `integer` variable.
-    Integer(i64),
-    /// A `number` variable.
-    Number(f64),
-    /// A `boolean` variable.
-    Boolean(bool),
-    /// A `list` variable.
-    List(Vec<String>),
-}
-
 /// A variable name the prompt does not declare.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{prompt_id} has no variable `{name}` (declared: {declared})")]
@@ -365,23 +352,23 @@ impl<'a> DynVars<'a> {
         let mut values = Vec::new();
         for (name, value) in pairs {
             let var = def.variable(name).ok_or_else(|| UnknownVariable {
-                prompt_id: def.id,
+                prompt_id: &def.id,
                 name: name.to_owned(),
                 declared: def
                     .variables
                     .iter()
-                    .map(|var| var.name)
+                    .map(|var| var.name.as_str())
                     .collect::<Vec<_>>()
                     .join(", "),
             })?;
-            values.push((var.name, wrap(value)));
+            values.push((var.name.as_str(), wrap(value)));
         }
         Ok(DynVars { values })
     }
 }
 
 impl TemplateVars for DynVars<'_> {
-    fn visit(&self, _def: &PromptDef, visit: &mut dyn FnMut(&'static str, VarValue<'_>)) {
+    fn visit(&self, visit: &mut dyn FnMut(&'static str, VarValue<'_>)) {
         for (name, value) in &self.values {
             match value {
                 DynValue::Borrowed(value) => visit(name, *value),
@@ -405,34 +392,22 @@ impl TemplateVars for DynVars<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::def::{VarDef, VarType, PROMPT_DEF, VAR_DEF};
+    use crate::def::{VarDef, VarType};
 
-    static DEF: PromptDef = PromptDef {
-        id: "tests.owned",
-        variables: &[
-            VarDef {
-                name: "name",
-                ..VAR_DEF
-            },
-            VarDef {
-                name: "count",
-                ty: VarType::Integer,
-                ..VAR_DEF
-            },
-            VarDef {
-                name: "items",
-                ty: VarType::List,
-                ..VAR_DEF
-            },
-        ],
-        ..PROMPT_DEF
-    };
+    fn def() -> &'static PromptDef {
+        let mut def = PromptDef::new("tests.owned", Version::new(1), "o", "m", "t");
+        def.variables = vec![
+            VarDef::optional("name", VarType::String),
+            VarDef::optional("count", VarType::Integer),
+            VarDef::optional("items", VarType::List),
+        ];
+        def.refresh_contract_hash();
+        Box::leak(Box::new(def))
+    }
 
     fn visited(vars: &DynVars<'_>) -> Vec<String> {
         let mut seen = Vec::new();
-        vars.visit(&crate::def::PROMPT_DEF, &mut |name, value| {
-            seen.push(format!("{name}={value:?}"))
-        });
+        vars.visit(&mut |name, value| seen.push(format!("{name}={value:?}")));
         seen
     }
 
@@ -444,9 +419,9 @@ mod tests {
             OwnedValue::List(vec!["a".into(), "b".into()]),
         ];
         let from_owned =
-            DynVars::from_owned(&DEF, ["name", "count", "items"].into_iter().zip(&owned)).unwrap();
+            DynVars::from_owned(def(), ["name", "count", "items"].into_iter().zip(&owned)).unwrap();
         let borrowed = DynVars::new(
-            &DEF,
+            def(),
             [
                 ("name", VarValue::String("Ada")),
                 ("count", VarValue::Integer(3)),
@@ -464,7 +439,7 @@ mod tests {
             ]
         );
 
-        let err = DynVars::from_owned(&DEF, [("nmae", &owned[0])]).unwrap_err();
+        let err = DynVars::from_owned(def(), [("nmae", &owned[0])]).unwrap_err();
         assert_eq!(err.name, "nmae");
         assert_eq!(err.declared, "name, count, items");
     }

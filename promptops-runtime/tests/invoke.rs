@@ -440,7 +440,11 @@ async fn events_carry_identity_usage_and_cost() {
             field(event, "prompt_id"),
             "customer-support.intent-classifier"
         );
-        assert_eq!(field(event, "prompt_version"), 2);
+        assert_eq!(
+            field(event, "prompt_version"),
+            "2",
+            "versions are strings on the wire"
+        );
         assert_eq!(field(event, "prompt_owner"), "data-platform-team");
         assert_eq!(field(event, "prompt_model"), "claude-3-5-sonnet");
         assert_eq!(field(event, "model_id"), SONNET);
@@ -577,13 +581,14 @@ async fn the_local_model_needs_no_network_and_costs_nothing() {
 
 #[tokio::test]
 async fn a_render_failure_emits_prompt_failed_without_calling_the_model() {
-    static BROKEN: promptops_runtime::PromptDef = promptops_runtime::PromptDef {
-        id: "tests.broken",
-        template: "Hello {{ nobody }}",
-        variables: &[],
-        system: None,
-        ..support_reply::DEF
-    };
+    let broken: &'static promptops_runtime::PromptDef =
+        Box::leak(Box::new(promptops_runtime::PromptDef {
+            id: "tests.broken".into(),
+            template: "Hello {{ nobody }}".into(),
+            variables: Vec::new(),
+            system: None,
+            ..support_reply::DEF.clone()
+        }));
     struct Broken;
     impl promptops_runtime::PromptSpec for Broken {
         type Vars<'a> = NoVars;
@@ -593,7 +598,7 @@ async fn a_render_failure_emits_prompt_failed_without_calling_the_model() {
     let runtime = bedrock_runtime(&mock, BedrockApi::Converse);
     let (capture, subscriber) = EventCapture::new();
     let _guard = tracing::subscriber::set_default(subscriber);
-    let err = Prompt::<Broken>::__new(&BROKEN)
+    let err = Prompt::<Broken>::__new(broken)
         .invoke(&runtime, &NoVars)
         .await
         .unwrap_err();
@@ -606,11 +611,7 @@ async fn a_render_failure_emits_prompt_failed_without_calling_the_model() {
 
     // Callers that render themselves (batch jobs) report the same event.
     capture.clear();
-    runtime.emit_render_failure(
-        &BROKEN,
-        &CallOptions::with_request_id("rec-7"),
-        "bad record",
-    );
+    runtime.emit_render_failure(broken, &CallOptions::with_request_id("rec-7"), "bad record");
     let events = capture.events();
     assert_eq!(events.len(), 1);
     assert_eq!(events[0]["event"], "prompt_failed");
@@ -640,17 +641,18 @@ async fn invoke_model_refuses_families_without_a_native_body() {
 #[tokio::test]
 async fn the_local_model_classifies_the_seed_prompt_without_declared_labels() {
     // The seed file has no `output.labels`: its Output is String, the labels live in the text.
-    static SEED: promptops_runtime::PromptDef = promptops_runtime::PromptDef {
-        labels: &[],
-        ..intent_classifier::DEF
-    };
+    let seed: &'static promptops_runtime::PromptDef =
+        Box::leak(Box::new(promptops_runtime::PromptDef {
+            labels: Vec::new(),
+            ..intent_classifier::DEF.clone()
+        }));
     struct Seed;
     impl promptops_runtime::PromptSpec for Seed {
         type Vars<'a> = NoVars;
         type Output = String;
     }
     let runtime = Runtime::local();
-    let prompt = Prompt::<Seed>::__new(&SEED);
+    let prompt = Prompt::<Seed>::__new(seed);
     for (input, expected) in [
         ("Why is there a second charge on my invoice?", "billing"),
         ("I want to downgrade", "retention"),
@@ -691,7 +693,7 @@ async fn prompts_found_at_run_time_take_variables_by_name() {
     let mock = MockBedrock::start().await.unwrap();
     mock.script(SONNET, Script::answer("Hello Ada"));
     let runtime = bedrock_runtime(&mock, BedrockApi::Converse);
-    let def = &support_reply::DEF;
+    let def: &'static promptops_runtime::PromptDef = &support_reply::DEF;
 
     let vars = DynVars::new(
         def,

@@ -85,7 +85,7 @@ fn values_are_data_not_template_code() {
 struct Partial;
 
 impl TemplateVars for Partial {
-    fn visit(&self, _def: &PromptDef, visit: &mut dyn FnMut(&'static str, VarValue<'_>)) {
+    fn visit(&self, visit: &mut dyn FnMut(&'static str, VarValue<'_>)) {
         visit("customer_name", VarValue::String("Ada"));
         visit("account_number", VarValue::String("ACCT-7731-SECRET"));
     }
@@ -100,32 +100,32 @@ fn missing_required_variable_is_a_strict_error() {
     assert!(!err.to_string().contains("ACCT-7731-SECRET"));
 }
 
-static V1: PromptDef = PromptDef {
-    template: "first {{ x }}",
-    variables: &[],
-    system: None,
-    ..support_reply::DEF
-};
-static V1_EDITED: PromptDef = PromptDef {
-    template: "second {{ x }}",
-    variables: &[],
-    system: None,
-    ..support_reply::DEF
-};
+/// `support_reply` at its own id and version with another text and no variables.
+fn retexted(template: &str) -> &'static PromptDef {
+    let mut def = PromptDef {
+        template: template.to_owned(),
+        variables: Vec::new(),
+        system: None,
+        ..support_reply::DEF.clone()
+    };
+    def.refresh_contract_hash();
+    Box::leak(Box::new(def))
+}
 
 struct X;
 
 impl TemplateVars for X {
-    fn visit(&self, _def: &PromptDef, visit: &mut dyn FnMut(&'static str, VarValue<'_>)) {
+    fn visit(&self, visit: &mut dyn FnMut(&'static str, VarValue<'_>)) {
         visit("x", VarValue::Integer(7));
     }
 }
 
 #[test]
 fn same_id_and_version_with_other_text_is_not_served_stale() {
-    assert_eq!(render_def(&V1, &X).unwrap().user, "first 7");
-    assert_eq!(render_def(&V1_EDITED, &X).unwrap().user, "second 7");
-    assert_eq!(render_def(&V1, &X).unwrap().user, "first 7");
+    let (v1, v1_edited) = (retexted("first {{ x }}"), retexted("second {{ x }}"));
+    assert_eq!(render_def(v1, &X).unwrap().user, "first 7");
+    assert_eq!(render_def(v1_edited, &X).unwrap().user, "second 7");
+    assert_eq!(render_def(v1, &X).unwrap().user, "first 7");
 }
 
 #[test]

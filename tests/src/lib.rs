@@ -27,6 +27,11 @@ pub fn fixture_target_dir() -> PathBuf {
 pub struct FixtureCrate {
     /// The crate directory.
     pub dir: PathBuf,
+    /// The package name, `fixture-<name>`. Fixture crates share one target directory and cargo
+    /// names a root package's build outputs by name and version, not by path, so each fixture
+    /// needs its own name or tests running side by side would share (and race on) one
+    /// build-script output directory.
+    pub package: String,
 }
 
 /// What one `cargo` run printed.
@@ -51,8 +56,9 @@ impl From<Output> for CargoRun {
 }
 
 impl FixtureCrate {
-    /// Creates (or resets) the crate. `with_runtime` adds the runtime dependency and a `main`
-    /// that prints every compiled-in prompt, for tests whose builds succeed.
+    /// Creates (or resets) the crate. `with_runtime` adds the dependencies generated code needs
+    /// (the runtime and the macro crate) and a `main` that prints every compiled-in prompt, for
+    /// tests whose builds succeed.
     pub fn create(name: &str, with_runtime: bool) -> io::Result<Self> {
         let dir = workspace_root()
             .join("target")
@@ -64,9 +70,21 @@ impl FixtureCrate {
         fs::create_dir_all(dir.join("src"))?;
         fs::create_dir_all(dir.join("prompts"))?;
         let root = workspace_root();
+        let package: String = format!("fixture-{name}")
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_lowercase()
+                } else {
+                    '-'
+                }
+            })
+            .collect();
         let runtime_dep = if with_runtime {
             format!(
-                "promptops-runtime = {{ path = {:?}, default-features = false }}\n",
+                "promptops-macros = {{ path = {:?} }}\n\
+                 promptops-runtime = {{ path = {:?}, default-features = false }}\n",
+                root.join("promptops-macros").display().to_string(),
                 root.join("promptops-runtime").display().to_string()
             )
         } else {
@@ -75,7 +93,7 @@ impl FixtureCrate {
         fs::write(
             dir.join("Cargo.toml"),
             format!(
-                "[package]\nname = \"fixture\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n\
+                "[package]\nname = {package:?}\nversion = \"0.1.0\"\nedition = \"2021\"\n\n\
                  [dependencies]\n{runtime_dep}\n\
                  [build-dependencies]\npromptops-build = {{ path = {:?} }}\n\n\
                  [profile.dev.build-override]\nopt-level = 3\n\n[workspace]\n",
@@ -92,12 +110,17 @@ impl FixtureCrate {
             fs::write(
                 dir.join("src/main.rs"),
                 "include!(concat!(env!(\"OUT_DIR\"), \"/prompts.rs\"));\n\n\
-                 fn main() {\n    for def in ALL {\n        println!(\"{} v{} {}\", def.id, def.version, def.source_path);\n    }\n}\n",
+                 fn main() {\n    for def in ALL {\n        println!(\"{} v{} {}\", def.id, def.version, def.source_path.as_deref().unwrap_or_default());\n    }\n}\n",
             )?;
         } else {
             fs::write(dir.join("src/lib.rs"), "")?;
         }
-        Ok(FixtureCrate { dir })
+        Ok(FixtureCrate { dir, package })
+    }
+
+    /// The crate's binary in the shared target directory (after a `cargo build`).
+    pub fn binary(&self) -> PathBuf {
+        fixture_target_dir().join("debug").join(&self.package)
     }
 
     /// The crate's prompt tree.
@@ -182,8 +205,9 @@ pub fn copy_tree(from: &Path, to: &Path, skip: &[&str]) -> io::Result<()> {
     Ok(())
 }
 
-/// The part of a failed `cargo build` that promptops wrote: cargo's `error: fixture@…` summary
-/// line and the build script's stderr, de-indented. Absolute paths become `$DIR`.
+/// The part of a failed `cargo build` that promptops wrote: cargo's `error: fixture-<name>@…`
+/// summary line (shown as `error: fixture@…`, the same for every fixture) and the build
+/// script's stderr, de-indented. Absolute paths become `$DIR`.
 pub fn promptops_output(cargo_stderr: &str, crate_dir: &Path) -> String {
     let mut out = String::new();
     let mut in_stderr = false;
@@ -195,8 +219,12 @@ pub fn promptops_output(cargo_stderr: &str, crate_dir: &Path) -> String {
         if in_stderr {
             out.push_str(line.strip_prefix("  ").unwrap_or(line).trim_end());
             out.push('\n');
-        } else if line.starts_with("error: fixture@") {
-            out.push_str(line);
+        } else if let Some((_, summary)) = line
+            .strip_prefix("error: fixture")
+            .and_then(|rest| rest.split_once('@'))
+        {
+            out.push_str("error: fixture@");
+            out.push_str(summary);
             out.push('\n');
         }
     }

@@ -5,7 +5,7 @@
 
 use std::fs;
 
-use promptops_tests::{fixture_target_dir, workspace_root, FixtureCrate};
+use promptops_tests::{workspace_root, FixtureCrate};
 
 /// `cargo build`, then the built CLI's `eval`: (exit code, stdout, stderr).
 fn build_and_eval(fixture: &FixtureCrate) -> (Option<i32>, String, String) {
@@ -16,7 +16,7 @@ fn build_and_eval(fixture: &FixtureCrate) -> (Option<i32>, String, String) {
 
 /// The built CLI's `eval`, without rebuilding.
 fn eval(fixture: &FixtureCrate) -> (Option<i32>, String, String) {
-    let output = std::process::Command::new(fixture_target_dir().join("debug/fixture"))
+    let output = std::process::Command::new(fixture.binary())
         .arg("eval")
         .current_dir(&fixture.dir)
         .env_remove("PROMPTOPS_MODEL")

@@ -1,9 +1,8 @@
 //! The generated crate for the shipped prompts: a snapshot of the generated source, and the
 //! typed API it gives callers.
 
-use promptops_build::schema::{DefaultValue, Prompt, Status, VarType};
 use promptops_build::Environment;
-use promptops_runtime::{Label as _, PromptDef, PromptOutput, TemplateVars, VarDefault, VarValue};
+use promptops_runtime::{Label as _, PromptOutput, TemplateVars, Value, VarValue, Version};
 use promptops_tests::{check_snapshot, workspace_root};
 
 /// Generates code for the shipped tree into `target/<dir>` and returns it. The environment is
@@ -55,22 +54,25 @@ fn seed_prompt_is_compiled_in_as_its_v3_successor() {
     let classifier = prompts::customer_support::intent_classifier();
     let def = classifier.def();
     assert_eq!(def.id, "customer-support.intent-classifier");
-    assert_eq!(def.version, 3);
-    assert_eq!(def.parent, Some(2));
+    assert_eq!(def.version, Version::new(3));
+    assert_eq!(def.parent, Some(Version::new(2)));
     assert_eq!(def.owner, "data-platform-team");
     assert_eq!(def.model, "claude-3-5-sonnet");
     assert_eq!(def.model_id, "anthropic.claude-3-5-sonnet-20240620-v1:0");
     assert_eq!(def.tags, ["classification", "customer-support"]);
     assert_eq!(def.metrics.baseline_accuracy, Some(0.94));
     assert_eq!(def.metrics.get("cost_per_call_usd"), Some(0.003));
-    assert_eq!(def.created, Some("2026-04-15"));
-    assert_eq!(def.updated, Some("2026-11-23"));
+    assert_eq!(def.created.as_deref(), Some("2026-04-15"));
+    assert_eq!(def.updated.as_deref(), Some("2026-11-23"));
     assert!(def.variables.is_empty());
     assert_eq!(
         def.labels,
         ["billing", "technical", "sales", "retention", "other"]
     );
-    assert_eq!(def.source_path, "customer_support/intent_classifier.yaml");
+    assert_eq!(
+        def.source_path.as_deref(),
+        Some("customer_support/intent_classifier.yaml")
+    );
 
     let seed = std::fs::read_to_string(
         workspace_root().join("tests/fixtures/seed/intent_classifier.v2.yaml"),
@@ -112,13 +114,13 @@ fn seed_prompt_is_compiled_in_as_its_v3_successor() {
 
 #[test]
 fn lookup_by_id_and_sorted_table() {
-    let ids: Vec<&str> = prompts::ALL.iter().map(|def| def.id).collect();
+    let ids: Vec<&str> = prompts::ALL.iter().map(|def| def.id.as_str()).collect();
     let mut sorted = ids.clone();
     sorted.sort_unstable();
     assert_eq!(ids, sorted);
     assert!(ids.len() >= 3);
     for id in ids {
-        assert_eq!(prompts::get(id).map(|def| def.id), Some(id));
+        assert_eq!(prompts::get(id).map(|def| def.id.as_str()), Some(id));
     }
     assert!(prompts::get("customer-support.intent-clasifier").is_none());
     assert!(std::ptr::eq(
@@ -137,9 +139,7 @@ fn typed_vars_visit_only_what_was_supplied() {
     };
     let def = prompts::customer_support::reply_drafter().def();
     let mut seen = Vec::new();
-    vars.visit(def, &mut |name, value| {
-        seen.push((name, format!("{value:?}")))
-    });
+    vars.visit(&mut |name, value| seen.push((name, format!("{value:?}"))));
     assert_eq!(
         seen,
         vec![
@@ -153,8 +153,8 @@ fn typed_vars_visit_only_what_was_supplied() {
     );
     assert!(def.variable("customer_name").expect("declared").sensitive);
     assert_eq!(
-        def.variable("tone").and_then(|v| v.default),
-        Some(promptops_runtime::VarDefault::String("friendly"))
+        def.variable("tone").and_then(|v| v.default.clone()),
+        Some(Value::String("friendly".into()))
     );
     assert!(def.system.is_some());
 }
@@ -171,9 +171,18 @@ fn classifier_output_parses_into_the_generated_enum() {
     let err = sentiment.parse_output("furious").unwrap_err();
     assert_eq!(err.raw, "furious");
     assert_eq!(Label::Neutral.as_str(), "neutral");
-    // Hand-written (not derived) equality and `Debug`.
+    // The standard derives: equality, `Debug`, `Hash`, and structural equality, so a `const`
+    // of the enum is a `match` pattern.
     assert_ne!(Label::Positive, Label::Negative);
     assert_eq!(format!("{:?}", Label::Neutral), "Neutral");
+    let set: std::collections::HashSet<Label> = [Label::Positive, Label::Positive].into();
+    assert_eq!(set.len(), 1);
+    const ALARMING: Label = Label::Negative;
+    let escalate = |label: Label| match label {
+        ALARMING => true,
+        Label::Positive | Label::Neutral => false,
+    };
+    assert!(escalate(Label::Negative) && !escalate(Label::Neutral));
     assert_eq!(
         <Label as promptops_runtime::Label>::LABELS,
         sentiment.def().labels
@@ -247,9 +256,9 @@ fn generated_classifier_invokes_the_local_model_into_its_label_enum() {
     assert_eq!(done.attempts, 1);
 }
 
-/// The definitions are embedded in the runtime's text encoding (written by
-/// `promptops_build::encode`, read by `promptops_runtime::registry`): every field of every
-/// shipped prompt, decoded at run time, equals what the build read from the prompt file.
+/// The definitions are embedded in `promptops_core::wire`'s JSON form (written by the build,
+/// read by the runtime's `Registry`): every shipped prompt, decoded at run time, equals the
+/// `PromptDef` the build read from the prompt file, field for field (one model on both sides).
 #[test]
 fn every_decoded_definition_equals_its_prompt_file() {
     let validated = promptops_build::Config::new()
@@ -259,97 +268,8 @@ fn every_decoded_definition_equals_its_prompt_file() {
         .expect("shipped prompts are valid");
     assert_eq!(validated.prompts.len(), prompts::ALL.len());
     for prompt in &validated.prompts {
-        let def = prompts::get(&prompt.id).expect("compiled in");
-        assert_same(def, prompt);
+        let def = prompts::get(&prompt.def.id).expect("compiled in");
+        assert_eq!(def, &prompt.def);
+        assert_eq!(def.contract_hash, promptops_core::contract_hash(def));
     }
-}
-
-fn assert_same(def: &PromptDef, prompt: &Prompt) {
-    let id = &prompt.id;
-    assert_eq!(def.id, prompt.id);
-    assert_eq!(def.version, prompt.version, "{id}");
-    assert_eq!(def.owner, prompt.owner, "{id}");
-    assert_eq!(def.model, prompt.model, "{id}");
-    assert_eq!(def.model_id, prompt.model_id, "{id}");
-    assert_eq!(def.parent, prompt.parent, "{id}");
-    let status = match prompt.status {
-        Status::Draft => promptops_runtime::Status::Draft,
-        Status::Stable => promptops_runtime::Status::Stable,
-        Status::Deprecated => promptops_runtime::Status::Deprecated,
-    };
-    assert_eq!(def.status, status, "{id}");
-    assert_eq!(
-        def.deprecation_note,
-        prompt.deprecation_note.as_deref(),
-        "{id}"
-    );
-    assert_eq!(def.description, prompt.description.as_deref(), "{id}");
-    assert_eq!(def.tags, prompt.tags, "{id}");
-    assert_eq!(
-        def.metrics.baseline_accuracy, prompt.baseline_accuracy,
-        "{id}"
-    );
-    assert_eq!(
-        def.metrics.cost_per_call_usd, prompt.cost_per_call_usd,
-        "{id}"
-    );
-    let other: Vec<(&str, f64)> = prompt
-        .other_metrics
-        .iter()
-        .map(|(name, value)| (name.as_str(), *value))
-        .collect();
-    assert_eq!(def.metrics.other, other, "{id}");
-    assert_eq!(def.variables.len(), prompt.variables.len(), "{id}");
-    for (var, variable) in def.variables.iter().zip(&prompt.variables) {
-        assert_eq!(var.name, variable.name, "{id}");
-        assert_eq!(var.ty.as_str(), variable.ty.as_str(), "{id}");
-        assert_eq!(var.description, variable.description.as_deref(), "{id}");
-        assert_eq!(var.required, variable.required, "{id}");
-        assert_eq!(var.sensitive, variable.sensitive, "{id}");
-        let same_default = match (var.default, &variable.default) {
-            (None, None) => true,
-            (Some(VarDefault::String(a)), Some(DefaultValue::String(b))) => a == b,
-            (Some(VarDefault::Integer(a)), Some(DefaultValue::Integer(b))) => a == *b,
-            (Some(VarDefault::Number(a)), Some(DefaultValue::Number(b))) => a == *b,
-            (Some(VarDefault::Boolean(a)), Some(DefaultValue::Boolean(b))) => a == *b,
-            (Some(VarDefault::List(a)), Some(DefaultValue::List(b))) => a == b.as_slice(),
-            _ => false,
-        };
-        assert!(
-            same_default,
-            "{id}: {:?} vs {:?}",
-            var.default, variable.default
-        );
-        assert!(matches!(
-            (var.ty, variable.ty),
-            (promptops_runtime::VarType::String, VarType::String)
-                | (promptops_runtime::VarType::Integer, VarType::Integer)
-                | (promptops_runtime::VarType::Number, VarType::Number)
-                | (promptops_runtime::VarType::Boolean, VarType::Boolean)
-                | (promptops_runtime::VarType::List, VarType::List)
-        ));
-    }
-    assert_eq!(def.template, prompt.template, "{id}");
-    assert_eq!(def.system, prompt.system.as_deref(), "{id}");
-    let inference = &prompt.inference;
-    assert_eq!(def.inference.max_tokens, inference.max_tokens, "{id}");
-    assert_eq!(
-        def.inference.temperature,
-        inference.temperature.map(|t| t as f32),
-        "{id}"
-    );
-    assert_eq!(
-        def.inference.top_p,
-        inference.top_p.map(|t| t as f32),
-        "{id}"
-    );
-    assert_eq!(
-        def.inference.stop_sequences, inference.stop_sequences,
-        "{id}"
-    );
-    assert_eq!(def.labels, prompt.labels, "{id}");
-    assert_eq!(def.created, prompt.created.as_deref(), "{id}");
-    assert_eq!(def.updated, prompt.updated.as_deref(), "{id}");
-    assert_eq!(def.content_hash, prompt.content_hash, "{id}");
-    assert_eq!(def.source_path, prompt.source_path, "{id}");
 }

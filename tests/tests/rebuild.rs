@@ -59,7 +59,7 @@ fn prompt_edits_regenerate_and_nothing_else_does() {
     fs::write(
         fixture.dir.join("src/main.rs"),
         "include!(concat!(env!(\"OUT_DIR\"), \"/prompts.rs\"));\n\n\
-         fn main() {\n    if std::env::args().nth(1).as_deref() == Some(\"out-dir\") {\n        println!(\"{}\", env!(\"OUT_DIR\"));\n        return;\n    }\n    for def in ALL.iter() {\n        println!(\"{} v{} {}\", def.id, def.version, def.source_path);\n    }\n}\n",
+         fn main() {\n    if std::env::args().nth(1).as_deref() == Some(\"out-dir\") {\n        println!(\"{}\", env!(\"OUT_DIR\"));\n        return;\n    }\n    for def in ALL.iter() {\n        println!(\"{} v{} {}\", def.id, def.version, def.source_path.as_deref().unwrap_or_default());\n    }\n}\n",
     )
     .expect("main.rs");
     let t = Rebuild { fixture };

@@ -92,12 +92,12 @@ mod tests {
     #[test]
     fn anthropic_body_for_the_classifier() {
         let def = prompts::get("customer-support.intent-classifier").unwrap();
-        let format = format_for(def.model_id).unwrap();
+        let format = format_for(&def.model_id).unwrap();
         assert_eq!(format, NativeFormat::AnthropicMessages);
         let rendered = render_def_with_input(def, &NoVars, "I was charged twice").unwrap();
         let line = serde_json::to_value(ExportLine {
             record_id: "msg-1",
-            model_input: model_input(format, def.model_id, &rendered),
+            model_input: model_input(format, &def.model_id, &rendered),
         })
         .unwrap();
         assert_eq!(line["recordId"], "msg-1");
@@ -123,9 +123,9 @@ mod tests {
             Ok(NativeFormat::TitanText)
         );
         let def = prompts::get("customer-support.intent-classifier").unwrap();
-        let steps = next_steps(Path::new("out/x.jsonl"), def, def.model_id);
+        let steps = next_steps(Path::new("out/x.jsonl"), def, &def.model_id);
         assert!(steps.contains("aws bedrock create-model-invocation-job"));
-        assert!(steps.contains(def.model_id));
+        assert!(steps.contains(def.model_id.as_str()));
         assert!(steps.contains("s3://YOUR-BUCKET/promptops-batch/input/x.jsonl"));
     }
 }

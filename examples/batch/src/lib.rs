@@ -96,7 +96,7 @@ pub fn find_prompt(id: &str) -> Result<&'static PromptDef, BatchError> {
         id: id.to_owned(),
         known: prompts::ALL
             .iter()
-            .map(|def| def.id)
+            .map(|def| def.id.as_str())
             .collect::<Vec<_>>()
             .join(", "),
     })

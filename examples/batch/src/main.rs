@@ -125,7 +125,7 @@ fn config(args: &Args) -> Result<JobConfig, BatchError> {
 async fn main_async(args: Args) -> Result<i32, BatchError> {
     let config = config(&args)?;
     let prompt = config.prompt;
-    if let Some(note) = prompt.deprecation_note {
+    if let Some(note) = &prompt.deprecation_note {
         eprintln!("warning: {} is deprecated: {note}", prompt.id);
     }
     let model = args.model.map(|model| match model {

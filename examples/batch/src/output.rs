@@ -3,7 +3,7 @@
 //! A results line:
 //!
 //! ```json
-//! {"id":"msg-0001","prompt_id":"customer-support.intent-classifier","prompt_version":3,
+//! {"id":"msg-0001","prompt_id":"customer-support.intent-classifier","prompt_version":"3",
 //!  "content_hash":"…","output":"billing","input_tokens":95,"output_tokens":1,
 //!  "cost_usd":0.0,"latency_ms":0,"attempts":1}
 //! ```
@@ -21,7 +21,7 @@
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 
-use promptops_runtime::PromptDef;
+use promptops_runtime::{PromptDef, Version};
 use serde::Serialize;
 
 /// One successful record, as written to the results file.
@@ -32,7 +32,7 @@ pub struct ResultLine<'a> {
     /// The prompt's id.
     pub prompt_id: &'a str,
     /// The prompt's version.
-    pub prompt_version: u32,
+    pub prompt_version: Version,
     /// SHA-256 of the prompt file the binary was built with.
     pub content_hash: &'a str,
     /// The label (classifiers) or the text.
@@ -149,9 +149,9 @@ impl JsonlWriter {
 pub fn write_result(out: &mut JsonlWriter, def: &PromptDef, done: &Done) -> io::Result<()> {
     out.write(&ResultLine {
         id: &done.id,
-        prompt_id: def.id,
+        prompt_id: &def.id,
         prompt_version: def.version,
-        content_hash: def.content_hash,
+        content_hash: &def.content_hash,
         output: &done.output,
         input_tokens: done.input_tokens,
         output_tokens: done.output_tokens,
@@ -166,7 +166,7 @@ pub fn write_error(out: &mut JsonlWriter, def: &PromptDef, failure: &Failure) ->
     out.write(&ErrorLine {
         line: failure.line,
         id: failure.id.as_deref(),
-        prompt_id: def.id,
+        prompt_id: &def.id,
         error: failure.kind,
         message: &failure.message,
         attempts: failure.attempts,
@@ -182,7 +182,7 @@ mod tests {
         let result = serde_json::to_value(ResultLine {
             id: "a",
             prompt_id: "p",
-            prompt_version: 2,
+            prompt_version: Version::new(2),
             content_hash: "h",
             output: "billing",
             input_tokens: Some(3),

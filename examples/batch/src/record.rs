@@ -24,7 +24,7 @@
 //! the errors file with its line number.
 
 use promptops_runtime::render::{render_def, render_def_with_input};
-pub use promptops_runtime::OwnedValue;
+pub use promptops_runtime::Value as OwnedValue;
 use promptops_runtime::{DynVars, PromptDef, RenderError, Rendered, VarType};
 use serde_json::{Map, Value};
 
@@ -239,7 +239,7 @@ impl ParsedLine {
                 input = take_input(&mut fields, "message")?;
             }
             if input.is_none() {
-                return Err(RecordError::MissingInput { prompt_id: def.id });
+                return Err(RecordError::MissingInput { prompt_id: &def.id });
             }
         }
         let explicit = match fields.remove("vars") {
@@ -251,7 +251,7 @@ impl ParsedLine {
             Some(vars) => {
                 if let Some(name) = vars.keys().find(|name| def.variable(name).is_none()) {
                     return Err(RecordError::UnknownVariable {
-                        prompt_id: def.id,
+                        prompt_id: &def.id,
                         name: name.clone(),
                         declared: declared_names(def),
                     });
@@ -261,15 +261,16 @@ impl ParsedLine {
             None => fields,
         };
         let mut vars = Vec::with_capacity(def.variables.len());
-        for var in def.variables {
-            let value = match source.remove(var.name) {
-                Some(value) => convert(var.name, var.ty, value)?,
+        for var in &def.variables {
+            let name = var.name.as_str();
+            let value = match source.remove(name) {
+                Some(value) => convert(name, var.ty, value)?,
                 None => None,
             };
             match value {
-                Some(value) => vars.push((var.name, value)),
+                Some(value) => vars.push((name, value)),
                 None if var.required && var.default.is_none() => {
-                    return Err(RecordError::MissingVariable { name: var.name })
+                    return Err(RecordError::MissingVariable { name })
                 }
                 None => {}
             }
@@ -289,7 +290,7 @@ fn declared_names(def: &PromptDef) -> String {
     }
     def.variables
         .iter()
-        .map(|var| var.name)
+        .map(|var| var.name.as_str())
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -369,7 +370,7 @@ mod tests {
         assert_eq!(both.input.as_deref(), Some("in"));
         assert_eq!(
             record(def, r#"{"id":"1"}"#).unwrap_err(),
-            RecordError::MissingInput { prompt_id: def.id }
+            RecordError::MissingInput { prompt_id: &def.id }
         );
         assert_eq!(
             record(def, r#"{"id":"1","message":3}"#).unwrap_err().kind(),

@@ -123,7 +123,7 @@ impl JobConfig {
 
     /// The model id calls name.
     pub fn model_id(&self) -> &str {
-        self.model_id.as_deref().unwrap_or(self.prompt.model_id)
+        self.model_id.as_deref().unwrap_or(&self.prompt.model_id)
     }
 
     /// Rejects configurations that would lose or clobber data.
@@ -406,7 +406,7 @@ pub async fn process(
     let result = if def.is_classifier() {
         runtime
             .complete(&rendered, &options, |text| {
-                def.parse_label(text).map(str::to_owned)
+                promptops_runtime::parse_label(def, text).map(str::to_owned)
             })
             .await
     } else {
@@ -505,7 +505,7 @@ async fn run_invoke(
     // Fail on an unreadable input before touching any output.
     drop(open_input(&config.input)?);
     let resume = if !config.fresh && results_path.exists() {
-        let index = resume::scan_results(results_path, def.id)?;
+        let index = resume::scan_results(results_path, &def.id)?;
         Some(index)
     } else {
         resume::create_fresh(results_path).map_err(output_error(results_path))?;
@@ -652,7 +652,7 @@ fn summary(
     );
     Summary {
         mode,
-        prompt_id: config.prompt.id,
+        prompt_id: &config.prompt.id,
         prompt_version: config.prompt.version,
         model_id: config.model_id().to_owned(),
         backend,

@@ -2,6 +2,7 @@
 
 use std::fmt::Write as _;
 
+use promptops_runtime::Version;
 use serde::Serialize;
 
 use crate::progress::{human_duration, rate, thousands};
@@ -14,7 +15,7 @@ pub struct Summary {
     /// The prompt's id.
     pub prompt_id: &'static str,
     /// The prompt's version.
-    pub prompt_version: u32,
+    pub prompt_version: Version,
     /// The Bedrock model id the calls name (the local model answers for any id).
     pub model_id: String,
     /// The model backend (`local`, `bedrock-converse`, `bedrock-invoke`; `none` for exports).
@@ -206,7 +207,7 @@ mod tests {
         Summary {
             mode: "invoke",
             prompt_id: "customer-support.intent-classifier",
-            prompt_version: 3,
+            prompt_version: Version::new(3),
             model_id: "m".into(),
             backend: "local",
             shard: "0/1".into(),

@@ -71,7 +71,7 @@ fn the_main_command_on_the_bundled_sample_then_rerun_resumes() {
     assert_eq!(unique_ids(&output), input_ids(&sample()));
     for result in &results {
         assert_eq!(result["prompt_id"], "customer-support.intent-classifier");
-        assert_eq!(result["prompt_version"], 3);
+        assert_eq!(result["prompt_version"], "3");
         assert_eq!(result["content_hash"].as_str().unwrap().len(), 64);
         assert!(
             LABELS.contains(&result["output"].as_str().unwrap()),

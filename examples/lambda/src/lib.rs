@@ -164,7 +164,7 @@ pub struct ClassifyResponse {
     /// The prompt's id (`customer-support.intent-classifier`).
     pub prompt_id: &'static str,
     /// The prompt's version.
-    pub prompt_version: u32,
+    pub prompt_version: promptops_runtime::Version,
     /// SHA-256 of the prompt file compiled into this binary.
     pub content_hash: &'static str,
     /// The label: `billing`, `technical`, `sales`, `retention` or `other`.
@@ -587,9 +587,9 @@ fn rejected(runtime: &Runtime, request_id: &str, err: &HandlerError) {
     tracing::warn!(
         target: TARGET,
         event = EVENT_REJECTED,
-        prompt_id = prompt.id,
-        prompt_version = prompt.version,
-        prompt_owner = prompt.owner,
+        prompt_id = prompt.id.as_str(),
+        prompt_version = %prompt.version,
+        prompt_owner = prompt.owner.as_str(),
         request_id = request_id,
         runtime = runtime.name(),
         status = err.status(),

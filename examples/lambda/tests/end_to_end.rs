@@ -215,7 +215,7 @@ async fn binary_serves_direct_http_and_bad_events_over_the_runtime_api() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn binary_calls_bedrock_and_reports_model_errors() {
     let mock = MockBedrock::start().await.unwrap();
-    let model_id = classifier().model_id;
+    let model_id = classifier().model_id.as_str();
     mock.script(model_id, Script::answer("retention"));
 
     let missing = std::env::temp_dir().join("promptops-lambda-no-such-aws-file");

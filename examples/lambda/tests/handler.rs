@@ -32,7 +32,11 @@ fn assert_completed_events(events: &[Value], request_id: &str, label: &str) {
     for event in events.iter().filter(|e| e["request_id"] == request_id) {
         assert_eq!(event["runtime"], "lambda", "{event}");
         assert_eq!(event["prompt_id"], classifier().id, "{event}");
-        assert_eq!(event["prompt_version"], classifier().version, "{event}");
+        assert_eq!(
+            event["prompt_version"],
+            classifier().version.to_string(),
+            "{event}"
+        );
     }
     let completed = events
         .iter()

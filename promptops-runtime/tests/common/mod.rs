@@ -1,11 +1,16 @@
 //! Prompt specs written the way `promptops-build` generates them, for the runtime's tests.
 #![allow(dead_code)]
 
-use promptops_runtime::__private::{field, GeneratedVars};
-use promptops_runtime::def::{PROMPT_DEF, VAR_DEF};
+use std::sync::LazyLock;
+
 use promptops_runtime::{
-    Inference, Label, Metrics, NoVars, Prompt, PromptDef, PromptSpec, VarDef, VarDefault, VarType,
+    Inference, Label, Metrics, NoVars, Prompt, PromptDef, PromptSpec, TemplateVars, Value, VarDef,
+    VarType, VarValue, Version,
 };
+
+fn strings(items: &[&str]) -> Vec<String> {
+    items.iter().map(|item| (*item).to_owned()).collect()
+}
 
 /// The seed's intent classifier (seeds/002, section 1), verbatim.
 pub const INTENT_TEMPLATE: &str = "You are a customer support intent classifier.
@@ -26,33 +31,36 @@ pub const TITAN: &str = "amazon.titan-text-express-v1";
 pub mod intent_classifier {
     use super::*;
 
-    pub const DEF: PromptDef = PromptDef {
-        id: "customer-support.intent-classifier",
-        version: 2,
-        owner: "data-platform-team",
-        model: "claude-3-5-sonnet",
-        model_id: SONNET,
-        parent: Some(1),
-        tags: &["classification", "customer-support"],
-        metrics: Metrics {
+    pub static DEF: LazyLock<PromptDef> = LazyLock::new(|| {
+        let mut def = PromptDef::new(
+            "customer-support.intent-classifier",
+            Version::new(2),
+            "data-platform-team",
+            "claude-3-5-sonnet",
+            INTENT_TEMPLATE,
+        );
+        def.model_id = SONNET.to_owned();
+        def.parent = Some(Version::new(1));
+        def.tags = strings(&["classification", "customer-support"]);
+        def.metrics = Metrics {
             baseline_accuracy: Some(0.94),
             cost_per_call_usd: Some(0.003),
-            other: &[],
-        },
-        template: INTENT_TEMPLATE,
-        inference: Inference {
+            ..Metrics::default()
+        };
+        def.inference = Inference {
             max_tokens: Some(5),
             temperature: Some(0.0),
-            top_p: None,
-            stop_sequences: &[],
-        },
-        labels: &["billing", "technical", "sales", "retention", "other"],
-        created: Some("2026-04-15"),
-        updated: Some("2026-05-01"),
-        content_hash: "4f1c0000000000000000000000000000000000000000000000000000000000aa",
-        source_path: "customer_support/intent_classifier.yaml",
-        ..PROMPT_DEF
-    };
+            ..Inference::default()
+        };
+        def.labels = strings(Intent::LABELS);
+        def.created = Some("2026-04-15".into());
+        def.updated = Some("2026-05-01".into());
+        def.content_hash =
+            "4f1c0000000000000000000000000000000000000000000000000000000000aa".into();
+        def.source_path = Some("customer_support/intent_classifier.yaml".into());
+        def.refresh_contract_hash();
+        def
+    });
 
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
     pub enum Intent {
@@ -64,7 +72,8 @@ pub mod intent_classifier {
     }
 
     impl Label for Intent {
-        const LABELS: &'static [&'static str] = DEF.labels;
+        const LABELS: &'static [&'static str] =
+            &["billing", "technical", "sales", "retention", "other"];
         const VARIANTS: &'static [Self] = &[
             Intent::Billing,
             Intent::Technical,
@@ -90,63 +99,49 @@ pub mod intent_classifier {
 pub mod support_reply {
     use super::*;
 
-    pub const DEF: PromptDef = PromptDef {
-        id: "customer-support.reply",
-        version: 3,
-        owner: "support-team",
-        model: "claude-3-5-sonnet",
-        model_id: SONNET,
-        description: Some("Drafts a reply to a customer."),
-        variables: &[
+    pub static DEF: LazyLock<PromptDef> = LazyLock::new(|| {
+        let mut def = PromptDef::new(
+            "customer-support.reply",
+            Version::new(3),
+            "support-team",
+            "claude-3-5-sonnet",
+            "Customer {{ customer_name }} (account {{ account_number }}) wrote:\n{{ message }}\n{% if items %}Items: {{ items | join(', ') }}\n{% endif %}Answer in at most {{ max_words }} words.\n",
+        );
+        def.model_id = SONNET.to_owned();
+        def.description = Some("Drafts a reply to a customer.".into());
+        def.variables = vec![
+            VarDef::required("customer_name", VarType::String),
             VarDef {
-                name: "customer_name",
-                required: true,
-                ..VAR_DEF
-            },
-            VarDef {
-                name: "account_number",
-                description: Some("never logged"),
-                required: true,
+                description: Some("never logged".into()),
                 sensitive: true,
-                ..VAR_DEF
+                ..VarDef::required("account_number", VarType::String)
             },
+            VarDef::required("message", VarType::String),
             VarDef {
-                name: "message",
-                required: true,
-                ..VAR_DEF
+                default: Some(Value::String("friendly".into())),
+                ..VarDef::optional("tone", VarType::String)
             },
+            VarDef::optional("items", VarType::List),
             VarDef {
-                name: "tone",
-                default: Some(VarDefault::String("friendly")),
-                ..VAR_DEF
+                default: Some(Value::Integer(120)),
+                ..VarDef::optional("max_words", VarType::Integer)
             },
-            VarDef {
-                name: "items",
-                ty: VarType::List,
-                ..VAR_DEF
-            },
-            VarDef {
-                name: "max_words",
-                ty: VarType::Integer,
-                default: Some(VarDefault::Integer(120)),
-                ..VAR_DEF
-            },
-        ],
-        template: "Customer {{ customer_name }} (account {{ account_number }}) wrote:\n{{ message }}\n{% if items %}Items: {{ items | join(', ') }}\n{% endif %}Answer in at most {{ max_words }} words.\n",
-        system: Some("You write {{ tone }} replies for ACME support."),
-        inference: Inference {
+        ];
+        def.system = Some("You write {{ tone }} replies for ACME support.".into());
+        def.inference = Inference {
             max_tokens: Some(300),
             temperature: Some(0.2),
             top_p: Some(0.9),
-            stop_sequences: &["\n\nCustomer:"],
-        },
-        content_hash: "9b2e0000000000000000000000000000000000000000000000000000000000bb",
-        source_path: "customer_support/reply.yaml",
-        ..PROMPT_DEF
-    };
+            stop_sequences: strings(&["\n\nCustomer:"]),
+        };
+        def.content_hash =
+            "9b2e0000000000000000000000000000000000000000000000000000000000bb".into();
+        def.source_path = Some("customer_support/reply.yaml".into());
+        def.refresh_contract_hash();
+        def
+    });
 
-    // The shape promptops-build generates: `#[repr(C)]` and a field list.
-    #[repr(C)]
+    // The shape promptops-build generates: plain fields and a visit per field.
     pub struct Vars<'a> {
         pub customer_name: &'a str,
         pub account_number: &'a str,
@@ -156,18 +151,21 @@ pub mod support_reply {
         pub max_words: Option<i64>,
     }
 
-    // SAFETY: `#[repr(C)]`, and `Fields` names every field's type, in declaration order.
-    unsafe impl GeneratedVars for Vars<'_> {
-        type Fields = (
-            field::Str,
-            (
-                field::Str,
-                (
-                    field::Str,
-                    (field::OptStr, (field::OptList, (field::OptInt, ()))),
-                ),
-            ),
-        );
+    impl TemplateVars for Vars<'_> {
+        fn visit(&self, visit: &mut dyn FnMut(&'static str, VarValue<'_>)) {
+            visit("customer_name", VarValue::String(self.customer_name));
+            visit("account_number", VarValue::String(self.account_number));
+            visit("message", VarValue::String(self.message));
+            if let Some(value) = self.tone {
+                visit("tone", VarValue::String(value));
+            }
+            if let Some(value) = self.items {
+                visit("items", VarValue::List(value));
+            }
+            if let Some(value) = self.max_words {
+                visit("max_words", VarValue::Integer(value));
+            }
+        }
     }
 
     pub struct Spec;

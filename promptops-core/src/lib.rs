@@ -1,0 +1,29 @@
+//! The promptops prompt model, shared by every part of promptops.
+//!
+//! One set of plain serde types describes a prompt wherever it lives:
+//!
+//! ```text
+//! prompt file (YAML) ──promptops-build──► PromptDef ──wire::to_json──► generated crate / registry
+//!                                                                           │
+//!                     promptops-runtime ◄──wire::from_json── PromptDef ◄────┘
+//! ```
+//!
+//! * [`PromptDef`] and its parts ([`VarDef`], [`Value`], [`Metrics`], [`Inference`],
+//!   [`Status`], [`VarType`], [`Version`]): the model;
+//! * [`wire`]: the one JSON writer and reader, with a format version;
+//! * [`contract`]: a prompt's typed contract, its [hash](contract::contract_hash), and the rule
+//!   for whether one prompt may [replace](contract::check_replacement) a compiled one.
+//!
+//! The crate has no I/O and depends only on serde, serde_json and sha2, so the build script,
+//! the runtime and the registry can all use it.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod contract;
+mod model;
+mod version;
+pub mod wire;
+
+pub use contract::{check_replacement, contract_hash, ContractDifference, Incompatible};
+pub use model::{Inference, Metrics, PromptDef, Status, Value, VarDef, VarType};
+pub use version::{Version, VersionError};
