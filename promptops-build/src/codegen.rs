@@ -391,10 +391,12 @@ fn emit_typed_items(out: &mut String, def: &PromptDef, pad: &str, rt: &str) {
     }
 }
 
-/// The `Vars` struct and its `TemplateVars` impl: one `visit` call per field, under the name
-/// the template uses, skipping optional fields that are `None` (their default then applies).
-/// The impl is `#[inline]` for the same reason as the handle functions: no machine code in
-/// the prompts crate for prompts nobody renders.
+/// The `Vars` struct and its `TemplateVars` impl: one `visitor.var(..)` call per field, under
+/// the name the template uses, skipping optional fields that are `None` (their default then
+/// applies). A method call on `&mut dyn VarVisitor` costs rustc well under half of a call
+/// through `&mut dyn FnMut` (BENCHMARKS.md, "Build time"). The impl is `#[inline]` for the same
+/// reason as the handle functions: no machine code in the prompts crate for prompts nobody
+/// renders.
 fn emit_vars(out: &mut String, def: &PromptDef, borrows: bool, pad: &str, rt: &str) {
     let lifetime = if borrows { "<'a>" } else { "" };
     let _ = writeln!(out, "{pad}/// The template variables of `{}`.", def.id);
@@ -427,7 +429,7 @@ fn emit_vars(out: &mut String, def: &PromptDef, borrows: bool, pad: &str, rt: &s
     let _ = writeln!(out, "{pad}    #[inline]");
     let _ = writeln!(
         out,
-        "{pad}    fn visit(&self, visit: &mut dyn FnMut(&'static str, {rt}::VarValue<'_>)) {{"
+        "{pad}    fn visit(&self, visitor: &mut dyn {rt}::VarVisitor) {{"
     );
     for variable in &def.variables {
         let ident = field_ident(&variable.name);
@@ -436,13 +438,13 @@ fn emit_vars(out: &mut String, def: &PromptDef, borrows: bool, pad: &str, rt: &s
         if variable.required {
             let _ = writeln!(
                 out,
-                "{pad}        visit({name:?}, {rt}::VarValue::{variant}(self.{ident}));"
+                "{pad}        visitor.var({name:?}, {rt}::VarValue::{variant}(self.{ident}));"
             );
         } else {
             let _ = writeln!(out, "{pad}        if let Some(value) = self.{ident} {{");
             let _ = writeln!(
                 out,
-                "{pad}            visit({name:?}, {rt}::VarValue::{variant}(value));"
+                "{pad}            visitor.var({name:?}, {rt}::VarValue::{variant}(value));"
             );
             let _ = writeln!(out, "{pad}        }}");
         }
@@ -625,8 +627,8 @@ mod tests {
         assert!(code.contains("        pub struct Vars<'a> {\n            #[doc = \"`name`\"]\n            pub name: &'a str,\n        }"), "{code}");
         assert!(code.contains(
             "        impl ::promptops_runtime::TemplateVars for Vars<'_> {\n            #[inline]\n            \
-             fn visit(&self, visit: &mut dyn FnMut(&'static str, ::promptops_runtime::VarValue<'_>)) {\n                \
-             visit(\"name\", ::promptops_runtime::VarValue::String(self.name));\n            }\n        }"
+             fn visit(&self, visitor: &mut dyn ::promptops_runtime::VarVisitor) {\n                \
+             visitor.var(\"name\", ::promptops_runtime::VarValue::String(self.name));\n            }\n        }"
         ), "{code}");
         assert!(code.contains(
             "/// The labels `a.classify` classifies into.\n        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]\n        pub enum Label {"
@@ -660,7 +662,7 @@ mod tests {
         assert!(code.contains("pub struct Vars {"), "{code}");
         assert!(code.contains("pub r#type: Option<i64>,"), "{code}");
         assert!(code.contains(
-            "if let Some(value) = self.r#type {\n                    visit(\"type\", ::promptops_runtime::VarValue::Integer(value));\n                }"
+            "if let Some(value) = self.r#type {\n                    visitor.var(\"type\", ::promptops_runtime::VarValue::Integer(value));\n                }"
         ), "{code}");
         assert!(code.contains("impl ::promptops_runtime::TemplateVars for Vars {"));
     }

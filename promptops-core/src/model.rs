@@ -252,9 +252,12 @@ pub struct PromptDef {
     pub version: Version,
     /// Team or person who approves changes.
     pub owner: String,
-    /// The model exactly as written in the prompt file (an alias or a Bedrock id).
+    /// The model exactly as written in the prompt file (an alias or a Bedrock id); empty for a
+    /// prompt pushed without one (the registry's JSON push), and then left off the wire.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub model: String,
-    /// The Bedrock model id the alias resolved to.
+    /// The Bedrock model id the alias resolved to (empty when `model` is).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub model_id: String,
     /// The version this one was derived from (lineage).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -17,7 +17,7 @@ use promptops_runtime::__private::DefCell;
 use promptops_runtime::events::{self, CallIdentity, Completed};
 use promptops_runtime::{
     lookup, BedrockApi, BedrockModel, NoVars, Prompt, PromptDef, PromptSpec, Registry, RetryPolicy,
-    Runtime, TemplateVars, VarDef, VarType, VarValue, Version,
+    Runtime, TemplateVars, VarDef, VarType, VarValue, VarVisitor, Version,
 };
 use tracing_subscriber::EnvFilter;
 
@@ -73,19 +73,19 @@ struct TicketVars<'a> {
 
 impl TemplateVars for TicketVars<'_> {
     #[inline]
-    fn visit(&self, visit: &mut dyn FnMut(&'static str, VarValue<'_>)) {
-        visit("company", VarValue::String(self.company));
-        visit("ticket_id", VarValue::String(self.ticket_id));
-        visit("priority", VarValue::Integer(self.priority));
-        visit("opened_at", VarValue::String(self.opened_at));
-        visit("customer_name", VarValue::String(self.customer_name));
-        visit("plan", VarValue::String(self.plan));
-        visit("customer_since", VarValue::String(self.customer_since));
-        visit("vip", VarValue::Boolean(self.vip));
-        visit("history", VarValue::List(self.history));
-        visit("message", VarValue::String(self.message));
-        visit("max_words", VarValue::Integer(self.max_words));
-        visit("language", VarValue::String(self.language));
+    fn visit(&self, visitor: &mut dyn VarVisitor) {
+        visitor.var("company", VarValue::String(self.company));
+        visitor.var("ticket_id", VarValue::String(self.ticket_id));
+        visitor.var("priority", VarValue::Integer(self.priority));
+        visitor.var("opened_at", VarValue::String(self.opened_at));
+        visitor.var("customer_name", VarValue::String(self.customer_name));
+        visitor.var("plan", VarValue::String(self.plan));
+        visitor.var("customer_since", VarValue::String(self.customer_since));
+        visitor.var("vip", VarValue::Boolean(self.vip));
+        visitor.var("history", VarValue::List(self.history));
+        visitor.var("message", VarValue::String(self.message));
+        visitor.var("max_words", VarValue::Integer(self.max_words));
+        visitor.var("language", VarValue::String(self.language));
     }
 }
 

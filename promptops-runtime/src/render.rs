@@ -16,7 +16,7 @@ use std::sync::{LazyLock, RwLock};
 use minijinja::{AutoEscape, Environment, UndefinedBehavior, Value};
 
 use crate::def::{PromptDef, Value as OwnedValue, Version};
-use crate::spec::{Prompt, PromptSpec, TemplateVars, VarValue};
+use crate::spec::{Prompt, PromptSpec, TemplateVars, VarValue, VarVisitor};
 
 /// Sensitive values shorter than this are not redacted from messages (a one-character
 /// value would blank out every message).
@@ -207,14 +207,14 @@ fn collect_sensitive(value: VarValue<'_>, out: &mut Vec<String>) {
 fn context(def: &'static PromptDef, vars: &dyn TemplateVars) -> (Value, Vec<String>) {
     if def.variables.is_empty() {
         let mut any = false;
-        vars.visit(&mut |_, _| any = true);
+        vars.visit(&mut |_: &'static str, _: VarValue<'_>| any = true);
         if !any {
             return (Value::from(()), Vec::new());
         }
     }
     let mut map: BTreeMap<&'static str, Value> = BTreeMap::new();
     let mut sensitive = Vec::new();
-    vars.visit(&mut |name, value| {
+    vars.visit(&mut |name: &'static str, value: VarValue<'_>| {
         if def.variable(name).is_some_and(|var| var.sensitive) {
             collect_sensitive(value, &mut sensitive);
         }
@@ -368,21 +368,25 @@ impl<'a> DynVars<'a> {
 }
 
 impl TemplateVars for DynVars<'_> {
-    fn visit(&self, visit: &mut dyn FnMut(&'static str, VarValue<'_>)) {
-        for (name, value) in &self.values {
+    fn visit(&self, visitor: &mut dyn VarVisitor) {
+        for &(name, ref value) in &self.values {
             match value {
-                DynValue::Borrowed(value) => visit(name, *value),
-                DynValue::Owned(OwnedValue::String(text)) => visit(name, VarValue::String(text)),
-                DynValue::Owned(OwnedValue::Integer(value)) => {
-                    visit(name, VarValue::Integer(*value))
+                DynValue::Borrowed(value) => visitor.var(name, *value),
+                DynValue::Owned(OwnedValue::String(text)) => {
+                    visitor.var(name, VarValue::String(text))
                 }
-                DynValue::Owned(OwnedValue::Number(value)) => visit(name, VarValue::Number(*value)),
+                DynValue::Owned(OwnedValue::Integer(value)) => {
+                    visitor.var(name, VarValue::Integer(*value))
+                }
+                DynValue::Owned(OwnedValue::Number(value)) => {
+                    visitor.var(name, VarValue::Number(*value))
+                }
                 DynValue::Owned(OwnedValue::Boolean(value)) => {
-                    visit(name, VarValue::Boolean(*value))
+                    visitor.var(name, VarValue::Boolean(*value))
                 }
                 DynValue::Owned(OwnedValue::List(items)) => {
                     let items: Vec<&str> = items.iter().map(String::as_str).collect();
-                    visit(name, VarValue::List(&items));
+                    visitor.var(name, VarValue::List(&items));
                 }
             }
         }
@@ -407,7 +411,9 @@ mod tests {
 
     fn visited(vars: &DynVars<'_>) -> Vec<String> {
         let mut seen = Vec::new();
-        vars.visit(&mut |name, value| seen.push(format!("{name}={value:?}")));
+        vars.visit(&mut |name: &'static str, value: VarValue<'_>| {
+            seen.push(format!("{name}={value:?}"))
+        });
         seen
     }
 

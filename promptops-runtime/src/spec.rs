@@ -33,14 +33,28 @@ pub enum VarValue<'a> {
     List(&'a [&'a str]),
 }
 
+/// Receives a prompt's variables one by one: the renderer implements it, and so does any
+/// closure `FnMut(&'static str, VarValue<'_>)`.
+pub trait VarVisitor {
+    /// One supplied variable, under the name the template uses.
+    fn var(&mut self, name: &'static str, value: VarValue<'_>);
+}
+
+impl<F: FnMut(&'static str, VarValue<'_>)> VarVisitor for F {
+    fn var(&mut self, name: &'static str, value: VarValue<'_>) {
+        self(name, value)
+    }
+}
+
 /// Something that can hand its variables to the renderer, one by one.
 ///
-/// Generated `Vars` structs implement it with one call per field; optional fields that are
-/// `None` are simply not visited (the declared default then applies). Implement it by hand for
-/// variables assembled another way (as [`DynVars`](crate::DynVars) does).
+/// Generated `Vars` structs implement it with one [`VarVisitor::var`] call per field; optional
+/// fields that are `None` are simply not visited (the declared default then applies).
+/// Implement it by hand for variables assembled another way (as [`DynVars`](crate::DynVars)
+/// does).
 ///
 /// ```
-/// use promptops_runtime::{TemplateVars, VarValue};
+/// use promptops_runtime::{TemplateVars, VarValue, VarVisitor};
 ///
 /// struct Greeting<'a> {
 ///     name: &'a str,
@@ -48,17 +62,22 @@ pub enum VarValue<'a> {
 /// }
 ///
 /// impl TemplateVars for Greeting<'_> {
-///     fn visit(&self, visit: &mut dyn FnMut(&'static str, VarValue<'_>)) {
-///         visit("name", VarValue::String(self.name));
+///     fn visit(&self, visitor: &mut dyn VarVisitor) {
+///         visitor.var("name", VarValue::String(self.name));
 ///         if let Some(tone) = self.tone {
-///             visit("tone", VarValue::String(tone));
+///             visitor.var("tone", VarValue::String(tone));
 ///         }
 ///     }
 /// }
+///
+/// let mut seen = Vec::new();
+/// Greeting { name: "Ada", tone: None }
+///     .visit(&mut |name: &'static str, value: VarValue<'_>| seen.push(format!("{name}={value:?}")));
+/// assert_eq!(seen, [r#"name=String("Ada")"#]);
 /// ```
 pub trait TemplateVars {
-    /// Calls `visit` once per supplied variable, with its name as the template spells it.
-    fn visit(&self, visit: &mut dyn FnMut(&'static str, VarValue<'_>));
+    /// Hands each supplied variable to `visitor`.
+    fn visit(&self, visitor: &mut dyn VarVisitor);
 }
 
 /// The variables of a prompt whose template uses none: the caller's input is the user turn.
@@ -66,7 +85,7 @@ pub trait TemplateVars {
 pub struct NoVars;
 
 impl TemplateVars for NoVars {
-    fn visit(&self, _visit: &mut dyn FnMut(&'static str, VarValue<'_>)) {}
+    fn visit(&self, _visitor: &mut dyn VarVisitor) {}
 }
 
 /// A completion that is not one of the prompt's labels.

@@ -4,7 +4,7 @@ mod common;
 
 use common::{intent_classifier, support_reply, INTENT_TEMPLATE};
 use promptops_runtime::render::render_def;
-use promptops_runtime::{NoVars, Prompt, PromptDef, TemplateVars, VarValue};
+use promptops_runtime::{NoVars, Prompt, PromptDef, TemplateVars, VarValue, VarVisitor};
 
 fn reply_vars<'a>(message: &'a str) -> support_reply::Vars<'a> {
     support_reply::Vars {
@@ -85,9 +85,9 @@ fn values_are_data_not_template_code() {
 struct Partial;
 
 impl TemplateVars for Partial {
-    fn visit(&self, visit: &mut dyn FnMut(&'static str, VarValue<'_>)) {
-        visit("customer_name", VarValue::String("Ada"));
-        visit("account_number", VarValue::String("ACCT-7731-SECRET"));
+    fn visit(&self, visitor: &mut dyn VarVisitor) {
+        visitor.var("customer_name", VarValue::String("Ada"));
+        visitor.var("account_number", VarValue::String("ACCT-7731-SECRET"));
     }
 }
 
@@ -115,8 +115,8 @@ fn retexted(template: &str) -> &'static PromptDef {
 struct X;
 
 impl TemplateVars for X {
-    fn visit(&self, visit: &mut dyn FnMut(&'static str, VarValue<'_>)) {
-        visit("x", VarValue::Integer(7));
+    fn visit(&self, visitor: &mut dyn VarVisitor) {
+        visitor.var("x", VarValue::Integer(7));
     }
 }
 

@@ -139,7 +139,9 @@ fn typed_vars_visit_only_what_was_supplied() {
     };
     let def = prompts::customer_support::reply_drafter().def();
     let mut seen = Vec::new();
-    vars.visit(&mut |name, value| seen.push((name, format!("{value:?}"))));
+    vars.visit(&mut |name: &'static str, value: VarValue<'_>| {
+        seen.push((name, format!("{value:?}")))
+    });
     assert_eq!(
         seen,
         vec![

@@ -5,7 +5,7 @@ use std::sync::LazyLock;
 
 use promptops_runtime::{
     Inference, Label, Metrics, NoVars, Prompt, PromptDef, PromptSpec, TemplateVars, Value, VarDef,
-    VarType, VarValue, Version,
+    VarType, VarValue, VarVisitor, Version,
 };
 
 fn strings(items: &[&str]) -> Vec<String> {
@@ -152,18 +152,18 @@ pub mod support_reply {
     }
 
     impl TemplateVars for Vars<'_> {
-        fn visit(&self, visit: &mut dyn FnMut(&'static str, VarValue<'_>)) {
-            visit("customer_name", VarValue::String(self.customer_name));
-            visit("account_number", VarValue::String(self.account_number));
-            visit("message", VarValue::String(self.message));
+        fn visit(&self, visitor: &mut dyn VarVisitor) {
+            visitor.var("customer_name", VarValue::String(self.customer_name));
+            visitor.var("account_number", VarValue::String(self.account_number));
+            visitor.var("message", VarValue::String(self.message));
             if let Some(value) = self.tone {
-                visit("tone", VarValue::String(value));
+                visitor.var("tone", VarValue::String(value));
             }
             if let Some(value) = self.items {
-                visit("items", VarValue::List(value));
+                visitor.var("items", VarValue::List(value));
             }
             if let Some(value) = self.max_words {
-                visit("max_words", VarValue::Integer(value));
+                visitor.var("max_words", VarValue::Integer(value));
             }
         }
     }

@@ -1,0 +1,28 @@
+//! The promptops prompt registry: a versioned lifecycle for prompts over HTTP.
+//!
+//! Push a draft, resolve by mode, list versions, diff, promote atomically, roll back, read the
+//! audit trail. The record it stores and serves is `promptops_core::PromptDef` in its wire
+//! form; pushes are validated by the same rules and diagnostics as `cargo build`.
+//!
+//! * [`Registry`]: the lifecycle rules over a [`Store`];
+//! * [`store::sqlite::SqliteStore`]: the embedded default (one SQLite file);
+//! * [`http::router`]: the HTTP contract (see the crate's README) as one axum router, served by
+//!   `promptops registry serve` and by the `promptops-registry-lambda` Function URL handler;
+//! * [`auth`]: bearer tokens (stored hashed) with reader, author and releaser roles, or IAM on
+//!   Lambda.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod auth;
+pub mod error;
+pub mod http;
+pub mod ids;
+pub mod push;
+pub mod registry;
+pub mod store;
+
+pub use auth::{Auth, Caller, Role, Tokens};
+pub use error::{PushDiagnostic, RegistryError};
+pub use ids::{check_id, Mode, PromptRef};
+pub use registry::{Registry, Resolved};
+pub use store::{Store, StoreError};

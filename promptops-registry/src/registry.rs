@@ -1,0 +1,535 @@
+//! The lifecycle rules, the same on every store: push, resolve by mode, list, diff, promote,
+//! roll back, history.
+
+use std::time::SystemTime;
+
+use promptops_core::{wire, PromptDef, Status, Version};
+use serde::Serialize;
+
+use crate::error::RegistryError;
+use crate::ids::{check_id, Mode, PromptRef};
+use crate::push::Pushed;
+use crate::store::{
+    Action, HistoryEvent, Inserted, Pointer, Store, StoreError, VersionMeta, VersionRecord,
+};
+
+/// How often a pointer move is retried when another move won the race (promotes without
+/// `expected_stable` re-read the pointer and try again; each try is one atomic write).
+const MOVE_ATTEMPTS: usize = 8;
+
+/// Longest page of `versions`.
+pub const MAX_PAGE: usize = 1000;
+
+/// The registry over a store.
+#[derive(Debug, Clone)]
+pub struct Registry<S> {
+    store: S,
+}
+
+/// The answer to a push.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PushOutcome {
+    /// The prompt id.
+    pub prompt_id: String,
+    /// The version, as first pushed.
+    pub version: Version,
+    /// Always `draft` for a new version; the stored status for a replay.
+    pub status: Status,
+    /// The content hash.
+    pub content_hash: String,
+    /// Whether this push created the version (`false`: an identical replay).
+    #[serde(skip)]
+    pub created: bool,
+}
+
+/// A resolved version: its document with the current status, and its ETag.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resolved {
+    /// The prompt, with its current status.
+    pub def: PromptDef,
+    /// The stored metadata.
+    pub meta: VersionMeta,
+}
+
+impl Resolved {
+    /// The response body: the prompt's wire JSON (`prompt_id`, `version`, `content`, `status`,
+    /// `content_hash`, the model fields) plus `created_at`.
+    pub fn body(&self) -> serde_json::Value {
+        let mut body: serde_json::Value =
+            serde_json::from_str(&wire::to_json(&self.def)).unwrap_or_default();
+        if let Some(object) = body.as_object_mut() {
+            object.insert("created_at".into(), self.meta.created_at.clone().into());
+        }
+        body
+    }
+
+    /// The ETag: the content hash, so a version has the same tag in every mode.
+    pub fn etag(&self) -> String {
+        format!("\"{}\"", self.meta.content_hash)
+    }
+}
+
+/// One page of `versions`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VersionsPage {
+    /// The prompt id.
+    pub prompt_id: String,
+    /// Versions in ascending numeric order.
+    pub versions: Vec<VersionMeta>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+/// The answer to promote and rollback.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MoveOutcome {
+    /// The prompt id.
+    pub prompt_id: String,
+    /// The version that is stable now.
+    pub version: Version,
+    /// Always `stable`.
+    pub status: Status,
+    /// The version that was stable before (the same one when nothing changed).
+    pub previous_stable: Option<Version>,
+}
+
+/// The answer to a diff.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Diff {
+    /// The prompt id.
+    pub prompt_id: String,
+    /// The old version.
+    pub v1: Version,
+    /// The new version.
+    pub v2: Version,
+    /// A unified diff of the two templates, headed `--- id/v1` and `+++ id/v2`.
+    pub diff: String,
+}
+
+fn store_error(err: StoreError) -> RegistryError {
+    RegistryError::Store(err.to_string())
+}
+
+/// Now, as RFC 3339 UTC with seconds (`2026-11-25T22:51:00Z`).
+pub fn now_rfc3339() -> String {
+    humantime::format_rfc3339_seconds(SystemTime::now()).to_string()
+}
+
+impl<S: Store> Registry<S> {
+    /// A registry over `store`.
+    pub fn new(store: S) -> Self {
+        Registry { store }
+    }
+
+    /// The store.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// Stores a pushed prompt as a new draft version. The same id, version and content again
+    /// is an idempotent replay; other content under an existing version is a conflict,
+    /// because released text is immutable.
+    pub async fn push(&self, pushed: Pushed, actor: &str) -> Result<PushOutcome, RegistryError> {
+        let def = pushed.def;
+        check_id(&def.id)?;
+        let meta = VersionMeta {
+            version: def.version,
+            status: Status::Draft,
+            content_hash: def.content_hash.clone(),
+            description: def.description.clone(),
+            tags: def.tags.clone(),
+            created_at: now_rfc3339(),
+            created_by: actor.to_owned(),
+        };
+        let record = VersionRecord {
+            prompt_id: def.id.clone(),
+            meta,
+            document: wire::to_json(&def),
+        };
+        match self
+            .store
+            .insert_version(&record)
+            .await
+            .map_err(store_error)?
+        {
+            Inserted::Created => Ok(PushOutcome {
+                prompt_id: def.id,
+                version: def.version,
+                status: Status::Draft,
+                content_hash: def.content_hash,
+                created: true,
+            }),
+            Inserted::Exists(existing) if existing.content_hash == def.content_hash => {
+                Ok(PushOutcome {
+                    prompt_id: def.id,
+                    version: existing.version,
+                    status: existing.status,
+                    content_hash: existing.content_hash,
+                    created: false,
+                })
+            }
+            Inserted::Exists(existing) => Err(RegistryError::Conflict(format!(
+                "{}@{} exists with other content (hash {}); released text is immutable: bump \
+                 the version",
+                def.id, existing.version, existing.content_hash
+            ))),
+        }
+    }
+
+    async fn record(&self, id: &str, version: &Version) -> Result<VersionRecord, RegistryError> {
+        self.store
+            .get_version(id, version)
+            .await
+            .map_err(store_error)?
+            .ok_or_else(|| RegistryError::NotFound(format!("{id}@{version} does not exist")))
+    }
+
+    fn resolved(record: VersionRecord) -> Result<Resolved, RegistryError> {
+        let mut def = wire::from_json(&record.document)
+            .map_err(|err| RegistryError::Store(format!("stored document: {err}")))?;
+        def.status = record.meta.status;
+        def.version = record.meta.version;
+        Ok(Resolved {
+            def,
+            meta: record.meta,
+        })
+    }
+
+    /// Resolves a reference in a mode. Unpinned: the stable version in staging and production
+    /// (404 if none), the newest draft-or-stable version in dev and simulation. Pinned: that
+    /// version, except a draft in staging or production (404, its text never shown).
+    pub async fn resolve(
+        &self,
+        reference: &PromptRef,
+        mode: Mode,
+    ) -> Result<Resolved, RegistryError> {
+        let id = &reference.id;
+        let record = match (reference.version, mode.sees_drafts()) {
+            (Some(version), _) => self.record(id, &version).await?,
+            (None, false) => self.stable_record(id).await?,
+            (None, true) => {
+                let newest = self
+                    .store
+                    .list_versions(id)
+                    .await
+                    .map_err(store_error)?
+                    .into_iter()
+                    .filter(|meta| meta.status != Status::Deprecated)
+                    .map(|meta| meta.version)
+                    .max()
+                    .ok_or_else(|| RegistryError::NotFound(format!("{id} has no versions")))?;
+                self.record(id, &newest).await?
+            }
+        };
+        if record.meta.status == Status::Draft && !mode.sees_drafts() {
+            return Err(RegistryError::NotFound(format!(
+                "{id}@{} is not available in {mode} mode",
+                record.meta.version
+            )));
+        }
+        Self::resolved(record)
+    }
+
+    /// The stable version's record, read consistently: the pointer and the version are two
+    /// reads, so a promote landing between them would hand out a version that just stopped
+    /// being stable. The pointer is read again until both reads agree.
+    async fn stable_record(&self, id: &str) -> Result<VersionRecord, RegistryError> {
+        for _ in 0..MOVE_ATTEMPTS {
+            let pointer = self.store.pointer(id).await.map_err(store_error)?;
+            let stable = pointer
+                .stable
+                .ok_or_else(|| RegistryError::NotFound(format!("{id} has no stable version")))?;
+            let record = self.record(id, &stable).await?;
+            if record.meta.status == Status::Stable {
+                return Ok(record);
+            }
+        }
+        Err(RegistryError::Store(format!(
+            "{id}: the stable version kept changing while it was read"
+        )))
+    }
+
+    /// A page of versions in ascending numeric order, after `cursor` (a version), at most
+    /// `limit` long.
+    pub async fn versions(
+        &self,
+        id: &str,
+        limit: Option<usize>,
+        cursor: Option<&str>,
+    ) -> Result<VersionsPage, RegistryError> {
+        check_id(id)?;
+        let limit = limit.unwrap_or(MAX_PAGE).clamp(1, MAX_PAGE);
+        let after = cursor.map(crate::ids::parse_version).transpose()?;
+        let mut versions = self.store.list_versions(id).await.map_err(store_error)?;
+        versions.sort_by_key(|meta| meta.version);
+        let mut page: Vec<VersionMeta> = versions
+            .into_iter()
+            .filter(|meta| after.is_none_or(|after| meta.version > after))
+            .take(limit + 1)
+            .collect();
+        let next_cursor = if page.len() > limit {
+            page.truncate(limit);
+            page.last().map(|meta| meta.version.canonical())
+        } else {
+            None
+        };
+        Ok(VersionsPage {
+            prompt_id: id.to_owned(),
+            versions: page,
+            next_cursor,
+        })
+    }
+
+    /// A unified diff between two versions' templates.
+    pub async fn diff(&self, id: &str, v1: &Version, v2: &Version) -> Result<Diff, RegistryError> {
+        check_id(id)?;
+        let old = Self::resolved(self.record(id, v1).await?)?;
+        let new = Self::resolved(self.record(id, v2).await?)?;
+        let text = similar::TextDiff::from_lines(&old.def.template, &new.def.template)
+            .unified_diff()
+            .header(
+                &format!("{id}/{}", old.def.version),
+                &format!("{id}/{}", new.def.version),
+            )
+            .to_string();
+        Ok(Diff {
+            prompt_id: id.to_owned(),
+            v1: old.def.version,
+            v2: new.def.version,
+            diff: text,
+        })
+    }
+
+    /// The audit trail, oldest first.
+    pub async fn history(&self, id: &str) -> Result<Vec<HistoryEvent>, RegistryError> {
+        check_id(id)?;
+        self.store.history(id).await.map_err(store_error)
+    }
+
+    /// Makes `version` the one stable version. With `expected_stable`, only if that is the
+    /// stable version now (`Some(None)`: only if there is none).
+    pub async fn promote(
+        &self,
+        id: &str,
+        version: &Version,
+        expected_stable: Option<Option<Version>>,
+        reason: Option<String>,
+        actor: &str,
+    ) -> Result<MoveOutcome, RegistryError> {
+        check_id(id)?;
+        let target = self.record(id, version).await?.meta.version;
+        for _ in 0..MOVE_ATTEMPTS {
+            let pointer = self.store.pointer(id).await.map_err(store_error)?;
+            if let Some(expected) = expected_stable {
+                if pointer.stable != expected {
+                    return Err(RegistryError::Conflict(format!(
+                        "{id}: the stable version is {}, not {}",
+                        show(pointer.stable),
+                        show(expected)
+                    )));
+                }
+            }
+            if pointer.stable == Some(target) {
+                return Ok(MoveOutcome {
+                    prompt_id: id.to_owned(),
+                    version: target,
+                    status: Status::Stable,
+                    previous_stable: pointer.stable,
+                });
+            }
+            match self
+                .move_to(id, &pointer, Action::Promote, target, reason.clone(), actor)
+                .await
+            {
+                Err(RegistryError::Conflict(_)) if expected_stable.is_none() => continue,
+                other => return other,
+            }
+        }
+        Err(RegistryError::Conflict(format!(
+            "{id}: the stable version kept changing; retry"
+        )))
+    }
+
+    /// Moves the stable pointer back: to the version that was stable before the current one,
+    /// or to `version`, which must have been stable before. The history is a stack: promotes
+    /// push, rollbacks pop.
+    pub async fn rollback(
+        &self,
+        id: &str,
+        version: Option<&Version>,
+        reason: Option<String>,
+        actor: &str,
+    ) -> Result<MoveOutcome, RegistryError> {
+        check_id(id)?;
+        if let Some(version) = version {
+            // An unknown version is 404 before anything else.
+            self.record(id, version).await?;
+        }
+        for _ in 0..MOVE_ATTEMPTS {
+            let pointer = self.store.pointer(id).await.map_err(store_error)?;
+            let history = self.store.history(id).await.map_err(store_error)?;
+            if history.len() as u64 != pointer.moves {
+                continue; // a move landed between the two reads
+            }
+            let stack = stable_stack(&history);
+            let Some((&current, earlier)) = stack.split_last() else {
+                return Err(RegistryError::Conflict(format!(
+                    "{id} was never promoted: nothing to roll back"
+                )));
+            };
+            let target = match version {
+                None => *earlier.last().ok_or_else(|| {
+                    RegistryError::Conflict(format!(
+                        "{id}@{current} is the first stable version: nothing to roll back to"
+                    ))
+                })?,
+                Some(version) if *version == current => {
+                    return Ok(MoveOutcome {
+                        prompt_id: id.to_owned(),
+                        version: current,
+                        status: Status::Stable,
+                        previous_stable: Some(current),
+                    })
+                }
+                Some(version) => *earlier.iter().find(|v| *v == version).ok_or_else(|| {
+                    RegistryError::Conflict(format!(
+                        "{id}@{version} was never stable before {id}@{current}: only earlier \
+                         stable versions can be rolled back to"
+                    ))
+                })?,
+            };
+            match self
+                .move_to(
+                    id,
+                    &pointer,
+                    Action::Rollback,
+                    target,
+                    reason.clone(),
+                    actor,
+                )
+                .await
+            {
+                Err(RegistryError::Conflict(_)) => continue,
+                other => return other,
+            }
+        }
+        Err(RegistryError::Conflict(format!(
+            "{id}: the stable version kept changing; retry"
+        )))
+    }
+
+    async fn move_to(
+        &self,
+        id: &str,
+        pointer: &Pointer,
+        action: Action,
+        to: Version,
+        reason: Option<String>,
+        actor: &str,
+    ) -> Result<MoveOutcome, RegistryError> {
+        let event = HistoryEvent {
+            action,
+            from: pointer.stable,
+            to,
+            actor: actor.to_owned(),
+            reason,
+            at: now_rfc3339(),
+        };
+        match self.store.move_pointer(id, pointer, &event).await {
+            Ok(()) => Ok(MoveOutcome {
+                prompt_id: id.to_owned(),
+                version: to,
+                status: Status::Stable,
+                previous_stable: pointer.stable,
+            }),
+            Err(StoreError::Conflict) => Err(RegistryError::Conflict(format!(
+                "{id}: the stable version changed concurrently"
+            ))),
+            Err(err) => Err(store_error(err)),
+        }
+    }
+}
+
+fn show(version: Option<Version>) -> String {
+    version.map_or_else(|| "none".to_owned(), |v| v.to_string())
+}
+
+/// The stable versions as a stack, replayed from the history: a promote pushes its version, a
+/// rollback pops back to its version. The last entry is the stable version now.
+pub fn stable_stack(history: &[HistoryEvent]) -> Vec<Version> {
+    let mut stack: Vec<Version> = Vec::new();
+    for event in history {
+        match event.action {
+            Action::Promote => stack.push(event.to),
+            Action::Rollback => {
+                while stack.last().is_some_and(|top| *top != event.to) {
+                    stack.pop();
+                }
+                if stack.is_empty() {
+                    stack.push(event.to);
+                }
+            }
+        }
+    }
+    stack
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(action: Action, to: u32) -> HistoryEvent {
+        HistoryEvent {
+            action,
+            from: None,
+            to: Version::new(to),
+            actor: "t".into(),
+            reason: None,
+            at: String::new(),
+        }
+    }
+
+    #[test]
+    fn the_stack_pushes_on_promote_and_pops_on_rollback() {
+        use Action::*;
+        let stack = |events: &[(Action, u32)]| -> Vec<u32> {
+            let history: Vec<HistoryEvent> = events.iter().map(|(a, to)| event(*a, *to)).collect();
+            stable_stack(&history).iter().map(Version::major).collect()
+        };
+        assert_eq!(stack(&[]), Vec::<u32>::new());
+        assert_eq!(
+            stack(&[(Promote, 1), (Promote, 2), (Promote, 3)]),
+            [1, 2, 3]
+        );
+        assert_eq!(
+            stack(&[(Promote, 1), (Promote, 2), (Promote, 3), (Rollback, 2)]),
+            [1, 2]
+        );
+        assert_eq!(
+            stack(&[
+                (Promote, 1),
+                (Promote, 2),
+                (Promote, 3),
+                (Rollback, 2),
+                (Rollback, 1)
+            ]),
+            [1]
+        );
+        assert_eq!(
+            stack(&[(Promote, 1), (Promote, 2), (Promote, 3), (Rollback, 1)]),
+            [1]
+        );
+        assert_eq!(
+            stack(&[(Promote, 1), (Promote, 2), (Rollback, 1), (Promote, 3)]),
+            [1, 3]
+        );
+    }
+
+    #[test]
+    fn timestamps_are_rfc3339_utc() {
+        let now = now_rfc3339();
+        assert_eq!(now.len(), 20, "{now}");
+        assert!(now.ends_with('Z') && now.as_bytes()[10] == b'T', "{now}");
+    }
+}

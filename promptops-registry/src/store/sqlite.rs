@@ -1,0 +1,362 @@
+//! The embedded store: one SQLite file (rusqlite, bundled SQLite).
+//!
+//! The database runs in WAL mode with `synchronous=FULL`: a write is acknowledged only after
+//! its transaction is in the log on disk, so `kill -9` (or a power cut) never loses an
+//! acknowledged write. Each primitive is one transaction; `move_pointer` takes the write lock
+//! up front (`BEGIN IMMEDIATE`), so concurrent moves serialize and the losers see the moved
+//! pointer. Reads use their own connections, so they never wait for a write's fsync.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use promptops_core::{Status, Version};
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+
+use super::{HistoryEvent, Inserted, Pointer, Store, StoreError, VersionMeta, VersionRecord};
+use crate::store::Action;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS versions (
+    prompt_id    TEXT NOT NULL,
+    version_key  TEXT NOT NULL,
+    version      TEXT NOT NULL,
+    status       TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    description  TEXT,
+    tags         TEXT NOT NULL,
+    created_at   TEXT NOT NULL,
+    created_by   TEXT NOT NULL,
+    document     TEXT NOT NULL,
+    PRIMARY KEY (prompt_id, version_key)
+);
+CREATE TABLE IF NOT EXISTS pointers (
+    prompt_id TEXT PRIMARY KEY,
+    stable    TEXT,
+    moves     INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS history (
+    prompt_id    TEXT NOT NULL,
+    seq          INTEGER NOT NULL,
+    action       TEXT NOT NULL,
+    from_version TEXT,
+    to_version   TEXT NOT NULL,
+    actor        TEXT NOT NULL,
+    reason       TEXT,
+    at           TEXT NOT NULL,
+    PRIMARY KEY (prompt_id, seq)
+);
+";
+
+/// Readers kept open beside the writer.
+const READERS: usize = 4;
+
+/// The embedded SQLite store.
+#[derive(Clone)]
+pub struct SqliteStore {
+    writer: Arc<Mutex<Connection>>,
+    readers: Arc<Vec<Mutex<Connection>>>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore").finish_non_exhaustive()
+    }
+}
+
+fn backend(err: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(err.to_string())
+}
+
+fn lock(connection: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
+    // A panic while holding the lock cannot leave SQLite inconsistent (transactions roll back
+    // on drop), so a poisoned lock is still usable.
+    connection
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn open_connection(path: &Path) -> Result<Connection, StoreError> {
+    let connection = Connection::open(path).map_err(backend)?;
+    connection
+        .busy_timeout(std::time::Duration::from_secs(10))
+        .map_err(backend)?;
+    connection
+        .execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")
+        .map_err(backend)?;
+    Ok(connection)
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path`.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
+        let path = path.as_ref();
+        let writer = open_connection(path)?;
+        writer.execute_batch(SCHEMA).map_err(backend)?;
+        let readers = (0..READERS)
+            .map(|_| open_connection(path).map(Mutex::new))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(SqliteStore {
+            writer: Arc::new(Mutex::new(writer)),
+            readers: Arc::new(readers),
+        })
+    }
+
+    /// Runs `work` on the writer connection, off the async executor (a commit waits for
+    /// fsync).
+    async fn write<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let writer = Arc::clone(&self.writer);
+        tokio::task::spawn_blocking(move || work(&mut lock(&writer)))
+            .await
+            .map_err(backend)?
+    }
+
+    /// Runs `work` on a free reader connection (the first one not in use, else the first).
+    /// Reads in WAL mode take microseconds and never wait for the writer, so they run on the
+    /// calling thread.
+    fn read<T>(
+        &self,
+        work: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        for reader in self.readers.iter() {
+            if let Ok(connection) = reader.try_lock() {
+                return work(&connection);
+            }
+        }
+        work(&lock(&self.readers[0]))
+    }
+}
+
+fn parse_version(text: &str) -> Result<Version, StoreError> {
+    text.parse()
+        .map_err(|err| StoreError::Backend(format!("stored version {text:?}: {err}")))
+}
+
+fn parse_status(text: &str) -> Result<Status, StoreError> {
+    Status::parse(text).ok_or_else(|| StoreError::Backend(format!("stored status {text:?}")))
+}
+
+/// Columns of `versions` read into [`VersionMeta`], in [`META_COLUMNS`] order.
+const META_COLUMNS: &str =
+    "version, status, content_hash, description, tags, created_at, created_by";
+
+fn meta_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<VersionMeta, StoreError>> {
+    let version: String = row.get(0)?;
+    let status: String = row.get(1)?;
+    let tags: String = row.get(4)?;
+    Ok((|| {
+        Ok(VersionMeta {
+            version: parse_version(&version)?,
+            status: parse_status(&status)?,
+            content_hash: row.get(2).map_err(backend)?,
+            description: row.get(3).map_err(backend)?,
+            tags: serde_json::from_str(&tags).map_err(backend)?,
+            created_at: row.get(5).map_err(backend)?,
+            created_by: row.get(6).map_err(backend)?,
+        })
+    })())
+}
+
+fn read_pointer(connection: &Connection, id: &str) -> Result<Pointer, StoreError> {
+    let row: Option<(Option<String>, i64)> = connection
+        .query_row(
+            "SELECT stable, moves FROM pointers WHERE prompt_id = ?1",
+            params![id],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .optional()
+        .map_err(backend)?;
+    match row {
+        None => Ok(Pointer::default()),
+        Some((stable, moves)) => Ok(Pointer {
+            stable: stable.as_deref().map(parse_version).transpose()?,
+            moves: u64::try_from(moves).map_err(backend)?,
+        }),
+    }
+}
+
+impl Store for SqliteStore {
+    async fn insert_version(&self, record: &VersionRecord) -> Result<Inserted, StoreError> {
+        let record = record.clone();
+        self.write(move |connection| {
+            let meta = &record.meta;
+            let tags = serde_json::to_string(&meta.tags).map_err(backend)?;
+            let inserted = connection
+                .execute(
+                    "INSERT INTO versions (prompt_id, version_key, version, status, content_hash,
+                         description, tags, created_at, created_by, document)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                     ON CONFLICT (prompt_id, version_key) DO NOTHING",
+                    params![
+                        record.prompt_id,
+                        meta.version.canonical(),
+                        meta.version.to_string(),
+                        meta.status.as_str(),
+                        meta.content_hash,
+                        meta.description,
+                        tags,
+                        meta.created_at,
+                        meta.created_by,
+                        record.document,
+                    ],
+                )
+                .map_err(backend)?;
+            if inserted == 1 {
+                return Ok(Inserted::Created);
+            }
+            let existing = connection
+                .query_row(
+                    &format!(
+                        "SELECT {META_COLUMNS} FROM versions WHERE prompt_id = ?1 AND version_key = ?2"
+                    ),
+                    params![record.prompt_id, meta.version.canonical()],
+                    meta_from_row,
+                )
+                .map_err(backend)??;
+            Ok(Inserted::Exists(existing))
+        })
+        .await
+    }
+
+    async fn get_version(
+        &self,
+        id: &str,
+        version: &Version,
+    ) -> Result<Option<VersionRecord>, StoreError> {
+        self.read(|connection| {
+            let row = connection
+                .query_row(
+                    &format!(
+                        "SELECT {META_COLUMNS}, document FROM versions
+                         WHERE prompt_id = ?1 AND version_key = ?2"
+                    ),
+                    params![id, version.canonical()],
+                    |row| Ok((meta_from_row(row)?, row.get::<_, String>(7)?)),
+                )
+                .optional()
+                .map_err(backend)?;
+            match row {
+                None => Ok(None),
+                Some((meta, document)) => Ok(Some(VersionRecord {
+                    prompt_id: id.to_owned(),
+                    meta: meta?,
+                    document,
+                })),
+            }
+        })
+    }
+
+    async fn list_versions(&self, id: &str) -> Result<Vec<VersionMeta>, StoreError> {
+        self.read(|connection| {
+            let mut statement = connection
+                .prepare_cached(&format!(
+                    "SELECT {META_COLUMNS} FROM versions WHERE prompt_id = ?1"
+                ))
+                .map_err(backend)?;
+            let rows = statement
+                .query_map(params![id], meta_from_row)
+                .map_err(backend)?;
+            rows.map(|row| row.map_err(backend)?).collect()
+        })
+    }
+
+    async fn pointer(&self, id: &str) -> Result<Pointer, StoreError> {
+        self.read(|connection| read_pointer(connection, id))
+    }
+
+    async fn history(&self, id: &str) -> Result<Vec<HistoryEvent>, StoreError> {
+        self.read(|connection| {
+            let mut statement = connection
+                .prepare_cached(
+                    "SELECT action, from_version, to_version, actor, reason, at FROM history
+                     WHERE prompt_id = ?1 ORDER BY seq",
+                )
+                .map_err(backend)?;
+            let rows = statement
+                .query_map(params![id], |row| {
+                    Ok((
+                        row.get::<_, String>(0)?,
+                        row.get::<_, Option<String>>(1)?,
+                        row.get::<_, String>(2)?,
+                        row.get::<_, String>(3)?,
+                        row.get::<_, Option<String>>(4)?,
+                        row.get::<_, String>(5)?,
+                    ))
+                })
+                .map_err(backend)?;
+            rows.map(|row| {
+                let (action, from, to, actor, reason, at) = row.map_err(backend)?;
+                Ok(HistoryEvent {
+                    action: Action::parse(&action)
+                        .ok_or_else(|| StoreError::Backend(format!("stored action {action:?}")))?,
+                    from: from.as_deref().map(parse_version).transpose()?,
+                    to: parse_version(&to)?,
+                    actor,
+                    reason,
+                    at,
+                })
+            })
+            .collect()
+        })
+    }
+
+    async fn move_pointer(
+        &self,
+        id: &str,
+        expected: &Pointer,
+        event: &HistoryEvent,
+    ) -> Result<(), StoreError> {
+        let (id, expected, event) = (id.to_owned(), expected.clone(), event.clone());
+        self.write(move |connection| {
+            let tx = connection
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(backend)?;
+            let now = read_pointer(&tx, &id)?;
+            if now != expected {
+                return Err(StoreError::Conflict);
+            }
+            let target = tx
+                .execute(
+                    "UPDATE versions SET status = 'stable' WHERE prompt_id = ?1 AND version_key = ?2",
+                    params![id, event.to.canonical()],
+                )
+                .map_err(backend)?;
+            if target != 1 {
+                return Err(StoreError::Conflict);
+            }
+            if let Some(from) = event.from.filter(|from| *from != event.to) {
+                tx.execute(
+                    "UPDATE versions SET status = 'deprecated' WHERE prompt_id = ?1 AND version_key = ?2",
+                    params![id, from.canonical()],
+                )
+                .map_err(backend)?;
+            }
+            let moves = i64::try_from(expected.moves + 1).map_err(backend)?;
+            tx.execute(
+                "INSERT INTO pointers (prompt_id, stable, moves) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (prompt_id) DO UPDATE SET stable = excluded.stable, moves = excluded.moves",
+                params![id, event.to.to_string(), moves],
+            )
+            .map_err(backend)?;
+            tx.execute(
+                "INSERT INTO history (prompt_id, seq, action, from_version, to_version, actor, reason, at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![
+                    id,
+                    moves,
+                    event.action.as_str(),
+                    event.from.map(|v| v.to_string()),
+                    event.to.to_string(),
+                    event.actor,
+                    event.reason,
+                    event.at,
+                ],
+            )
+            .map_err(backend)?;
+            tx.commit().map_err(backend)
+        })
+        .await
+    }
+}
