@@ -391,12 +391,14 @@ fn emit_typed_items(out: &mut String, def: &PromptDef, pad: &str, rt: &str) {
     }
 }
 
-/// The `Vars` struct and its `TemplateVars` impl: one `visitor.var(..)` call per field, under
-/// the name the template uses, skipping optional fields that are `None` (their default then
-/// applies). A method call on `&mut dyn VarVisitor` costs rustc well under half of a call
-/// through `&mut dyn FnMut` (BENCHMARKS.md, "Build time"). The impl is `#[inline]` for the same
-/// reason as the handle functions: no machine code in the prompts crate for prompts nobody
-/// renders.
+/// The `Vars` struct and its `TemplateVars` impl: one typed visitor call per field
+/// (`visitor.string("name", self.name)`, `visitor.optional_list(..)` for an `Option` field,
+/// which the visitor skips when `None` so the declared default applies), under the name the
+/// template uses. A typed method call is the cheapest shape for rustc that we measured (about
+/// half of `visitor.var(name, VarValue::String(..))` plus an `if let` per optional field, and
+/// a third of a call through `&mut dyn FnMut`; BENCHMARKS.md, "Build time"). The impl is
+/// `#[inline]` for the same reason as the handle functions: no machine code in the prompts
+/// crate for prompts nobody renders (without it, rustc generates code for every `visit`, +18%).
 fn emit_vars(out: &mut String, def: &PromptDef, borrows: bool, pad: &str, rt: &str) {
     let lifetime = if borrows { "<'a>" } else { "" };
     let _ = writeln!(out, "{pad}/// The template variables of `{}`.", def.id);
@@ -433,21 +435,13 @@ fn emit_vars(out: &mut String, def: &PromptDef, borrows: bool, pad: &str, rt: &s
     );
     for variable in &def.variables {
         let ident = field_ident(&variable.name);
-        let variant = var_value_variant(variable.ty);
-        let name = &variable.name;
-        if variable.required {
-            let _ = writeln!(
-                out,
-                "{pad}        visitor.var({name:?}, {rt}::VarValue::{variant}(self.{ident}));"
-            );
-        } else {
-            let _ = writeln!(out, "{pad}        if let Some(value) = self.{ident} {{");
-            let _ = writeln!(
-                out,
-                "{pad}            visitor.var({name:?}, {rt}::VarValue::{variant}(value));"
-            );
-            let _ = writeln!(out, "{pad}        }}");
-        }
+        let method = visitor_method(variable.ty);
+        let optional = if variable.required { "" } else { "optional_" };
+        let _ = writeln!(
+            out,
+            "{pad}        visitor.{optional}{method}({:?}, self.{ident});",
+            variable.name
+        );
     }
     let _ = writeln!(out, "{pad}    }}");
     let _ = writeln!(out, "{pad}}}");
@@ -501,14 +495,15 @@ fn rust_type(ty: VarType) -> &'static str {
     }
 }
 
-/// The `promptops_runtime::VarValue` variant a field of this type is handed over as.
-fn var_value_variant(ty: VarType) -> &'static str {
+/// The `promptops_runtime::VarVisitor` method a field of this type is handed to (with an
+/// `optional_` prefix for `Option` fields).
+fn visitor_method(ty: VarType) -> &'static str {
     match ty {
-        VarType::String => "String",
-        VarType::Integer => "Integer",
-        VarType::Number => "Number",
-        VarType::Boolean => "Boolean",
-        VarType::List => "List",
+        VarType::String => "string",
+        VarType::Integer => "integer",
+        VarType::Number => "number",
+        VarType::Boolean => "boolean",
+        VarType::List => "list",
     }
 }
 
@@ -628,7 +623,7 @@ mod tests {
         assert!(code.contains(
             "        impl ::promptops_runtime::TemplateVars for Vars<'_> {\n            #[inline]\n            \
              fn visit(&self, visitor: &mut dyn ::promptops_runtime::VarVisitor) {\n                \
-             visitor.var(\"name\", ::promptops_runtime::VarValue::String(self.name));\n            }\n        }"
+             visitor.string(\"name\", self.name);\n            }\n        }"
         ), "{code}");
         assert!(code.contains(
             "/// The labels `a.classify` classifies into.\n        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]\n        pub enum Label {"
@@ -661,9 +656,11 @@ mod tests {
         let code = generate(&validated.prompts, &CodegenOptions::default());
         assert!(code.contains("pub struct Vars {"), "{code}");
         assert!(code.contains("pub r#type: Option<i64>,"), "{code}");
-        assert!(code.contains(
-            "if let Some(value) = self.r#type {\n                    visitor.var(\"type\", ::promptops_runtime::VarValue::Integer(value));\n                }"
-        ), "{code}");
+        assert!(
+            code.contains("visitor.optional_integer(\"type\", self.r#type);"),
+            "{code}"
+        );
+        assert!(code.contains("visitor.optional_boolean(\"flag\", self.flag);"));
         assert!(code.contains("impl ::promptops_runtime::TemplateVars for Vars {"));
     }
 

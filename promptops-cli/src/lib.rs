@@ -10,6 +10,7 @@ use promptops_runtime::PromptDef;
 
 mod diff;
 mod eval;
+pub mod registry;
 mod render;
 mod views;
 
@@ -93,6 +94,9 @@ enum Command {
     Diff(diff::DiffArgs),
     /// Run the eval suites and fail when a prompt's accuracy drops below its baseline.
     Eval(eval::EvalArgs),
+    /// The prompt registry: `serve` it, or `push`, `publish`, `get`, `versions`, `diff`,
+    /// `promote`, `rollback` and `history` against one.
+    Registry(registry::RegistryArgs),
 }
 
 /// Runs the command line `args` (without the program name) against `registry`.
@@ -123,6 +127,7 @@ pub fn run(args: &[String], registry: &Registry) -> Outcome {
         Command::Render(args) => render::run(&args, registry),
         Command::Diff(args) => diff::run(&args),
         Command::Eval(args) => eval::run(&args, registry),
+        Command::Registry(args) => registry::run(&args),
     }
 }
 

@@ -17,7 +17,7 @@ use promptops_runtime::__private::DefCell;
 use promptops_runtime::events::{self, CallIdentity, Completed};
 use promptops_runtime::{
     lookup, BedrockApi, BedrockModel, NoVars, Prompt, PromptDef, PromptSpec, Registry, RetryPolicy,
-    Runtime, TemplateVars, VarDef, VarType, VarValue, VarVisitor, Version,
+    Runtime, TemplateVars, VarDef, VarType, VarVisitor, Version,
 };
 use tracing_subscriber::EnvFilter;
 
@@ -74,18 +74,18 @@ struct TicketVars<'a> {
 impl TemplateVars for TicketVars<'_> {
     #[inline]
     fn visit(&self, visitor: &mut dyn VarVisitor) {
-        visitor.var("company", VarValue::String(self.company));
-        visitor.var("ticket_id", VarValue::String(self.ticket_id));
-        visitor.var("priority", VarValue::Integer(self.priority));
-        visitor.var("opened_at", VarValue::String(self.opened_at));
-        visitor.var("customer_name", VarValue::String(self.customer_name));
-        visitor.var("plan", VarValue::String(self.plan));
-        visitor.var("customer_since", VarValue::String(self.customer_since));
-        visitor.var("vip", VarValue::Boolean(self.vip));
-        visitor.var("history", VarValue::List(self.history));
-        visitor.var("message", VarValue::String(self.message));
-        visitor.var("max_words", VarValue::Integer(self.max_words));
-        visitor.var("language", VarValue::String(self.language));
+        visitor.string("company", self.company);
+        visitor.string("ticket_id", self.ticket_id);
+        visitor.integer("priority", self.priority);
+        visitor.string("opened_at", self.opened_at);
+        visitor.string("customer_name", self.customer_name);
+        visitor.string("plan", self.plan);
+        visitor.string("customer_since", self.customer_since);
+        visitor.boolean("vip", self.vip);
+        visitor.list("history", self.history);
+        visitor.string("message", self.message);
+        visitor.integer("max_words", self.max_words);
+        visitor.string("language", self.language);
     }
 }
 

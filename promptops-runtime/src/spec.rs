@@ -35,9 +35,73 @@ pub enum VarValue<'a> {
 
 /// Receives a prompt's variables one by one: the renderer implements it, and so does any
 /// closure `FnMut(&'static str, VarValue<'_>)`.
+///
+/// Generated `Vars` call the typed methods (`string`, `optional_list`, ...), which all end in
+/// [`var`](Self::var): one call per field and no value to build keeps each generated `visit`
+/// cheap for rustc to check (BENCHMARKS.md, "Build time").
 pub trait VarVisitor {
     /// One supplied variable, under the name the template uses.
     fn var(&mut self, name: &'static str, value: VarValue<'_>);
+
+    /// A `string` variable.
+    fn string(&mut self, name: &'static str, value: &str) {
+        self.var(name, VarValue::String(value));
+    }
+
+    /// An `integer` variable.
+    fn integer(&mut self, name: &'static str, value: i64) {
+        self.var(name, VarValue::Integer(value));
+    }
+
+    /// A `number` variable.
+    fn number(&mut self, name: &'static str, value: f64) {
+        self.var(name, VarValue::Number(value));
+    }
+
+    /// A `boolean` variable.
+    fn boolean(&mut self, name: &'static str, value: bool) {
+        self.var(name, VarValue::Boolean(value));
+    }
+
+    /// A `list` variable.
+    fn list(&mut self, name: &'static str, value: &[&str]) {
+        self.var(name, VarValue::List(value));
+    }
+
+    /// An optional `string` variable: visited only when set.
+    fn optional_string(&mut self, name: &'static str, value: Option<&str>) {
+        if let Some(value) = value {
+            self.string(name, value);
+        }
+    }
+
+    /// An optional `integer` variable: visited only when set.
+    fn optional_integer(&mut self, name: &'static str, value: Option<i64>) {
+        if let Some(value) = value {
+            self.integer(name, value);
+        }
+    }
+
+    /// An optional `number` variable: visited only when set.
+    fn optional_number(&mut self, name: &'static str, value: Option<f64>) {
+        if let Some(value) = value {
+            self.number(name, value);
+        }
+    }
+
+    /// An optional `boolean` variable: visited only when set.
+    fn optional_boolean(&mut self, name: &'static str, value: Option<bool>) {
+        if let Some(value) = value {
+            self.boolean(name, value);
+        }
+    }
+
+    /// An optional `list` variable: visited only when set.
+    fn optional_list(&mut self, name: &'static str, value: Option<&[&str]>) {
+        if let Some(value) = value {
+            self.list(name, value);
+        }
+    }
 }
 
 impl<F: FnMut(&'static str, VarValue<'_>)> VarVisitor for F {
@@ -48,7 +112,7 @@ impl<F: FnMut(&'static str, VarValue<'_>)> VarVisitor for F {
 
 /// Something that can hand its variables to the renderer, one by one.
 ///
-/// Generated `Vars` structs implement it with one [`VarVisitor::var`] call per field; optional
+/// Generated `Vars` structs implement it with one typed [`VarVisitor`] call per field; optional
 /// fields that are `None` are simply not visited (the declared default then applies).
 /// Implement it by hand for variables assembled another way (as [`DynVars`](crate::DynVars)
 /// does).
@@ -63,10 +127,8 @@ impl<F: FnMut(&'static str, VarValue<'_>)> VarVisitor for F {
 ///
 /// impl TemplateVars for Greeting<'_> {
 ///     fn visit(&self, visitor: &mut dyn VarVisitor) {
-///         visitor.var("name", VarValue::String(self.name));
-///         if let Some(tone) = self.tone {
-///             visitor.var("tone", VarValue::String(tone));
-///         }
+///         visitor.string("name", self.name);
+///         visitor.optional_string("tone", self.tone); // skipped when `None`
 ///     }
 /// }
 ///
@@ -270,6 +332,40 @@ mod tests {
         assert_eq!(Mood::parse_label("  Happy.\n"), Ok(Mood::Happy));
         assert_eq!(Mood::parse_label("SAD"), Ok(Mood::Sad));
         assert_eq!(Mood::Sad.as_str(), "sad");
+    }
+
+    #[test]
+    fn typed_visitor_methods_end_in_var_and_skip_unset_options() {
+        let mut seen = Vec::new();
+        {
+            let mut record = |name: &'static str, value: VarValue<'_>| {
+                seen.push(format!("{name}={value:?}"));
+            };
+            let visitor: &mut dyn VarVisitor = &mut record;
+            visitor.string("s", "a");
+            visitor.integer("i", -1);
+            visitor.number("n", 0.5);
+            visitor.boolean("b", true);
+            visitor.list("l", &["x"]);
+            visitor.optional_string("os", Some("b"));
+            visitor.optional_integer("oi", None);
+            visitor.optional_number("on", Some(2.0));
+            visitor.optional_boolean("ob", None);
+            visitor.optional_list("ol", Some(&[]));
+        }
+        assert_eq!(
+            seen,
+            [
+                "s=String(\"a\")",
+                "i=Integer(-1)",
+                "n=Number(0.5)",
+                "b=Boolean(true)",
+                "l=List([\"x\"])",
+                "os=String(\"b\")",
+                "on=Number(2.0)",
+                "ol=List([])",
+            ]
+        );
     }
 
     #[test]

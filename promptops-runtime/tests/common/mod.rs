@@ -5,7 +5,7 @@ use std::sync::LazyLock;
 
 use promptops_runtime::{
     Inference, Label, Metrics, NoVars, Prompt, PromptDef, PromptSpec, TemplateVars, Value, VarDef,
-    VarType, VarValue, VarVisitor, Version,
+    VarType, VarVisitor, Version,
 };
 
 fn strings(items: &[&str]) -> Vec<String> {
@@ -153,18 +153,12 @@ pub mod support_reply {
 
     impl TemplateVars for Vars<'_> {
         fn visit(&self, visitor: &mut dyn VarVisitor) {
-            visitor.var("customer_name", VarValue::String(self.customer_name));
-            visitor.var("account_number", VarValue::String(self.account_number));
-            visitor.var("message", VarValue::String(self.message));
-            if let Some(value) = self.tone {
-                visitor.var("tone", VarValue::String(value));
-            }
-            if let Some(value) = self.items {
-                visitor.var("items", VarValue::List(value));
-            }
-            if let Some(value) = self.max_words {
-                visitor.var("max_words", VarValue::Integer(value));
-            }
+            visitor.string("customer_name", self.customer_name);
+            visitor.string("account_number", self.account_number);
+            visitor.string("message", self.message);
+            visitor.optional_string("tone", self.tone);
+            visitor.optional_list("items", self.items);
+            visitor.optional_integer("max_words", self.max_words);
         }
     }
 

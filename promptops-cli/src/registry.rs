@@ -1,0 +1,605 @@
+//! `promptops registry …`: run the registry service, and talk to one.
+//!
+//! Exit codes: 0 success; 1 the registry refused the request (a 4xx answer: invalid prompt,
+//! conflict, not found, forbidden); 2 bad usage or a local problem (unreadable file, bad
+//! tokens file, a store that cannot be opened); 3 the registry is unreachable or failed (no
+//! answer, or a 5xx).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use promptops_registry::http::{router, AppState};
+use promptops_registry::store::sqlite::SqliteStore;
+use promptops_registry::{Auth, Registry, Tokens};
+use serde_json::{json, Value};
+
+use crate::Outcome;
+
+/// Arguments of `promptops registry`.
+#[derive(Debug, clap::Args)]
+pub struct RegistryArgs {
+    /// The registry's base URL (client commands).
+    #[arg(
+        long,
+        global = true,
+        env = "PROMPTOPS_REGISTRY_URL",
+        value_name = "URL"
+    )]
+    registry: Option<String>,
+    #[command(subcommand)]
+    command: RegistryCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum RegistryCommand {
+    /// Run the registry service.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        /// `sqlite:PATH` (the embedded default) or `dynamodb:TABLE?bucket=BUCKET`.
+        #[arg(long, default_value = "sqlite:registry.db")]
+        store: String,
+        /// Tokens file: `tokens: [{name, role, sha256}]` (roles reader, author, releaser).
+        #[arg(long, value_name = "FILE", conflicts_with = "no_auth")]
+        tokens: Option<PathBuf>,
+        /// Serve without authentication (every caller is a releaser): local use only.
+        #[arg(long)]
+        no_auth: bool,
+    },
+    /// Push prompt files (YAML) as new draft versions.
+    Push {
+        /// Prompt files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Push every prompt of a tree idempotently: unchanged prompts are no-ops, changed text
+    /// under an existing version fails with "bump the version".
+    Publish {
+        /// The prompt tree.
+        #[arg(default_value = "prompts")]
+        dir: PathBuf,
+    },
+    /// Resolve a prompt: `id`, `id@version` or `id_vX.Y.Z`.
+    Get {
+        /// The reference.
+        reference: String,
+        /// simulation, dev, staging or production.
+        #[arg(long, default_value = "production")]
+        mode: String,
+    },
+    /// List a prompt's versions.
+    Versions {
+        /// The prompt id.
+        id: String,
+    },
+    /// Unified diff between two versions.
+    Diff {
+        /// The prompt id.
+        id: String,
+        /// The old version.
+        v1: String,
+        /// The new version.
+        v2: String,
+    },
+    /// Make a version the stable one.
+    Promote {
+        /// The prompt id.
+        id: String,
+        /// The version to promote.
+        version: String,
+        /// Only if this version is stable now.
+        #[arg(long, value_name = "VERSION")]
+        expect: Option<String>,
+        /// Why (recorded in the history).
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Move the stable pointer back (to the previous stable version, or to VERSION).
+    Rollback {
+        /// The prompt id.
+        id: String,
+        /// An earlier stable version.
+        version: Option<String>,
+        /// Why (recorded in the history).
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// The audit trail of stable-pointer moves.
+    History {
+        /// The prompt id.
+        id: String,
+    },
+}
+
+/// Runs `promptops registry …`.
+pub fn run(args: &RegistryArgs) -> Outcome {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => return Outcome::fail(format!("error: cannot start: {err}\n"), 2),
+    };
+    match &args.command {
+        RegistryCommand::Serve {
+            listen,
+            store,
+            tokens,
+            no_auth,
+        } => runtime.block_on(serve(*listen, store, tokens.as_deref(), *no_auth)),
+        command => {
+            let Some(base) = args.registry.as_deref() else {
+                return Outcome::fail(
+                    "error: no registry: pass --registry URL or set PROMPTOPS_REGISTRY_URL\n"
+                        .to_owned(),
+                    2,
+                );
+            };
+            let client = Client {
+                http: reqwest::Client::new(),
+                base: base.trim_end_matches('/').to_owned(),
+                token: std::env::var("PROMPTOPS_REGISTRY_TOKEN").ok(),
+            };
+            runtime.block_on(client_command(&client, command))
+        }
+    }
+}
+
+/// Where the registry keeps its data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreSpec {
+    /// `sqlite:PATH`.
+    Sqlite(PathBuf),
+    /// `dynamodb:TABLE?bucket=BUCKET`.
+    Dynamo {
+        /// The DynamoDB table.
+        table: String,
+        /// The S3 bucket.
+        bucket: String,
+    },
+}
+
+impl StoreSpec {
+    /// Parses `--store`.
+    pub fn parse(text: &str) -> Result<StoreSpec, String> {
+        if let Some(path) = text.strip_prefix("sqlite:") {
+            if path.is_empty() {
+                return Err("`sqlite:` needs a path, e.g. sqlite:registry.db".to_owned());
+            }
+            return Ok(StoreSpec::Sqlite(PathBuf::from(path)));
+        }
+        if let Some(rest) = text.strip_prefix("dynamodb:") {
+            let (table, query) = rest.split_once('?').ok_or(
+                "`dynamodb:` needs `?bucket=BUCKET`, e.g. dynamodb:prompts?bucket=prompt-content",
+            )?;
+            let bucket = query
+                .strip_prefix("bucket=")
+                .filter(|bucket| !bucket.is_empty() && !bucket.contains('&'))
+                .ok_or("`dynamodb:TABLE?bucket=BUCKET` takes exactly one parameter, `bucket`")?;
+            if table.is_empty() {
+                return Err("`dynamodb:` needs a table name".to_owned());
+            }
+            return Ok(StoreSpec::Dynamo {
+                table: table.to_owned(),
+                bucket: bucket.to_owned(),
+            });
+        }
+        Err(format!(
+            "unknown store `{text}`: expected sqlite:PATH or dynamodb:TABLE?bucket=BUCKET"
+        ))
+    }
+}
+
+async fn serve(listen: SocketAddr, store: &str, tokens: Option<&Path>, no_auth: bool) -> Outcome {
+    let auth = match (tokens, no_auth) {
+        (Some(path), _) => match Tokens::load(path) {
+            Ok(tokens) => Auth::Tokens(tokens),
+            Err(err) => return Outcome::fail(format!("error: {err}\n"), 2),
+        },
+        (None, true) => Auth::Disabled,
+        (None, false) => {
+            return Outcome::fail(
+                "error: refusing to serve without authentication: pass --tokens FILE, or \
+                 --no-auth for a local registry\n"
+                    .to_owned(),
+                2,
+            )
+        }
+    };
+    let spec = match StoreSpec::parse(store) {
+        Ok(spec) => spec,
+        Err(message) => return Outcome::fail(format!("error: {message}\n"), 2),
+    };
+    let listener = match tokio::net::TcpListener::bind(listen).await {
+        Ok(listener) => listener,
+        Err(err) => return Outcome::fail(format!("error: cannot listen on {listen}: {err}\n"), 2),
+    };
+    let address = listener.local_addr().map_or(listen, |a| a);
+    match spec {
+        StoreSpec::Sqlite(path) => {
+            let store = match SqliteStore::open(&path) {
+                Ok(store) => store,
+                Err(err) => {
+                    return Outcome::fail(
+                        format!("error: cannot open {}: {err}\n", path.display()),
+                        2,
+                    )
+                }
+            };
+            eprintln!(
+                "promptops registry: listening on http://{address} (store sqlite:{})",
+                path.display()
+            );
+            run_server(listener, store, auth).await
+        }
+        StoreSpec::Dynamo { .. } => Outcome::fail(
+            "error: the DynamoDB + S3 store is not available in this build\n".to_owned(),
+            2,
+        ),
+    }
+}
+
+async fn run_server<S: promptops_registry::Store + Clone>(
+    listener: tokio::net::TcpListener,
+    store: S,
+    auth: Auth,
+) -> Outcome {
+    let state = Arc::new(AppState {
+        registry: Registry::new(store),
+        auth,
+    });
+    let shutdown = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    match axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+    {
+        Ok(()) => Outcome::ok(String::new()),
+        Err(err) => Outcome::fail(format!("error: server failed: {err}\n"), 3),
+    }
+}
+
+/// A registry client: base URL and bearer token.
+struct Client {
+    http: reqwest::Client,
+    base: String,
+    token: Option<String>,
+}
+
+/// An answer from the registry, or why there is none.
+enum Answer {
+    /// A status and its JSON body.
+    Status(u16, Value),
+    /// No answer (connection refused, timeout, a body that is not JSON).
+    Unreachable(String),
+}
+
+impl Client {
+    async fn send(&self, request: reqwest::RequestBuilder) -> Answer {
+        let request = match &self.token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        };
+        let response = match request.send().await {
+            Ok(response) => response,
+            Err(err) => return Answer::Unreachable(format!("{}: {err}", self.base)),
+        };
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap_or_default();
+        if text.is_empty() {
+            return Answer::Status(status, Value::Null);
+        }
+        match serde_json::from_str(&text) {
+            Ok(body) => Answer::Status(status, body),
+            Err(_) => Answer::Unreachable(format!(
+                "{}: answered {status} with a body that is not JSON",
+                self.base
+            )),
+        }
+    }
+
+    async fn get(&self, path: &str, query: &[(&str, &str)]) -> Answer {
+        self.send(self.http.get(format!("{}{path}", self.base)).query(query))
+            .await
+    }
+
+    async fn post(&self, path: &str, content_type: &str, body: Vec<u8>) -> Answer {
+        self.send(
+            self.http
+                .post(format!("{}{path}", self.base))
+                .header(reqwest::header::CONTENT_TYPE, content_type)
+                .body(body),
+        )
+        .await
+    }
+}
+
+/// Percent-encodes one path segment (ids and references are checked by the server).
+fn segment(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'@' => {
+                (b as char).to_string()
+            }
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}
+
+/// Turns an answer into an outcome: `show` renders a 2xx body.
+fn outcome(answer: Answer, show: impl FnOnce(&Value) -> String) -> Outcome {
+    match answer {
+        Answer::Status(status, body) if (200..300).contains(&status) => Outcome::ok(show(&body)),
+        Answer::Status(status, body) => {
+            let mut message = format!(
+                "error: {} ({status} {})\n",
+                body["error"].as_str().unwrap_or("request refused"),
+                body["code"].as_str().unwrap_or("error")
+            );
+            for diagnostic in body["diagnostics"].as_array().into_iter().flatten() {
+                message.push_str(&format!(
+                    "  {}:{} {} {}\n",
+                    diagnostic["line"],
+                    diagnostic["column"],
+                    diagnostic["code"].as_str().unwrap_or_default(),
+                    diagnostic["message"].as_str().unwrap_or_default()
+                ));
+            }
+            Outcome::fail(message, if status >= 500 { 3 } else { 1 })
+        }
+        Answer::Unreachable(why) => {
+            Outcome::fail(format!("error: registry unreachable: {why}\n"), 3)
+        }
+    }
+}
+
+fn pretty(body: &Value) -> String {
+    format!(
+        "{}\n",
+        serde_json::to_string_pretty(body).unwrap_or_default()
+    )
+}
+
+async fn client_command(client: &Client, command: &RegistryCommand) -> Outcome {
+    match command {
+        RegistryCommand::Serve { .. } => Outcome::fail("error: unreachable\n".to_owned(), 2),
+        RegistryCommand::Push { files } => push_files(client, files).await,
+        RegistryCommand::Publish { dir } => publish(client, dir).await,
+        RegistryCommand::Get { reference, mode } => outcome(
+            client
+                .get(
+                    &format!("/prompts/{}", segment(reference)),
+                    &[("mode", mode)],
+                )
+                .await,
+            pretty,
+        ),
+        RegistryCommand::Versions { id } => outcome(
+            client
+                .get(&format!("/prompts/{}/versions", segment(id)), &[])
+                .await,
+            |body| {
+                let mut text = String::new();
+                for version in body["versions"].as_array().into_iter().flatten() {
+                    text.push_str(&format!(
+                        "{:<12} {:<11} {}  {}\n",
+                        version["version"].as_str().unwrap_or_default(),
+                        version["status"].as_str().unwrap_or_default(),
+                        version["created_at"].as_str().unwrap_or_default(),
+                        version["content_hash"].as_str().unwrap_or_default()
+                    ));
+                }
+                text
+            },
+        ),
+        RegistryCommand::Diff { id, v1, v2 } => outcome(
+            client
+                .get(
+                    &format!("/prompts/{}/diff", segment(id)),
+                    &[("v1", v1), ("v2", v2)],
+                )
+                .await,
+            |body| body["diff"].as_str().unwrap_or_default().to_owned(),
+        ),
+        RegistryCommand::Promote {
+            id,
+            version,
+            expect,
+            reason,
+        } => {
+            let mut body = json!({ "version": version });
+            if let Some(expect) = expect {
+                body["expected_stable"] = json!(expect);
+            }
+            if let Some(reason) = reason {
+                body["reason"] = json!(reason);
+            }
+            outcome(
+                client
+                    .post(
+                        &format!("/prompts/{}/promote", segment(id)),
+                        "application/json",
+                        body.to_string().into_bytes(),
+                    )
+                    .await,
+                moved,
+            )
+        }
+        RegistryCommand::Rollback {
+            id,
+            version,
+            reason,
+        } => {
+            let mut body = json!({});
+            if let Some(version) = version {
+                body["version"] = json!(version);
+            }
+            if let Some(reason) = reason {
+                body["reason"] = json!(reason);
+            }
+            outcome(
+                client
+                    .post(
+                        &format!("/prompts/{}/rollback", segment(id)),
+                        "application/json",
+                        body.to_string().into_bytes(),
+                    )
+                    .await,
+                moved,
+            )
+        }
+        RegistryCommand::History { id } => outcome(
+            client
+                .get(&format!("/prompts/{}/history", segment(id)), &[])
+                .await,
+            |body| {
+                let mut text = String::new();
+                for event in body["events"].as_array().into_iter().flatten() {
+                    text.push_str(&format!(
+                        "{} {:<8} {} -> {}  by {}{}\n",
+                        event["at"].as_str().unwrap_or_default(),
+                        event["action"].as_str().unwrap_or_default(),
+                        event["from"].as_str().unwrap_or("-"),
+                        event["to"].as_str().unwrap_or_default(),
+                        event["actor"].as_str().unwrap_or_default(),
+                        event["reason"]
+                            .as_str()
+                            .map(|r| format!(": {r}"))
+                            .unwrap_or_default()
+                    ));
+                }
+                text
+            },
+        ),
+    }
+}
+
+fn moved(body: &Value) -> String {
+    format!(
+        "{} stable: {} (was {})\n",
+        body["prompt_id"].as_str().unwrap_or_default(),
+        body["version"].as_str().unwrap_or_default(),
+        body["previous_stable"].as_str().unwrap_or("none")
+    )
+}
+
+async fn push_files(client: &Client, files: &[PathBuf]) -> Outcome {
+    let mut stdout = String::new();
+    for file in files {
+        let bytes = match std::fs::read(file) {
+            Ok(bytes) => bytes,
+            Err(err) => return Outcome::fail(format!("error: {}: {err}\n", file.display()), 2),
+        };
+        let answer = client.post("/prompts", "application/yaml", bytes).await;
+        let result = outcome(answer, |body| {
+            format!(
+                "{} {}@{} ({})\n",
+                file.display(),
+                body["prompt_id"].as_str().unwrap_or_default(),
+                body["version"].as_str().unwrap_or_default(),
+                body["status"].as_str().unwrap_or_default()
+            )
+        });
+        if result.code != 0 {
+            return Outcome {
+                stdout,
+                stderr: format!("{}: {}", file.display(), result.stderr),
+                code: result.code,
+            };
+        }
+        stdout.push_str(&result.stdout);
+    }
+    Outcome::ok(stdout)
+}
+
+async fn publish(client: &Client, dir: &Path) -> Outcome {
+    let mut config = promptops_build::Config::new();
+    config.prompts_dir(dir).cargo_directives(false);
+    let tree = match config.discover() {
+        Ok(tree) => tree,
+        Err(err) => return Outcome::fail(format!("error: {err}\n"), 2),
+    };
+    let validated = promptops_build::validate(&tree);
+    if !validated.is_ok() {
+        return Outcome::fail(promptops_build::render_report(&validated.diagnostics), 2);
+    }
+    let (mut created, mut unchanged) = (0, 0);
+    let mut stdout = String::new();
+    for file in &tree.files {
+        let answer = client
+            .post("/prompts", "application/yaml", file.bytes.clone())
+            .await;
+        match answer {
+            Answer::Status(201, body) => {
+                created += 1;
+                stdout.push_str(&format!(
+                    "pushed    {}@{}\n",
+                    body["prompt_id"].as_str().unwrap_or_default(),
+                    body["version"].as_str().unwrap_or_default()
+                ));
+            }
+            Answer::Status(200, _) => unchanged += 1,
+            Answer::Status(409, body) => {
+                return Outcome {
+                    stdout,
+                    stderr: format!(
+                        "error: {}: {}\nhelp: the text changed under a released version: bump \
+                         `version` in the prompt file\n",
+                        file.path,
+                        body["error"].as_str().unwrap_or("conflict")
+                    ),
+                    code: 1,
+                }
+            }
+            other => {
+                let failed = outcome(other, |_| String::new());
+                return Outcome {
+                    stdout,
+                    stderr: format!("{}: {}", file.path, failed.stderr),
+                    code: failed.code,
+                };
+            }
+        }
+    }
+    stdout.push_str(&format!("{created} pushed, {unchanged} unchanged\n"));
+    Outcome::ok(stdout)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn store_specs_parse() {
+        assert_eq!(
+            StoreSpec::parse("sqlite:/tmp/r.db"),
+            Ok(StoreSpec::Sqlite("/tmp/r.db".into()))
+        );
+        assert_eq!(
+            StoreSpec::parse("dynamodb:prompts?bucket=content"),
+            Ok(StoreSpec::Dynamo {
+                table: "prompts".into(),
+                bucket: "content".into()
+            })
+        );
+        for bad in [
+            "sqlite:",
+            "dynamodb:prompts",
+            "dynamodb:?bucket=x",
+            "dynamodb:t?bucket=",
+            "dynamodb:t?bucket=a&x=y",
+            "postgres:x",
+        ] {
+            assert!(StoreSpec::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn path_segments_are_escaped() {
+        assert_eq!(segment("my_agent@1.2.0"), "my_agent@1.2.0");
+        assert_eq!(segment("../x y"), "..%2Fx%20y");
+    }
+}
