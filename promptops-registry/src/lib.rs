@@ -17,6 +17,7 @@ pub mod auth;
 pub mod error;
 pub mod http;
 pub mod ids;
+pub mod lambda;
 pub mod push;
 pub mod registry;
 pub mod store;

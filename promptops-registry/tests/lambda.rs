@@ -1,0 +1,222 @@
+//! The real `promptops-registry-lambda` binary under the real `lambda_http` loop, driven by a
+//! local Lambda Runtime API with Function URL events: IAM callers map to roles, a direct
+//! invoke (no authorizer) reads only, and errors stay JSON.
+
+#[path = "../../examples/lambda/tests/common/runtime_api.rs"]
+mod runtime_api;
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use base64::Engine as _;
+use runtime_api::{lambda_env, Report, RuntimeApi};
+use serde_json::{json, Value};
+use tokio::process::{Child, Command};
+
+const WAIT: Duration = Duration::from_secs(30);
+const RELEASER_ARN: &str = "arn:aws:iam::123456789012:role/release-pipeline";
+const AUTHOR_ARN: &str = "arn:aws:iam::123456789012:role/prompt-authors";
+
+/// A Function URL (payload 2.0) event; `arn` is the signed caller, `None` for no authorizer.
+fn function_url_event(
+    method: &str,
+    path: &str,
+    query: &str,
+    body: Option<&str>,
+    arn: Option<&str>,
+) -> Value {
+    let mut context = json!({
+        "accountId": "123456789012",
+        "apiId": "abcdefghij",
+        "domainName": "abcdefghij.lambda-url.us-east-1.on.aws",
+        "domainPrefix": "abcdefghij",
+        "http": {
+            "method": method,
+            "path": path,
+            "protocol": "HTTP/1.1",
+            "sourceIp": "203.0.113.7",
+            "userAgent": "test"
+        },
+        "requestId": "req",
+        "routeKey": "$default",
+        "stage": "$default",
+        "time": "25/Nov/2026:12:00:00 +0000",
+        "timeEpoch": 1_795_000_000_000_u64
+    });
+    if let Some(arn) = arn {
+        context["authorizer"] = json!({"iam": {
+            "accessKey": "AKIA", "accountId": "123456789012", "callerId": "AROA",
+            "userArn": arn, "userId": "AROA:session"
+        }});
+    }
+    let mut event = json!({
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": path,
+        "rawQueryString": query,
+        "headers": {"content-type": "application/json", "host": "abcdefghij.lambda-url.us-east-1.on.aws"},
+        "requestContext": context,
+        "isBase64Encoded": false
+    });
+    if let Some(body) = body {
+        event["body"] = json!(base64::engine::general_purpose::STANDARD.encode(body));
+        event["isBase64Encoded"] = json!(true);
+    }
+    event
+}
+
+async fn spawn(api: &RuntimeApi, db: &std::path::Path) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_promptops-registry-lambda"))
+        .envs(lambda_env(&api.address()))
+        .env(
+            "PROMPTOPS_REGISTRY_STORE",
+            format!("sqlite:{}", db.display()),
+        )
+        .env(
+            "PROMPTOPS_REGISTRY_IAM_ROLES",
+            format!("{RELEASER_ARN}=releaser,{AUTHOR_ARN}=author"),
+        )
+        .env_remove("DYNAMODB_TABLE")
+        .env_remove("S3_BUCKET")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn the registry lambda")
+}
+
+/// Invokes the function with `event`; returns the Function URL response (status, JSON body).
+async fn invoke(api: &mut RuntimeApi, id: &str, event: &Value) -> (u64, Value) {
+    api.enqueue(id, event);
+    match api.next_outcome(WAIT).await {
+        Some(Report::Response { body, .. }) => {
+            let response: Value = serde_json::from_str(&body).expect("a JSON response");
+            let status = response["statusCode"].as_u64().unwrap_or_default();
+            let text = response["body"].as_str().unwrap_or_default();
+            let text = if response["isBase64Encoded"] == true {
+                String::from_utf8(
+                    base64::engine::general_purpose::STANDARD
+                        .decode(text)
+                        .expect("base64 body"),
+                )
+                .expect("utf-8 body")
+            } else {
+                text.to_owned()
+            };
+            let body = if text.is_empty() {
+                Value::Null
+            } else {
+                serde_json::from_str(&text).expect("JSON body")
+            };
+            (status, body)
+        }
+        other => panic!("no response for {id}: {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_router_runs_under_lambda_http_with_iam_roles() {
+    let dir =
+        std::env::temp_dir().join(format!("promptops-registry-lambda-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let mut api = RuntimeApi::start().await.expect("runtime api");
+    let mut function = spawn(&api, &dir.join("registry.db")).await;
+
+    let push = json!({"prompt_id": "my_agent", "version": "1.0.0", "content": "Hello {{ name }}"})
+        .to_string();
+    // A direct invoke without an authorizer is read-only.
+    let (status, body) = invoke(
+        &mut api,
+        "e1",
+        &function_url_event("POST", "/prompts", "", Some(&push), None),
+    )
+    .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (403, Some("forbidden")),
+        "{body}"
+    );
+    // An author pushes; an unmapped ARN is a reader.
+    let (status, body) = invoke(
+        &mut api,
+        "e2",
+        &function_url_event("POST", "/prompts", "", Some(&push), Some(AUTHOR_ARN)),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["status"], "draft");
+    let promote = json!({"version": "1.0.0", "reason": "launch"}).to_string();
+    let (status, _) = invoke(
+        &mut api,
+        "e3",
+        &function_url_event(
+            "POST",
+            "/prompts/my_agent/promote",
+            "",
+            Some(&promote),
+            Some("arn:aws:iam::1:role/other"),
+        ),
+    )
+    .await;
+    assert_eq!(status, 403);
+    let (status, body) = invoke(
+        &mut api,
+        "e4",
+        &function_url_event(
+            "POST",
+            "/prompts/my_agent/promote",
+            "",
+            Some(&promote),
+            Some(RELEASER_ARN),
+        ),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["previous_stable"], Value::Null);
+    // Anyone may resolve in production, by the seed's spelling too.
+    let (status, body) = invoke(
+        &mut api,
+        "e5",
+        &function_url_event(
+            "GET",
+            "/prompts/my_agent_v1.0.0",
+            "mode=production",
+            None,
+            None,
+        ),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["content"], "Hello {{ name }}");
+    // The history names the IAM caller.
+    let (_, body) = invoke(
+        &mut api,
+        "e6",
+        &function_url_event("GET", "/prompts/my_agent/history", "", None, None),
+    )
+    .await;
+    assert_eq!(body["events"][0]["actor"], RELEASER_ARN);
+    // Errors are JSON answers, not function errors.
+    let (status, body) = invoke(
+        &mut api,
+        "e7",
+        &function_url_event("GET", "/prompts/my_agent", "mode=prod", None, None),
+    )
+    .await;
+    assert_eq!((status, body["code"].as_str()), (400, Some("bad_request")));
+    let (status, body) = invoke(
+        &mut api,
+        "e8",
+        &function_url_event("DELETE", "/prompts/my_agent", "", None, Some(RELEASER_ARN)),
+    )
+    .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (405, Some("method_not_allowed"))
+    );
+
+    function.kill().await.expect("kill");
+    let _ = std::fs::remove_dir_all(&dir);
+}
