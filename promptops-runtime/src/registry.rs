@@ -8,6 +8,7 @@
 //! literal per prompt is not: `BENCHMARKS.md`, "Build time"), and decoding is a one-time cost of
 //! a few microseconds per prompt.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::OnceLock;
 
@@ -38,6 +39,7 @@ pub struct Registry {
     data: &'static [&'static str],
     cache: &'static [DefCell],
     all: OnceLock<Box<[&'static PromptDef]>>,
+    by_id: OnceLock<HashMap<&'static str, usize>>,
 }
 
 impl Registry {
@@ -58,6 +60,7 @@ impl Registry {
             data,
             cache,
             all: OnceLock::new(),
+            by_id: OnceLock::new(),
         }
     }
 
@@ -98,9 +101,18 @@ impl Registry {
         Ok(cell.0.get_or_init(|| def))
     }
 
-    /// The position of `id` in id order, if it is compiled in.
+    /// The position of `id` in id order, if it is compiled in. The first call builds a hash
+    /// map of the ids (no definition is decoded); a lookup then costs one hash, about a tenth
+    /// of a binary search over 1,000 ids (BENCHMARKS.md, "Runtime hot paths").
     pub fn position(&self, id: &str) -> Option<usize> {
-        self.ids.binary_search(&id).ok()
+        let by_id = self.by_id.get_or_init(|| {
+            self.ids
+                .iter()
+                .enumerate()
+                .map(|(index, id)| (*id, index))
+                .collect()
+        });
+        by_id.get(id).copied()
     }
 
     /// The compiled-in prompt with this dotted id, if any.
