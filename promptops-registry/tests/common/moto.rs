@@ -104,7 +104,7 @@ impl Moto {
         };
         let moto = tokio::task::spawn_blocking(move || Moto::spawn(python))
             .await
-            .expect("moto start-up thread");
+            .unwrap_or_else(|err| std::panic::resume_unwind(err.into_panic()));
         Some(moto)
     }
 
