@@ -234,10 +234,19 @@ async fn serve(listen: SocketAddr, store: &str, tokens: Option<&Path>, no_auth: 
             );
             run_server(listener, store, auth).await
         }
-        StoreSpec::Dynamo { .. } => Outcome::fail(
-            "error: the DynamoDB + S3 store is not available in this build\n".to_owned(),
-            2,
-        ),
+        StoreSpec::Dynamo { table, bucket } => {
+            // Region, credentials and endpoint (`AWS_ENDPOINT_URL`) come from the standard AWS
+            // configuration.
+            let store = promptops_registry::store::dynamo::DynamoStore::from_env(
+                table.clone(),
+                bucket.clone(),
+            )
+            .await;
+            eprintln!(
+                "promptops registry: listening on http://{address} (store dynamodb:{table}?bucket={bucket})"
+            );
+            run_server(listener, store, auth).await
+        }
     }
 }
 

@@ -6,6 +6,7 @@
 //!
 //! * [`Registry`]: the lifecycle rules over a [`Store`];
 //! * [`store::sqlite::SqliteStore`]: the embedded default (one SQLite file);
+//! * `store::dynamo::DynamoStore` (feature `aws`, on by default): DynamoDB + S3 at scale;
 //! * [`http::router`]: the HTTP contract (see the crate's README) as one axum router, served by
 //!   `promptops registry serve` and by the `promptops-registry-lambda` Function URL handler;
 //! * [`auth`]: bearer tokens (stored hashed) with reader, author and releaser roles, or IAM on

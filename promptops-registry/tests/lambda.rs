@@ -5,6 +5,9 @@
 #[path = "../../examples/lambda/tests/common/runtime_api.rs"]
 mod runtime_api;
 
+#[allow(dead_code)]
+mod common;
+
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -65,19 +68,18 @@ fn function_url_event(
     event
 }
 
-async fn spawn(api: &RuntimeApi, db: &std::path::Path) -> Child {
+/// The function process with the Lambda environment, the IAM role map and `store_env`.
+async fn spawn(api: &RuntimeApi, store_env: &[(&str, String)]) -> Child {
     Command::new(env!("CARGO_BIN_EXE_promptops-registry-lambda"))
         .envs(lambda_env(&api.address()))
-        .env(
-            "PROMPTOPS_REGISTRY_STORE",
-            format!("sqlite:{}", db.display()),
-        )
         .env(
             "PROMPTOPS_REGISTRY_IAM_ROLES",
             format!("{RELEASER_ARN}=releaser,{AUTHOR_ARN}=author"),
         )
         .env_remove("DYNAMODB_TABLE")
         .env_remove("S3_BUCKET")
+        .env_remove("PROMPTOPS_REGISTRY_STORE")
+        .envs(store_env.iter().map(|(k, v)| (*k, v.as_str())))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
@@ -116,13 +118,35 @@ async fn invoke(api: &mut RuntimeApi, id: &str, event: &Value) -> (u64, Value) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_router_runs_under_lambda_http_with_iam_roles() {
-    let dir =
-        std::env::temp_dir().join(format!("promptops-registry-lambda-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
+async fn the_router_runs_under_lambda_http_on_the_embedded_store() {
+    let dir = common::temp_dir("lambda");
+    let db = format!("sqlite:{}", dir.0.join("registry.db").display());
+    lifecycle_through_function_url_events(&[("PROMPTOPS_REGISTRY_STORE", db)]).await;
+}
+
+/// The seed's configuration: `DYNAMODB_TABLE` and `S3_BUCKET`, with the standard AWS
+/// configuration pointing both SDK clients at moto.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_router_runs_under_lambda_http_on_dynamodb_and_s3() {
+    let Some(moto) = common::moto::Moto::start().await else {
+        return;
+    };
+    let store = moto.fresh_store().await;
+    lifecycle_through_function_url_events(&[
+        ("DYNAMODB_TABLE", store.table().to_owned()),
+        ("S3_BUCKET", store.bucket().to_owned()),
+        ("AWS_ENDPOINT_URL", moto.endpoint.clone()),
+        ("AWS_REGION", "us-east-1".to_owned()),
+        ("AWS_ACCESS_KEY_ID", "testing".to_owned()),
+        ("AWS_SECRET_ACCESS_KEY", "testing".to_owned()),
+        ("AWS_EC2_METADATA_DISABLED", "true".to_owned()),
+    ])
+    .await;
+}
+
+async fn lifecycle_through_function_url_events(store_env: &[(&str, String)]) {
     let mut api = RuntimeApi::start().await.expect("runtime api");
-    let mut function = spawn(&api, &dir.join("registry.db")).await;
+    let mut function = spawn(&api, store_env).await;
 
     let push = json!({"prompt_id": "my_agent", "version": "1.0.0", "content": "Hello {{ name }}"})
         .to_string();
@@ -218,5 +242,4 @@ async fn the_router_runs_under_lambda_http_with_iam_roles() {
     );
 
     function.kill().await.expect("kill");
-    let _ = std::fs::remove_dir_all(&dir);
 }

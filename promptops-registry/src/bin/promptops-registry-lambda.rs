@@ -38,9 +38,19 @@ async fn main() -> Result<(), lambda_http::Error> {
     let table = std::env::var("DYNAMODB_TABLE").ok();
     let bucket = std::env::var("S3_BUCKET").ok();
     match (table, bucket) {
-        (Some(_), Some(_)) => {
-            Err("DYNAMODB_TABLE and S3_BUCKET are set, but this build has no DynamoDB store".into())
+        #[cfg(feature = "aws")]
+        (Some(table), Some(bucket)) => {
+            // Region, credentials and endpoint come from the standard AWS configuration.
+            let store =
+                promptops_registry::store::dynamo::DynamoStore::from_env(table, bucket).await;
+            run(store, auth).await
         }
+        #[cfg(not(feature = "aws"))]
+        (Some(_), Some(_)) => Err(
+            "DYNAMODB_TABLE and S3_BUCKET are set, but this build has no DynamoDB store \
+             (feature `aws`)"
+                .into(),
+        ),
         _ => {
             let spec = std::env::var("PROMPTOPS_REGISTRY_STORE").map_err(|_| {
                 "set DYNAMODB_TABLE and S3_BUCKET, or PROMPTOPS_REGISTRY_STORE=sqlite:PATH"

@@ -16,6 +16,8 @@ use std::future::Future;
 use promptops_core::{Status, Version};
 use serde::{Deserialize, Serialize};
 
+#[cfg(feature = "aws")]
+pub mod dynamo;
 pub mod sqlite;
 
 /// A version's metadata: everything but the prompt document itself.

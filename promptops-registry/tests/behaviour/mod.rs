@@ -1,5 +1,29 @@
 //! The registry's behaviour over real HTTP, written once and run against every store (see
-//! `sqlite.rs`). Each case gets a fresh server.
+//! `sqlite.rs` and `dynamo.rs`). Each case gets a fresh server.
+
+/// Invokes `$suite!(case, ...)` with every case of this suite, so each store's test file runs
+/// all of them (a new case is added here once).
+macro_rules! all_cases {
+    ($suite:ident) => {
+        $suite!(
+            push_creates_a_draft_and_replays_idempotently,
+            pushes_are_validated_like_the_build,
+            bad_requests_are_json_errors_never_500,
+            resolve_is_gated_by_mode,
+            etags_answer_304,
+            versions_are_numeric_and_paged,
+            diff_is_unified_between_versions,
+            promote_moves_one_stable_pointer,
+            rollback_pops_the_stable_stack,
+            roles_are_enforced_and_leave_state_unchanged,
+            hostile_ids_and_refs_are_refused,
+            concurrent_promotes_serialize,
+            concurrent_creates_keep_one_text,
+            readers_never_see_zero_or_two_stables_or_a_draft,
+        );
+    };
+}
+pub(crate) use all_cases;
 
 use serde_json::json;
 

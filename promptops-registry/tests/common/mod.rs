@@ -1,6 +1,9 @@
 //! A registry server on a loopback port and a small HTTP client for the behaviour suite.
 #![allow(dead_code)]
 
+#[cfg(feature = "aws")]
+pub mod moto;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -29,7 +32,8 @@ pub fn tokens() -> Tokens {
 pub struct Server {
     pub addr: SocketAddr,
     pub client: reqwest::Client,
-    _dir: Option<TempDir>,
+    /// What must live as long as the server (its database directory, its moto).
+    _keep: Option<Box<dyn std::any::Any + Send + Sync>>,
 }
 
 /// A directory removed on drop.
@@ -60,8 +64,19 @@ impl Server {
         let dir = temp_dir("sqlite");
         let store = SqliteStore::open(dir.0.join("registry.db")).expect("open store");
         let mut server = Server::start(store, Auth::Tokens(tokens())).await;
-        server._dir = Some(dir);
+        server._keep = Some(Box::new(dir));
         server
+    }
+
+    /// A server over a fresh DynamoDB table and S3 bucket on its own moto, with the test
+    /// tokens; `None` when moto is not installed outside CI (see [`moto::Moto::start`]).
+    #[cfg(feature = "aws")]
+    pub async fn dynamo() -> Option<Server> {
+        let moto = moto::Moto::start().await?;
+        let store = moto.fresh_store().await;
+        let mut server = Server::start(store, Auth::Tokens(tokens())).await;
+        server._keep = Some(Box::new(moto));
+        Some(server)
     }
 
     /// A server over `store` with `auth`.
@@ -80,7 +95,7 @@ impl Server {
         Server {
             addr,
             client: reqwest::Client::new(),
-            _dir: None,
+            _keep: None,
         }
     }
 

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# The README's test command: every test of the workspace, including the registry's DynamoDB + S3
+# store against moto's standalone server.
+#
+# moto (PyPI `moto[server]`, pinned below) is installed into a virtualenv under target/venv the
+# first time, and only when missing or at another version. Its Python is handed to the tests as
+# PROMPTOPS_MOTO_PYTHON; each test starts its own moto on a loopback port. A Python of your own
+# with moto installed can be given the same way (the venv is then left alone).
+#
+# Arguments go to `cargo test` (e.g. `bash scripts/test.sh -p promptops-registry`).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+MOTO_VERSION=5.1.22
+VENV=target/venv
+
+moto_ready() {
+    "$1" -c "import moto, werkzeug, moto.server; assert moto.__version__ == '$MOTO_VERSION', moto.__version__" \
+        >/dev/null 2>&1
+}
+
+setup_moto() {
+    if moto_ready "$VENV/bin/python"; then
+        return 0
+    fi
+    echo "scripts/test.sh: installing moto[server]==$MOTO_VERSION into $VENV" >&2
+    mkdir -p target
+    python3 -m venv --clear "$VENV" &&
+        "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
+            "moto[server]==$MOTO_VERSION" &&
+        moto_ready "$VENV/bin/python"
+}
+
+if [[ -n "${PROMPTOPS_MOTO_PYTHON:-}" ]]; then
+    echo "scripts/test.sh: moto from PROMPTOPS_MOTO_PYTHON=$PROMPTOPS_MOTO_PYTHON" >&2
+elif setup_moto; then
+    PROMPTOPS_MOTO_PYTHON="$(pwd)/$VENV/bin/python"
+    export PROMPTOPS_MOTO_PYTHON
+else
+    if [[ "${CI:-}" == "true" ]]; then
+        echo "scripts/test.sh: could not install moto[server]==$MOTO_VERSION (needs python3 with venv and pip)" >&2
+        exit 1
+    fi
+    # Outside CI the moto tests then say they are skipped; a half-made venv must not be found.
+    rm -rf "$VENV"
+    echo "scripts/test.sh: WARNING: moto is not available; the DynamoDB + S3 tests will be skipped" >&2
+fi
+
+exec cargo test --workspace "$@"
