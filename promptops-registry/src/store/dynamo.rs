@@ -157,8 +157,8 @@ impl DynamoStore {
         )
     }
 
-    /// A store on `table` and `bucket` through the standard AWS configuration
-    /// ([`load_aws_config`]); the Lambda function passes its `DYNAMODB_TABLE` and `S3_BUCKET`.
+    /// A store on `table` and `bucket` (the seed's `DYNAMODB_TABLE` and `S3_BUCKET`) through
+    /// the standard AWS configuration ([`load_aws_config`]).
     pub async fn from_env(table: impl Into<String>, bucket: impl Into<String>) -> Self {
         Self::new(&load_aws_config().await, table, bucket)
     }
