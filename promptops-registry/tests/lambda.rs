@@ -5,7 +5,6 @@
 #[path = "../../examples/lambda/tests/common/runtime_api.rs"]
 mod runtime_api;
 
-#[allow(dead_code)]
 mod common;
 
 use std::process::Stdio;
