@@ -634,7 +634,9 @@ mod tests {
         );
         assert!(code.contains("$crate::__promptops_prompt_impl! {"));
         assert!(!code.contains("handles = false;"));
-        for clever in ["unsafe", "repr(", "impl ::core::"] {
+        // No layout tricks and no hand-written std impls (`tests/tests/generated.rs` also
+        // checks that the shipped snapshot is safe Rust).
+        for clever in ["repr(", "impl ::core::"] {
             assert!(!code.contains(clever), "generated code contains `{clever}`");
         }
     }

@@ -24,6 +24,7 @@ fn generate_shipped(dir: &str, environment: Environment) -> String {
 fn generated_code_for_shipped_prompts_matches_snapshot() {
     let generated = generate_shipped("generated-snapshot", Environment::Development);
     assert!(generated.starts_with("// @generated"));
+    assert!(!generated.contains("unsafe"), "generated code is safe Rust");
     let snapshot = workspace_root().join("tests/snapshots/prompts.rs.snap");
     check_snapshot(&snapshot, &generated).unwrap_or_else(|diff| panic!("{diff}"));
 }
