@@ -223,7 +223,7 @@ mod tests {
     fn syntax_error_in_literal_block_points_into_the_file() {
         let doc = "template: |\n  Hello {{ name }}\n  Bye {{ name }\n";
         let err = check(doc).unwrap_err();
-        let location = err.location.unwrap();
+        let location = err.location;
         assert_eq!(location.pos.line, 3);
         assert!(location.pos.col >= 3, "{:?}", location.pos);
         assert_eq!(err.code, Code::TemplateSyntax);
@@ -233,7 +233,7 @@ mod tests {
     fn syntax_error_in_quoted_scalar() {
         let doc = "template: \"Hi {% if x %}\"\n";
         let err = check(doc).unwrap_err();
-        assert_eq!(err.location.unwrap().pos.line, 1);
+        assert_eq!(err.location.pos.line, 1);
     }
 
     #[test]
