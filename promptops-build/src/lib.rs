@@ -39,6 +39,7 @@
 pub mod codegen;
 pub mod diagnostic;
 pub mod eval;
+pub mod json_schema;
 pub mod models;
 pub mod naming;
 pub mod references;

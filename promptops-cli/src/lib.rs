@@ -11,6 +11,7 @@ use promptops_runtime::PromptDef;
 mod diff;
 mod eval;
 mod render;
+mod schema;
 mod views;
 
 pub use views::{list, show, validate};
@@ -87,6 +88,8 @@ enum Command {
         #[arg(default_value = "prompts")]
         dir: PathBuf,
     },
+    /// Print the JSON Schema of prompt files or eval suites, for the YAML language server.
+    Schema(schema::SchemaArgs),
     /// Print a compiled-in prompt rendered with the given variables.
     Render(render::RenderArgs),
     /// Unified diff of two prompt files, or of a prompt file against a git revision.
@@ -120,6 +123,7 @@ pub fn run(args: &[String], registry: &Registry) -> Outcome {
             Err(message) => Outcome::fail(message, 1),
         },
         Command::Validate { dir } => validate(dir),
+        Command::Schema(args) => schema::run(&args),
         Command::Render(args) => render::run(&args, registry),
         Command::Diff(args) => diff::run(&args),
         Command::Eval(args) => eval::run(&args, registry),

@@ -124,7 +124,9 @@ fn bad_arguments_exit_2_with_usage() {
     );
     let help = run(&args(&["--help"]), &Registry::shipped());
     assert_eq!(help.code, 0);
-    for command in ["list", "show", "validate", "render", "diff", "eval"] {
+    for command in [
+        "list", "show", "validate", "schema", "render", "diff", "eval",
+    ] {
         assert!(
             help.stdout.contains(&format!("\n  {command} ")),
             "{}",
@@ -135,6 +137,53 @@ fn bad_arguments_exit_2_with_usage() {
 
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The real `promptops` binary in `dir`, inside GitHub Actions or not.
+fn promptops(dir: &Path, list: &[&str], github_actions: bool) -> (i32, String, String) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_promptops"));
+    command.args(list).current_dir(dir);
+    if github_actions {
+        command.env("GITHUB_ACTIONS", "true");
+    } else {
+        command.env_remove("GITHUB_ACTIONS");
+    }
+    let output = command.output().expect("run promptops");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|err| panic!("{}: {err}", path.display()))
+}
+
+/// `promptops schema` prints the schemas the repository ships, and `--out` writes both.
+#[test]
+fn schema_prints_the_shipped_schemas() {
+    let schemas = workspace().join("schemas");
+    let (code, stdout, _) = promptops(&workspace(), &["schema"], false);
+    assert_eq!(code, 0);
+    assert_eq!(stdout, read(&schemas.join("prompt.schema.json")));
+    let (code, stdout, _) = promptops(&workspace(), &["schema", "eval-suite"], false);
+    assert_eq!(code, 0);
+    assert_eq!(stdout, read(&schemas.join("eval-suite.schema.json")));
+
+    let dir = std::env::temp_dir().join(format!("promptops-cli-schema-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let (code, stdout, stderr) = promptops(
+        &workspace(),
+        &["schema", "--out", &dir.display().to_string()],
+        false,
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(stdout.lines().count(), 2, "{stdout}");
+    for name in ["prompt.schema.json", "eval-suite.schema.json"] {
+        assert_eq!(read(&dir.join(name)), read(&schemas.join(name)), "{name}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
