@@ -21,6 +21,10 @@ macro_rules! codes {
                 match self { $(Code::$variant => $code,)* }
             }
 
+            /// The rule's name, e.g. `UnknownField` (SARIF's `rule.name`).
+            pub const fn name(self) -> &'static str {
+                match self { $(Code::$variant => stringify!($variant),)* }
+            }
 
             /// One line on what the rule checks.
             pub const fn summary(self) -> &'static str {

@@ -43,6 +43,7 @@ pub mod json_schema;
 pub mod models;
 pub mod naming;
 pub mod references;
+pub mod report;
 pub mod schema;
 pub mod template;
 pub mod tree;

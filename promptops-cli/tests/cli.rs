@@ -160,6 +160,81 @@ fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|err| panic!("{}: {err}", path.display()))
 }
 
+/// The SARIF 2.1.0 schema vendored in `tests/schemas/` (see its README).
+fn sarif_validator() -> promptops_tests::jsonschema::Validator {
+    promptops_tests::sarif_validator().unwrap_or_else(|err| panic!("{err}"))
+}
+
+/// `validate --format` over a broken tree: the build's report, GitHub annotations, JSON lines
+/// and SARIF, each equal to the snapshots `tests/tests/formats.rs` keeps for the same case.
+#[test]
+fn validate_prints_each_format() {
+    let case = workspace().join("tests/fixtures/build-fail/many-problems-many-files");
+    let snapshots = workspace().join("tests/snapshots/formats");
+    let build_report = read(&case.join("expected.stderr"));
+    let (_, report) = build_report.split_once('\n').expect("cargo's line first");
+
+    let (code, stdout, stderr) = promptops(&case, &["validate", "prompts"], false);
+    assert_eq!((code, stdout.as_str()), (1, ""), "{stderr}");
+    assert_eq!(stderr, report);
+
+    let (code, stdout, stderr) = promptops(&case, &["validate", "prompts"], true);
+    assert_eq!(code, 1);
+    assert_eq!(stderr, report);
+    assert_eq!(
+        stdout,
+        read(&snapshots.join("many-problems-many-files.github.txt"))
+    );
+    assert!(
+        stdout.starts_with("::error file=prompts/billing/refund.yaml,line=11,col=34,"),
+        "{stdout}"
+    );
+
+    let (code, stdout, stderr) =
+        promptops(&case, &["validate", "prompts", "--format", "json"], true);
+    assert_eq!((code, stderr.as_str()), (1, ""));
+    assert_eq!(
+        stdout,
+        read(&snapshots.join("many-problems-many-files.jsonl"))
+    );
+    assert_eq!(stdout.lines().count(), 3);
+
+    let (code, stdout, stderr) =
+        promptops(&case, &["validate", "prompts", "--format", "sarif"], false);
+    assert_eq!((code, stderr.as_str()), (1, ""));
+    assert_eq!(
+        stdout,
+        read(&snapshots.join("many-problems-many-files.sarif.json"))
+    );
+    let log: serde_json::Value = serde_json::from_str(&stdout).expect("SARIF is JSON");
+    let errors: Vec<String> = sarif_validator()
+        .iter_errors(&log)
+        .map(|e| e.to_string())
+        .collect();
+    assert!(errors.is_empty(), "{}", errors.join("\n"));
+}
+
+#[test]
+fn validate_of_a_clean_tree_in_machine_formats() {
+    let (code, stdout, stderr) = promptops(
+        &workspace(),
+        &["validate", "prompts", "--format", "json"],
+        true,
+    );
+    assert_eq!((code, stdout.as_str(), stderr.as_str()), (0, "", ""));
+    let (code, stdout, _) = promptops(&workspace(), &["validate", "--format", "sarif"], false);
+    assert_eq!(code, 0);
+    let log: serde_json::Value = serde_json::from_str(&stdout).expect("SARIF is JSON");
+    assert_eq!(log["runs"][0]["results"], serde_json::json!([]));
+    assert!(sarif_validator().is_valid(&log));
+    let (code, _, stderr) = promptops(&workspace(), &["validate", "--format", "xml"], false);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("possible values: human, json, sarif"),
+        "{stderr}"
+    );
+}
+
 /// `promptops schema` prints the schemas the repository ships, and `--out` writes both.
 #[test]
 fn schema_prints_the_shipped_schemas() {
