@@ -197,8 +197,11 @@ fn beyond_the_schema_comment() -> String {
     )
 }
 
+/// The schema of one field of a table, by name.
+type FieldSchema = fn(&str) -> Value;
+
 /// `properties` for `fields`: each field's schema with its doc as the description.
-fn properties(fields: &[Field], schema: fn(&str) -> Value) -> Value {
+fn properties(fields: &[Field], schema: FieldSchema) -> Value {
     let map: Map<String, Value> = fields
         .iter()
         .map(|field| {
@@ -219,7 +222,7 @@ fn described(mut schema: Value, doc: &str) -> Value {
 }
 
 /// A mapping with exactly `fields`.
-fn closed_object(fields: &[Field], schema: fn(&str) -> Value) -> Value {
+fn closed_object(fields: &[Field], schema: FieldSchema) -> Value {
     json!({
         "type": "object",
         "properties": properties(fields, schema),
@@ -456,7 +459,7 @@ mod tests {
     /// Every field of every table has a schema of its own, not the catch-all `{}`.
     #[test]
     fn every_field_has_a_schema() {
-        let tables: [(&[Field], fn(&str) -> Value); 6] = [
+        let tables: [(&[Field], FieldSchema); 6] = [
             (FIELDS, prompt_field),
             (VARIABLE_FIELDS, variable_field),
             (INFERENCE_FIELDS, inference_field),
