@@ -21,6 +21,11 @@ macro_rules! codes {
                 match self { $(Code::$variant => $code,)* }
             }
 
+            /// The rule's name, e.g. `UnknownField` (SARIF's `rule.name`).
+            pub const fn name(self) -> &'static str {
+                match self { $(Code::$variant => stringify!($variant),)* }
+            }
+
             /// One line on what the rule checks.
             pub const fn summary(self) -> &'static str {
                 match self { $(Code::$variant => $summary,)* }
@@ -75,14 +80,38 @@ impl fmt::Display for Code {
 }
 
 /// Where a diagnostic points: a position and how many characters to underline.
+///
+/// Every diagnostic has one, so editors, problem matchers and code scanning can always place
+/// it: a problem with a file as a whole (empty, not UTF-8, unreadable, a symlink leaving the
+/// tree) points at its first line and column, `1:1`, without a source line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Location {
     /// 1-based line and column.
     pub pos: Pos,
-    /// Characters to underline, at least 1.
+    /// Characters to underline: at least 1 under a source line, 0 for a whole-file location.
     pub width: usize,
-    /// The text of the line, for display.
-    pub line_text: String,
+    /// The text of the line, shown under the arrow; `None` for a whole-file location.
+    pub line_text: Option<String>,
+}
+
+impl Location {
+    /// The location of a problem with a whole file: `1:1`, nothing underlined, no line shown.
+    pub fn whole_file() -> Self {
+        Location {
+            pos: Pos { line: 1, col: 1 },
+            width: 0,
+            line_text: None,
+        }
+    }
+
+    /// The position just past the underlined characters, on the same line (equal to `pos`
+    /// for a whole-file location).
+    pub fn end(&self) -> Pos {
+        Pos {
+            line: self.pos.line,
+            col: self.pos.col + self.width,
+        }
+    }
 }
 
 /// One problem found in the prompt tree.
@@ -94,8 +123,8 @@ pub struct Diagnostic {
     pub message: String,
     /// The file, as shown to the user (relative to the workspace root when known).
     pub file: String,
-    /// The offending position, when there is one.
-    pub location: Option<Location>,
+    /// The offending position (`1:1` for a problem with the whole file).
+    pub location: Location,
     /// A short text printed after the caret.
     pub label: Option<String>,
     /// A likely fix.
@@ -105,13 +134,13 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
-    /// A diagnostic about a whole file (no line to show).
+    /// A diagnostic about a whole file: located at `1:1`, with no line to show.
     pub fn file_level(code: Code, file: impl Into<String>, message: impl Into<String>) -> Self {
         Diagnostic {
             code,
             message: message.into(),
             file: file.into(),
-            location: None,
+            location: Location::whole_file(),
             label: None,
             help: None,
             notes: Vec::new(),
@@ -138,45 +167,38 @@ impl Diagnostic {
 
     /// Sort key: file, then position, then code, so output order never depends on discovery.
     pub(crate) fn sort_key(&self) -> (&str, Pos, Code) {
-        (
-            &self.file,
-            self.location.as_ref().map(|l| l.pos).unwrap_or_default(),
-            self.code,
-        )
+        (&self.file, self.location.pos, self.code)
     }
 }
 
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "error[{}]: {}", self.code, self.message)?;
-        let line_number = self
-            .location
-            .as_ref()
-            .map(|l| l.pos.line.to_string())
-            .unwrap_or_default();
+        let location = &self.location;
+        // The gutter is as wide as the line number shown, or one column without a source line.
+        let line_number = match &location.line_text {
+            Some(_) => location.pos.line.to_string(),
+            None => String::new(),
+        };
         let gutter = " ".repeat(line_number.len() + 1);
-        match &self.location {
-            Some(location) => {
-                writeln!(
-                    f,
-                    "{gutter}--> {}:{}:{}",
-                    self.file, location.pos.line, location.pos.col
-                )?;
-                writeln!(f, "{gutter}|")?;
-                writeln!(f, "{line_number} | {}", location.line_text.trim_end())?;
-                let indent: String = location
-                    .line_text
-                    .chars()
-                    .take(location.pos.col.saturating_sub(1))
-                    .map(|c| if c == '\t' { '\t' } else { ' ' })
-                    .collect();
-                let carets = "^".repeat(location.width.max(1));
-                match &self.label {
-                    Some(label) => writeln!(f, "{gutter}| {indent}{carets} {label}")?,
-                    None => writeln!(f, "{gutter}| {indent}{carets}")?,
-                }
+        writeln!(
+            f,
+            "{gutter}--> {}:{}:{}",
+            self.file, location.pos.line, location.pos.col
+        )?;
+        if let Some(line_text) = &location.line_text {
+            writeln!(f, "{gutter}|")?;
+            writeln!(f, "{line_number} | {}", line_text.trim_end())?;
+            let indent: String = line_text
+                .chars()
+                .take(location.pos.col.saturating_sub(1))
+                .map(|c| if c == '\t' { '\t' } else { ' ' })
+                .collect();
+            let carets = "^".repeat(location.width.max(1));
+            match &self.label {
+                Some(label) => writeln!(f, "{gutter}| {indent}{carets} {label}")?,
+                None => writeln!(f, "{gutter}| {indent}{carets}")?,
             }
-            None => writeln!(f, "{gutter}--> {}", self.file)?,
         }
         if self.help.is_some() || !self.notes.is_empty() {
             writeln!(f, "{gutter}|")?;
@@ -227,7 +249,7 @@ impl<'t> SourceText<'t> {
             code,
             message: message.into(),
             file: self.display.to_owned(),
-            location: Some(self.location(pos, width)),
+            location: self.location(pos, width),
             label: None,
             help: None,
             notes: Vec::new(),
@@ -242,7 +264,7 @@ impl<'t> SourceText<'t> {
         Location {
             pos,
             width: width.clamp(1, available),
-            line_text,
+            line_text: Some(line_text),
         }
     }
 }
@@ -358,6 +380,19 @@ mod tests {
             text: "ab\n",
         };
         let diagnostic = source.at_pos(Code::WrongType, Pos { line: 1, col: 2 }, 50, "m");
-        assert_eq!(diagnostic.location.unwrap().width, 1);
+        assert_eq!(diagnostic.location.width, 1);
+    }
+
+    #[test]
+    fn whole_file_problems_point_at_the_first_line() {
+        let diagnostic =
+            Diagnostic::file_level(Code::EmptyFile, "prompts/a.yaml", "prompt file is empty")
+                .with_help("add the prompt's fields, or delete the file");
+        assert_eq!(diagnostic.location.pos, Pos { line: 1, col: 1 });
+        assert_eq!(diagnostic.location.end(), Pos { line: 1, col: 1 });
+        assert_eq!(
+            diagnostic.to_string(),
+            "error[P0003]: prompt file is empty\n --> prompts/a.yaml:1:1\n |\n = help: add the prompt's fields, or delete the file\n"
+        );
     }
 }

@@ -20,17 +20,56 @@
 use std::collections::BTreeSet;
 
 use crate::diagnostic::{did_you_mean, Code, Diagnostic, SourceText};
-use crate::schema::{Parser, Prompt, Value, VarDef, VarType};
+use crate::schema::{Field, Parser, Prompt, Value, VarDef, VarType};
 use crate::yaml::{Node, Region, Scalar};
 
 /// File names ending in one of these are eval suites, not prompts.
 pub const SUITE_SUFFIXES: &[&str] = &[".eval.yaml", ".eval.yml"];
 
 /// Top-level fields of a suite file.
-pub const SUITE_FIELDS: &[&str] = &["prompt_id", "description", "cases"];
+pub const SUITE_FIELDS: &[Field] = &[
+    Field {
+        name: "prompt_id",
+        doc: "The id of the prompt under test; it must declare `output.labels`.",
+    },
+    Field {
+        name: "description",
+        doc: "What the suite covers.",
+    },
+    Field {
+        name: "cases",
+        doc: "Labelled examples, at least one.",
+    },
+];
+
+/// The required fields of a suite file, each with the line the help suggests adding.
+pub const SUITE_REQUIRED: &[(&str, &str)] = &[
+    ("prompt_id", "prompt_id: domain.prompt-name"),
+    ("cases", "cases: [{ input: ..., expected: ... }]"),
+];
 
 /// Fields of one case.
-pub const CASE_FIELDS: &[&str] = &["name", "input", "vars", "expected"];
+pub const CASE_FIELDS: &[Field] = &[
+    Field {
+        name: "name",
+        doc: "The name reports show for the case (default `case N`).",
+    },
+    Field {
+        name: "input",
+        doc: "The user turn to classify; needed when the prompt takes no variables.",
+    },
+    Field {
+        name: "vars",
+        doc: "Values for the prompt's variables: every required one, each of its declared type.",
+    },
+    Field {
+        name: CASE_EXPECTED,
+        doc: "The label the prompt should answer: one of its `output.labels`.",
+    },
+];
+
+/// The one required field of a case.
+pub const CASE_EXPECTED: &str = "expected";
 
 /// Whether a file name (or path) names an eval suite.
 pub fn is_suite_file(name: &str) -> bool {
@@ -111,14 +150,7 @@ fn suite<'a>(p: &mut Parser<'_, 'a>, root: &Node<'a>, context: &SuiteContext<'_>
         return None;
     }
     let fields = p.fields(root, SUITE_FIELDS, "an eval suite")?;
-    p.require(
-        &fields,
-        &[
-            ("prompt_id", "prompt_id: domain.prompt-name"),
-            ("cases", "cases: [{ input: ..., expected: ... }]"),
-        ],
-        "this eval suite",
-    );
+    p.require(&fields, SUITE_REQUIRED, "this eval suite");
     let description = match fields.get("description") {
         Some(node) => Some(p.non_empty_string(node, "`description`")?),
         None => None,
@@ -221,9 +253,9 @@ fn case<'a>(
             .map(Some),
         None => Some(None),
     };
-    let expected = match fields.get("expected") {
+    let expected = match fields.get(CASE_EXPECTED) {
         Some(node) => expected_label(p, node, prompt, &what),
-        None if fields.suggested.contains("expected") => None,
+        None if fields.suggested.contains(CASE_EXPECTED) => None,
         None => {
             let diagnostic = p
                 .at(

@@ -39,9 +39,11 @@
 pub mod codegen;
 pub mod diagnostic;
 pub mod eval;
+pub mod json_schema;
 pub mod models;
 pub mod naming;
 pub mod references;
+pub mod report;
 pub mod schema;
 pub mod template;
 pub mod tree;

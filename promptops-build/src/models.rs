@@ -259,7 +259,7 @@ mod tests {
         let problems = table.merge(&source);
         assert_eq!(problems.len(), 1);
         assert_eq!(problems[0].code, Code::InvalidModelTable);
-        assert_eq!(problems[0].location.as_ref().unwrap().pos.line, 3);
+        assert_eq!(problems[0].location.pos.line, 3);
         assert_eq!(
             table.resolve("claude-3-5-sonnet"),
             Some(Resolved::Alias(

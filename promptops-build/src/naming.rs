@@ -14,7 +14,28 @@ const RUST_KEYWORDS: &[&str] = &[
 ];
 
 /// Keywords that cannot even be raw identifiers.
-const NON_RAW_KEYWORDS: &[&str] = &["self", "Self", "super", "crate"];
+pub const NON_RAW_KEYWORDS: &[&str] = &["self", "Self", "super", "crate"];
+
+/// The id grammar [`check_id`] enforces, as a regular expression (the JSON Schema uses it):
+/// dot-separated segments of lowercase letters and digits, optionally joined by single hyphens.
+pub const ID_PATTERN: &str = r"^[a-z0-9]+(-[a-z0-9]+)*(\.[a-z0-9]+(-[a-z0-9]+)*)*$";
+
+/// [`is_template_identifier`] as a regular expression: what a variable may be named.
+pub const TEMPLATE_IDENTIFIER_PATTERN: &str = "^[A-Za-z_][A-Za-z0-9_]*$";
+
+/// Matches a label whose first ASCII letter or digit is a letter: what [`variant_ident`] needs
+/// to make an enum variant of it (the variant `Self` aside, see [`SELF_VARIANT_PATTERN`]).
+pub const VARIANT_PATTERN: &str = "^[^A-Za-z0-9]*[A-Za-z]";
+
+/// Matches a label whose enum variant would be the keyword `Self`.
+pub const SELF_VARIANT_PATTERN: &str = "^[^A-Za-z0-9]*[sS]elf[^A-Za-z0-9]*$";
+
+/// A regular expression matching an id with a segment that has no Rust name, as
+/// [`snake_ident`] decides: one starting with a digit, or a keyword that cannot even be a raw
+/// identifier.
+pub fn unnameable_segment_pattern() -> String {
+    format!(r"(^|\.)([0-9]|({})(\.|$))", NON_RAW_KEYWORDS.join("|"))
+}
 
 /// Items the generated crate defines at its root, which a top-level prompt must not shadow.
 pub const RESERVED_ROOT_NAMES: &[&str] = &["get"];

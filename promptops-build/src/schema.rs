@@ -2,6 +2,7 @@
 //! problem it finds rather than stopping at the first.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::ops::RangeInclusive;
 
 use crate::diagnostic::{did_you_mean, Code, Diagnostic, Location, SourceText};
 use crate::models::{ModelTable, Resolved};
@@ -9,28 +10,43 @@ use crate::naming;
 use crate::template::{locate_variable, TemplateChecker};
 use crate::yaml::{Node, NodeKind, Region, Scalar};
 
+/// A field of a prompt file, an eval suite or one of their mappings: its key and the one line
+/// editors show for it (the JSON Schema's `description`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Field {
+    /// The key.
+    pub name: &'static str,
+    /// What the field holds.
+    pub doc: &'static str,
+}
+
+const fn field(name: &'static str, doc: &'static str) -> Field {
+    Field { name, doc }
+}
+
 /// Top-level fields of a prompt file, in the order the docs list them.
-pub const FIELDS: &[&str] = &[
-    "id",
-    "version",
-    "owner",
-    "model",
-    "template",
-    "tags",
-    "parent",
-    "description",
-    "status",
-    "deprecation_note",
-    "metrics",
-    "variables",
-    "system",
-    "inference",
-    "output",
-    "created",
-    "updated",
+pub const FIELDS: &[Field] = &[
+    field("id", "Dotted prompt id such as `customer-support.intent-classifier`; it must match the file's path under the prompts directory (`customer_support/intent_classifier.yaml`)."),
+    field("version", "Version number, an integer >= 1; immutable once released."),
+    field("owner", "Who approves changes to this prompt (a team)."),
+    field("model", "A model alias from the model table (e.g. `claude-3-5-sonnet`) or a Bedrock model id."),
+    field("template", "The user-turn template, in minijinja (Jinja2) syntax; compiled at build time."),
+    field("tags", "Search tags; may be empty."),
+    field("parent", "The version this one was derived from; lower than `version`."),
+    field("description", "What the prompt does; goes into the generated doc comments."),
+    field("status", "Lifecycle status; production builds leave draft prompts out."),
+    field("deprecation_note", "Why the prompt is deprecated and what to use instead; only on a deprecated prompt."),
+    field("metrics", "Numbers about the prompt: `baseline_accuracy` is the eval gate's floor; other names are free."),
+    field("variables", "The template's variables: name -> type, or a declaration. Without it, the variables the templates use are required strings."),
+    field("system", "A second template, sent as the system prompt."),
+    field("inference", "Inference settings sent with every call."),
+    field("output", "`labels: [...]` makes the prompt a classifier: a generated Rust enum, the model's answer parsed into it."),
+    field("created", "Creation date, YYYY-MM-DD."),
+    field("updated", "Date of the last change, YYYY-MM-DD; not before `created`."),
 ];
 
-const REQUIRED: &[(&str, &str)] = &[
+/// The required top-level fields, each with the line the help suggests adding.
+pub const REQUIRED: &[(&str, &str)] = &[
     ("id", "id: domain.prompt-name"),
     ("version", "version: 1"),
     ("owner", "owner: <team that approves changes>"),
@@ -39,12 +55,83 @@ const REQUIRED: &[(&str, &str)] = &[
     ("tags", "tags: []"),
 ];
 
-const VARIABLE_FIELDS: &[&str] = &["type", "description", "required", "default", "sensitive"];
-const INFERENCE_FIELDS: &[&str] = &["max_tokens", "temperature", "top_p", "stop_sequences"];
-const OUTPUT_FIELDS: &[&str] = &["labels"];
+/// Fields of one variable declaration under `variables`.
+pub const VARIABLE_FIELDS: &[Field] = &[
+    field("type", "The value's type (default `string`)."),
+    field("description", "What the value means."),
+    field(
+        "required",
+        "Whether every call must set it; `false` when it has a default.",
+    ),
+    field(
+        "default",
+        "The value used when a call sets none; of the variable's type.",
+    ),
+    field(
+        "sensitive",
+        "Never written to events or errors (personal data, secrets).",
+    ),
+];
+
+/// Fields of `inference`.
+pub const INFERENCE_FIELDS: &[Field] = &[
+    field("max_tokens", "The most tokens the model may generate."),
+    field("temperature", "Sampling temperature."),
+    field(
+        "top_p",
+        "Nucleus sampling: the probability mass to sample from.",
+    ),
+    field("stop_sequences", "Strings that end the generation."),
+];
+
+/// Fields of `output`.
+pub const OUTPUT_FIELDS: &[Field] = &[field(
+    "labels",
+    "The answers the model may give; each becomes a variant of the generated `Label` enum.",
+)];
+
+/// Metrics with a rule of their own; any other metric is a free-form number.
+pub const KNOWN_METRICS: &[Field] = &[
+    field(
+        BASELINE_ACCURACY,
+        "The accuracy the eval gate requires, as a fraction (0.94 for 94%).",
+    ),
+    field(
+        COST_PER_CALL_USD,
+        "Expected cost of one call, in US dollars.",
+    ),
+];
+
+/// The metric the eval gate compares measured accuracy with.
+pub const BASELINE_ACCURACY: &str = "baseline_accuracy";
+
+/// The metric holding the expected cost of one call.
+pub const COST_PER_CALL_USD: &str = "cost_per_call_usd";
+
+/// Range of `metrics.baseline_accuracy` (a fraction).
+pub const BASELINE_ACCURACY_RANGE: RangeInclusive<f64> = 0.0..=1.0;
+
+/// Smallest `metrics.cost_per_call_usd`.
+pub const MIN_COST_PER_CALL_USD: f64 = 0.0;
+
+/// Range of `inference.temperature` and `inference.top_p`.
+pub const SAMPLING_RANGE: RangeInclusive<f64> = 0.0..=1.0;
 
 /// Largest `max_tokens` accepted (beyond any Bedrock model's output limit).
 pub const MAX_TOKENS_LIMIT: i64 = 1_000_000;
+
+/// Range of `inference.max_tokens`.
+pub const MAX_TOKENS_RANGE: RangeInclusive<i64> = 1..=MAX_TOKENS_LIMIT;
+
+/// Smallest `version` and `parent`; both are at most `u32::MAX`.
+pub const MIN_VERSION: u32 = 1;
+
+/// The type of a variable declared without one (`name:` or `name: { description: ... }`).
+pub const DEFAULT_VAR_TYPE: VarType = VarType::String;
+
+/// The shape of `created` and `updated` as a regular expression; [`is_iso_date`] also checks
+/// that the month and day exist.
+pub const ISO_DATE_PATTERN: &str = "^[0-9]{4}-[0-9]{2}-[0-9]{2}$";
 
 pub use promptops_core::{Inference, PromptDef, Status, Value, VarDef, VarType, Version};
 
@@ -143,7 +230,7 @@ impl<'a> Parser<'_, 'a> {
     pub(crate) fn fields<'n>(
         &mut self,
         node: &'n Node<'a>,
-        known: &[&'static str],
+        known: &[Field],
         context: &str,
     ) -> Option<Fields<'n, 'a>> {
         let Some(entries) = node.as_map() else {
@@ -190,7 +277,7 @@ impl<'a> Parser<'_, 'a> {
                 self.push(diagnostic);
                 continue;
             }
-            if !known.is_empty() && !known.contains(&name) {
+            if !known.is_empty() && !known.iter().any(|field| field.name == name) {
                 let mut diagnostic = self
                     .at(
                         Code::UnknownField,
@@ -198,12 +285,15 @@ impl<'a> Parser<'_, 'a> {
                         format!("unknown field `{name}` in {context}"),
                     )
                     .with_label("not part of the schema");
-                diagnostic = match did_you_mean(name, known.iter().copied()) {
+                diagnostic = match did_you_mean(name, known.iter().map(|field| field.name)) {
                     Some(suggestion) => {
                         fields.suggested.insert(suggestion);
                         diagnostic.with_help(format!("did you mean `{suggestion}`?"))
                     }
-                    None => diagnostic.with_help(format!("expected one of: {}", known.join(", "))),
+                    None => {
+                        let names: Vec<&str> = known.iter().map(|field| field.name).collect();
+                        diagnostic.with_help(format!("expected one of: {}", names.join(", ")))
+                    }
                 };
                 self.push(diagnostic);
                 continue;
@@ -337,7 +427,7 @@ impl<'a> Parser<'_, 'a> {
     fn version_number(&mut self, node: &Node<'_>, what: &str) -> Option<u32> {
         let value = self.integer(node, what)?;
         match u32::try_from(value) {
-            Ok(version) if version >= 1 => Some(version),
+            Ok(version) if version >= MIN_VERSION => Some(version),
             _ => {
                 let diagnostic = self
                     .at(
@@ -410,7 +500,7 @@ impl<'a> Parser<'_, 'a> {
             .and_then(|node| self.string_list(node, "`tags`"));
         let status = match fields.get("status") {
             Some(node) => self.status(node),
-            None => Some(Status::Stable),
+            None => Some(Status::default()),
         };
         let deprecation_note = fields
             .get("deprecation_note")
@@ -658,26 +748,27 @@ impl<'a> Parser<'_, 'a> {
                 continue;
             };
             match name.as_str() {
-                "baseline_accuracy" if !(0.0..=1.0).contains(&number) => {
+                BASELINE_ACCURACY if !BASELINE_ACCURACY_RANGE.contains(&number) => {
+                    let (low, high) = BASELINE_ACCURACY_RANGE.into_inner();
                     let diagnostic = self
                         .at(
                             Code::MetricOutOfRange,
                             value.region,
-                            format!("`baseline_accuracy` must be between 0 and 1, found {number}"),
+                            format!("`{BASELINE_ACCURACY}` must be between {low} and {high}, found {number}"),
                         )
                         .with_help("write accuracy as a fraction: 0.94 for 94%");
                     self.push(diagnostic);
                 }
-                "baseline_accuracy" => baseline = Some(number),
-                "cost_per_call_usd" if number < 0.0 => {
+                BASELINE_ACCURACY => baseline = Some(number),
+                COST_PER_CALL_USD if number < MIN_COST_PER_CALL_USD => {
                     let diagnostic = self.at(
                         Code::MetricOutOfRange,
                         value.region,
-                        format!("`cost_per_call_usd` must not be negative, found {number}"),
+                        format!("`{COST_PER_CALL_USD}` must not be negative, found {number}"),
                     );
                     self.push(diagnostic);
                 }
-                "cost_per_call_usd" => cost = Some(number),
+                COST_PER_CALL_USD => cost = Some(number),
                 _ => {
                     other.insert(name.clone(), number);
                 }
@@ -693,14 +784,17 @@ impl<'a> Parser<'_, 'a> {
         if let Some(value) = fields.get("max_tokens") {
             if let Some(tokens) = self.integer(value, "`inference.max_tokens`") {
                 match u32::try_from(tokens) {
-                    Ok(tokens) if tokens >= 1 && i64::from(tokens) <= MAX_TOKENS_LIMIT => {
+                    Ok(tokens) if MAX_TOKENS_RANGE.contains(&i64::from(tokens)) => {
                         inference.max_tokens = Some(tokens)
                     }
                     _ => {
+                        let (low, high) = MAX_TOKENS_RANGE.into_inner();
                         let diagnostic = self.at(
                             Code::InferenceOutOfRange,
                             value.region,
-                            format!("`max_tokens` must be between 1 and {MAX_TOKENS_LIMIT}, found {tokens}"),
+                            format!(
+                                "`max_tokens` must be between {low} and {high}, found {tokens}"
+                            ),
                         );
                         self.push(diagnostic);
                     }
@@ -717,14 +811,15 @@ impl<'a> Parser<'_, 'a> {
             let Some(number) = self.number(value, &format!("`inference.{name}`")) else {
                 continue;
             };
-            if (0.0..=1.0).contains(&number) {
+            if SAMPLING_RANGE.contains(&number) {
                 // Bedrock takes these as 32-bit floats; the nearest one, as a literal would be.
                 *slot = Some(number as f32);
             } else {
+                let (low, high) = SAMPLING_RANGE.into_inner();
                 let diagnostic = self.at(
                     Code::InferenceOutOfRange,
                     value.region,
-                    format!("`{name}` must be between 0 and 1, found {number}"),
+                    format!("`{name}` must be between {low} and {high}, found {number}"),
                 );
                 self.push(diagnostic);
             }
@@ -893,7 +988,7 @@ impl<'a> Parser<'_, 'a> {
     }
 
     fn variable(&mut self, name: &str, node: &Node<'a>) -> Option<VarDef> {
-        let mut variable = VarDef::required(name, VarType::String);
+        let mut variable = VarDef::required(name, DEFAULT_VAR_TYPE);
         // Shorthand: `name: integer` or a bare `name:`.
         if node.is_null() {
             return Some(variable);

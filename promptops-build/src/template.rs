@@ -50,9 +50,12 @@ impl TemplateChecker {
                 .filter(|name| !self.globals.contains(name))
                 .collect()),
             Err(err) => {
+                // minijinja's byte range may end inside a multi-byte character: widen it to
+                // whole characters.
                 let range = err
                     .range()
-                    .filter(|r| r.end <= text.len() && r.start <= r.end);
+                    .filter(|r| r.end <= text.len() && r.start <= r.end)
+                    .map(|r| floor_char_boundary(text, r.start)..ceil_char_boundary(text, r.end));
                 let offset = match (&range, err.line()) {
                     (Some(range), _) => range.start,
                     (None, Some(line)) => line_start_offset(text, line),
@@ -187,6 +190,13 @@ fn floor_char_boundary(text: &str, mut index: usize) -> usize {
     index
 }
 
+fn ceil_char_boundary(text: &str, mut index: usize) -> usize {
+    while !text.is_char_boundary(index) {
+        index += 1;
+    }
+    index
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -223,17 +233,28 @@ mod tests {
     fn syntax_error_in_literal_block_points_into_the_file() {
         let doc = "template: |\n  Hello {{ name }}\n  Bye {{ name }\n";
         let err = check(doc).unwrap_err();
-        let location = err.location.unwrap();
+        let location = err.location;
         assert_eq!(location.pos.line, 3);
         assert!(location.pos.col >= 3, "{:?}", location.pos);
         assert_eq!(err.code, Code::TemplateSyntax);
     }
 
     #[test]
+    fn syntax_error_inside_a_multibyte_character() {
+        // minijinja's error range ends inside `é`; the caret covers the whole character.
+        let doc = "template: |\n  {{ é }}\n";
+        let err = check(doc).unwrap_err();
+        assert_eq!(err.code, Code::TemplateSyntax);
+        assert_eq!(err.location.pos.line, 2);
+        assert_eq!(err.location.pos.col, 6);
+        assert_eq!(err.location.width, 1);
+    }
+
+    #[test]
     fn syntax_error_in_quoted_scalar() {
         let doc = "template: \"Hi {% if x %}\"\n";
         let err = check(doc).unwrap_err();
-        assert_eq!(err.location.unwrap().pos.line, 1);
+        assert_eq!(err.location.pos.line, 1);
     }
 
     #[test]

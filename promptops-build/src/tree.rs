@@ -350,7 +350,7 @@ fn located(prompt: &Prompt, code: Code, message: String) -> Diagnostic {
         code,
         message,
         file: prompt.display_path.clone(),
-        location: Some(prompt.id_location.clone()),
+        location: prompt.id_location.clone(),
         label: None,
         help: None,
         notes: Vec::new(),

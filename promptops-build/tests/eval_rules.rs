@@ -87,11 +87,8 @@ fn only(suite: &str, code: Code, line: usize, col: usize) -> Diagnostic {
     let diagnostic = found.into_iter().next().unwrap();
     assert_eq!(diagnostic.code, code, "{diagnostic}");
     assert_eq!(diagnostic.file, "prompts/support/intent.eval.yaml");
-    let pos = diagnostic
-        .location
-        .as_ref()
-        .map(|l| (l.pos.line, l.pos.col));
-    assert_eq!(pos, Some((line, col)), "{diagnostic}");
+    let pos = diagnostic.location.pos;
+    assert_eq!((pos.line, pos.col), (line, col), "{diagnostic}");
     diagnostic
 }
 
@@ -326,9 +323,6 @@ fn every_problem_of_a_suite_is_reported_at_once() {
         .replace("expected: billing", "expected: refunds")
         .replace("expected: technical", "expected: tech");
     let found = validated(&broken).diagnostics;
-    let lines: Vec<usize> = found
-        .iter()
-        .map(|d| d.location.as_ref().map_or(0, |l| l.pos.line))
-        .collect();
+    let lines: Vec<usize> = found.iter().map(|d| d.location.pos.line).collect();
     assert_eq!(lines, [6, 8], "{}", render(&found));
 }

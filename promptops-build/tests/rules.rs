@@ -1,5 +1,6 @@
 //! One test (at least) per validation rule, over in-memory prompt trees.
 
+use promptops_build::diagnostic::Location;
 use promptops_build::{validate, Code, Diagnostic, SourceFile, Tree};
 
 const VALID: &str = "\
@@ -40,11 +41,8 @@ fn only(files: &[(&str, &str)], code: Code, line: usize, col: usize) -> Diagnost
     );
     let diagnostic = found.into_iter().next().unwrap();
     assert_eq!(diagnostic.code, code, "{diagnostic}");
-    let pos = diagnostic
-        .location
-        .as_ref()
-        .map(|l| (l.pos.line, l.pos.col));
-    assert_eq!(pos, Some((line, col)), "{diagnostic}");
+    let pos = diagnostic.location.pos;
+    assert_eq!((pos.line, pos.col), (line, col), "{diagnostic}");
     diagnostic
 }
 
@@ -515,7 +513,7 @@ fn empty_files() {
         let found = problems(&[(PATH, text)]);
         assert_eq!(found.len(), 1, "{text:?}: {}", render(&found));
         assert_eq!(found[0].code, Code::EmptyFile);
-        assert!(found[0].location.is_none());
+        assert_eq!(found[0].location, Location::whole_file());
     }
 }
 
@@ -528,6 +526,7 @@ fn non_utf8_files() {
     let found = validate(&t).diagnostics;
     assert_eq!(found.len(), 1);
     assert_eq!(found[0].code, Code::NotUtf8);
+    assert_eq!(found[0].location, Location::whole_file());
     assert!(found[0].notes[0].contains("offset 5"));
 }
 

@@ -12,9 +12,10 @@ mod diff;
 mod eval;
 pub mod registry;
 mod render;
+mod schema;
 mod views;
 
-pub use views::{list, show, validate};
+pub use views::{list, show, validate, Format};
 
 /// The prompts a binary was compiled with, and the directory they came from.
 #[derive(Debug, Clone, Copy)]
@@ -82,12 +83,18 @@ enum Command {
         /// The prompt's id, e.g. `customer-support.intent-classifier`.
         id: String,
     },
-    /// Check a prompt tree with the build's rules (for editors and pre-commit hooks).
+    /// Check a prompt tree with the build's rules (for editors, pre-commit hooks and CI).
     Validate {
         /// The prompt tree.
         #[arg(default_value = "prompts")]
         dir: PathBuf,
+        /// How to print problems: the build's report, JSON lines, or SARIF 2.1.0. Under GitHub
+        /// Actions (GITHUB_ACTIONS=true) the human format also prints `::error` annotations.
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
     },
+    /// Print the JSON Schema of prompt files or eval suites, for the YAML language server.
+    Schema(schema::SchemaArgs),
     /// Print a compiled-in prompt rendered with the given variables.
     Render(render::RenderArgs),
     /// Unified diff of two prompt files, or of a prompt file against a git revision.
@@ -123,7 +130,11 @@ pub fn run(args: &[String], registry: &Registry) -> Outcome {
             Ok(def) => Outcome::ok(show(def)),
             Err(message) => Outcome::fail(message, 1),
         },
-        Command::Validate { dir } => validate(dir),
+        Command::Validate { dir, format } => {
+            let annotate = std::env::var("GITHUB_ACTIONS").is_ok_and(|value| value == "true");
+            validate(dir, format, annotate)
+        }
+        Command::Schema(args) => schema::run(&args),
         Command::Render(args) => render::run(&args, registry),
         Command::Diff(args) => diff::run(&args),
         Command::Eval(args) => eval::run(&args, registry),

@@ -3,6 +3,7 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
+use promptops_build::report;
 use promptops_runtime::PromptDef;
 
 use crate::Outcome;
@@ -92,8 +93,21 @@ fn indent(text: &str) -> String {
         .join("\n")
 }
 
-/// `validate DIR`: the build's rules over a tree on disk, without generating anything.
-pub fn validate(dir: PathBuf) -> Outcome {
+/// How `validate` prints the problems it finds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// The rustc-style report `cargo build` prints, on stderr.
+    Human,
+    /// One JSON object per problem and line, on stdout.
+    Json,
+    /// A SARIF 2.1.0 log for code scanning, on stdout.
+    Sarif,
+}
+
+/// `validate DIR`: the build's rules over a tree on disk, without generating anything. Paths
+/// are shown relative to the current directory. With `annotate` (GitHub Actions), the human
+/// format also prints one `::error` workflow command per problem on stdout.
+pub fn validate(dir: PathBuf, format: Format, annotate: bool) -> Outcome {
     let mut config = promptops_build::Config::new();
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
     let absolute = if dir.is_absolute() {
@@ -105,17 +119,45 @@ pub fn validate(dir: PathBuf) -> Outcome {
         .prompts_dir(&absolute)
         .display_root(&cwd)
         .cargo_directives(false);
-    match config.validate() {
-        Ok(validated) if validated.is_ok() => Outcome::ok(format!(
-            "ok: {} prompts and {} in {} are valid\n",
-            validated.prompts.len(),
-            match validated.suites.len() {
-                1 => "1 eval suite".to_owned(),
-                n => format!("{n} eval suites"),
-            },
-            dir.display()
-        )),
-        Ok(validated) => Outcome::fail(promptops_build::render_report(&validated.diagnostics), 1),
-        Err(err) => Outcome::fail(format!("error: {err}\n"), 2),
+    let validated = match config.validate() {
+        Ok(validated) => validated,
+        Err(err) => return Outcome::fail(format!("error: {err}\n"), 2),
+    };
+    let diagnostics = &validated.diagnostics;
+    let code = if diagnostics.is_empty() { 0 } else { 1 };
+    let machine = match format {
+        Format::Human if diagnostics.is_empty() => {
+            return Outcome::ok(format!(
+                "ok: {} prompts and {} in {} are valid\n",
+                validated.prompts.len(),
+                match validated.suites.len() {
+                    1 => "1 eval suite".to_owned(),
+                    n => format!("{n} eval suites"),
+                },
+                dir.display()
+            ))
+        }
+        Format::Human => {
+            let stdout = if annotate {
+                report::github_annotations(diagnostics)
+            } else {
+                String::new()
+            };
+            return Outcome {
+                stdout,
+                stderr: promptops_build::render_report(diagnostics),
+                code,
+            };
+        }
+        Format::Json => report::json_lines(diagnostics),
+        Format::Sarif => report::sarif(diagnostics),
+    };
+    match machine {
+        Ok(stdout) => Outcome {
+            stdout,
+            stderr: String::new(),
+            code,
+        },
+        Err(err) => Outcome::fail(format!("error: cannot write the report: {err}\n"), 2),
     }
 }

@@ -124,7 +124,9 @@ fn bad_arguments_exit_2_with_usage() {
     );
     let help = run(&args(&["--help"]), &Registry::shipped());
     assert_eq!(help.code, 0);
-    for command in ["list", "show", "validate", "render", "diff", "eval"] {
+    for command in [
+        "list", "show", "validate", "schema", "render", "diff", "eval",
+    ] {
         assert!(
             help.stdout.contains(&format!("\n  {command} ")),
             "{}",
@@ -135,6 +137,128 @@ fn bad_arguments_exit_2_with_usage() {
 
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The real `promptops` binary in `dir`, inside GitHub Actions or not.
+fn promptops(dir: &Path, list: &[&str], github_actions: bool) -> (i32, String, String) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_promptops"));
+    command.args(list).current_dir(dir);
+    if github_actions {
+        command.env("GITHUB_ACTIONS", "true");
+    } else {
+        command.env_remove("GITHUB_ACTIONS");
+    }
+    let output = command.output().expect("run promptops");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|err| panic!("{}: {err}", path.display()))
+}
+
+/// The SARIF 2.1.0 schema vendored in `tests/schemas/` (see its README).
+fn sarif_validator() -> promptops_tests::jsonschema::Validator {
+    promptops_tests::sarif_validator().unwrap_or_else(|err| panic!("{err}"))
+}
+
+/// `validate --format` over a broken tree: the build's report, GitHub annotations, JSON lines
+/// and SARIF, each equal to the snapshots `tests/tests/formats.rs` keeps for the same case.
+#[test]
+fn validate_prints_each_format() {
+    let case = workspace().join("tests/fixtures/build-fail/many-problems-many-files");
+    let snapshots = workspace().join("tests/snapshots/formats");
+    let build_report = read(&case.join("expected.stderr"));
+    let (_, report) = build_report.split_once('\n').expect("cargo's line first");
+
+    let (code, stdout, stderr) = promptops(&case, &["validate", "prompts"], false);
+    assert_eq!((code, stdout.as_str()), (1, ""), "{stderr}");
+    assert_eq!(stderr, report);
+
+    let (code, stdout, stderr) = promptops(&case, &["validate", "prompts"], true);
+    assert_eq!(code, 1);
+    assert_eq!(stderr, report);
+    assert_eq!(
+        stdout,
+        read(&snapshots.join("many-problems-many-files.github.txt"))
+    );
+    assert!(
+        stdout.starts_with("::error file=prompts/billing/refund.yaml,line=11,col=34,"),
+        "{stdout}"
+    );
+
+    let (code, stdout, stderr) =
+        promptops(&case, &["validate", "prompts", "--format", "json"], true);
+    assert_eq!((code, stderr.as_str()), (1, ""));
+    assert_eq!(
+        stdout,
+        read(&snapshots.join("many-problems-many-files.jsonl"))
+    );
+    assert_eq!(stdout.lines().count(), 3);
+
+    let (code, stdout, stderr) =
+        promptops(&case, &["validate", "prompts", "--format", "sarif"], false);
+    assert_eq!((code, stderr.as_str()), (1, ""));
+    assert_eq!(
+        stdout,
+        read(&snapshots.join("many-problems-many-files.sarif.json"))
+    );
+    let log: serde_json::Value = serde_json::from_str(&stdout).expect("SARIF is JSON");
+    let errors: Vec<String> = sarif_validator()
+        .iter_errors(&log)
+        .map(|e| e.to_string())
+        .collect();
+    assert!(errors.is_empty(), "{}", errors.join("\n"));
+}
+
+#[test]
+fn validate_of_a_clean_tree_in_machine_formats() {
+    let (code, stdout, stderr) = promptops(
+        &workspace(),
+        &["validate", "prompts", "--format", "json"],
+        true,
+    );
+    assert_eq!((code, stdout.as_str(), stderr.as_str()), (0, "", ""));
+    let (code, stdout, _) = promptops(&workspace(), &["validate", "--format", "sarif"], false);
+    assert_eq!(code, 0);
+    let log: serde_json::Value = serde_json::from_str(&stdout).expect("SARIF is JSON");
+    assert_eq!(log["runs"][0]["results"], serde_json::json!([]));
+    assert!(sarif_validator().is_valid(&log));
+    let (code, _, stderr) = promptops(&workspace(), &["validate", "--format", "xml"], false);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("possible values: human, json, sarif"),
+        "{stderr}"
+    );
+}
+
+/// `promptops schema` prints the schemas the repository ships, and `--out` writes both.
+#[test]
+fn schema_prints_the_shipped_schemas() {
+    let schemas = workspace().join("schemas");
+    let (code, stdout, _) = promptops(&workspace(), &["schema"], false);
+    assert_eq!(code, 0);
+    assert_eq!(stdout, read(&schemas.join("prompt.schema.json")));
+    let (code, stdout, _) = promptops(&workspace(), &["schema", "eval-suite"], false);
+    assert_eq!(code, 0);
+    assert_eq!(stdout, read(&schemas.join("eval-suite.schema.json")));
+
+    let dir = std::env::temp_dir().join(format!("promptops-cli-schema-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let (code, stdout, stderr) = promptops(
+        &workspace(),
+        &["schema", "--out", &dir.display().to_string()],
+        false,
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(stdout.lines().count(), 2, "{stdout}");
+    for name in ["prompt.schema.json", "eval-suite.schema.json"] {
+        assert_eq!(read(&dir.join(name)), read(&schemas.join(name)), "{name}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

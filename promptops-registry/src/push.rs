@@ -36,10 +36,7 @@ pub struct Pushed {
 }
 
 fn diagnostic(d: &Diagnostic) -> PushDiagnostic {
-    let (line, column) = d
-        .location
-        .as_ref()
-        .map_or((1, 1), |location| (location.pos.line, location.pos.col));
+    let (line, column) = (d.location.pos.line, d.location.pos.col);
     PushDiagnostic {
         code: d.code.as_str().to_owned(),
         message: d.message.clone(),

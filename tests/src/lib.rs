@@ -10,6 +10,9 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+/// The JSON Schema validator the tests use, for crates that reach it through this one.
+pub use jsonschema;
+
 /// The workspace root (parent of this crate).
 pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -230,6 +233,27 @@ pub fn promptops_output(cargo_stderr: &str, crate_dir: &Path) -> String {
     }
     let dir = crate_dir.display().to_string();
     out.trim_end().replace(&dir, "$DIR") + "\n"
+}
+
+/// A validator for the SARIF 2.1.0 schema vendored in `tests/schemas/` (see the README there),
+/// with the `language` patterns corrected as OASIS errata 01 did: the shipped
+/// `^[a-zA-Z]{2}|^[a-zA-Z]{2}-[a-zA-Z]{2}]?$` is no valid ECMA-262 regex under the validator's
+/// strict check. Formats (`uri`, `uri-reference`) are asserted.
+pub fn sarif_validator() -> Result<jsonschema::Validator, String> {
+    let path = workspace_root().join("tests/schemas/sarif-schema-2.1.0.json");
+    let text = fs::read_to_string(&path).map_err(|err| format!("{}: {err}", path.display()))?;
+    let mut schema: serde_json::Value =
+        serde_json::from_str(&text).map_err(|err| format!("{}: {err}", path.display()))?;
+    for definition in ["run", "toolComponent"] {
+        let pattern = &mut schema["definitions"][definition]["properties"]["language"]["pattern"];
+        if pattern.is_string() {
+            *pattern = serde_json::Value::from("^[a-zA-Z]{2}(-[a-zA-Z]{2})?$");
+        }
+    }
+    jsonschema::options()
+        .should_validate_formats(true)
+        .build(&schema)
+        .map_err(|err| format!("the SARIF schema does not compile: {err}"))
 }
 
 /// Compares `actual` with the snapshot at `path`; with `PROMPTOPS_BLESS=1` rewrites it instead.

@@ -93,6 +93,32 @@ fn every_diagnostic_code_has_a_fixture_case() {
     );
 }
 
+/// Every diagnostic points at `file:LINE:COL`, whole-file problems (empty, not UTF-8,
+/// unreadable, outside the tree) included, so editors and problem matchers can place it.
+#[test]
+fn every_diagnostic_has_a_line_and_column() {
+    let mut missing = Vec::new();
+    for case in cases() {
+        let snapshot = fs::read_to_string(case.join("expected.stderr")).unwrap_or_default();
+        for arrow in snapshot
+            .lines()
+            .filter(|line| line.trim_start().starts_with("--> "))
+        {
+            let mut parts = arrow.rsplitn(3, ':');
+            let column = parts.next().and_then(|c| c.parse::<usize>().ok());
+            let line = parts.next().and_then(|l| l.parse::<usize>().ok());
+            if !matches!((line, column), (Some(l), Some(c)) if l >= 1 && c >= 1) {
+                missing.push(format!("{}: {arrow}", case.display()));
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "diagnostics without line:col:\n{}",
+        missing.join("\n")
+    );
+}
+
 /// The generated code for awkward but valid names compiles and works: keyword segments
 /// (`r#type`), prompts with sub-prompts, keyword variables, lifetime-free `Vars`, labels with
 /// punctuation, strings that need escaping, and `get` below the top level.
