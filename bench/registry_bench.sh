@@ -3,8 +3,13 @@
 # side with a trivial axum JSON handler on the same stack, in alternating rounds; then promote
 # latency while readers resolve the same prompt.
 #
+# latency while readers resolve the same prompt; last, the same resolve figures with the registry
+# on DynamoDB + S3 served by moto's standalone server (for scale: moto is a Python emulator, so
+# this measures moto far more than the registry).
+#
 # Usage: bench/registry_bench.sh [ROUNDS] [SECONDS]      (default 3 rounds of 10 s)
-# Needs wrk (Debian package `wrk`; installed with apt-get when missing and running as root).
+# Needs wrk (Debian package `wrk`; installed with apt-get when missing and running as root) and,
+# for the moto row, the venv that scripts/test.sh creates (target/venv; skipped when absent).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 rounds=${1:-3}
@@ -12,6 +17,8 @@ seconds=${2:-10}
 work="$root/target/registry-bench"
 reg_port=8090
 base_port=8091
+moto_port=8092
+dyn_port=8093
 token="bench-reader-and-releaser"
 
 if ! command -v wrk >/dev/null; then
@@ -77,3 +84,35 @@ load=$!
 sleep 1
 PROMPTOPS_BENCH_TOKEN=$token target/release/examples/promote_latency "http://127.0.0.1:$reg_port" bench.latency 200
 kill "$load" 2>/dev/null || true
+
+moto_python=${PROMPTOPS_MOTO_PYTHON:-$root/target/venv/bin/python}
+if [ ! -x "$moto_python" ]; then
+  echo "moto row skipped: no $moto_python (run bash scripts/test.sh once, or set PROMPTOPS_MOTO_PYTHON)"
+  exit 0
+fi
+echo "resolve on DynamoDB + S3 served by moto (1 round, same wrk settings):"
+export AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench AWS_REGION=us-east-1
+export AWS_ENDPOINT_URL="http://127.0.0.1:$moto_port"
+"$moto_python" -m moto.server -p "$moto_port" >"$work/moto.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$moto_port") 2>/dev/null && break; sleep 0.1; done
+"$moto_python" - <<'PY'
+import boto3
+boto3.client("dynamodb").create_table(
+    TableName="bench-prompts",
+    AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in ("prompt_key", "version")],
+    KeySchema=[{"AttributeName": "prompt_key", "KeyType": "HASH"}, {"AttributeName": "version", "KeyType": "RANGE"}],
+    BillingMode="PAY_PER_REQUEST")
+boto3.client("s3").create_bucket(Bucket="bench-prompt-docs")
+PY
+target/release/promptops registry serve --listen "127.0.0.1:$dyn_port" \
+  --store "dynamodb:bench-prompts?bucket=bench-prompt-docs" --tokens "$work/tokens.yaml" 2>"$work/registry-dynamo.log" &
+pids+=($!)
+for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$dyn_port") 2>/dev/null && break; sleep 0.1; done
+curl -sf "${auth[@]}" -H 'content-type: application/json' \
+  -d '{"prompt_id":"bench.prompt","version":"1","content":"Classify: {{ message }}"}' \
+  "http://127.0.0.1:$dyn_port/prompts" >/dev/null
+curl -sf "${auth[@]}" -H 'content-type: application/json' -d '{"version":"1"}' \
+  "http://127.0.0.1:$dyn_port/prompts/bench.prompt/promote" >/dev/null
+read -r rps p50 p99 < <(measure "http://127.0.0.1:$dyn_port/prompts/bench.prompt")
+printf '%-6s %-28s %12s %9s %9s\n' 1 "registry resolve (moto)" "$rps" "$p50" "$p99"

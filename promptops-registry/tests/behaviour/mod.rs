@@ -20,6 +20,7 @@ macro_rules! all_cases {
             concurrent_promotes_serialize,
             concurrent_creates_keep_one_text,
             readers_never_see_zero_or_two_stables_or_a_draft,
+            the_seed_lifecycle_walkthrough,
         );
     };
 }
@@ -783,4 +784,149 @@ pub async fn readers_never_see_zero_or_two_stables_or_a_draft(server: &Server) {
         assert!(reader.await.unwrap() > 0);
     }
     assert_one_chain(server, "live").await;
+}
+
+/// The seed's own walkthrough (seed 001, "API Routes" and "Resolution Flow"), route by route in
+/// its order, with its spellings: an agent prompt `my_agent` pushed as drafts, resolved per mode
+/// (simulation/dev see drafts; staging/production only stable), listed, diffed, promoted
+/// draft → stable, and rolled back to the previous version. Plus the seed reference's defects,
+/// each answered the way the issue asks: bad JSON is a 400 (not a 500), a second page of
+/// versions is reachable, a re-push of other text under a released version is refused.
+pub async fn the_seed_lifecycle_walkthrough(server: &Server) {
+    // POST /prompts: push new version (always draft). A body that asks for another status is
+    // refused (unknown field) rather than silently honoured or ignored.
+    server
+        .post_json(
+            "/prompts",
+            AUTHOR,
+            json!({"prompt_id": "my_agent", "version": "1.0.0", "content": "You are {{ role }}.",
+                   "status": "stable"}),
+        )
+        .await
+        .expect_error(422, "invalid_prompt");
+    let pushed = server
+        .post_json(
+            "/prompts",
+            AUTHOR,
+            json!({"prompt_id": "my_agent", "version": "1.0.0", "content": "You are {{ role }}.",
+                   "description": "first cut", "tags": ["agent"]}),
+        )
+        .await
+        .expect(201);
+    assert_eq!(pushed.body["status"], "draft");
+    server
+        .push("my_agent", "1.1.0", "You are {{ role }}. Be brief.")
+        .await
+        .expect(201);
+
+    // GET /prompts/{id}: mode-gated. Nothing is stable yet.
+    for mode in ["staging", "production"] {
+        server
+            .get(&format!("/prompts/my_agent?mode={mode}"), READER)
+            .await
+            .expect_error(404, "not_found");
+    }
+    for mode in ["simulation", "dev"] {
+        let draft = server
+            .get(&format!("/prompts/my_agent?mode={mode}"), AUTHOR)
+            .await
+            .expect(200);
+        assert_eq!(draft.body["version"], "1.1.0");
+        assert_eq!(draft.body["status"], "draft");
+    }
+    // The seed's pinned spelling `id_vX.Y.Z` works in dev and never leaks a draft to production.
+    assert_eq!(
+        server
+            .get("/prompts/my_agent_v1.0.0?mode=dev", AUTHOR)
+            .await
+            .expect(200)
+            .body["content"],
+        "You are {{ role }}."
+    );
+    server
+        .get("/prompts/my_agent_v1.0.0", READER)
+        .await
+        .expect_error(404, "not_found");
+
+    // GET /prompts/{id}/versions and /diff.
+    let versions = server
+        .get("/prompts/my_agent/versions", READER)
+        .await
+        .expect(200);
+    let listed: Vec<(&str, &str)> = versions.body["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| (v["version"].as_str().unwrap(), v["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(listed, [("1.0.0", "draft"), ("1.1.0", "draft")]);
+    let diff = server
+        .get("/prompts/my_agent/diff?v1=1.0.0&v2=1.1.0", AUTHOR)
+        .await
+        .expect(200);
+    let diff = diff.body["diff"].as_str().unwrap();
+    assert!(diff.contains("--- my_agent/1.0.0"), "{diff}");
+    assert!(diff.contains("+You are {{ role }}. Be brief."), "{diff}");
+
+    // POST /prompts/{id}/promote: draft → stable; production now resolves it.
+    let promoted = server.promote("my_agent", "1.0.0").await.expect(200);
+    assert_eq!(promoted.body["previous_stable"], serde_json::Value::Null);
+    server.promote("my_agent", "1.1.0").await.expect(200);
+    let prod = server
+        .get("/prompts/my_agent?mode=production", READER)
+        .await
+        .expect(200);
+    assert_eq!(prod.body["version"], "1.1.0");
+    assert_eq!(prod.body["status"], "stable");
+
+    // POST /prompts/{id}/rollback: back to the previous version.
+    let back = server
+        .post_json(
+            "/prompts/my_agent/rollback",
+            RELEASER,
+            json!({"reason": "regression"}),
+        )
+        .await
+        .expect(200);
+    assert_eq!(back.body["version"], "1.0.0");
+    assert_eq!(back.body["previous_stable"], "1.1.0");
+    assert_eq!(
+        server
+            .get("/prompts/my_agent", READER)
+            .await
+            .expect(200)
+            .body["version"],
+        "1.0.0"
+    );
+
+    // The reference's defects. Bad JSON on push is a 4xx with a JSON error, not a 500.
+    let bad = server
+        .call(
+            POST,
+            "/prompts",
+            Some(AUTHOR),
+            Some(("application/json", b"{\"prompt_id\": ".to_vec())),
+        )
+        .await;
+    assert_eq!(bad.status, 400, "{}", bad.text);
+    assert_eq!(bad.body["code"], "bad_request");
+    // Released text is immutable: the same version with other text is a conflict.
+    server
+        .push("my_agent", "1.0.0", "You are {{ role }}. Rewritten.")
+        .await
+        .expect_error(409, "conflict");
+    // Every version is listed, across pages.
+    let first = server
+        .get("/prompts/my_agent/versions?limit=1", READER)
+        .await
+        .expect(200);
+    let cursor = first.body["next_cursor"].as_str().unwrap().to_owned();
+    let second = server
+        .get(
+            &format!("/prompts/my_agent/versions?limit=1&cursor={cursor}"),
+            READER,
+        )
+        .await
+        .expect(200);
+    assert_eq!(second.body["versions"][0]["version"], "1.1.0");
 }
