@@ -857,7 +857,12 @@ pub async fn the_seed_lifecycle_walkthrough(server: &Server) {
         .as_array()
         .unwrap()
         .iter()
-        .map(|v| (v["version"].as_str().unwrap(), v["status"].as_str().unwrap()))
+        .map(|v| {
+            (
+                v["version"].as_str().unwrap(),
+                v["status"].as_str().unwrap(),
+            )
+        })
         .collect();
     assert_eq!(listed, [("1.0.0", "draft"), ("1.1.0", "draft")]);
     let diff = server
