@@ -332,6 +332,37 @@ async fn diff<S: Store + Clone>(
     Ok(Json(state.registry.diff(&id, &v1, &v2).await?).into_response())
 }
 
+/// What promote and rollback both start from: a releaser, a valid id and a JSON object body
+/// holding only the route's known fields (checked in this order, so a weak role is 403 before
+/// the body is looked at).
+struct PointerMove {
+    caller: Caller,
+    id: String,
+    object: serde_json::Map<String, Value>,
+}
+
+impl PointerMove {
+    fn read<S>(
+        state: &AppState<S>,
+        headers: &HeaderMap,
+        iam: Option<&IamCaller>,
+        action: &str,
+        (id, bytes): (
+            Result<Path<String>, PathRejection>,
+            Result<Bytes, BytesRejection>,
+        ),
+        known_fields: &[&str],
+    ) -> Result<PointerMove, RegistryError> {
+        let caller = caller(state, headers, iam)?;
+        caller.require(Role::Releaser, action)?;
+        let id = path_param(id)?;
+        check_id(&id)?;
+        let object = json_object(&body(bytes)?)?;
+        ensure_known_fields(&object, known_fields)?;
+        Ok(PointerMove { caller, id, object })
+    }
+}
+
 async fn promote<S: Store + Clone>(
     State(state): State<Arc<AppState<S>>>,
     iam: Option<Extension<IamCaller>>,
@@ -339,12 +370,14 @@ async fn promote<S: Store + Clone>(
     id: Result<Path<String>, PathRejection>,
     bytes: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Response> {
-    let caller = caller(&state, &headers, iam.as_deref())?;
-    caller.require(Role::Releaser, "promoting")?;
-    let id = path_param(id)?;
-    check_id(&id)?;
-    let object = json_object(&body(bytes)?)?;
-    ensure_known_fields(&object, &["version", "expected_stable", "reason"])?;
+    let PointerMove { caller, id, object } = PointerMove::read(
+        &state,
+        &headers,
+        iam.as_deref(),
+        "promoting",
+        (id, bytes),
+        &["version", "expected_stable", "reason"],
+    )?;
     let version = object
         .get("version")
         .ok_or_else(|| RegistryError::BadRequest("`version` is required".to_owned()))
@@ -369,12 +402,14 @@ async fn rollback<S: Store + Clone>(
     id: Result<Path<String>, PathRejection>,
     bytes: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Response> {
-    let caller = caller(&state, &headers, iam.as_deref())?;
-    caller.require(Role::Releaser, "rolling back")?;
-    let id = path_param(id)?;
-    check_id(&id)?;
-    let object = json_object(&body(bytes)?)?;
-    ensure_known_fields(&object, &["version", "reason"])?;
+    let PointerMove { caller, id, object } = PointerMove::read(
+        &state,
+        &headers,
+        iam.as_deref(),
+        "rolling back",
+        (id, bytes),
+        &["version", "reason"],
+    )?;
     let version = match object.get("version") {
         None | Some(Value::Null) => None,
         Some(value) => Some(version_value(value, "version")?),
