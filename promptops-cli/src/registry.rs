@@ -234,6 +234,7 @@ async fn serve(listen: SocketAddr, store: &str, tokens: Option<&Path>, no_auth: 
             );
             run_server(listener, store, auth).await
         }
+        #[cfg(feature = "registry-aws")]
         StoreSpec::Dynamo { table, bucket } => {
             // Region, credentials and endpoint (`AWS_ENDPOINT_URL`) come from the standard AWS
             // configuration.
@@ -247,6 +248,13 @@ async fn serve(listen: SocketAddr, store: &str, tokens: Option<&Path>, no_auth: 
             );
             run_server(listener, store, auth).await
         }
+        #[cfg(not(feature = "registry-aws"))]
+        StoreSpec::Dynamo { .. } => Outcome::fail(
+            "error: this promptops was built without the `registry-aws` feature; \
+             the dynamodb: store needs it\n"
+                .to_owned(),
+            2,
+        ),
     }
 }
 
