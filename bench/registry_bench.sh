@@ -37,9 +37,11 @@ cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; }
 trap cleanup EXIT
 target/release/promptops registry serve --listen "127.0.0.1:$reg_port" \
   --store "sqlite:$work/registry.db" --tokens "$work/tokens.yaml" 2>"$work/registry.log" &
-pids+=($!)
+reg_pid=$!
+pids+=("$reg_pid")
 target/release/examples/trivial_json "127.0.0.1:$base_port" 2>"$work/trivial.log" &
-pids+=($!)
+base_pid=$!
+pids+=("$base_pid")
 for port in $reg_port $base_port; do
   for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
 done
@@ -51,31 +53,46 @@ curl -sf "${auth[@]}" -H 'content-type: application/json' \
 curl -sf "${auth[@]}" -H 'content-type: application/json' -d '{"version":"1"}' \
   "http://127.0.0.1:$reg_port/prompts/bench.prompt/promote" >/dev/null
 
-# wrk's summary: requests/s, then p50 and p99 latency in ms.
+# CPU time a process has used, in clock ticks (user + system).
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+ticks_per_second=$(getconf CLK_TCK)
+
+# wrk against one server (URL, server PID): requests/s, p50 and p99 latency in ms, and the
+# server's CPU time per request in µs (user + system, from /proc): on a busy machine
+# throughput depends on what else runs, CPU per request much less.
 measure() {
-  wrk -t2 -c64 -d"${seconds}s" --latency "${auth[@]}" "$1" | awk '
+  local before after
+  before=$(cpu_ticks "$2")
+  wrk -t2 -c64 -d"${seconds}s" --latency "${auth[@]}" "$1" > "$work/wrk.txt"
+  after=$(cpu_ticks "$2")
+  awk -v ticks=$((after - before)) -v hz="$ticks_per_second" '
     function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
     /Requests\/sec/ { rps = $2 }
+    /requests in/ { count = $1 }
     /^ +50%/ { p50 = ms($2) }
     /^ +99%/ { p99 = ms($2) }
     / Non-2xx/ { bad = $NF }
-    END { if (bad != "") { print "non-2xx answers: " bad > "/dev/stderr"; exit 1 } printf "%.0f %.3f %.3f\n", rps, p50, p99 }'
+    END { if (bad != "") { print "non-2xx answers: " bad > "/dev/stderr"; exit 1 }
+          printf "%.0f %.3f %.3f %.1f\n", rps, p50, p99, ticks * 1e6 / hz / count }' "$work/wrk.txt"
 }
 
-printf '%-6s %-28s %12s %9s %9s\n' round server req/s p50_ms p99_ms
+printf '%-6s %-28s %10s %9s %9s %12s\n' round server req/s p50_ms p99_ms cpu_us/req
 for round in $(seq "$rounds"); do
-  read -r rps p50 p99 < <(measure "http://127.0.0.1:$base_port/prompts/bench.prompt")
-  printf '%-6s %-28s %12s %9s %9s\n' "$round" "trivial axum JSON handler" "$rps" "$p50" "$p99"
-  echo "$rps" >> "$work/base.txt"
-  read -r rps p50 p99 < <(measure "http://127.0.0.1:$reg_port/prompts/bench.prompt")
-  printf '%-6s %-28s %12s %9s %9s\n' "$round" "registry resolve (sqlite)" "$rps" "$p50" "$p99"
-  echo "$rps $p99" >> "$work/registry.txt"
+  read -r rps p50 p99 cpu < <(measure "http://127.0.0.1:$base_port/prompts/bench.prompt" "$base_pid")
+  printf '%-6s %-28s %10s %9s %9s %12s\n' "$round" "trivial axum JSON handler" "$rps" "$p50" "$p99" "$cpu"
+  echo "$rps $cpu" >> "$work/base.txt"
+  read -r rps p50 p99 cpu < <(measure "http://127.0.0.1:$reg_port/prompts/bench.prompt" "$reg_pid")
+  printf '%-6s %-28s %10s %9s %9s %12s\n' "$round" "registry resolve (sqlite)" "$rps" "$p50" "$p99" "$cpu"
+  echo "$rps $p99 $cpu" >> "$work/registry.txt"
 done
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-base=$(median < "$work/base.txt")
+base=$(cut -d' ' -f1 "$work/base.txt" | median)
+base_cpu=$(cut -d' ' -f2 "$work/base.txt" | median)
 reg=$(cut -d' ' -f1 "$work/registry.txt" | median)
 reg_p99=$(cut -d' ' -f2 "$work/registry.txt" | median)
+reg_cpu=$(cut -d' ' -f3 "$work/registry.txt" | median)
 echo "median req/s: registry $reg, trivial handler $base, ratio $(echo "scale=2; $reg / $base" | bc)"
+echo "median CPU per request: registry ${reg_cpu} µs, trivial handler ${base_cpu} µs, ratio $(echo "scale=2; $base_cpu / $reg_cpu" | bc)"
 echo "median p99: registry ${reg_p99} ms"
 
 echo "promote latency while 64 connections resolve the prompt being promoted:"
@@ -91,7 +108,7 @@ if [ ! -x "$moto_python" ]; then
   exit 0
 fi
 echo "resolve on DynamoDB + S3 served by moto (1 round, same wrk settings):"
-export AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench AWS_REGION=us-east-1
+export AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
 export AWS_ENDPOINT_URL="http://127.0.0.1:$moto_port"
 "$moto_python" -m moto.server -p "$moto_port" >"$work/moto.log" 2>&1 &
 pids+=($!)
@@ -107,12 +124,13 @@ boto3.client("s3").create_bucket(Bucket="bench-prompt-docs")
 PY
 target/release/promptops registry serve --listen "127.0.0.1:$dyn_port" \
   --store "dynamodb:bench-prompts?bucket=bench-prompt-docs" --tokens "$work/tokens.yaml" 2>"$work/registry-dynamo.log" &
-pids+=($!)
+dyn_pid=$!
+pids+=("$dyn_pid")
 for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$dyn_port") 2>/dev/null && break; sleep 0.1; done
 curl -sf "${auth[@]}" -H 'content-type: application/json' \
   -d '{"prompt_id":"bench.prompt","version":"1","content":"Classify: {{ message }}"}' \
   "http://127.0.0.1:$dyn_port/prompts" >/dev/null
 curl -sf "${auth[@]}" -H 'content-type: application/json' -d '{"version":"1"}' \
   "http://127.0.0.1:$dyn_port/prompts/bench.prompt/promote" >/dev/null
-read -r rps p50 p99 < <(measure "http://127.0.0.1:$dyn_port/prompts/bench.prompt")
-printf '%-6s %-28s %12s %9s %9s\n' 1 "registry resolve (moto)" "$rps" "$p50" "$p99"
+read -r rps p50 p99 cpu < <(measure "http://127.0.0.1:$dyn_port/prompts/bench.prompt" "$dyn_pid")
+printf '%-6s %-28s %10s %9s %9s %12s\n' 1 "registry resolve (moto)" "$rps" "$p50" "$p99" "$cpu"

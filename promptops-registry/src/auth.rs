@@ -52,8 +52,13 @@ pub struct Caller {
 }
 
 impl Caller {
-    /// Succeeds when the caller's role includes `needed`.
-    pub fn require(&self, needed: Role, action: &str) -> Result<(), RegistryError> {
+    /// Succeeds when the caller's role includes `needed`. `action` names what was refused (it
+    /// is formatted only then).
+    pub fn require(
+        &self,
+        needed: Role,
+        action: impl std::fmt::Display,
+    ) -> Result<(), RegistryError> {
         if self.role >= needed {
             Ok(())
         } else {

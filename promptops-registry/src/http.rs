@@ -252,7 +252,7 @@ async fn resolve<S: Store + Clone>(
     } else {
         Role::Reader
     };
-    caller.require(needed, &format!("resolving in {mode} mode"))?;
+    caller.require(needed, format_args!("resolving in {mode} mode"))?;
     let mut reference = PromptRef::parse(&path_param(reference)?)?;
     if let Some(pinned) = query.get("version") {
         let pinned = parse_version(pinned)?;

@@ -1,9 +1,11 @@
 //! The lifecycle rules, the same on every store: push, resolve by mode, list, diff, promote,
 //! roll back, history.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::SystemTime;
 
-use promptops_core::{wire, PromptDef, Status, Version};
+use promptops_core::{wire, Status, Version};
 use serde::Serialize;
 
 use crate::error::RegistryError;
@@ -20,11 +22,29 @@ const MOVE_ATTEMPTS: usize = 8;
 /// Longest page of `versions`.
 pub const MAX_PAGE: usize = 1000;
 
+/// How many decoded documents the registry keeps (see [`Registry`]); when full, it starts over.
+const DOCUMENT_CACHE_ENTRIES: usize = 4096;
+
 /// The registry over a store.
+///
+/// A version's document never changes once stored (released text is immutable), so the
+/// registry keeps decoded documents by id, version and content hash: a resolve then reads only
+/// the pointer and the version's metadata (its current status) from the store, and not the
+/// document (on DynamoDB + S3, no S3 read). The pointer and the status always come from the
+/// store, so every reader still sees the one current stable version.
 #[derive(Debug, Clone)]
 pub struct Registry<S> {
     store: S,
+    documents: Arc<Mutex<HashMap<DocumentKey, Arc<Document>>>>,
 }
+
+/// Which document: id, canonical version, content hash.
+type DocumentKey = (String, String, String);
+
+/// A stored prompt's wire JSON object, validated, without the fields that depend on the
+/// version's current state (`status`) or on how it was asked for (`version` is echoed as first
+/// pushed, from the metadata).
+type Document = serde_json::Map<String, serde_json::Value>;
 
 /// The answer to a push.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -45,22 +65,45 @@ pub struct PushOutcome {
 /// A resolved version: its document with the current status, and its ETag.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Resolved {
-    /// The prompt, with its current status.
-    pub def: PromptDef,
-    /// The stored metadata.
+    /// The stored metadata, with the current status.
     pub meta: VersionMeta,
+    /// The prompt's wire JSON (`promptops_core::wire`), without `status` and `version`.
+    document: Arc<Document>,
+}
+
+/// The response body of a resolve: the prompt's wire JSON with its current status, the version
+/// as first pushed, and when it was pushed.
+#[derive(Debug, Serialize)]
+pub struct ResolvedBody<'a> {
+    /// The version, as first pushed.
+    pub version: &'a Version,
+    /// Its lifecycle state now.
+    pub status: Status,
+    /// When it was pushed (RFC 3339, UTC).
+    pub created_at: &'a str,
+    /// The rest of the wire JSON (`prompt_id`, `content`, `content_hash`, the model fields).
+    #[serde(flatten)]
+    pub document: &'a Document,
 }
 
 impl Resolved {
     /// The response body: the prompt's wire JSON (`prompt_id`, `version`, `content`, `status`,
     /// `content_hash`, the model fields) plus `created_at`.
-    pub fn body(&self) -> serde_json::Value {
-        let mut body: serde_json::Value =
-            serde_json::from_str(&wire::to_json(&self.def)).unwrap_or_default();
-        if let Some(object) = body.as_object_mut() {
-            object.insert("created_at".into(), self.meta.created_at.clone().into());
+    pub fn body(&self) -> ResolvedBody<'_> {
+        ResolvedBody {
+            version: &self.meta.version,
+            status: self.meta.status,
+            created_at: &self.meta.created_at,
+            document: &self.document,
         }
-        body
+    }
+
+    /// The prompt as the model type, decoded from the wire JSON with the current status.
+    pub fn def(&self) -> Result<promptops_core::PromptDef, RegistryError> {
+        let json = serde_json::to_string(&self.body())
+            .map_err(|err| RegistryError::Store(format!("stored document: {err}")))?;
+        wire::from_json(&json)
+            .map_err(|err| RegistryError::Store(format!("stored document: {err}")))
     }
 
     /// The ETag: the content hash, so a version has the same tag in every mode.
@@ -119,7 +162,10 @@ pub fn now_rfc3339() -> String {
 impl<S: Store> Registry<S> {
     /// A registry over `store`.
     pub fn new(store: S) -> Self {
-        Registry { store }
+        Registry {
+            store,
+            documents: Arc::default(),
+        }
     }
 
     /// The store.
@@ -185,15 +231,65 @@ impl<S: Store> Registry<S> {
             .ok_or_else(|| RegistryError::NotFound(format!("{id}@{version} does not exist")))
     }
 
-    fn resolved(record: VersionRecord) -> Result<Resolved, RegistryError> {
-        let mut def = wire::from_json(&record.document)
-            .map_err(|err| RegistryError::Store(format!("stored document: {err}")))?;
-        def.status = record.meta.status;
-        def.version = record.meta.version;
-        Ok(Resolved {
-            def,
-            meta: record.meta,
-        })
+    /// A version's metadata (its current status) from the store, and its document from the
+    /// cache, or from the store (validated, then kept) the first time.
+    async fn resolved(&self, id: &str, version: &Version) -> Result<Resolved, RegistryError> {
+        let meta = self
+            .store
+            .get_version_meta(id, version)
+            .await
+            .map_err(store_error)?
+            .ok_or_else(|| RegistryError::NotFound(format!("{id}@{version} does not exist")))?;
+        self.with_document(id, meta).await
+    }
+
+    /// A version's metadata with its document.
+    async fn with_document(&self, id: &str, meta: VersionMeta) -> Result<Resolved, RegistryError> {
+        let key = (
+            id.to_owned(),
+            meta.version.canonical(),
+            meta.content_hash.clone(),
+        );
+        let cached = self
+            .documents
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&key)
+            .cloned();
+        let document = match cached {
+            Some(document) => document,
+            None => {
+                let record = self.record(id, &meta.version).await?;
+                let document = Arc::new(Self::document(&record)?);
+                let mut documents = self
+                    .documents
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner);
+                if documents.len() >= DOCUMENT_CACHE_ENTRIES {
+                    documents.clear();
+                }
+                documents.insert(key, Arc::clone(&document));
+                document
+            }
+        };
+        Ok(Resolved { meta, document })
+    }
+
+    /// A stored document, checked by the one wire decoder (format, contract hash), as a JSON
+    /// object without its state-dependent fields.
+    fn document(record: &VersionRecord) -> Result<Document, RegistryError> {
+        let invalid = |err: &dyn std::fmt::Display| {
+            RegistryError::Store(format!(
+                "stored document of {}@{}: {err}",
+                record.prompt_id, record.meta.version
+            ))
+        };
+        wire::from_json(&record.document).map_err(|err| invalid(&err))?;
+        let mut document: Document =
+            serde_json::from_str(&record.document).map_err(|err| invalid(&err))?;
+        document.remove("status");
+        document.remove("version");
+        Ok(document)
     }
 
     /// Resolves a reference in a mode. Unpinned: the stable version in staging and production
@@ -205,9 +301,9 @@ impl<S: Store> Registry<S> {
         mode: Mode,
     ) -> Result<Resolved, RegistryError> {
         let id = &reference.id;
-        let record = match (reference.version, mode.sees_drafts()) {
-            (Some(version), _) => self.record(id, &version).await?,
-            (None, false) => self.stable_record(id).await?,
+        let resolved = match (reference.version, mode.sees_drafts()) {
+            (Some(version), _) => self.resolved(id, &version).await?,
+            (None, false) => self.stable(id).await?,
             (None, true) => {
                 let newest = self
                     .store
@@ -219,30 +315,31 @@ impl<S: Store> Registry<S> {
                     .map(|meta| meta.version)
                     .max()
                     .ok_or_else(|| RegistryError::NotFound(format!("{id} has no versions")))?;
-                self.record(id, &newest).await?
+                self.resolved(id, &newest).await?
             }
         };
-        if record.meta.status == Status::Draft && !mode.sees_drafts() {
+        if resolved.meta.status == Status::Draft && !mode.sees_drafts() {
             return Err(RegistryError::NotFound(format!(
                 "{id}@{} is not available in {mode} mode",
-                record.meta.version
+                resolved.meta.version
             )));
         }
-        Self::resolved(record)
+        Ok(resolved)
     }
 
-    /// The stable version's record, read consistently: the pointer and the version are two
-    /// reads, so a promote landing between them would hand out a version that just stopped
-    /// being stable. The pointer is read again until both reads agree.
-    async fn stable_record(&self, id: &str) -> Result<VersionRecord, RegistryError> {
+    /// The stable version, read consistently. On stores where the pointer and the version are
+    /// two reads (DynamoDB), a promote landing between them would hand out a version that just
+    /// stopped being stable, so both are read again until the version says `stable`.
+    async fn stable(&self, id: &str) -> Result<Resolved, RegistryError> {
         for _ in 0..MOVE_ATTEMPTS {
-            let pointer = self.store.pointer(id).await.map_err(store_error)?;
-            let stable = pointer
-                .stable
+            let meta = self
+                .store
+                .stable_version_meta(id)
+                .await
+                .map_err(store_error)?
                 .ok_or_else(|| RegistryError::NotFound(format!("{id} has no stable version")))?;
-            let record = self.record(id, &stable).await?;
-            if record.meta.status == Status::Stable {
-                return Ok(record);
+            if meta.status == Status::Stable {
+                return self.with_document(id, meta).await;
             }
         }
         Err(RegistryError::Store(format!(
@@ -281,22 +378,31 @@ impl<S: Store> Registry<S> {
         })
     }
 
+    /// A version as first pushed, and its template.
+    async fn template(
+        &self,
+        id: &str,
+        version: &Version,
+    ) -> Result<(Version, String), RegistryError> {
+        let record = self.record(id, version).await?;
+        let def = wire::from_json(&record.document).map_err(|err| {
+            RegistryError::Store(format!("stored document of {id}@{version}: {err}"))
+        })?;
+        Ok((record.meta.version, def.template))
+    }
+
     /// A unified diff between two versions' templates.
     pub async fn diff(&self, id: &str, v1: &Version, v2: &Version) -> Result<Diff, RegistryError> {
         check_id(id)?;
-        let old = Self::resolved(self.record(id, v1).await?)?;
-        let new = Self::resolved(self.record(id, v2).await?)?;
-        let text = similar::TextDiff::from_lines(&old.def.template, &new.def.template)
+        let (old, new) = (self.template(id, v1).await?, self.template(id, v2).await?);
+        let text = similar::TextDiff::from_lines(&old.1, &new.1)
             .unified_diff()
-            .header(
-                &format!("{id}/{}", old.def.version),
-                &format!("{id}/{}", new.def.version),
-            )
+            .header(&format!("{id}/{}", old.0), &format!("{id}/{}", new.0))
             .to_string();
         Ok(Diff {
             prompt_id: id.to_owned(),
-            v1: old.def.version,
-            v2: new.def.version,
+            v1: old.0,
+            v2: new.0,
             diff: text,
         })
     }

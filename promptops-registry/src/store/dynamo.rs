@@ -613,6 +613,17 @@ impl Store for DynamoStore {
         }))
     }
 
+    async fn get_version_meta(
+        &self,
+        id: &str,
+        version: &Version,
+    ) -> Result<Option<VersionMeta>, StoreError> {
+        let Some(item) = self.get_item(id, version.canonical()).await? else {
+            return Ok(None);
+        };
+        Ok(Some(version_from_item(&item)?.meta))
+    }
+
     async fn list_versions(&self, id: &str) -> Result<Vec<VersionMeta>, StoreError> {
         let (low, high) = VERSION_KEYS;
         self.query_all(

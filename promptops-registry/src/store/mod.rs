@@ -139,6 +139,36 @@ pub trait Store: Send + Sync + 'static {
         version: &Version,
     ) -> impl Future<Output = Result<Option<VersionRecord>, StoreError>> + Send;
 
+    /// One version's metadata, without its document. Stores that keep the document apart
+    /// (DynamoDB + S3) answer from the metadata alone; the default reads the whole version.
+    fn get_version_meta(
+        &self,
+        id: &str,
+        version: &Version,
+    ) -> impl Future<Output = Result<Option<VersionMeta>, StoreError>> + Send {
+        async move {
+            Ok(self
+                .get_version(id, version)
+                .await?
+                .map(|record| record.meta))
+        }
+    }
+
+    /// The stable version's metadata, if there is a stable version. Stores that can read the
+    /// pointer and the version in one snapshot do (SQLite); the default reads the pointer, then
+    /// the version, and the caller checks the status it got is still `stable`.
+    fn stable_version_meta(
+        &self,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<VersionMeta>, StoreError>> + Send {
+        async move {
+            match self.pointer(id).await?.stable {
+                Some(stable) => self.get_version_meta(id, &stable).await,
+                None => Ok(None),
+            }
+        }
+    }
+
     /// Every version's metadata, in any order (all pages).
     fn list_versions(
         &self,

@@ -142,6 +142,14 @@ fn parse_status(text: &str) -> Result<Status, StoreError> {
 const META_COLUMNS: &str =
     "version, status, content_hash, description, tags, created_at, created_by";
 
+/// One version with its document: [`META_COLUMNS`], then the document (column 7).
+const GET_VERSION: &str = "SELECT version, status, content_hash, description, tags, created_at, \
+     created_by, document FROM versions WHERE prompt_id = ?1 AND version_key = ?2";
+
+/// One version's metadata ([`META_COLUMNS`]).
+const GET_VERSION_META: &str = "SELECT version, status, content_hash, description, tags, \
+     created_at, created_by FROM versions WHERE prompt_id = ?1 AND version_key = ?2";
+
 fn meta_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<VersionMeta, StoreError>> {
     let version: String = row.get(0)?;
     let status: String = row.get(1)?;
@@ -161,12 +169,12 @@ fn meta_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<VersionMeta
 
 fn read_pointer(connection: &Connection, id: &str) -> Result<Pointer, StoreError> {
     let row: Option<(Option<String>, i64)> = connection
-        .query_row(
-            "SELECT stable, moves FROM pointers WHERE prompt_id = ?1",
-            params![id],
-            |row| Ok((row.get(0)?, row.get(1)?)),
-        )
-        .optional()
+        .prepare_cached("SELECT stable, moves FROM pointers WHERE prompt_id = ?1")
+        .and_then(|mut statement| {
+            statement
+                .query_row(params![id], |row| Ok((row.get(0)?, row.get(1)?)))
+                .optional()
+        })
         .map_err(backend)?;
     match row {
         None => Ok(Pointer::default()),
@@ -208,9 +216,7 @@ impl Store for SqliteStore {
             }
             let existing = connection
                 .query_row(
-                    &format!(
-                        "SELECT {META_COLUMNS} FROM versions WHERE prompt_id = ?1 AND version_key = ?2"
-                    ),
+                    GET_VERSION_META,
                     params![record.prompt_id, meta.version.canonical()],
                     meta_from_row,
                 )
@@ -227,15 +233,14 @@ impl Store for SqliteStore {
     ) -> Result<Option<VersionRecord>, StoreError> {
         self.read(|connection| {
             let row = connection
-                .query_row(
-                    &format!(
-                        "SELECT {META_COLUMNS}, document FROM versions
-                         WHERE prompt_id = ?1 AND version_key = ?2"
-                    ),
-                    params![id, version.canonical()],
-                    |row| Ok((meta_from_row(row)?, row.get::<_, String>(7)?)),
-                )
-                .optional()
+                .prepare_cached(GET_VERSION)
+                .and_then(|mut statement| {
+                    statement
+                        .query_row(params![id, version.canonical()], |row| {
+                            Ok((meta_from_row(row)?, row.get::<_, String>(7)?))
+                        })
+                        .optional()
+                })
                 .map_err(backend)?;
             match row {
                 None => Ok(None),
@@ -245,6 +250,43 @@ impl Store for SqliteStore {
                     document,
                 })),
             }
+        })
+    }
+
+    async fn get_version_meta(
+        &self,
+        id: &str,
+        version: &Version,
+    ) -> Result<Option<VersionMeta>, StoreError> {
+        self.read(|connection| {
+            connection
+                .prepare_cached(GET_VERSION_META)
+                .and_then(|mut statement| {
+                    statement
+                        .query_row(params![id, version.canonical()], meta_from_row)
+                        .optional()
+                })
+                .map_err(backend)?
+                .transpose()
+        })
+    }
+
+    async fn stable_version_meta(&self, id: &str) -> Result<Option<VersionMeta>, StoreError> {
+        self.read(|connection| {
+            // One read transaction: the pointer and the version from the same snapshot.
+            let snapshot = connection.unchecked_transaction().map_err(backend)?;
+            let Some(stable) = read_pointer(&snapshot, id)?.stable else {
+                return Ok(None);
+            };
+            snapshot
+                .prepare_cached(GET_VERSION_META)
+                .and_then(|mut statement| {
+                    statement
+                        .query_row(params![id, stable.canonical()], meta_from_row)
+                        .optional()
+                })
+                .map_err(backend)?
+                .transpose()
         })
     }
 
@@ -358,5 +400,20 @@ impl Store for SqliteStore {
             tx.commit().map_err(backend)
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_version_queries_read_the_metadata_columns_in_order() {
+        let by_key = "FROM versions WHERE prompt_id = ?1 AND version_key = ?2";
+        assert_eq!(GET_VERSION_META, format!("SELECT {META_COLUMNS} {by_key}"));
+        assert_eq!(
+            GET_VERSION,
+            format!("SELECT {META_COLUMNS}, document {by_key}")
+        );
     }
 }
