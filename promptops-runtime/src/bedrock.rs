@@ -13,7 +13,6 @@
 //! client.
 
 use aws_sdk_bedrockruntime::config::retry::RetryConfig;
-use aws_sdk_bedrockruntime::config::{BehaviorVersion, SharedHttpClient};
 use aws_sdk_bedrockruntime::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_bedrockruntime::operation::RequestId;
 use aws_sdk_bedrockruntime::primitives::Blob;
@@ -22,7 +21,6 @@ use aws_sdk_bedrockruntime::types::{
     SystemContentBlock,
 };
 use aws_sdk_bedrockruntime::Client;
-use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 use serde_json::{json, Value};
 
 use crate::model::{
@@ -61,12 +59,7 @@ impl NativeFormat {
 /// `max_tokens` sent to Anthropic when the prompt does not declare one (the field is required).
 pub const DEFAULT_ANTHROPIC_MAX_TOKENS: u32 = 1024;
 
-/// An HTTPS (and plain HTTP) client using rustls with the *ring* crypto provider.
-pub fn https_client() -> SharedHttpClient {
-    aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
-        .build_https()
-}
+pub use promptops_aws::https_client;
 
 /// A [`Model`] served by Amazon Bedrock.
 #[derive(Debug, Clone)]
@@ -78,10 +71,7 @@ pub struct BedrockModel {
 impl BedrockModel {
     /// Loads the standard AWS configuration chain and builds the client.
     pub async fn from_env(api: BedrockApi) -> Self {
-        let config = aws_config::defaults(BehaviorVersion::latest())
-            .http_client(https_client())
-            .load()
-            .await;
+        let config = promptops_aws::load().await;
         Self::from_sdk_config(&config, api)
     }
 

@@ -45,7 +45,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use aws_config::{BehaviorVersion, SdkConfig};
+use aws_config::SdkConfig;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
@@ -53,7 +53,6 @@ use aws_sdk_dynamodb::types::{
     AttributeValue, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
 use aws_sdk_s3::primitives::ByteStream;
-use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 use promptops_core::{Status, Version};
 
 use super::{
@@ -85,24 +84,13 @@ const VERSION_KEYS: (&str, &str) = ("0", ":");
 /// concurrent conditional write to the same key was in flight).
 const S3_PUT_ATTEMPTS: u32 = 3;
 
-/// An HTTPS (and plain HTTP) client using rustls with the *ring* crypto provider.
-///
-/// A copy of `promptops_runtime::bedrock::https_client` (three lines): depending on the runtime
-/// for it would compile the Bedrock SDK into the registry.
-pub fn https_client() -> aws_sdk_dynamodb::config::SharedHttpClient {
-    aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
-        .build_https()
-}
+pub use promptops_aws::https_client;
 
 /// Loads the standard AWS configuration (region, credentials, `AWS_ENDPOINT_URL`, profiles)
 /// with the rustls + *ring* client. `AWS_ENDPOINT_URL=http://127.0.0.1:PORT` points both the
 /// DynamoDB and the S3 client at one local server.
 pub async fn load_aws_config() -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
-        .http_client(https_client())
-        .load()
-        .await
+    promptops_aws::load().await
 }
 
 /// The DynamoDB + S3 store.
