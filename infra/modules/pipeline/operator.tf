@@ -14,10 +14,14 @@ data "aws_iam_policy_document" "operator" {
   }
 
   statement {
-    sid       = "CallPipelineApi"
-    effect    = "Allow"
-    actions   = ["execute-api:Invoke"]
-    resources = [for route in local.api_routes : "${aws_apigatewayv2_api.pipeline.execution_arn}/*/${replace(route, " ", "")}"]
+    sid     = "CallPipelineApi"
+    effect  = "Allow"
+    actions = ["execute-api:Invoke"]
+    resources = [
+      "${aws_apigatewayv2_stage.default.execution_arn}/GET/outputs",
+      "${aws_apigatewayv2_stage.default.execution_arn}/POST/preview",
+      "${aws_apigatewayv2_stage.default.execution_arn}/POST/regenerate",
+    ]
   }
 
   statement {

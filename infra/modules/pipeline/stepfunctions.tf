@@ -78,6 +78,7 @@ resource "aws_iam_role_policy" "states" {
 }
 
 resource "aws_sfn_state_machine" "pipeline" {
+  #checkov:skip=CKV_AWS_285:Execution data holds prompt variables and model output; logs keep ERROR-level events without it, and outputs and errors objects in S3 are the record.
   name     = local.name
   role_arn = aws_iam_role.states.arn
   type     = "STANDARD"

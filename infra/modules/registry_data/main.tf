@@ -102,6 +102,17 @@ resource "aws_s3_bucket_lifecycle_configuration" "prompts" {
       days_after_initiation = 1
     }
   }
+
+  rule {
+    id     = "abort-incomplete-uploads"
+    status = "Enabled"
+
+    filter {}
+
+    abort_incomplete_multipart_upload {
+      days_after_initiation = 1
+    }
+  }
 }
 
 data "aws_iam_policy_document" "tls_only" {
