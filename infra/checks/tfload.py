@@ -138,6 +138,21 @@ def resolve(text: str, env: dict) -> str:
     return text
 
 
+def is_expression(value: str) -> bool:
+    """`${…}` spanning the whole string (an expression), as opposed to a string template."""
+    if not value.startswith("${"):
+        return False
+    depth = 0
+    for i, ch in enumerate(value):
+        if ch == "{":
+            depth += 1
+        elif ch == "}":
+            depth -= 1
+            if depth == 0:
+                return i == len(value) - 1
+    return False
+
+
 CONDITIONAL = re.compile(r'^\$\{\s*([\w.]+)\s*==\s*"([^"]*)"\s*\?\s*"([^"]*)"\s*:\s*"([^"]*)"\s*\}$')
 
 
@@ -153,6 +168,6 @@ def string_locals(module: Module, variables: dict) -> dict:
             ref, equals, then, otherwise = cond.groups()
             if ref in table:
                 table[f"local.{name}"] = then if table[ref] == equals else otherwise
-        elif REF.fullmatch(value) is None:
+        elif not is_expression(value):
             table[f"local.{name}"] = value
     return table
