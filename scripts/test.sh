@@ -7,6 +7,9 @@
 # PROMPTOPS_MOTO_PYTHON; each test starts its own moto on a loopback port. A Python of your own
 # with moto installed can be given the same way (the venv is then left alone).
 #
+# Before the Rust tests, infra/checks/run.sh runs the static checks of the Terraform and the
+# workflows (issue 15), with its own pinned tools under target/.
+#
 # Arguments go to `cargo test` (e.g. `bash scripts/test.sh -p promptops-registry`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -45,5 +48,10 @@ else
     rm -rf "$VENV"
     echo "scripts/test.sh: WARNING: moto is not available; the DynamoDB + S3 tests will be skipped" >&2
 fi
+
+# The static checks of infra/ and .github/workflows/ (checkov with the project's policies, the
+# python-hcl2 tests of the IAM and deployment rules, actionlint); their tools are pinned and
+# installed under target/ by the script itself. A failure stops here.
+bash infra/checks/run.sh
 
 exec cargo test --workspace "$@"
