@@ -4,7 +4,17 @@ use std::collections::BTreeMap;
 
 use sha2::{Digest, Sha256};
 
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC};
+
 use crate::config::OutputFormat;
+
+/// What the `source-key` metadata escapes: everything but letters, digits and `-_./~`.
+const KEY_ESCAPES: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'/')
+    .remove(b'~');
 use crate::env::Env;
 
 /// Escapes text for HTML element content and attribute values.
@@ -86,11 +96,7 @@ impl OutputMeta {
             ("model-id".to_owned(), self.model_id.clone()),
             (
                 "source-key".to_owned(),
-                percent_encoding::utf8_percent_encode(
-                    &self.source_key,
-                    percent_encoding::NON_ALPHANUMERIC,
-                )
-                .to_string(),
+                percent_encoding::utf8_percent_encode(&self.source_key, KEY_ESCAPES).to_string(),
             ),
             ("env".to_owned(), self.env.as_str().to_owned()),
         ])
@@ -132,7 +138,7 @@ mod tests {
         assert!(map.values().all(|value| value.is_ascii()));
         assert_eq!(
             map["source-key"],
-            "prompt%5Finputs%2Fcaf%C3%A9%20au%20lait%2Ejson"
+            "prompt_inputs/caf%C3%A9%20au%20lait.json"
         );
     }
 }
