@@ -34,15 +34,27 @@ pub fn escape_html(text: &str) -> String {
 }
 
 /// A complete HTML5 document whose body is `text` as text: the model's output is escaped, so
-/// `<script>` from a model shows as `<script>` and never runs. Line breaks are kept by
-/// `white-space: pre-wrap`.
+/// `<script>` from a model shows as `<script>` and never runs. Blank lines separate paragraphs
+/// (`<p>`), single line breaks become `<br>`; the Content-Security-Policy allows nothing to
+/// load or run, as a second line of defence.
 pub fn html_document(title: &str, text: &str) -> String {
+    let mut body = String::new();
+    let normalised = text.replace("\r\n", "\n");
+    for paragraph in normalised
+        .split("\n\n")
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+    {
+        let lines: Vec<String> = paragraph.lines().map(escape_html).collect();
+        body.push_str("<p>");
+        body.push_str(&lines.join("<br>\n"));
+        body.push_str("</p>\n");
+    }
     format!(
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
-         <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">\n\
-         <title>{}</title>\n</head>\n<body>\n<main style=\"white-space: pre-wrap\">{}</main>\n</body>\n</html>\n",
+         <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'\">\n\
+         <title>{}</title>\n</head>\n<body>\n<main>\n{body}</main>\n</body>\n</html>\n",
         escape_html(title),
-        escape_html(text)
     )
 }
 
