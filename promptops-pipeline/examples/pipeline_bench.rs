@@ -36,10 +36,27 @@ struct Args {
     sizes: Vec<usize>,
     lambda: Option<String>,
     runs: usize,
+    local: bool,
+    dir: PathBuf,
 }
 
 fn parse_args() -> Result<Args, String> {
-    let mut args = Args { concurrency: 64, latency_ms: 50, sizes: vec![1000, 4000], lambda: None, runs: 20 };
+    let mut args = Args {
+        concurrency: 64,
+        latency_ms: 50,
+        sizes: vec![1000, 4000],
+        lambda: None,
+        runs: 20,
+        local: false,
+        // tmpfs when there is one: on ext4, creating thousands of files in directories that were
+        // just emptied takes a slow kernel path (`recently_deleted`) that dominated the first
+        // measurements; the bucket stands in for S3, so its file system is not what is measured.
+        dir: if Path::new("/dev/shm").is_dir() {
+            PathBuf::from("/dev/shm")
+        } else {
+            std::env::temp_dir()
+        },
+    };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let mut value = || it.next().ok_or(format!("{flag} needs a value"));
@@ -53,10 +70,12 @@ fn parse_args() -> Result<Args, String> {
                     .collect::<Result<_, _>>()?
             }
             "--lambda" => args.lambda = Some(value()?),
+            "--local" => args.local = true,
+            "--dir" => args.dir = PathBuf::from(value()?),
             "--runs" => args.runs = value()?.parse().map_err(|e| format!("--runs: {e}"))?,
             other => {
                 return Err(format!(
-                    "unknown argument {other}; usage: pipeline_bench [--concurrency 64] [--latency-ms 50] [--sizes 1000,4000] [--lambda BIN] [--runs 20]"
+                    "unknown argument {other}; usage: pipeline_bench [--concurrency 64] [--latency-ms 50] [--sizes 1000,4000] [--lambda BIN] [--runs 20] [--local] [--dir DIR]"
                 ))
             }
         }
@@ -87,7 +106,11 @@ fn bucket_with(dir: &Path, count: usize) {
             "variables": {"customer_name": format!("Customer {i}"), "product": "Acme Cloud"},
             "output_format": if i % 2 == 0 { "html" } else { "md" },
         });
-        std::fs::write(dir.join(format!("prompt_inputs/beta-c{i:05}.json")), config.to_string()).expect("write config");
+        std::fs::write(
+            dir.join(format!("prompt_inputs/beta-c{i:05}.json")),
+            config.to_string(),
+        )
+        .expect("write config");
     }
 }
 
@@ -96,22 +119,44 @@ fn bedrock_runtime(mock: &MockBedrock) -> Runtime {
         .behavior_version(sdk::config::BehaviorVersion::latest())
         .region(sdk::config::Region::new("us-east-1"))
         .endpoint_url(mock.endpoint_url())
-        .credentials_provider(sdk::config::Credentials::new("AKIDBENCH", "bench", None, None, "bench"))
+        .credentials_provider(sdk::config::Credentials::new(
+            "AKIDBENCH",
+            "bench",
+            None,
+            None,
+            "bench",
+        ))
         .build();
-    Runtime::new(Arc::new(BedrockModel::from_conf(conf, BedrockApi::Converse)))
-        .with_retry(RetryPolicy::no_retries())
-        .with_name("bench")
+    Runtime::new(Arc::new(BedrockModel::from_conf(
+        conf,
+        BedrockApi::Converse,
+    )))
+    .with_retry(RetryPolicy::no_retries())
+    .with_name("bench")
 }
 
 fn throughput(args: &Args) {
     let mock = MockBedrock::start_in_background().expect("bedrock mock");
-    mock.script(MODEL, Script::answer("Welcome aboard! <b>Start here</b>.").latency(Duration::from_millis(args.latency_ms)));
-    let tokio = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("tokio");
+    mock.script(
+        MODEL,
+        Script::answer("Welcome aboard! <b>Start here</b>.")
+            .latency(Duration::from_millis(args.latency_ms)),
+    );
+    let tokio = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio");
     let limit = args.concurrency as f64 / (args.latency_ms as f64 / 1000.0);
-    let root = std::env::temp_dir().join(format!("promptops-pipeline-bench-{}", std::process::id()));
+    let root = args
+        .dir
+        .join(format!("promptops-pipeline-bench-{}", std::process::id()));
     println!(
-        "pipeline throughput: concurrency {}, Bedrock mock latency {} ms → limit {:.0} configs/s",
-        args.concurrency, args.latency_ms, limit
+        "pipeline throughput: concurrency {}, {} → limit {:.0} configs/s; bucket directory under {}",
+        args.concurrency,
+        if args.local { "local model".to_owned() } else { format!("Bedrock mock latency {} ms", args.latency_ms) },
+        limit,
+        args.dir.display()
     );
     println!();
     println!("| configs | published | elapsed s | configs/s | % of limit | RSS after MiB | peak RSS MiB |");
@@ -123,18 +168,44 @@ fn throughput(args: &Args) {
     for (count, report) in runs {
         let dir: PathBuf = root.join(format!("n{count}"));
         bucket_with(&dir, count);
+        // `--local`: the offline model instead of Bedrock, to see the pipeline's own cost.
+        let model_id = (!args.local).then(|| MODEL.to_owned());
         let pipeline = Arc::new(
             Pipeline::new(
                 Bucket::Dir(DirBucket::new(&dir)),
-                PipelineSettings { own_env: Env::Beta, default_env: None, model_id: Some(MODEL.to_owned()) },
+                PipelineSettings {
+                    own_env: Env::Beta,
+                    default_env: None,
+                    model_id,
+                },
             )
             .with_bedrock(bedrock_runtime(&mock)),
         );
         let started = Instant::now();
-        let summary = tokio.block_on(pipeline.process_all(args.concurrency)).expect("run");
+        // The mock records every request it serves; forgetting them as the run goes keeps the
+        // mock's memory out of the pipeline's resident set.
+        let done = std::sync::atomic::AtomicBool::new(false);
+        let summary = std::thread::scope(|scope| {
+            scope.spawn(|| {
+                while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                    mock.clear_requests();
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+            });
+            let summary = tokio
+                .block_on(pipeline.process_all(args.concurrency))
+                .expect("run");
+            done.store(true, std::sync::atomic::Ordering::Relaxed);
+            summary
+        });
         let elapsed = started.elapsed().as_secs_f64();
         let (rss, peak) = memory_kib();
-        assert_eq!(summary.failed(), 0, "{:?}", summary.outcomes.iter().find(|o| !o.is_published()));
+        assert_eq!(
+            summary.failed(),
+            0,
+            "{:?}",
+            summary.outcomes.iter().find(|o| !o.is_published())
+        );
         if report {
             let rate = count as f64 / elapsed;
             println!(
@@ -186,7 +257,11 @@ fn ms(duration: Duration) -> f64 {
 fn median_min_max(values: &mut [f64]) -> (f64, f64, f64) {
     values.sort_by(f64::total_cmp);
     let n = values.len();
-    let median = if n % 2 == 1 { values[n / 2] } else { (values[n / 2 - 1] + values[n / 2]) / 2.0 };
+    let median = if n % 2 == 1 {
+        values[n / 2]
+    } else {
+        (values[n / 2 - 1] + values[n / 2]) / 2.0
+    };
     (median, values[0], values[n - 1])
 }
 
@@ -202,7 +277,10 @@ async fn cold_run(bin: &str, i: usize) -> (Duration, Duration) {
                 init.get_or_insert(at - start);
             }
             Some(Report::Response { at, body, .. }) => {
-                assert!(body.contains("\\\"prompt_id\\\""), "unexpected response {body}");
+                assert!(
+                    body.contains("\\\"prompt_id\\\""),
+                    "unexpected response {body}"
+                );
                 break at - start;
             }
             other => panic!("cold run {i}: {other:?}"),
@@ -257,7 +335,11 @@ fn main() {
     };
     throughput(&args);
     if let Some(bin) = &args.lambda {
-        let tokio = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("tokio");
+        let tokio = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("tokio");
         tokio.block_on(lambda(bin, args.runs));
     }
 }

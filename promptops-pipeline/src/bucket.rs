@@ -145,38 +145,13 @@ impl DirBucket {
         Ok(self.root.join(key))
     }
 
+    // Each operation is one blocking task doing plain `std::fs` calls: a tokio::fs call per
+    // syscall hands off to the blocking pool every time, and at concurrency 64 that hand-off
+    // (futex wake-ups) cost more than the file system itself.
     async fn get(&self, key: &str, limit: usize) -> Result<Object, BucketError> {
         let path = self.path(key)?;
-        let size = match tokio::fs::metadata(&path).await {
-            Ok(meta) if meta.is_file() => meta.len(),
-            Ok(_) => return Err(BucketError::NotFound(key.to_owned())),
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
-                return Err(BucketError::NotFound(key.to_owned()))
-            }
-            Err(err) => return Err(BucketError::Storage(format!("{}: {err}", path.display()))),
-        };
-        if size > limit as u64 {
-            return Err(BucketError::TooLarge {
-                key: key.to_owned(),
-                size,
-                limit,
-            });
-        }
-        let body = tokio::fs::read(&path)
-            .await
-            .map_err(|err| BucketError::Storage(format!("{}: {err}", path.display())))?;
-        let mut sidecar = path.into_os_string();
-        sidecar.push(META_SUFFIX);
-        let metadata = match tokio::fs::read(&sidecar).await {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|err| {
-                BucketError::Storage(format!(
-                    "{}: not a JSON object of strings: {err}",
-                    PathBuf::from(&sidecar).display()
-                ))
-            })?,
-            Err(_) => BTreeMap::new(),
-        };
-        Ok(Object { body, metadata })
+        let key = key.to_owned();
+        blocking(move || get_file(&path, &key, limit)).await
     }
 
     async fn put(
@@ -186,13 +161,16 @@ impl DirBucket {
         metadata: &BTreeMap<String, String>,
     ) -> Result<(), BucketError> {
         let path = self.path(key)?;
-        let mut sidecar = path.clone().into_os_string();
-        sidecar.push(META_SUFFIX);
         let meta = serde_json::to_vec_pretty(metadata)
             .map_err(|err| BucketError::Storage(err.to_string()))?;
-        // The sidecar first, so an output that exists always has its metadata.
-        write_atomically(Path::new(&sidecar), meta).await?;
-        write_atomically(&path, body).await
+        blocking(move || {
+            let mut sidecar = path.clone().into_os_string();
+            sidecar.push(META_SUFFIX);
+            // The sidecar first, so an output that exists always has its metadata.
+            write_atomically(Path::new(&sidecar), &meta)?;
+            write_atomically(&path, &body)
+        })
+        .await
     }
 
     async fn list(
@@ -203,38 +181,85 @@ impl DirBucket {
     ) -> Result<Page, BucketError> {
         // Prefixes here are directories (`prompt_inputs/`, `beta/outputs/`).
         let dir = self.root.join(prefix.trim_end_matches('/'));
-        let mut keys = Vec::new();
-        let mut entries = match tokio::fs::read_dir(&dir).await {
-            Ok(entries) => entries,
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Page::default()),
-            Err(err) => return Err(BucketError::Storage(format!("{}: {err}", dir.display()))),
-        };
-        while let Some(entry) = entries
-            .next_entry()
-            .await
-            .map_err(|err| BucketError::Storage(format!("{}: {err}", dir.display())))?
-        {
-            let Ok(name) = entry.file_name().into_string() else {
-                continue;
-            };
-            let Ok(meta) = entry.metadata().await else {
-                continue;
-            };
-            if !meta.is_file() || name.ends_with(META_SUFFIX) || name.starts_with('.') {
-                continue;
-            }
-            keys.push(Listed {
-                key: format!("{prefix}{name}"),
-                size: meta.len(),
-            });
-        }
-        keys.sort_by(|a, b| a.key.cmp(&b.key));
-        let start = token.map_or(0, |token| {
-            keys.partition_point(|listed| listed.key.as_str() <= token)
-        });
-        let objects: Vec<Listed> = keys.into_iter().skip(start).take(max + 1).collect();
-        Ok(page(objects, max))
+        let prefix = prefix.to_owned();
+        let token = token.map(str::to_owned);
+        blocking(move || list_dir(&dir, &prefix, token.as_deref(), max)).await
     }
+}
+
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, BucketError> + Send + 'static,
+) -> Result<T, BucketError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|err| BucketError::Storage(format!("file task failed: {err}")))?
+}
+
+fn get_file(path: &Path, key: &str, limit: usize) -> Result<Object, BucketError> {
+    let size = match std::fs::metadata(path) {
+        Ok(meta) if meta.is_file() => meta.len(),
+        Ok(_) => return Err(BucketError::NotFound(key.to_owned())),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+            return Err(BucketError::NotFound(key.to_owned()))
+        }
+        Err(err) => return Err(BucketError::Storage(format!("{}: {err}", path.display()))),
+    };
+    if size > limit as u64 {
+        return Err(BucketError::TooLarge {
+            key: key.to_owned(),
+            size,
+            limit,
+        });
+    }
+    let body = std::fs::read(path)
+        .map_err(|err| BucketError::Storage(format!("{}: {err}", path.display())))?;
+    let mut sidecar = path.to_path_buf().into_os_string();
+    sidecar.push(META_SUFFIX);
+    let metadata = match std::fs::read(&sidecar) {
+        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|err| {
+            BucketError::Storage(format!(
+                "{}: not a JSON object of strings: {err}",
+                PathBuf::from(&sidecar).display()
+            ))
+        })?,
+        Err(_) => BTreeMap::new(),
+    };
+    Ok(Object { body, metadata })
+}
+
+fn list_dir(
+    dir: &Path,
+    prefix: &str,
+    token: Option<&str>,
+    max: usize,
+) -> Result<Page, BucketError> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Page::default()),
+        Err(err) => return Err(BucketError::Storage(format!("{}: {err}", dir.display()))),
+    };
+    let mut keys = Vec::new();
+    for entry in entries {
+        let entry =
+            entry.map_err(|err| BucketError::Storage(format!("{}: {err}", dir.display())))?;
+        let Ok(name) = entry.file_name().into_string() else {
+            continue;
+        };
+        let Ok(meta) = entry.metadata() else { continue };
+        if !meta.is_file() || name.ends_with(META_SUFFIX) || name.starts_with('.') {
+            continue;
+        }
+        keys.push(Listed {
+            key: format!("{prefix}{name}"),
+            size: meta.len(),
+        });
+    }
+    keys.sort_by(|a, b| a.key.cmp(&b.key));
+    let start = token.map_or(0, |token| {
+        keys.partition_point(|listed| listed.key.as_str() <= token)
+    });
+    let objects: Vec<Listed> = keys.into_iter().skip(start).take(max + 1).collect();
+    Ok(page(objects, max))
 }
 
 fn page(mut objects: Vec<Listed>, max: usize) -> Page {
@@ -249,18 +274,18 @@ fn page(mut objects: Vec<Listed>, max: usize) -> Page {
 
 /// Writes to a temporary file beside `path`, then renames it over `path`: a reader sees the
 /// whole file or none of it.
-async fn write_atomically(path: &Path, body: Vec<u8>) -> Result<(), BucketError> {
+fn write_atomically(path: &Path, body: &[u8]) -> Result<(), BucketError> {
     let storage = |err: std::io::Error| BucketError::Storage(format!("{}: {err}", path.display()));
     if let Some(parent) = path.parent() {
-        tokio::fs::create_dir_all(parent).await.map_err(storage)?;
+        std::fs::create_dir_all(parent).map_err(storage)?;
     }
     let name = path
         .file_name()
         .map(|name| name.to_string_lossy().into_owned())
         .unwrap_or_default();
     let temp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
-    tokio::fs::write(&temp, body).await.map_err(storage)?;
-    tokio::fs::rename(&temp, path).await.map_err(|err| {
+    std::fs::write(&temp, body).map_err(storage)?;
+    std::fs::rename(&temp, path).map_err(|err| {
         let _ = std::fs::remove_file(&temp);
         storage(err)
     })
