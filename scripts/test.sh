@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The README's test command: every test of the workspace, including the registry's DynamoDB + S3
-# store against moto's standalone server.
+# store and the rendering pipeline's S3 tests against moto's standalone server.
 #
 # moto (PyPI `moto[server]`, pinned below) is installed into a virtualenv under target/venv the
 # first time, and only when missing or at another version. Its Python is handed to the tests as

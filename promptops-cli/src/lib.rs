@@ -10,6 +10,8 @@ use promptops_runtime::PromptDef;
 
 mod diff;
 mod eval;
+#[cfg(feature = "pipeline")]
+pub mod pipeline;
 pub mod registry;
 mod render;
 mod schema;
@@ -104,6 +106,10 @@ enum Command {
     /// The prompt registry: `serve` it, or `push`, `publish`, `get`, `versions`, `diff`,
     /// `promote`, `rollback` and `history` against one.
     Registry(registry::RegistryArgs),
+    /// The beta → prod rendering pipeline: `run` it over a local directory standing in for
+    /// the bucket, or `check` configs offline.
+    #[cfg(feature = "pipeline")]
+    Pipeline(pipeline::PipelineArgs),
 }
 
 /// Runs the command line `args` (without the program name) against `registry`.
@@ -139,6 +145,8 @@ pub fn run(args: &[String], registry: &Registry) -> Outcome {
         Command::Diff(args) => diff::run(&args),
         Command::Eval(args) => eval::run(&args, registry),
         Command::Registry(args) => registry::run(&args),
+        #[cfg(feature = "pipeline")]
+        Command::Pipeline(args) => pipeline::run(&args),
     }
 }
 

@@ -74,8 +74,12 @@ fn validate_accepts_the_shipped_tree_and_rejects_a_broken_one() {
         &Registry::shipped(),
     );
     assert_eq!(out.code, 0, "{}", out.stderr);
-    let names: Vec<String> = std::fs::read_dir(root.join("prompts/customer_support"))
+    // Every YAML file in the tree's directories (customer_support/, marketing/, ...).
+    let names: Vec<String> = std::fs::read_dir(root.join("prompts"))
         .expect("prompt tree")
+        .filter_map(|entry| entry.ok())
+        .filter(|entry| entry.path().is_dir())
+        .flat_map(|dir| std::fs::read_dir(dir.path()).expect("prompt directory"))
         .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
         .collect();
     let suites = names.iter().filter(|n| n.ends_with(".eval.yaml")).count();

@@ -1,0 +1,444 @@
+//! The Lambda function's events: S3 notifications, Step Functions task inputs (one per stage)
+//! and API Gateway HTTP API requests (payload 2.0), told apart by their shape.
+
+use std::sync::Arc;
+
+use axum::Router;
+use lambda_http::lambda_runtime::Diagnostic;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+use crate::env::decode_key;
+use crate::error::{Stage, StageError};
+use crate::pipeline::{Failure, Generated, Outcome, Pipeline};
+
+/// The stages a Step Functions task input may name (`"stage": ...`); the state machine's task
+/// states use exactly these (a test checks `statemachine/pipeline.asl.json` against it).
+pub const STAGES: &[&str] = &["render", "invoke", "publish", "record_failure"];
+
+/// The error type of failures that may pass on a retry; the state machine retries it.
+pub const TRANSIENT_ERROR: &str = "PipelineTransient";
+
+/// The error type of a permanent failure in `stage` (`PipelineRenderFailed`, ...).
+pub fn error_type(stage: Stage) -> String {
+    let name = stage.as_str();
+    let mut chars = name.chars();
+    let capitalised: String = chars
+        .next()
+        .map(|c| c.to_ascii_uppercase())
+        .into_iter()
+        .chain(chars)
+        .collect();
+    format!("Pipeline{capitalised}Failed")
+}
+
+/// What the function was invoked with.
+#[derive(Debug)]
+pub enum Event {
+    /// An S3 notification (`Records`).
+    S3(Vec<Value>),
+    /// A Step Functions task input (`stage`).
+    Task(TaskInput),
+    /// An HTTP API request.
+    Http(Box<Value>),
+}
+
+/// A Step Functions task input.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct TaskInput {
+    /// One of [`STAGES`].
+    pub stage: String,
+    /// The input key (`prompt_inputs/NAME.json`, decoded).
+    pub key: String,
+    /// `publish`: the model's text (the `invoke` task's result).
+    #[serde(default)]
+    pub generated: Option<Generated>,
+    /// `record_failure`: the error Step Functions caught (`{"Error": ..., "Cause": ...}`).
+    #[serde(default)]
+    pub error: Option<Value>,
+}
+
+/// Tells the events apart: `Records` is S3, `stage` is Step Functions, `requestContext` is
+/// HTTP. Anything else is refused.
+pub fn classify(event: Value) -> Result<Event, Diagnostic> {
+    if let Some(records) = event.get("Records").and_then(Value::as_array) {
+        return Ok(Event::S3(records.clone()));
+    }
+    if event.get("stage").is_some() {
+        return serde_json::from_value(event)
+            .map(Event::Task)
+            .map_err(|err| {
+                diagnostic(
+                    "PipelineBadEvent",
+                    format!("a Step Functions task input needs {{\"stage\", \"key\"}}: {err}"),
+                )
+            });
+    }
+    if event.get("requestContext").is_some() {
+        return Ok(Event::Http(Box::new(event)));
+    }
+    Err(diagnostic(
+        "PipelineBadEvent",
+        "not an S3 notification, a Step Functions task input or an HTTP API request",
+    ))
+}
+
+fn diagnostic(error_type: &str, message: impl Into<String>) -> Diagnostic {
+    Diagnostic {
+        error_type: error_type.to_owned(),
+        error_message: message.into(),
+    }
+}
+
+/// The function: a pipeline, the bucket it owns, and the API router.
+#[derive(Debug, Clone)]
+pub struct Handler {
+    pipeline: Arc<Pipeline>,
+    bucket: String,
+    router: Router,
+}
+
+#[derive(Deserialize)]
+struct Record {
+    s3: RecordS3,
+}
+
+#[derive(Deserialize)]
+struct RecordS3 {
+    bucket: RecordBucket,
+    object: RecordObject,
+}
+
+#[derive(Deserialize)]
+struct RecordBucket {
+    name: String,
+}
+
+#[derive(Deserialize)]
+struct RecordObject {
+    key: String,
+}
+
+impl Handler {
+    /// A handler for `pipeline`, which must be over the bucket `bucket` (`BUCKET`).
+    pub fn new(pipeline: Arc<Pipeline>, bucket: impl Into<String>) -> Self {
+        let router = crate::api::router(Arc::clone(&pipeline));
+        Handler {
+            pipeline,
+            bucket: bucket.into(),
+            router,
+        }
+    }
+
+    /// Handles one invocation.
+    pub async fn handle(&self, event: Value, request_id: &str) -> Result<Value, Diagnostic> {
+        match classify(event)? {
+            Event::S3(records) => Ok(self.handle_s3(&records, request_id).await),
+            Event::Task(task) => self.handle_task(task, request_id).await,
+            Event::Http(request) => Ok(self.handle_http(*request).await),
+        }
+    }
+
+    /// Each record on its own: one bad record never stops the others. Failures are recorded as
+    /// errors objects and reported in the result, not as a function error (S3 would retry the
+    /// whole event).
+    pub async fn handle_s3(&self, records: &[Value], request_id: &str) -> Value {
+        let mut results = Vec::with_capacity(records.len());
+        for record in records {
+            results.push(self.handle_record(record, request_id).await);
+        }
+        let failed = results
+            .iter()
+            .filter(|r| r["status"] != "published")
+            .count();
+        json!({"records": results.len(), "failed": failed, "results": results})
+    }
+
+    async fn handle_record(&self, record: &Value, request_id: &str) -> Value {
+        let record: Record = match serde_json::from_value(record.clone()) {
+            Ok(record) => record,
+            Err(err) => return self.refused(format!("not an S3 record: {err}")),
+        };
+        if record.s3.bucket.name != self.bucket {
+            return self.refused(format!(
+                "the event names bucket {:?}; this function serves {:?} (BUCKET)",
+                record.s3.bucket.name, self.bucket
+            ));
+        }
+        let key = match decode_key(&record.s3.object.key) {
+            Ok(key) => key,
+            Err(err) => return self.refused(err.message),
+        };
+        match self.pipeline.process(&key, Some(request_id)).await {
+            Outcome::Published {
+                source_key,
+                output_key,
+            } => {
+                json!({"status": "published", "source_key": source_key, "output_key": output_key})
+            }
+            Outcome::Failed {
+                failure,
+                errors_key,
+            } => json!({
+                "status": "failed",
+                "source_key": failure.source_key,
+                "stage": failure.error.stage,
+                "error": failure.error.message,
+                "errors_key": errors_key,
+            }),
+        }
+    }
+
+    fn refused(&self, message: String) -> Value {
+        tracing::warn!(
+            target: promptops_runtime::events::TARGET,
+            event = promptops_runtime::events::EVENT_FAILED,
+            stage = "parse",
+            error = message.as_str(),
+            runtime = "pipeline",
+        );
+        json!({"status": "failed", "stage": "parse", "error": message})
+    }
+
+    /// One Step Functions task. A failure is a function error whose type is
+    /// [`TRANSIENT_ERROR`] or [`error_type`] and whose message is the failure as JSON, which
+    /// `record_failure` reads back from the caught `Cause`.
+    pub async fn handle_task(
+        &self,
+        task: TaskInput,
+        request_id: &str,
+    ) -> Result<Value, Diagnostic> {
+        let pipeline = &self.pipeline;
+        match task.stage.as_str() {
+            "render" => {
+                let prepared = pipeline
+                    .prepare(&task.key)
+                    .await
+                    .map_err(failure_diagnostic)?;
+                Ok(json!({
+                    "source_key": prepared.source_key,
+                    "env": prepared.env,
+                    "slug": prepared.slug,
+                    "output_key": prepared.output_key(),
+                    "prompt_id": prepared.rendered.prompt.id,
+                    "prompt_version": prepared.rendered.prompt.version.to_string(),
+                }))
+            }
+            "invoke" => {
+                // Rendering is deterministic and cheap; doing it again here keeps the state
+                // small (no rendered prompt, which may hold sensitive values, in the history).
+                let prepared = pipeline
+                    .prepare(&task.key)
+                    .await
+                    .map_err(failure_diagnostic)?;
+                let generated = pipeline
+                    .invoke(&prepared, Some(request_id))
+                    .await
+                    .map_err(failure_diagnostic)?;
+                Ok(serde_json::to_value(generated).unwrap_or_default())
+            }
+            "publish" => {
+                let Some(generated) = task.generated else {
+                    return Err(diagnostic(
+                        "PipelineBadEvent",
+                        "publish needs `generated` (the invoke task's result)",
+                    ));
+                };
+                let prepared = pipeline
+                    .prepare(&task.key)
+                    .await
+                    .map_err(failure_diagnostic)?;
+                let output_key = pipeline
+                    .publish(&prepared, &generated)
+                    .await
+                    .map_err(failure_diagnostic)?;
+                Ok(json!({"output_key": output_key}))
+            }
+            "record_failure" => {
+                let failure = caught_failure(&task.key, task.error.as_ref());
+                match pipeline.record_failure(&failure).await {
+                    Ok(errors_key) => Ok(
+                        json!({"errors_key": errors_key, "stage": failure.error.stage, "error": failure.error.message}),
+                    ),
+                    Err(err) => Err(diagnostic(TRANSIENT_ERROR, err.to_string())),
+                }
+            }
+            other => Err(diagnostic(
+                "PipelineBadEvent",
+                format!(
+                    "unknown stage {other:?} (expected one of {})",
+                    STAGES.join(", ")
+                ),
+            )),
+        }
+    }
+
+    /// An HTTP API request through the router; the answer in payload 2.0 form.
+    pub async fn handle_http(&self, event: Value) -> Value {
+        let request = match lambda_http::request::from_str(&event.to_string()) {
+            Ok(request) => request,
+            Err(err) => return http_response(
+                400,
+                &json!({"code": "bad_request", "error": format!("not an HTTP API request: {err}")})
+                    .to_string(),
+                "application/json",
+            ),
+        };
+        let (parts, body) = request.into_parts();
+        let request = axum::http::Request::from_parts(parts, axum::body::Body::from(body.to_vec()));
+        let response = match self.router.clone().oneshot(request).await {
+            Ok(response) => response,
+            Err(never) => match never {},
+        };
+        let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or("application/json")
+            .to_owned();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap_or_default();
+        http_response(status, &String::from_utf8_lossy(&bytes), &content_type)
+    }
+}
+
+fn http_response(status: u16, body: &str, content_type: &str) -> Value {
+    json!({
+        "statusCode": status,
+        "headers": {"content-type": content_type},
+        "body": body,
+        "isBase64Encoded": false,
+        "cookies": [],
+    })
+}
+
+fn failure_diagnostic(failure: Failure) -> Diagnostic {
+    let error_type = if failure.error.transient {
+        TRANSIENT_ERROR.to_owned()
+    } else {
+        error_type(failure.error.stage)
+    };
+    let message = json!({
+        "stage": failure.error.stage,
+        "error": failure.error.message,
+        "slug": failure.slug,
+        "env": failure.env,
+        "transient": failure.error.transient,
+    });
+    diagnostic(&error_type, message.to_string())
+}
+
+/// The failure Step Functions caught: `{"Error": TYPE, "Cause": "{\"errorMessage\": JSON}"}`
+/// for our own errors; anything else (a timeout, a Lambda service error) is an invoke-stage
+/// failure with the raw text.
+pub fn caught_failure(key: &str, caught: Option<&Value>) -> Failure {
+    let fallback_slug =
+        crate::slug::slug_for(key, None).unwrap_or_else(|_| crate::slug::key_hash_slug(key));
+    let error_name = caught
+        .and_then(|c| c.get("Error"))
+        .and_then(Value::as_str)
+        .unwrap_or("unknown");
+    let cause = caught
+        .and_then(|c| c.get("Cause"))
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let ours: Option<Value> = serde_json::from_str::<Value>(cause)
+        .ok()
+        .and_then(|cause| {
+            cause
+                .get("errorMessage")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        })
+        .and_then(|message| serde_json::from_str(&message).ok());
+    match ours {
+        Some(ours) => {
+            let stage = serde_json::from_value(ours["stage"].clone()).unwrap_or(Stage::Invoke);
+            let message = ours["error"].as_str().unwrap_or(cause).to_owned();
+            let error = StageError {
+                stage,
+                message,
+                transient: ours["transient"] == true,
+            };
+            Failure {
+                error,
+                source_key: key.to_owned(),
+                env: serde_json::from_value(ours["env"].clone()).ok().flatten(),
+                slug: ours["slug"]
+                    .as_str()
+                    .map(crate::slug::sanitise)
+                    .filter(|s| !s.is_empty())
+                    .unwrap_or(fallback_slug),
+            }
+        }
+        None => Failure {
+            error: StageError::new(Stage::Invoke, format!("{error_name}: {cause}")),
+            source_key: key.to_owned(),
+            env: None,
+            slug: fallback_slug,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_types_name_the_stage() {
+        assert_eq!(error_type(Stage::Render), "PipelineRenderFailed");
+        assert_eq!(error_type(Stage::Parse), "PipelineParseFailed");
+    }
+
+    #[test]
+    fn events_are_classified_by_shape() {
+        assert!(matches!(classify(json!({"Records": []})), Ok(Event::S3(_))));
+        assert!(matches!(
+            classify(json!({"stage": "render", "key": "prompt_inputs/a.json"})),
+            Ok(Event::Task(_))
+        ));
+        assert!(matches!(
+            classify(json!({"requestContext": {}})),
+            Ok(Event::Http(_))
+        ));
+        assert_eq!(
+            classify(json!({"hello": 1})).unwrap_err().error_type,
+            "PipelineBadEvent"
+        );
+        assert_eq!(
+            classify(json!({"stage": 3})).unwrap_err().error_type,
+            "PipelineBadEvent"
+        );
+    }
+
+    #[test]
+    fn caught_failures_round_trip_through_the_cause() {
+        let diag = failure_diagnostic(Failure {
+            error: StageError::new(Stage::Render, "missing required variable `x`"),
+            source_key: "prompt_inputs/beta-a.json".into(),
+            env: Some(crate::Env::Beta),
+            slug: "a".into(),
+        });
+        let caught = json!({
+            "Error": diag.error_type,
+            "Cause": json!({"errorType": diag.error_type, "errorMessage": diag.error_message}).to_string(),
+        });
+        let failure = caught_failure("prompt_inputs/beta-a.json", Some(&caught));
+        assert_eq!(
+            (failure.error.stage, failure.slug.as_str()),
+            (Stage::Render, "a")
+        );
+        assert!(failure.error.message.contains("`x`"));
+        let timeout = caught_failure(
+            "prompt_inputs/beta-a.json",
+            Some(&json!({"Error": "States.Timeout", "Cause": ""})),
+        );
+        assert_eq!(
+            (timeout.error.stage, timeout.slug.as_str()),
+            (Stage::Invoke, "a")
+        );
+    }
+}

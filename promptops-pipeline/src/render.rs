@@ -1,0 +1,337 @@
+//! The render stage: find the prompt, check the config's variables against its contract, and
+//! render it with strict undefined.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{LazyLock, Mutex};
+
+use minijinja::{Environment, UndefinedBehavior};
+use promptops_core::{PromptDef, Status, Value, VarDef, VarType, Version};
+use promptops_runtime::render::render_def;
+use promptops_runtime::{DynVars, Rendered};
+use sha2::{Digest, Sha256};
+
+use crate::config::{PromptConfig, Source};
+use crate::env::Env;
+use crate::error::{Stage, StageError};
+
+/// The owner recorded for prompts that come from S3 templates.
+pub const TEMPLATE_OWNER: &str = "prompt_templates";
+
+/// The compiled-in prompt `id`, as a deployment for `env` may run it: a prod deployment refuses
+/// drafts (its production build of the prompts crate does not even contain them).
+pub fn compiled_prompt(id: &str, env: Env) -> Result<&'static PromptDef, StageError> {
+    let Some(def) = prompts::get(id) else {
+        return Err(StageError::new(
+            Stage::Render,
+            format!(
+                "no compiled-in prompt `{id}` in this {} build of the prompts crate{}",
+                prompts::ENVIRONMENT,
+                if prompts::ENVIRONMENT == "production" {
+                    " (draft prompts are left out of production builds)"
+                } else {
+                    ""
+                }
+            ),
+        ));
+    };
+    if env == Env::Prod && def.status == Status::Draft {
+        return Err(StageError::new(
+            Stage::Render,
+            format!(
+                "prompt `{id}` v{} is a draft; a prod deployment runs only stable prompts",
+                def.version
+            ),
+        ));
+    }
+    Ok(def)
+}
+
+/// Definitions made from S3 templates, by file name and content hash. The runtime renders
+/// `&'static` definitions; interning gives each distinct template text one, so memory grows
+/// with the number of distinct templates, not with the number of inputs.
+static TEMPLATES: LazyLock<Mutex<HashMap<(String, String), &'static PromptDef>>> =
+    LazyLock::new(|| Mutex::new(HashMap::new()));
+
+/// Compiles an S3 template (minijinja, strict undefined) and returns its definition. Its
+/// contract is inferred, as for prompt files without `variables`: every variable the template
+/// uses is a required string.
+pub fn template_prompt(name: &str, text: &str) -> Result<&'static PromptDef, StageError> {
+    let hash: String = Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let key = (name.to_owned(), hash.clone());
+    let mut interned = TEMPLATES
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some(def) = interned.get(&key) {
+        return Ok(def);
+    }
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    let template = env
+        .template_from_str(text)
+        .map_err(|err| StageError::new(Stage::Render, format!("template {name}: {err}")))?;
+    let mut used: Vec<String> = template.undeclared_variables(false).into_iter().collect();
+    used.sort();
+    let mut def = PromptDef::new(
+        format!("{}{name}", crate::env::TEMPLATE_PREFIX),
+        Version::new(1),
+        TEMPLATE_OWNER,
+        "",
+        text,
+    );
+    def.variables = used
+        .into_iter()
+        .map(|var| VarDef::required(var, VarType::String))
+        .collect();
+    def.content_hash = hash;
+    def.source_path = Some(format!("{}{name}", crate::env::TEMPLATE_PREFIX));
+    def.refresh_contract_hash();
+    let def: &'static PromptDef = Box::leak(Box::new(def));
+    interned.insert(key, def);
+    Ok(def)
+}
+
+/// Checks the config's variables against `def`'s contract: every name declared, every value
+/// of the declared type, every required variable without a default present.
+pub fn check_variables(
+    def: &PromptDef,
+    variables: &BTreeMap<String, serde_json::Value>,
+) -> Result<Vec<(String, Value)>, StageError> {
+    let declared = || {
+        def.variables
+            .iter()
+            .map(|var| var.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut problems = Vec::new();
+    let mut values = Vec::new();
+    for (name, json) in variables {
+        let Some(var) = def.variable(name) else {
+            problems.push(format!(
+                "unknown variable `{name}` (declared: {})",
+                declared()
+            ));
+            continue;
+        };
+        match serde_json::from_value::<Value>(json.clone()) {
+            Ok(value) if value.fits(var.ty) => values.push((name.clone(), value)),
+            _ => problems.push(format!(
+                "variable `{name}` is declared as {} but the config gives {}",
+                var.ty.as_str(),
+                json_kind(json)
+            )),
+        }
+    }
+    for var in &def.variables {
+        if var.required && var.default.is_none() && !variables.contains_key(&var.name) {
+            problems.push(format!(
+                "missing required variable `{}` ({})",
+                var.name,
+                var.ty.as_str()
+            ));
+        }
+    }
+    if problems.is_empty() {
+        Ok(values)
+    } else {
+        Err(StageError::new(
+            Stage::Render,
+            format!("{} v{}: {}", def.id, def.version, problems.join("; ")),
+        ))
+    }
+}
+
+fn json_kind(value: &serde_json::Value) -> &'static str {
+    match value {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(n) if n.is_i64() => "an integer",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "a list (of strings only, if a list)",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
+/// Renders `def` with checked `values`.
+pub fn render_checked(
+    def: &'static PromptDef,
+    values: &[(String, Value)],
+) -> Result<Rendered, StageError> {
+    let vars = DynVars::from_owned(
+        def,
+        values.iter().map(|(name, value)| (name.as_str(), value)),
+    )
+    .map_err(|err| StageError::new(Stage::Render, err.to_string()))?;
+    render_def(def, &vars).map_err(|err| StageError::new(Stage::Render, err.to_string()))
+}
+
+/// The whole render stage for a config: `template_text` is the S3 template's text when the
+/// config names one (the caller reads it from `prompt_templates/`).
+pub fn render_config(
+    config: &PromptConfig,
+    template_text: Option<&str>,
+    env: Env,
+) -> Result<Rendered, StageError> {
+    let def = match config.source()? {
+        Source::Prompt(id) => compiled_prompt(id, env)?,
+        Source::Template(name) => {
+            let text = template_text.ok_or_else(|| {
+                StageError::new(Stage::Render, format!("template {name} was not read"))
+            })?;
+            template_prompt(name, text)?
+        }
+    };
+    let values = check_variables(def, &config.variables)?;
+    render_checked(def, &values)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::OutputFormat;
+
+    fn config(
+        prompt: Option<&str>,
+        template: Option<&str>,
+        variables: serde_json::Value,
+    ) -> PromptConfig {
+        PromptConfig {
+            prompt: prompt.map(str::to_owned),
+            template: template.map(str::to_owned),
+            variables: serde_json::from_value(variables).unwrap(),
+            output_format: OutputFormat::Md,
+            output_slug: None,
+            max_tokens: None,
+            model_id: None,
+        }
+    }
+
+    #[test]
+    fn the_sample_prompt_substitutes_every_variable() {
+        let rendered = render_config(
+            &config(
+                Some("marketing.welcome-email"),
+                None,
+                serde_json::json!({"customer_name": "Ada", "product": "Acme Cloud", "tone": "warm"}),
+            ),
+            None,
+            Env::Beta,
+        )
+        .unwrap();
+        assert!(
+            rendered.user.contains("Ada") && rendered.user.contains("Acme Cloud"),
+            "{}",
+            rendered.user
+        );
+        assert!(!rendered.user.contains("{{"), "{}", rendered.user);
+    }
+
+    #[test]
+    fn unknown_mistyped_and_missing_variables_are_render_errors() {
+        let cases = [
+            serde_json::json!({"customer_name": "Ada", "product": "P", "colour": "red"}),
+            serde_json::json!({"customer_name": 7, "product": "P"}),
+            serde_json::json!({"product": "P"}),
+        ];
+        for variables in cases {
+            let err = render_config(
+                &config(Some("marketing.welcome-email"), None, variables.clone()),
+                None,
+                Env::Beta,
+            )
+            .unwrap_err();
+            assert_eq!(err.stage, Stage::Render, "{variables}: {}", err.message);
+        }
+    }
+
+    #[test]
+    fn s3_templates_are_strict() {
+        let text = "Hello {{ name }}, welcome to {{ product }}!";
+        let ok = render_config(
+            &config(
+                None,
+                Some("welcome.txt"),
+                serde_json::json!({"name": "Ada", "product": "Acme"}),
+            ),
+            Some(text),
+            Env::Beta,
+        )
+        .unwrap();
+        assert_eq!(ok.user, "Hello Ada, welcome to Acme!");
+        let missing = render_config(
+            &config(
+                None,
+                Some("welcome.txt"),
+                serde_json::json!({"name": "Ada"}),
+            ),
+            Some(text),
+            Env::Beta,
+        );
+        assert!(missing
+            .unwrap_err()
+            .message
+            .contains("missing required variable `product`"));
+        let unknown = render_config(
+            &config(
+                None,
+                Some("welcome.txt"),
+                serde_json::json!({"name": "Ada", "product": "A", "x": "y"}),
+            ),
+            Some(text),
+            Env::Beta,
+        );
+        assert!(unknown
+            .unwrap_err()
+            .message
+            .contains("unknown variable `x`"));
+        let broken = render_config(
+            &config(None, Some("bad.txt"), serde_json::json!({})),
+            Some("{{ oops"),
+            Env::Beta,
+        );
+        assert_eq!(broken.unwrap_err().stage, Stage::Render);
+        // The same text interns to the same definition.
+        assert!(std::ptr::eq(
+            template_prompt("welcome.txt", text).unwrap(),
+            template_prompt("welcome.txt", text).unwrap()
+        ));
+    }
+
+    #[test]
+    fn values_are_data_not_template_code() {
+        let rendered = render_config(
+            &config(
+                None,
+                Some("echo.txt"),
+                serde_json::json!({"name": "{{ secret }}<script>"}),
+            ),
+            Some("Hi {{ name }}"),
+            Env::Beta,
+        )
+        .unwrap();
+        assert_eq!(rendered.user, "Hi {{ secret }}<script>");
+    }
+
+    #[test]
+    fn prod_refuses_drafts_with_a_clear_error() {
+        let draft = prompts::ALL
+            .defs()
+            .iter()
+            .find(|def| def.status == Status::Draft);
+        if let Some(draft) = draft {
+            let err = compiled_prompt(&draft.id, Env::Prod).unwrap_err();
+            assert!(err.message.contains("draft"), "{}", err.message);
+            assert!(compiled_prompt(&draft.id, Env::Beta).is_ok());
+        } else {
+            assert_eq!(prompts::ENVIRONMENT, "production");
+        }
+        assert!(compiled_prompt("no.such-prompt", Env::Beta)
+            .unwrap_err()
+            .message
+            .contains("no compiled-in prompt"));
+    }
+}
