@@ -74,7 +74,10 @@ BINARIES = {
         "crate": PIPELINE_CRATE,
         "module": "pipeline",
         "function": "pipeline",
-        "not_set": {},
+        "not_set": {
+            "AWS_ENDPOINT_URL": "the SDK's endpoint override, read to choose path-style S3 addressing for local S3 stand-ins (moto); never set on AWS",
+            "AWS_ENDPOINT_URL_S3": "the same, for S3 only",
+        },
         "required": {"PIPELINE_ENV", "BUCKET", "DEFAULT_ENV", "BEDROCK_MODEL_ID", "BEDROCK_REGION"},
     },
 }
