@@ -10,6 +10,8 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+pub mod moto;
+
 /// The JSON Schema validator the tests use, for crates that reach it through this one.
 pub use jsonschema;
 

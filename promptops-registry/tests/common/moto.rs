@@ -7,15 +7,7 @@
 //! tests prove that the store's conditions and transactions are the right ones; on AWS,
 //! DynamoDB itself makes them atomic.
 //!
-//! Which Python runs moto: `PROMPTOPS_MOTO_PYTHON` (set by `scripts/test.sh`), else the venv
-//! that script creates (`target/venv`). Without either, the tests print why and pass, unless
-//! `CI=true`, where they fail: CI must never skip them silently.
-
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::Duration;
+//! The server itself (launcher, port, CI rule) is `promptops_tests::moto`.
 
 use promptops_registry::store::dynamo::aws_sdk_dynamodb::config::{
     Credentials, Region, SharedCredentialsProvider,
@@ -26,132 +18,26 @@ use promptops_registry::store::dynamo::aws_sdk_dynamodb::types::{
 use promptops_registry::store::dynamo::{
     aws_sdk_dynamodb, aws_sdk_s3, https_client, DynamoStore, HASH_KEY, RANGE_KEY,
 };
+pub use promptops_tests::moto::unique_name;
+use promptops_tests::moto::MotoServer;
 
-/// Serves moto's WSGI app (as `moto_server` does) with werkzeug's single-threaded server: the
-/// one `run_simple(host, port, app, threaded=False)` uses, made directly so the port can be 0
-/// (the kernel picks a free one, reported on stdout; no port race). The server exits when its
-/// stdin closes, so it never outlives the test process, even one that is killed.
-const LAUNCHER: &str = r#"
-import logging, os, sys, threading
-from werkzeug.serving import make_server
-from moto.server import DomainDispatcherApplication, create_backend_app
-
-logging.getLogger("werkzeug").setLevel(logging.ERROR)
-app = DomainDispatcherApplication(create_backend_app)
-server = make_server("127.0.0.1", 0, app, threaded=False, processes=1)
-os.environ["MOTO_PORT"] = str(server.port)
-
-def watch_parent():
-    sys.stdin.read()
-    os._exit(0)
-
-threading.Thread(target=watch_parent, daemon=True).start()
-print("PORT", server.port, flush=True)
-server.serve_forever()
-"#;
-
-/// How long moto may take to start (importing it is slow on a busy machine).
-const START_TIMEOUT: Duration = Duration::from_secs(90);
-
-/// A running moto server.
+/// A running moto server with an SDK configuration for it.
 pub struct Moto {
-    child: Child,
+    /// The server: held so it lives as long as this, and is killed on drop.
+    _server: MotoServer,
     /// `http://127.0.0.1:PORT`.
     pub endpoint: String,
     /// An SDK configuration pointing at it (static test credentials, `us-east-1`).
     pub config: aws_config::SdkConfig,
 }
 
-fn on_ci() -> bool {
-    std::env::var("CI").is_ok_and(|value| value == "true" || value == "1")
-}
-
-/// The Python to run moto with, if any is configured.
-fn moto_python() -> Option<PathBuf> {
-    if let Some(python) = std::env::var_os("PROMPTOPS_MOTO_PYTHON").filter(|p| !p.is_empty()) {
-        return Some(PathBuf::from(python));
-    }
-    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/venv/bin/python");
-    venv.exists().then_some(venv)
-}
-
-static NAMES: AtomicU32 = AtomicU32::new(0);
-
-/// A name no other test of this process uses: lowercase, digits and `-` (valid for tables and
-/// buckets).
-pub fn unique_name(prefix: &str) -> String {
-    format!(
-        "{prefix}-{}-{}",
-        std::process::id(),
-        NAMES.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
 impl Moto {
-    /// Starts moto, or, when no Python with moto is configured and `CI` is not `true`, says so
-    /// and returns `None` (the caller skips). A configured Python that cannot run moto fails
-    /// the test.
+    /// Starts moto (see [`MotoServer::start`]: `None` means skipped, outside CI only).
     pub async fn start() -> Option<Moto> {
-        let Some(python) = moto_python() else {
-            let why =
-                "moto is not installed: run `bash scripts/test.sh` (it installs moto[server] \
-                       into target/venv) or set PROMPTOPS_MOTO_PYTHON to a Python that has it";
-            if on_ci() {
-                panic!("CI=true and {why}");
-            }
-            eprintln!("SKIPPED (DynamoDB + S3 store): {why}");
-            return None;
-        };
-        let moto = tokio::task::spawn_blocking(move || Moto::spawn(python))
+        let server = tokio::task::spawn_blocking(|| MotoServer::start("DynamoDB + S3 store"))
             .await
-            .unwrap_or_else(|err| std::panic::resume_unwind(err.into_panic()));
-        Some(moto)
-    }
-
-    fn spawn(python: PathBuf) -> Moto {
-        let mut child = Command::new(&python)
-            .arg("-c")
-            .arg(LAUNCHER)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|err| panic!("cannot run {}: {err}", python.display()));
-
-        // moto's stderr goes to the test's output (shown when a test fails).
-        let stderr = child.stderr.take().expect("piped stderr");
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                eprintln!("moto: {line}");
-            }
-        });
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (sender, receiver) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = sender.send(line);
-        });
-        let line = match receiver.recv_timeout(START_TIMEOUT) {
-            Ok(line) => line,
-            Err(_) => {
-                let _ = child.kill();
-                panic!("moto did not start within {START_TIMEOUT:?}");
-            }
-        };
-        let port: u16 = match line.trim().strip_prefix("PORT ").map(str::parse) {
-            Some(Ok(port)) => port,
-            _ => {
-                let _ = child.kill();
-                let status = child.wait();
-                panic!(
-                    "moto did not start ({status:?}); is moto[server] installed for {}? \
-                     (its stderr is above)",
-                    python.display()
-                );
-            }
-        };
-        let endpoint = format!("http://127.0.0.1:{port}");
+            .unwrap_or_else(|err| std::panic::resume_unwind(err.into_panic()))?;
+        let endpoint = server.endpoint.clone();
         let config = aws_config::SdkConfig::builder()
             .behavior_version(aws_config::BehaviorVersion::latest())
             .region(Region::new("us-east-1"))
@@ -161,11 +47,11 @@ impl Moto {
             .endpoint_url(&endpoint)
             .http_client(https_client())
             .build();
-        Moto {
-            child,
+        Some(Moto {
+            _server: server,
             endpoint,
             config,
-        }
+        })
     }
 
     /// A DynamoDB client on this server.
@@ -235,12 +121,5 @@ impl Moto {
             .collect();
         keys.sort();
         keys
-    }
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
