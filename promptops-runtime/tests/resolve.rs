@@ -1,0 +1,1 @@
+//! Resolution through the real registry.
