@@ -374,7 +374,12 @@ impl Runtime {
 
     /// Emits `prompt_failed` for a call that could not even be rendered.
     fn render_failed(&self, resolution: &Resolution, options: &CallOptions, error: &InvokeError) {
-        self.emit_failure(resolution.def, resolution.source, options, &error.to_string());
+        self.emit_failure(
+            resolution.def,
+            resolution.source,
+            options,
+            &error.to_string(),
+        );
     }
 
     /// Emits `prompt_failed` (error `render`, no attempt made) for a call whose prompt could

@@ -302,9 +302,7 @@ impl Default for ResolverConfig {
 
 impl ResolverConfig {
     /// The settings from variables read through `lookup` (see the [module docs](self)).
-    pub fn from_lookup(
-        lookup: impl Fn(&str) -> Option<String>,
-    ) -> Result<Self, ConfigError> {
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let mut config = ResolverConfig::default();
         if let Some(mode) = lookup(MODE_ENV).filter(|mode| !mode.trim().is_empty()) {
             let mode = mode.trim().to_ascii_lowercase();
@@ -697,7 +695,11 @@ impl Resolver {
     }
 }
 
-fn answer_resolution(compiled: &'static PromptDef, cached: &Cached, cache: CacheState) -> Resolution {
+fn answer_resolution(
+    compiled: &'static PromptDef,
+    cached: &Cached,
+    cache: CacheState,
+) -> Resolution {
     match &cached.answer {
         Answer::Use(def) => Resolution {
             def,
@@ -757,17 +759,19 @@ async fn fetch_task(inner: Arc<Inner>, entry: Arc<Entry>) {
         mode: &inner.config.mode,
         etag: etag.as_deref(),
     };
-    let mut outcome = Err((Source::Compiled, FetchError::new("no registry tier configured")));
+    let mut outcome = Err((
+        Source::Compiled,
+        FetchError::new("no registry tier configured"),
+    ));
     for tier in &inner.tiers {
-        let answer = match tokio::time::timeout(inner.config.fetch_timeout, tier.fetch(request))
-            .await
-        {
-            Ok(answer) => answer,
-            Err(_) => Err(FetchError::new(format!(
-                "no answer within {:?}",
-                inner.config.fetch_timeout
-            ))),
-        };
+        let answer =
+            match tokio::time::timeout(inner.config.fetch_timeout, tier.fetch(request)).await {
+                Ok(answer) => answer,
+                Err(_) => Err(FetchError::new(format!(
+                    "no answer within {:?}",
+                    inner.config.fetch_timeout
+                ))),
+            };
         match answer {
             Ok(fetched) => {
                 outcome = Ok((tier.source(), fetched));
@@ -787,7 +791,10 @@ async fn fetch_task(inner: Arc<Inner>, entry: Arc<Entry>) {
                 }
                 None => {
                     drop(state);
-                    Err((source, FetchError::new("304 for a prompt with nothing cached")))
+                    Err((
+                        source,
+                        FetchError::new("304 for a prompt with nothing cached"),
+                    ))
                 }
             }
         }
@@ -957,7 +964,10 @@ mod tests {
         assert_eq!(config.cold_budget, Duration::from_millis(30));
         assert_eq!(config.warm_budget, Duration::from_millis(5));
         assert_eq!(config.pins.get("a.b"), Some(&Version::new(2)));
-        assert_eq!(config.pins.get("c").map(ToString::to_string).as_deref(), Some("1.2"));
+        assert_eq!(
+            config.pins.get("c").map(ToString::to_string).as_deref(),
+            Some("1.2")
+        );
 
         let defaults = ResolverConfig::from_lookup(|_| None).unwrap();
         assert_eq!(defaults, ResolverConfig::default());
@@ -972,8 +982,8 @@ mod tests {
             (PIN_ENV, "a.b", "id@version"),
             (PIN_ENV, "a.b@x", "version"),
         ] {
-            let err = ResolverConfig::from_lookup(|n| (n == name).then(|| value.to_owned()))
-                .unwrap_err();
+            let err =
+                ResolverConfig::from_lookup(|n| (n == name).then(|| value.to_owned())).unwrap_err();
             assert_eq!(err.variable, name);
             assert!(err.to_string().contains(needle), "{err}");
         }
@@ -982,9 +992,11 @@ mod tests {
     #[test]
     fn no_registry_variable_means_no_resolver() {
         assert!(Resolver::from_lookup(|_| None).unwrap().is_none());
-        assert!(Resolver::from_lookup(|n| (n == URL_ENV).then(|| " ".to_owned()))
-            .unwrap()
-            .is_none());
+        assert!(
+            Resolver::from_lookup(|n| (n == URL_ENV).then(|| " ".to_owned()))
+                .unwrap()
+                .is_none()
+        );
         let err = Resolver::from_lookup(|n| (n == FUNCTION_ENV).then(|| "registry".to_owned()))
             .unwrap_err();
         assert_eq!(err.variable, FUNCTION_ENV);
