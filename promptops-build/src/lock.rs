@@ -259,7 +259,13 @@ mod tests {
 
     #[test]
     fn a_broken_lock_is_an_error_not_a_panic() {
-        for text in ["", "{", "[]", r#"{"lock_version":2,"prompts":{}}"#, r#"{"prompts":{}}"#] {
+        for text in [
+            "",
+            "{",
+            "[]",
+            r#"{"lock_version":2,"prompts":{}}"#,
+            r#"{"prompts":{}}"#,
+        ] {
             assert!(Lock::parse(text).is_err(), "{text}");
         }
         let err = Lock::parse(r#"{"lock_version":1,"prompts":{},"extra":1}"#).unwrap_err();

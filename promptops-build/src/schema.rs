@@ -472,10 +472,12 @@ impl<'a> Parser<'_, 'a> {
         let version = fields
             .get("version")
             .and_then(|node| self.version_number(node, "`version`"));
-        let version_location = fields.get("version").map_or_else(Location::whole_file, |node| {
-            self.source
-                .location(node.region.start, node.region.width_on_first_line())
-        });
+        let version_location = fields
+            .get("version")
+            .map_or_else(Location::whole_file, |node| {
+                self.source
+                    .location(node.region.start, node.region.width_on_first_line())
+            });
         let owner = fields
             .get("owner")
             .and_then(|node| self.non_empty_string(node, "`owner`"));

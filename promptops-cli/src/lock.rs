@@ -78,7 +78,10 @@ pub fn run(args: &LockArgs) -> Outcome {
         return Outcome::ok(format!("{} is current\n", path.display()));
     }
     if let Err(err) = std::fs::write(&path, current.to_text()) {
-        return Outcome::fail(format!("error: cannot write {}: {err}\n", path.display()), 2);
+        return Outcome::fail(
+            format!("error: cannot write {}: {err}\n", path.display()),
+            2,
+        );
     }
     Outcome::ok(format!("{report}wrote {}\n", path.display()))
 }

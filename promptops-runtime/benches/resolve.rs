@@ -79,7 +79,7 @@ fn serve(rt: &tokio::runtime::Runtime) -> String {
             .await
             .expect("bind");
         let url = format!("http://{}", listener.local_addr().expect("addr"));
-        tokio::spawn(axum::serve(listener, router(state)).into_future());
+        tokio::spawn(async move { axum::serve(listener, router(state)).await });
         url
     })
 }

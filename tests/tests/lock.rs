@@ -64,10 +64,9 @@ fn changed_text_under_a_locked_version_fails_and_a_bump_builds() {
             version: "2".into()
         }]
     );
-    let locked = Lock::parse(
-        &fs::read_to_string(fixture.prompts().join(lock::FILE_NAME)).expect("lock"),
-    )
-    .expect("parses");
+    let locked =
+        Lock::parse(&fs::read_to_string(fixture.prompts().join(lock::FILE_NAME)).expect("lock"))
+            .expect("parses");
     assert_eq!(locked.prompts["support.greet"].len(), 2);
 }
 

@@ -655,10 +655,9 @@ impl Resolver {
             verdict: Verdict::Unchecked,
             registry_version: None,
         });
-        if budget.is_zero() || !entry.lock().inflight {
-            return fallback;
-        }
-        if tokio::time::timeout(budget, notified).await.is_err() {
+        // On a multi-threaded runtime the fetch may already have finished: read the cache.
+        let running = entry.lock().inflight;
+        if running && (budget.is_zero() || tokio::time::timeout(budget, notified).await.is_err()) {
             return fallback;
         }
         match self.look(entry, Instant::now()) {
