@@ -1,6 +1,11 @@
 //! Resolution through the real registry: the `promptops_registry` router on its embedded SQLite
 //! store, served over loopback HTTP on its own tokio runtime (so the test can kill it, open
-//! connections included), and the runtime's real HTTP client.
+//! connections included), and the runtime's real HTTP client. One run repeats the promote
+//! cases over the DynamoDB + S3 store on moto's standalone server.
+
+#[path = "../../promptops-registry/tests/common/moto.rs"]
+#[allow(dead_code)]
+mod moto;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -13,7 +18,7 @@ use axum::response::Response;
 use promptops_registry::auth::token_hash;
 use promptops_registry::http::{router, AppState};
 use promptops_registry::store::sqlite::SqliteStore;
-use promptops_registry::{Auth, Registry, Tokens};
+use promptops_registry::{Auth, Registry, Store, Tokens};
 use promptops_runtime::events::EventCapture;
 use promptops_runtime::resolve::http::HttpFetcher;
 use promptops_runtime::resolve::{CacheState, Fetch, ResolverConfig, Verdict};
@@ -113,6 +118,7 @@ async fn delay(State(knobs): State<Arc<Knobs>>, request: Request, next: Next) ->
 }
 
 impl TestRegistry {
+    /// A registry on a fresh embedded store.
     fn start(name: &str) -> TestRegistry {
         let dir = std::env::temp_dir().join(format!(
             "promptops-resolve-{name}-{}-{:?}",
@@ -121,6 +127,11 @@ impl TestRegistry {
         ));
         std::fs::create_dir_all(&dir).expect("temp dir");
         let store = SqliteStore::open(dir.join("registry.db")).expect("store");
+        Self::start_on(name, store, dir)
+    }
+
+    /// A registry on `store`; `dir` is removed when it is dropped.
+    fn start_on<S: Store + Clone>(name: &str, store: S, dir: std::path::PathBuf) -> TestRegistry {
         let tokens = Tokens::parse(&format!(
             "tokens:\n  - {{name: agent, role: reader, sha256: {}}}\n  - {{name: release-bot, role: releaser, sha256: {}}}\n",
             token_hash(READER),
@@ -558,4 +569,43 @@ async fn the_environment_alone_turns_resolution_on() {
     let denied = resolver.resolve(compiled(&registry.id)).await;
     assert_eq!(denied.source, Source::Compiled);
     assert_eq!(denied.verdict, Verdict::Unchecked);
+}
+
+/// The promote cases again, with the registry on DynamoDB + S3 (moto): the resolver sees the
+/// same contract whatever store serves it.
+#[tokio::test]
+async fn the_promote_cases_hold_over_dynamodb_and_s3() {
+    let Some(moto) = moto::Moto::start().await else {
+        return;
+    };
+    let store = moto.fresh_store().await;
+    let dir = std::env::temp_dir().join(format!("promptops-resolve-moto-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let registry = TestRegistry::start_on("moto", store, dir);
+    for version in [2, 3] {
+        registry.push(version).await;
+    }
+    let compiled = compiled(&registry.id);
+    let resolver = registry.resolver(config(100));
+    assert_eq!(resolver.resolve(compiled).await.verdict, Verdict::NotFound);
+
+    registry.promote(2).await;
+    tokio::time::sleep(Duration::from_millis(120)).await;
+    let used = resolver.resolve(compiled).await;
+    assert_eq!(
+        (used.def.version, used.source),
+        (Version::new(2), Source::Http)
+    );
+    assert_eq!(used.verdict, Verdict::Compatible);
+
+    registry.promote(3).await;
+    tokio::time::sleep(Duration::from_millis(120)).await;
+    let refused = resolver.resolve(compiled).await;
+    assert!(std::ptr::eq(refused.def, compiled));
+    assert_eq!(refused.verdict, Verdict::Incompatible);
+    assert_eq!(refused.registry_version, Some(Version::new(3)));
+    let mismatches = events_named(&events_about(&registry.id), "prompt_contract_mismatch").len();
+    assert_eq!(mismatches, 1);
+    drop(registry);
+    drop(moto);
 }

@@ -869,8 +869,11 @@ fn accept(compiled: &'static PromptDef, body: &str) -> Result<Answer, FetchError
 
 /// Remote definitions in use, by id, version and content hash, kept for the life of the
 /// process: a handle's definition is `&'static`, and a process meets few versions.
-static ADOPTED: LazyLock<Mutex<HashMap<(String, String, String), &'static PromptDef>>> =
+static ADOPTED: LazyLock<Mutex<HashMap<AdoptedKey, &'static PromptDef>>> =
     LazyLock::new(|| Mutex::new(HashMap::new()));
+
+/// An adopted definition's id, version and content hash.
+type AdoptedKey = (String, String, String);
 
 /// The `'static` definition a compatible remote version runs as: the compiled prompt itself
 /// when the text is the same, else the remote one with every variable sensitive on either
