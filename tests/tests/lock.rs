@@ -7,7 +7,7 @@ use std::fs;
 
 use promptops_build::lock::{self, Lock};
 use promptops_build::Config;
-use promptops_tests::{promptops_output, FixtureCrate};
+use promptops_tests::{promptops_output, workspace_root, FixtureCrate};
 
 fn prompt(version: u32, greeting: &str) -> String {
     format!(
@@ -94,4 +94,25 @@ fn a_crate_that_requires_a_lock_says_how_to_create_it() {
     lock_tree(&fixture);
     let run = fixture.cargo("build", &["--quiet"]).expect("cargo");
     assert!(run.success, "with the lock: {}", run.stderr);
+}
+
+/// CI's `cargo test` fails when the committed `prompts/prompts.lock` misses a version (what
+/// `promptops lock --check prompts` reports).
+#[test]
+fn the_shipped_lock_is_current() {
+    let dir = workspace_root().join("prompts");
+    let validated = Config::new()
+        .prompts_dir(&dir)
+        .cargo_directives(false)
+        .validate()
+        .expect("tree reads");
+    assert!(validated.is_ok(), "{:?}", validated.diagnostics);
+    let text = fs::read_to_string(dir.join(lock::FILE_NAME)).expect("prompts/prompts.lock");
+    let mut locked = Lock::parse(&text).expect("lock parses");
+    let changes = lock::update(&mut locked, &validated.prompts).expect("no changed version");
+    assert!(
+        changes.is_empty(),
+        "prompts/prompts.lock is not current, run `promptops lock prompts`: {changes:?}"
+    );
+    assert_eq!(locked.to_text(), text, "the lock is in its canonical form");
 }
