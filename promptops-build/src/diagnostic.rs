@@ -71,6 +71,8 @@ codes! {
     UnknownExpectedLabel = "P0403": "an eval case expects a label its prompt does not declare",
     EvalVariables = "P0404": "an eval case's variables do not match its prompt's contract",
     EvalMissingInput = "P0405": "an eval case has no input though its prompt takes no variables",
+    LockedVersionChanged = "P0501": "a version locked in prompts.lock changed its text without a version bump",
+    InvalidLock = "P0502": "prompts.lock cannot be read",
 }
 
 impl fmt::Display for Code {

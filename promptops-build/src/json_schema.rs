@@ -91,6 +91,11 @@ pub const BEYOND_THE_SCHEMA: &[(Code, &str)] = &[
         Code::EvalMissingInput,
         "a case has an `input` when its prompt takes no variables",
     ),
+    (
+        Code::LockedVersionChanged,
+        "a version recorded in `prompts.lock` keeps its text (bump `version` to change it)",
+    ),
+    (Code::InvalidLock, "the tree's `prompts.lock` is valid"),
 ];
 
 /// The two kinds of YAML file in a prompt tree that have a schema.

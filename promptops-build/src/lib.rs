@@ -40,6 +40,7 @@ pub mod codegen;
 pub mod diagnostic;
 pub mod eval;
 pub mod json_schema;
+pub mod lock;
 pub mod models;
 pub mod naming;
 pub mod references;
@@ -96,6 +97,17 @@ pub enum Error {
         "{0} is not set: configure the path explicitly when not running inside a build script"
     )]
     MissingEnv(&'static str),
+    /// The build requires a `prompts.lock` ([`Config::require_lock`]) and the tree has none.
+    #[error(
+        "{path} is missing: this crate requires a prompts.lock; create it with \
+         `promptops lock {dir}` and commit it"
+    )]
+    LockMissing {
+        /// Where the lock was looked for, as diagnostics show paths.
+        path: String,
+        /// The prompts directory, as diagnostics show paths.
+        dir: String,
+    },
 }
 
 // `fn main() -> Result<(), Error>` prints the Debug form; make it the readable report.
@@ -127,6 +139,7 @@ pub struct Config {
     codegen: CodegenOptions,
     environment: Option<Environment>,
     cargo_directives: bool,
+    require_lock: bool,
 }
 
 impl Default for Config {
@@ -148,6 +161,7 @@ impl Config {
             codegen: CodegenOptions::default(),
             environment: None,
             cargo_directives: true,
+            require_lock: false,
         }
     }
 
@@ -230,6 +244,14 @@ impl Config {
         Environment::parse(&value).map_err(Error::Environment)
     }
 
+    /// Whether the tree must have a `prompts.lock` (default `false`: a lock is checked when
+    /// present). With it, a missing lock fails the build with a message saying how to create
+    /// it. See [`lock`].
+    pub fn require_lock(&mut self, required: bool) -> &mut Self {
+        self.require_lock = required;
+        self
+    }
+
     /// Whether to print `cargo::` directives (default `true`; turn off outside build scripts).
     pub fn cargo_directives(&mut self, enabled: bool) -> &mut Self {
         self.cargo_directives = enabled;
@@ -258,16 +280,51 @@ impl Config {
         discover(&root, &self.excludes, prefix)
     }
 
-    /// Discovers and validates without writing anything.
+    /// Discovers and validates without writing anything; includes the `prompts.lock` check.
     pub fn validate(&self) -> Result<Validated, Error> {
-        Ok(validate(&self.discover()?))
+        let tree = self.discover()?;
+        let mut validated = validate(&tree);
+        self.check_lock(&tree, &mut validated)?;
+        Ok(validated)
+    }
+
+    /// Checks the valid prompts against the tree's `prompts.lock`, adding its diagnostics.
+    fn check_lock(&self, tree: &Tree, validated: &mut Validated) -> Result<(), Error> {
+        let root = self.resolved_prompts_dir()?;
+        let path = root.join(lock::FILE_NAME);
+        let display = format!("{}{}", tree.display_prefix, lock::FILE_NAME);
+        let found = match std::fs::read_to_string(&path) {
+            Ok(text) => match lock::Lock::parse(&text) {
+                Ok(lock) => lock::check(&lock, &validated.prompts),
+                Err(err) => vec![lock::invalid(display, &err)],
+            },
+            Err(err) if err.kind() == io::ErrorKind::NotFound => {
+                if self.require_lock {
+                    let dir = match tree.display_prefix.trim_end_matches('/') {
+                        "" => ".".to_owned(),
+                        dir => dir.to_owned(),
+                    };
+                    return Err(Error::LockMissing { path: display, dir });
+                }
+                Vec::new()
+            }
+            Err(err) => vec![lock::invalid(display, &lock::LockError(err.to_string()))],
+        };
+        if !found.is_empty() {
+            validated.diagnostics.extend(found);
+            validated
+                .diagnostics
+                .sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+        }
+        Ok(())
     }
 
     /// Discovers, validates and writes the generated file (only if its content changed).
     pub fn compile(&self) -> Result<Generated, Error> {
         let root = self.resolved_prompts_dir()?;
         let tree = self.discover()?;
-        let validated = validate(&tree);
+        let mut validated = validate(&tree);
+        self.check_lock(&tree, &mut validated)?;
         if !validated.is_ok() {
             return Err(Error::Invalid(validated.diagnostics));
         }

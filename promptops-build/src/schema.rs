@@ -144,6 +144,8 @@ pub struct Prompt {
     pub display_path: String,
     /// Where the id is written, for tree-level diagnostics.
     pub id_location: Location,
+    /// Where the version is written, for `prompts.lock` diagnostics.
+    pub version_location: Location,
     /// Whether `variables` was written in the file (otherwise they were inferred from the
     /// templates, sorted by name).
     pub variables_declared: bool,
@@ -470,6 +472,12 @@ impl<'a> Parser<'_, 'a> {
         let version = fields
             .get("version")
             .and_then(|node| self.version_number(node, "`version`"));
+        let version_location = fields
+            .get("version")
+            .map_or_else(Location::whole_file, |node| {
+                self.source
+                    .location(node.region.start, node.region.width_on_first_line())
+            });
         let owner = fields
             .get("owner")
             .and_then(|node| self.non_empty_string(node, "`owner`"));
@@ -630,6 +638,7 @@ impl<'a> Parser<'_, 'a> {
             def,
             display_path: self.source.display.to_owned(),
             id_location,
+            version_location,
             variables_declared: fields.get("variables").is_some(),
         })
     }

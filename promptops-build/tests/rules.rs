@@ -606,3 +606,34 @@ fn every_code_is_exercised_by_this_suite() {
         );
     }
 }
+
+#[test]
+fn a_locked_version_keeps_its_text() {
+    use promptops_build::lock::{self, Lock};
+    let validated = validate(&tree(&[(PATH, VALID)]));
+    assert!(validated.is_ok(), "{}", render(&validated.diagnostics));
+    let mut locked = Lock::new();
+    lock::update(&mut locked, &validated.prompts).expect("a new prompt is recorded");
+    assert!(lock::check(&locked, &validated.prompts).is_empty());
+
+    let edited = validate(&tree(&[(PATH, &format!("{VALID}description: edited\n"))]));
+    assert!(edited.is_ok(), "{}", render(&edited.diagnostics));
+    let found = lock::check(&locked, &edited.prompts);
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].code, Code::LockedVersionChanged);
+    let version_line = VALID
+        .lines()
+        .position(|line| line.starts_with("version:"))
+        .expect("VALID has a version")
+        + 1;
+    assert_eq!(found[0].location.pos.line, version_line, "{}", found[0]);
+    assert_eq!(found[0].file, "prompts/support/reply.yaml");
+
+    let err = Lock::parse("{}").expect_err("not a lock");
+    let invalid = lock::invalid("prompts/prompts.lock".into(), &err);
+    assert_eq!(invalid.code, Code::InvalidLock);
+    assert!(
+        invalid.to_string().contains("prompts/prompts.lock:1:1"),
+        "{invalid}"
+    );
+}

@@ -10,6 +10,7 @@ use promptops_runtime::PromptDef;
 
 mod diff;
 mod eval;
+mod lock;
 #[cfg(feature = "pipeline")]
 pub mod pipeline;
 pub mod registry;
@@ -103,6 +104,9 @@ enum Command {
     Diff(diff::DiffArgs),
     /// Run the eval suites and fail when a prompt's accuracy drops below its baseline.
     Eval(eval::EvalArgs),
+    /// Record new prompt versions in the tree's prompts.lock (`--check`: fail when it is not
+    /// current, for CI). A locked version's text never changes: bump the version.
+    Lock(lock::LockArgs),
     /// The prompt registry: `serve` it, or `push`, `publish`, `get`, `versions`, `diff`,
     /// `promote`, `rollback` and `history` against one.
     Registry(registry::RegistryArgs),
@@ -144,6 +148,7 @@ pub fn run(args: &[String], registry: &Registry) -> Outcome {
         Command::Render(args) => render::run(&args, registry),
         Command::Diff(args) => diff::run(&args),
         Command::Eval(args) => eval::run(&args, registry),
+        Command::Lock(args) => lock::run(&args),
         Command::Registry(args) => registry::run(&args),
         #[cfg(feature = "pipeline")]
         Command::Pipeline(args) => pipeline::run(&args),

@@ -522,3 +522,69 @@ fn eval_against_a_degraded_bedrock_model_fails_the_gate() {
     assert!(stdout.contains("on `bedrock-converse`"), "{stdout}");
     assert_eq!(mock.requests().len(), 46);
 }
+
+#[test]
+fn lock_records_new_versions_and_check_guards_it() {
+    let dir = std::env::temp_dir().join(format!("promptops-cli-lock-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("support")).expect("dir");
+    let file = dir.join("support/greet.yaml");
+    let prompt = |version: u32, greeting: &str| {
+        format!(
+            "id: support.greet\nversion: {version}\nowner: o\nmodel: claude-3-5-sonnet\ntags: []\ntemplate: \"{greeting} {{{{ name }}}}\"\n"
+        )
+    };
+    let tree = dir.to_string_lossy().into_owned();
+    let registry = Registry::shipped();
+    std::fs::write(&file, prompt(1, "Hello")).expect("write");
+
+    let check = run(&args(&["lock", "--check", &tree]), &registry);
+    assert_eq!(check.code, 1, "no lock yet: {check:?}");
+    let lock = run(&args(&["lock", &tree]), &registry);
+    assert_eq!(lock.code, 0, "{lock:?}");
+    assert!(
+        lock.stdout.contains("new prompt support.greet@1"),
+        "{}",
+        lock.stdout
+    );
+    let check = run(&args(&["lock", "--check", &tree]), &registry);
+    assert_eq!(check.code, 0, "{check:?}");
+
+    // Same version, other text: refused, the lock unchanged.
+    std::fs::write(&file, prompt(1, "Howdy")).expect("write");
+    let before = std::fs::read_to_string(dir.join("prompts.lock")).expect("lock");
+    let refused = run(&args(&["lock", &tree]), &registry);
+    assert_eq!(refused.code, 1, "{refused:?}");
+    assert!(
+        refused.stderr.contains("error[P0501]"),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        refused.stderr.contains("support/greet.yaml:2:10"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("prompts.lock")).expect("lock"),
+        before
+    );
+
+    // Bumped: --check says the lock is behind, `lock` records the version.
+    std::fs::write(&file, prompt(2, "Howdy")).expect("write");
+    let behind = run(&args(&["lock", "--check", &tree]), &registry);
+    assert_eq!(behind.code, 1, "{behind:?}");
+    assert!(
+        behind.stderr.contains("is not current"),
+        "{}",
+        behind.stderr
+    );
+    let lock = run(&args(&["lock", &tree]), &registry);
+    assert!(
+        lock.stdout.contains("new version support.greet@2"),
+        "{}",
+        lock.stdout
+    );
+    assert_eq!(run(&args(&["lock", "--check", &tree]), &registry).code, 0);
+    let _ = std::fs::remove_dir_all(&dir);
+}

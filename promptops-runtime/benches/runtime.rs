@@ -259,6 +259,7 @@ fn bench_lookup(c: &mut Criterion) {
 fn identity() -> CallIdentity<'static> {
     CallIdentity {
         prompt: &intent_classifier::DEF,
+        source: promptops_runtime::Source::Compiled,
         model_id: SONNET,
         backend: "bedrock-converse",
         request_id: "req-0001",

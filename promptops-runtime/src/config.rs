@@ -44,14 +44,16 @@ pub enum ModelConfig {
     Bedrock(BedrockApi),
 }
 
-/// An invalid model configuration.
+/// An invalid configuration variable (the model's, or the registry's).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{MODEL_ENV}={value:?} {problem}")]
+#[error("{variable}={value:?} {problem}")]
 pub struct ConfigError {
+    /// The variable (`PROMPTOPS_MODEL`, `PROMPT_REGISTRY_URL`, ...).
+    pub variable: &'static str,
     /// The rejected value.
     pub value: String,
     /// Why it was rejected.
-    pub problem: &'static str,
+    pub problem: String,
 }
 
 const UNKNOWN_BACKEND: &str = "is not one of local, bedrock, bedrock-converse, bedrock-invoke";
@@ -71,8 +73,9 @@ impl ModelConfig {
                 "bedrock" | "bedrock-converse" => Self::bedrock(value, BedrockApi::Converse),
                 "bedrock-invoke" => Self::bedrock(value, BedrockApi::InvokeModel),
                 _ => Err(ConfigError {
+                    variable: MODEL_ENV,
                     value,
-                    problem: UNKNOWN_BACKEND,
+                    problem: UNKNOWN_BACKEND.to_owned(),
                 }),
             },
             None => Ok(Self::default_for(&lookup)),
@@ -99,8 +102,10 @@ impl ModelConfig {
     #[cfg(not(feature = "bedrock"))]
     fn bedrock(value: String, _api: BedrockApi) -> Result<Self, ConfigError> {
         Err(ConfigError {
+            variable: MODEL_ENV,
             value,
-            problem: "needs promptops-runtime's `bedrock` feature, which this build leaves out",
+            problem: "needs promptops-runtime's `bedrock` feature, which this build leaves out"
+                .to_owned(),
         })
     }
 

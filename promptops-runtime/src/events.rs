@@ -1,7 +1,8 @@
 //! One structured event per state of a call — `prompt_invoked`, then `prompt_completed` or
 //! `prompt_failed` — emitted through `tracing` with target [`TARGET`].
 //!
-//! Every event carries `event`, `prompt_id`, `prompt_version`, `prompt_owner`, `prompt_model`,
+//! Every event carries `event`, `prompt_id`, `prompt_version` and `prompt_source` (the version
+//! that actually ran and where it came from: `compiled`, `http` or `lambda`), `prompt_owner`, `prompt_model`,
 //! `model_id`, `backend`, `request_id` and `runtime`. `prompt_completed` adds `latency_ms`,
 //! `attempts`, `input_tokens`, `output_tokens`, `cost_usd`, `provider_request_id` and, for
 //! classifiers, `label`. `prompt_failed` adds `latency_ms`, `attempts`, `error` (the kind, see
@@ -17,6 +18,7 @@ use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::EnvFilter;
 
 use crate::def::PromptDef;
+use crate::resolve::Source;
 
 /// The `tracing` target of every prompt event (filter with `RUST_LOG=promptops=info`).
 pub const TARGET: &str = "promptops";
@@ -27,12 +29,22 @@ pub const EVENT_INVOKED: &str = "prompt_invoked";
 pub const EVENT_COMPLETED: &str = "prompt_completed";
 /// Name of the event emitted after a failed call.
 pub const EVENT_FAILED: &str = "prompt_failed";
+/// Name of the event a [`Resolver`](crate::resolve::Resolver) emits for each resolution that
+/// was not a fresh cache hit.
+pub const EVENT_RESOLVED: &str = "prompt_resolved";
+/// Name of the event emitted when the registry's version breaks the compiled contract.
+pub const EVENT_CONTRACT_MISMATCH: &str = "prompt_contract_mismatch";
+/// Name of the event emitted when every registry tier failed for a prompt.
+pub const EVENT_REGISTRY_UNAVAILABLE: &str = "prompt_registry_unavailable";
 
 /// The identity fields shared by the three events of one call.
 #[derive(Debug, Clone, Copy)]
 pub struct CallIdentity<'a> {
-    /// The prompt.
+    /// The prompt that runs (the compiled one, or a registry version that honours its
+    /// contract).
     pub prompt: &'static PromptDef,
+    /// Where `prompt` came from: `compiled`, `http` or `lambda`.
+    pub source: Source,
     /// The Bedrock model id called.
     pub model_id: &'a str,
     /// The model backend (`local`, `bedrock-converse`, ...).
@@ -86,6 +98,7 @@ macro_rules! prompt_event {
             event = $event,
             prompt_id = $id.prompt.id.as_str(),
             prompt_version = %$id.prompt.version,
+            prompt_source = $id.source.as_str(),
             prompt_owner = $id.prompt.owner.as_str(),
             prompt_model = $id.prompt.model.as_str(),
             model_id = $id.model_id,

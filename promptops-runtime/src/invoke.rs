@@ -12,6 +12,7 @@ use crate::model::{
     InferenceOverride, InferenceParams, Model, ModelError, ModelErrorKind, ModelRequest,
 };
 use crate::render::{render_def, render_def_with_input, Rendered};
+use crate::resolve::{Resolution, Resolver, Source};
 use crate::retry::RetryPolicy;
 use crate::spec::{Prompt, PromptOutput, PromptSpec, UnexpectedOutput};
 
@@ -45,8 +46,11 @@ pub struct Completion<T> {
     pub output: T,
     /// The model's text, untouched.
     pub text: String,
-    /// The prompt that was called.
+    /// The prompt that was called: the compiled one, or the registry version that honoured
+    /// its contract.
     pub prompt: &'static PromptDef,
+    /// Where `prompt` came from.
+    pub source: Source,
     /// The Bedrock model id that answered.
     pub model_id: String,
     /// The backend (`local`, `bedrock-converse`, `bedrock-invoke`).
@@ -67,7 +71,8 @@ pub struct Completion<T> {
     pub cost_usd: Option<f64>,
 }
 
-/// What serves prompt calls: a model, a retry policy and a name for events.
+/// What serves prompt calls: a model, a retry policy, a name for events and, when the process
+/// is configured for a prompt registry, a [`Resolver`].
 ///
 /// Cheap to clone; build one per process and share it.
 #[derive(Debug, Clone)]
@@ -75,6 +80,7 @@ pub struct Runtime {
     model: Arc<dyn Model>,
     retry: RetryPolicy,
     name: String,
+    resolver: Option<Resolver>,
 }
 
 impl Runtime {
@@ -85,6 +91,7 @@ impl Runtime {
             model,
             retry: RetryPolicy::default(),
             name: runtime_name_from_env(),
+            resolver: None,
         }
     }
 
@@ -94,10 +101,36 @@ impl Runtime {
     }
 
     /// Everything from the environment: the model ([`ModelConfig::from_env`]), the retry policy
-    /// ([`RetryPolicy::from_env`]) and the runtime name.
+    /// ([`RetryPolicy::from_env`]), the runtime name and the prompt registry
+    /// ([`Resolver::from_env`]: `PROMPT_REGISTRY_URL`, ...), so typed handles resolve through
+    /// the registry with no code change when it is configured.
     pub async fn from_env() -> Result<Self, ConfigError> {
         let model = ModelConfig::from_env()?.build().await;
-        Ok(Self::new(model).with_retry(RetryPolicy::from_env()))
+        let runtime = Self::new(model).with_retry(RetryPolicy::from_env());
+        Ok(match Resolver::from_env()? {
+            Some(resolver) => runtime.with_resolver(resolver),
+            None => runtime,
+        })
+    }
+
+    /// Resolves prompts through `resolver` (see [`resolve`](crate::resolve)).
+    pub fn with_resolver(mut self, resolver: Resolver) -> Self {
+        self.resolver = Some(resolver);
+        self
+    }
+
+    /// The registry resolver, if the runtime has one.
+    pub fn resolver(&self) -> Option<&Resolver> {
+        self.resolver.as_ref()
+    }
+
+    /// The definition a call of `compiled` runs: the registry's version when a resolver is
+    /// configured and its answer honours the compiled contract, else `compiled` itself.
+    pub async fn resolve(&self, compiled: &'static PromptDef) -> Resolution {
+        match &self.resolver {
+            Some(resolver) => resolver.resolve(compiled).await,
+            None => Resolution::compiled(compiled),
+        }
     }
 
     /// Replaces the retry policy.
@@ -137,15 +170,12 @@ impl Runtime {
         input: Option<&str>,
         options: &CallOptions,
     ) -> Result<Completion<String>, InvokeError> {
-        let rendered = match input {
-            Some(input) => render_def_with_input(def, vars, input),
-            None => render_def(def, vars),
-        };
-        match rendered {
+        let resolution = self.resolve(def).await;
+        match render_resolved(&resolution, vars, input) {
             Ok(rendered) => self.complete_text(&rendered, options).await,
             Err(err) => {
                 let error = InvokeError::Render(err);
-                self.render_failed(def, options, &error);
+                self.render_failed(&resolution, options, &error);
                 Err(error)
             }
         }
@@ -174,6 +204,7 @@ impl Runtime {
         let model_id = options.model_id.as_deref().unwrap_or(&prompt.model_id);
         let identity = CallIdentity {
             prompt,
+            source: rendered.source,
             model_id,
             backend: self.model.backend(),
             request_id: &request_id,
@@ -273,6 +304,7 @@ impl Runtime {
             output,
             text: response.text,
             prompt,
+            source: rendered.source,
             model_id: model_id.to_owned(),
             backend: self.model.backend(),
             request_id,
@@ -341,13 +373,13 @@ impl Runtime {
     }
 
     /// Emits `prompt_failed` for a call that could not even be rendered.
-    fn render_failed(
-        &self,
-        prompt: &'static PromptDef,
-        options: &CallOptions,
-        error: &InvokeError,
-    ) {
-        self.emit_render_failure(prompt, options, &error.to_string());
+    fn render_failed(&self, resolution: &Resolution, options: &CallOptions, error: &InvokeError) {
+        self.emit_failure(
+            resolution.def,
+            resolution.source,
+            options,
+            &error.to_string(),
+        );
     }
 
     /// Emits `prompt_failed` (error `render`, no attempt made) for a call whose prompt could
@@ -359,9 +391,20 @@ impl Runtime {
         options: &CallOptions,
         message: &str,
     ) {
+        self.emit_failure(prompt, Source::Compiled, options, message);
+    }
+
+    fn emit_failure(
+        &self,
+        prompt: &'static PromptDef,
+        source: Source,
+        options: &CallOptions,
+        message: &str,
+    ) {
         let request_id = request_id(options);
         let identity = CallIdentity {
             prompt,
+            source,
             model_id: options.model_id.as_deref().unwrap_or(&prompt.model_id),
             backend: self.model.backend(),
             request_id: &request_id,
@@ -378,6 +421,20 @@ impl Runtime {
             },
         );
     }
+}
+
+/// Renders the resolved definition and records where it came from.
+fn render_resolved(
+    resolution: &Resolution,
+    vars: &dyn crate::spec::TemplateVars,
+    input: Option<&str>,
+) -> Result<Rendered, crate::render::RenderError> {
+    let mut rendered = match input {
+        Some(input) => render_def_with_input(resolution.def, vars, input),
+        None => render_def(resolution.def, vars),
+    }?;
+    rendered.source = resolution.source;
+    Ok(rendered)
 }
 
 fn request_id(options: &CallOptions) -> String {
@@ -430,6 +487,10 @@ impl<S: PromptSpec> Prompt<S> {
     }
 
     /// The general form: optional user input and per-call options.
+    ///
+    /// When the runtime has a registry [`Resolver`], the definition rendered is the one it
+    /// resolves (a registry version that honours this prompt's contract, else the compiled
+    /// one); the typed `Vars` and output work unchanged because the contract holds.
     pub async fn invoke_with(
         &self,
         runtime: &Runtime,
@@ -437,15 +498,12 @@ impl<S: PromptSpec> Prompt<S> {
         input: Option<&str>,
         options: &CallOptions,
     ) -> Result<Completion<S::Output>, InvokeError> {
-        let rendered = match input {
-            Some(input) => render_def_with_input(self.def(), vars, input),
-            None => render_def(self.def(), vars),
-        };
-        let rendered = match rendered {
+        let resolution = runtime.resolve(self.def()).await;
+        let rendered = match render_resolved(&resolution, vars, input) {
             Ok(rendered) => rendered,
             Err(err) => {
                 let error = InvokeError::Render(err);
-                runtime.render_failed(self.def(), options, &error);
+                runtime.render_failed(&resolution, options, &error);
                 return Err(error);
             }
         };

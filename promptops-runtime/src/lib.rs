@@ -12,7 +12,11 @@
 //!   InvokeModel native bodies) or the offline [`LocalModel`], chosen by [`ModelConfig`];
 //! * retries with backoff and jitter, per-attempt and total timeouts ([`RetryPolicy`]), typed
 //!   errors ([`InvokeError`]);
-//! * `prompt_invoked` / `prompt_completed` / `prompt_failed` JSON events ([`events`]).
+//! * `prompt_invoked` / `prompt_completed` / `prompt_failed` JSON events ([`events`]);
+//! * resolution through a prompt registry ([`resolve`]): with `PROMPT_REGISTRY_URL` set (and
+//!   the `registry-client` feature), [`Runtime::from_env`] gives a runtime whose typed handles
+//!   run the registry's current version when it honours the compiled prompt's contract, and
+//!   the compiled prompt otherwise.
 //!
 //! The runtime depends on `promptops-core` only, never on the build-time crates
 //! (`promptops-build`, `promptops-macros`).
@@ -47,6 +51,7 @@ pub mod model;
 pub mod pricing;
 pub mod registry;
 pub mod render;
+pub mod resolve;
 pub mod retry;
 pub mod spec;
 
@@ -64,6 +69,7 @@ pub use model::{
 pub use pricing::Price;
 pub use registry::{lookup, DecodeError, Registry};
 pub use render::{DynVars, RenderError, Rendered, UnknownVariable};
+pub use resolve::{Resolution, Resolver, Source};
 pub use retry::RetryPolicy;
 pub use spec::{
     parse_label, Label, NoVars, Prompt, PromptOutput, PromptSpec, TemplateVars, UnexpectedOutput,

@@ -16,6 +16,7 @@ use std::sync::{LazyLock, RwLock};
 use minijinja::{AutoEscape, Environment, UndefinedBehavior, Value};
 
 use crate::def::{PromptDef, Value as OwnedValue, Version};
+use crate::resolve::Source;
 use crate::spec::{Prompt, PromptSpec, TemplateVars, VarValue, VarVisitor};
 
 /// Sensitive values shorter than this are not redacted from messages (a one-character
@@ -35,6 +36,8 @@ pub struct Rendered {
     pub user: String,
     /// The prompt this was rendered from.
     pub prompt: &'static PromptDef,
+    /// Where `prompt` came from (the compiled prompt, or the registry through a tier).
+    pub source: Source,
     /// String forms of the values of variables declared `sensitive`, for redaction.
     sensitive: Vec<String>,
 }
@@ -46,6 +49,7 @@ impl Rendered {
             system,
             user,
             prompt,
+            source: Source::Compiled,
             sensitive: Vec::new(),
         }
     }
@@ -256,6 +260,7 @@ pub fn render_def(
         system,
         user,
         prompt: def,
+        source: Source::Compiled,
         sensitive,
     })
 }
@@ -277,6 +282,7 @@ pub fn render_def_with_input(
         system: Some(instructions),
         user: input.to_owned(),
         prompt: def,
+        source: rendered.source,
         sensitive: rendered.sensitive,
     })
 }

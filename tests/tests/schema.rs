@@ -142,6 +142,16 @@ const BEYOND_THE_SCHEMA: &[(&str, Code, &str)] = &[
         Code::YamlSyntax,
         "the YAML parser reports it before any schema runs",
     ),
+    (
+        "invalid-lock",
+        Code::InvalidLock,
+        "prompts.lock is not a prompt file: no schema judges it",
+    ),
+    (
+        "locked-text-changed",
+        Code::LockedVersionChanged,
+        "whether a version's text changed is a comparison with prompts.lock",
+    ),
 ];
 
 /// The generated schemas compiled for both drafts.

@@ -36,7 +36,9 @@ pub mod summary;
 use std::io;
 use std::path::PathBuf;
 
-use promptops_runtime::{BedrockApi, ConfigError, ModelConfig, PromptDef, RetryPolicy, Runtime};
+use promptops_runtime::{
+    BedrockApi, ConfigError, ModelConfig, PromptDef, Resolver, RetryPolicy, Runtime,
+};
 
 pub use progress::ProgressMode;
 pub use runner::{run, JobConfig, StopSignal, Target};
@@ -88,6 +90,20 @@ pub enum BatchError {
     /// Invalid options.
     #[error("{0}")]
     Config(String),
+    /// The results file was written with another prompt version than this run resolved.
+    #[error(
+        "cannot resume from {path}: its results were produced by prompt version {found}, this \
+         run resolved version {running}; pass --allow-version-change to mix them, --fresh to \
+         start over, or another --output"
+    )]
+    VersionChanged {
+        /// The results file.
+        path: PathBuf,
+        /// The version found in the file.
+        found: String,
+        /// The version this run pinned.
+        running: String,
+    },
 }
 
 /// The compiled-in prompt with this id.
@@ -141,12 +157,18 @@ pub fn model_config(
 }
 
 /// The runtime of a batch job: the model from [`model_config`] (reading the process
-/// environment), the retry policy from `PROMPTOPS_*` variables, named [`RUNTIME_NAME`].
+/// environment), the retry policy from `PROMPTOPS_*` variables, named [`RUNTIME_NAME`], and
+/// the prompt registry when `PROMPT_REGISTRY_URL` is set ([`Resolver::from_env`]); a run
+/// resolves its prompt once and pins that version.
 pub async fn build_runtime(choice: Option<ModelChoice>) -> Result<Runtime, ConfigError> {
     let config = model_config(choice, |name| std::env::var(name).ok())?;
-    Ok(Runtime::new(config.build().await)
+    let runtime = Runtime::new(config.build().await)
         .with_retry(RetryPolicy::from_env())
-        .with_name(RUNTIME_NAME))
+        .with_name(RUNTIME_NAME);
+    Ok(match Resolver::from_env()? {
+        Some(resolver) => runtime.with_resolver(resolver),
+        None => runtime,
+    })
 }
 
 #[cfg(test)]

@@ -44,6 +44,10 @@ struct Args {
     /// Start over: empty the results file instead of resuming from it.
     #[arg(long)]
     fresh: bool,
+    /// Resume even though the results file was written with another prompt version (a run
+    /// resolves its prompt once and pins it; mixing versions is refused by default).
+    #[arg(long)]
+    allow_version_change: bool,
     /// Write a Bedrock batch inference input file (recordId/modelInput) instead of calling a model.
     #[arg(long, value_name = "PATH")]
     export_bedrock: Option<PathBuf>,
@@ -104,6 +108,7 @@ fn config(args: &Args) -> Result<JobConfig, BatchError> {
     config.concurrency = args.concurrency;
     config.shard = args.shard.unwrap_or_default();
     config.fresh = args.fresh;
+    config.allow_version_change = args.allow_version_change;
     config.max_line_bytes = args.max_line_bytes;
     config.progress_interval = Duration::from_secs_f64(args.progress_interval);
     config.progress = match args.progress {

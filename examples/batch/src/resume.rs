@@ -11,6 +11,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
+use promptops_runtime::Version;
 use serde::Deserialize;
 
 use crate::shard::IdSet;
@@ -24,6 +25,18 @@ pub struct ResumeIndex {
     pub lines: u64,
     /// Bytes of an incomplete last line that were cut off (0 when the file ended cleanly).
     pub truncated_bytes: u64,
+    /// The prompt versions the result lines record, in the order first seen.
+    pub versions: Vec<String>,
+}
+
+impl ResumeIndex {
+    /// A version the file records other than `running`, if any.
+    pub fn other_version(&self, running: Version) -> Option<String> {
+        self.versions
+            .iter()
+            .find(|found| found.parse::<Version>().ok() != Some(running))
+            .cloned()
+    }
 }
 
 /// A results file that cannot be resumed.
@@ -73,11 +86,13 @@ struct ResultIds<'a> {
     id: Cow<'a, str>,
     #[serde(borrow, default)]
     prompt_id: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    prompt_version: Option<Cow<'a, str>>,
 }
 
 enum Line<'a> {
     Blank,
-    Result(Cow<'a, str>),
+    Result(Cow<'a, str>, Option<Cow<'a, str>>),
     OtherPrompt(String),
     Bad(String),
 }
@@ -121,9 +136,14 @@ pub fn scan_results(path: &Path, prompt_id: &str) -> Result<ResumeIndex, ResumeE
         ends_with_newline = buf.last() == Some(&b'\n');
         match classify(&buf, prompt_id) {
             Line::Blank => {}
-            Line::Result(id) => {
+            Line::Result(id, version) => {
                 index.done.insert(&id);
                 index.lines += 1;
+                if let Some(version) = version {
+                    if !index.versions.iter().any(|known| *known == version) {
+                        index.versions.push(version.into_owned());
+                    }
+                }
             }
             Line::OtherPrompt(found) => {
                 return Err(ResumeError::OtherPrompt {
@@ -165,7 +185,7 @@ fn classify<'a>(raw: &'a [u8], prompt_id: &str) -> Line<'a> {
         Err(_) => Line::Bad("incomplete last line".into()),
         Ok(ids) => match ids.prompt_id {
             Some(found) if found != prompt_id => Line::OtherPrompt(found.into_owned()),
-            _ => Line::Result(ids.id),
+            _ => Line::Result(ids.id, ids.prompt_version),
         },
     }
 }

@@ -27,7 +27,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use promptops_runtime::{CallOptions, InvokeError, PromptDef, Runtime};
+use promptops_runtime::{CallOptions, InvokeError, PromptDef, Runtime, Source};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
@@ -89,6 +89,9 @@ pub struct JobConfig {
     pub progress_interval: Duration,
     /// Longest accepted input line in bytes.
     pub max_line_bytes: usize,
+    /// Resume a results file written with another prompt version (normally refused: one run,
+    /// one version).
+    pub allow_version_change: bool,
 }
 
 impl JobConfig {
@@ -106,6 +109,7 @@ impl JobConfig {
             progress: ProgressMode::Auto,
             progress_interval: Duration::from_secs(10),
             max_line_bytes: DEFAULT_MAX_LINE_BYTES,
+            allow_version_change: false,
         }
     }
 
@@ -385,13 +389,26 @@ pub async fn process(
     model_id: Option<&str>,
     record: Record,
 ) -> Outcome {
+    process_resolved(runtime, (def, Source::Compiled), model_id, record).await
+}
+
+/// [`process`] with a resolved definition and where it came from (for the events).
+pub async fn process_resolved(
+    runtime: &Runtime,
+    (def, source): (&'static PromptDef, Source),
+    model_id: Option<&str>,
+    record: Record,
+) -> Outcome {
     let options = CallOptions {
         request_id: Some(record.id.clone()),
         model_id: model_id.map(str::to_owned),
         ..CallOptions::default()
     };
     let rendered = match record.render(def) {
-        Ok(rendered) => rendered,
+        Ok(mut rendered) => {
+            rendered.source = source;
+            rendered
+        }
         Err(err) => {
             runtime.emit_render_failure(def, &options, &err.to_string());
             return Outcome::Failed(Failure {
@@ -501,11 +518,30 @@ async fn run_invoke(
     runtime: &Runtime,
     stop: &StopSignal,
 ) -> Result<Summary, BatchError> {
-    let def = config.prompt;
     // Fail on an unreadable input before touching any output.
     drop(open_input(&config.input)?);
+    // Resolve once (through the registry when the runtime has one) and pin that version for
+    // the whole run: every record renders the same text, and every result line records it.
+    let resolution = runtime.resolve(config.prompt).await;
+    if let Some(resolver) = runtime.resolver() {
+        resolver.pin(config.prompt, resolution.def.version);
+    }
+    let mut pinned = config.clone();
+    pinned.prompt = resolution.def;
+    let config = &pinned;
+    let def = config.prompt;
+    let source = resolution.source;
     let resume = if !config.fresh && results_path.exists() {
         let index = resume::scan_results(results_path, &def.id)?;
+        if let Some(found) = index.other_version(def.version) {
+            if !config.allow_version_change {
+                return Err(BatchError::VersionChanged {
+                    path: results_path.to_owned(),
+                    found,
+                    running: def.version.to_string(),
+                });
+            }
+        }
         Some(index)
     } else {
         resume::create_fresh(results_path).map_err(output_error(results_path))?;
@@ -596,7 +632,7 @@ async fn run_invoke(
         work_rx,
         out_tx,
         runtime,
-        def,
+        (def, source),
         config.model_id.as_deref(),
         config.concurrency,
         stop,
@@ -683,7 +719,7 @@ async fn dispatch(
     mut work_rx: mpsc::Receiver<Record>,
     out_tx: mpsc::Sender<Outcome>,
     runtime: &Runtime,
-    def: &'static PromptDef,
+    (def, source): (&'static PromptDef, Source),
     model_id: Option<&str>,
     concurrency: usize,
     stop: &StopSignal,
@@ -738,7 +774,8 @@ async fn dispatch(
                     let runtime = runtime.clone();
                     let model_id = model_id.clone();
                     let handle = tasks.spawn(async move {
-                        process(&runtime, def, model_id.as_deref(), record).await
+                        process_resolved(&runtime, (def, source), model_id.as_deref(), record)
+                            .await
                     });
                     in_flight.insert(handle.id(), key);
                 }

@@ -64,8 +64,27 @@ pub const EVENT_REJECTED: &str = "request_rejected";
 /// environment ([`Runtime::from_env`]: `PROMPTOPS_MODEL=local` for the offline keyword model,
 /// Bedrock when AWS settings are present, as they always are inside Lambda), named
 /// [`RUNTIME_NAME`]. Call it once at cold start.
+///
+/// With a prompt registry configured (`PROMPT_REGISTRY_URL`), the classifier's prompt is
+/// fetched here, during init, within the resolver's cold budget, so the first invocation finds
+/// a warm cache.
 pub async fn runtime_from_env() -> Result<Runtime, ConfigError> {
-    Ok(Runtime::from_env().await?.with_name(RUNTIME_NAME))
+    let runtime = Runtime::from_env().await?.with_name(RUNTIME_NAME);
+    if let Some(resolver) = runtime.resolver() {
+        resolver
+            .prefetch(&[prompts::customer_support::intent_classifier().def()])
+            .await;
+    }
+    Ok(runtime)
+}
+
+/// Revalidates the registry's prompts that are past their TTL, waiting at most `budget`: call
+/// it at the start of an invocation, because a frozen Lambda cannot refresh in the background
+/// between invocations. Without a registry it does nothing.
+pub async fn revalidate_prompts(runtime: &Runtime, budget: Duration) {
+    if let Some(resolver) = runtime.resolver() {
+        resolver.revalidate(budget).await;
+    }
 }
 
 /// A validated classification request.

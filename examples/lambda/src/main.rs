@@ -11,6 +11,14 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
         let runtime = runtime.clone();
         async move {
+            // A frozen function refreshes nothing in the background: revalidate stale prompts
+            // now, within the warm budget (0 by default: a stale prompt is served at once and
+            // the revalidation lands before the next invocation freezes).
+            let budget = runtime
+                .resolver()
+                .map(|resolver| resolver.config().warm_budget)
+                .unwrap_or_default();
+            promptops_lambda::revalidate_prompts(&runtime, budget).await;
             let (payload, context) = event.into_parts();
             // Lambda always sends the deadline; 0 would mean "none given", not "already past".
             let deadline = (context.deadline > 0).then(|| context.deadline());

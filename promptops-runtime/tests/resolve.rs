@@ -1,0 +1,611 @@
+//! Resolution through the real registry: the `promptops_registry` router on its embedded SQLite
+//! store, served over loopback HTTP on its own tokio runtime (so the test can kill it, open
+//! connections included), and the runtime's real HTTP client. One run repeats the promote
+//! cases over the DynamoDB + S3 store on moto's standalone server.
+
+#[path = "../../promptops-registry/tests/common/moto.rs"]
+#[allow(dead_code)]
+mod moto;
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock};
+use std::time::{Duration, Instant};
+
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use promptops_registry::auth::token_hash;
+use promptops_registry::http::{router, AppState};
+use promptops_registry::store::sqlite::SqliteStore;
+use promptops_registry::{Auth, Registry, Store, Tokens};
+use promptops_runtime::events::EventCapture;
+use promptops_runtime::resolve::http::HttpFetcher;
+use promptops_runtime::resolve::{CacheState, Fetch, ResolverConfig, Verdict};
+use promptops_runtime::{
+    PromptDef, PromptSpec, Resolver, Runtime, Source, Status, TemplateVars, VarVisitor, Version,
+};
+
+const READER: &str = "reader-secret-token";
+const RELEASER: &str = "releaser-secret-token";
+/// One global event sink for the whole binary: per-thread subscribers miss events whose
+/// callsite another test thread registered first. Each test has its own prompt id.
+static CAPTURE: LazyLock<EventCapture> = LazyLock::new(|| {
+    let (capture, subscriber) = EventCapture::new();
+    tracing::subscriber::set_global_default(subscriber).expect("one global subscriber");
+    capture
+});
+
+/// The events about prompt `id`, in order.
+fn events_about(id: &str) -> Vec<serde_json::Value> {
+    CAPTURE
+        .events()
+        .into_iter()
+        .filter(|event| event["prompt_id"] == id)
+        .collect()
+}
+
+/// Version 1 is the compiled-in prompt; 2 and 4 honour its contract, 3 does not.
+fn prompt_file(id: &str, version: u32) -> String {
+    let (variables, template) = match version {
+        1 => ("  name: {type: string, sensitive: true}\n", "Hello {{ name }}, this is v1."),
+        2 => (
+            "  name: {type: string, sensitive: true}\n  tone: {type: string, required: false, default: warm}\n",
+            "Hi {{ name }}, in a {{ tone }} tone: v2.",
+        ),
+        3 => (
+            "  name: {type: string}\n  account: {type: string}\n",
+            "Hi {{ name }} of {{ account }}: v3.",
+        ),
+        _ => ("  name: {type: string}\n", "Greetings {{ name }}: v4."),
+    };
+    format!(
+        "id: {id}\nversion: {version}\nowner: team\nmodel: claude-3-5-sonnet\ntags: []\nvariables:\n{variables}template: \"{template}\"\n"
+    )
+}
+
+/// The compiled-in prompt `id`: version 1, read by the same rules as the build.
+fn compiled(id: &str) -> &'static PromptDef {
+    let pushed = promptops_registry::push::from_yaml(prompt_file(id, 1).as_bytes()).expect("valid");
+    let mut def = pushed.def;
+    def.status = Status::Stable;
+    Box::leak(Box::new(def))
+}
+
+enum Greeter {}
+
+struct Vars<'a> {
+    name: &'a str,
+}
+
+impl TemplateVars for Vars<'_> {
+    fn visit(&self, visitor: &mut dyn VarVisitor) {
+        visitor.string("name", self.name);
+    }
+}
+
+impl PromptSpec for Greeter {
+    type Vars<'a> = Vars<'a>;
+    type Output = String;
+}
+
+/// A registry server that can be slowed down and killed.
+struct TestRegistry {
+    /// The prompt id this test uses.
+    id: String,
+    addr: SocketAddr,
+    knobs: Arc<Knobs>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    dir: std::path::PathBuf,
+    client: reqwest::Client,
+}
+
+/// What the test can turn and read on a running server.
+#[derive(Default)]
+struct Knobs {
+    delay_ms: AtomicU64,
+    requests: AtomicU64,
+}
+
+async fn delay(State(knobs): State<Arc<Knobs>>, request: Request, next: Next) -> Response {
+    knobs.requests.fetch_add(1, Ordering::SeqCst);
+    let ms = knobs.delay_ms.load(Ordering::SeqCst);
+    if ms > 0 {
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+    }
+    next.run(request).await
+}
+
+impl TestRegistry {
+    /// A registry on a fresh embedded store.
+    fn start(name: &str) -> TestRegistry {
+        let dir = std::env::temp_dir().join(format!(
+            "promptops-resolve-{name}-{}-{:?}",
+            std::process::id(),
+            Instant::now()
+        ));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let store = SqliteStore::open(dir.join("registry.db")).expect("store");
+        Self::start_on(name, store, dir)
+    }
+
+    /// A registry on `store`; `dir` is removed when it is dropped.
+    fn start_on<S: Store + Clone>(name: &str, store: S, dir: std::path::PathBuf) -> TestRegistry {
+        let tokens = Tokens::parse(&format!(
+            "tokens:\n  - {{name: agent, role: reader, sha256: {}}}\n  - {{name: release-bot, role: releaser, sha256: {}}}\n",
+            token_hash(READER),
+            token_hash(RELEASER)
+        ))
+        .expect("tokens");
+        let state = Arc::new(AppState {
+            registry: Registry::new(store),
+            auth: Auth::Tokens(tokens),
+        });
+        let knobs = Arc::new(Knobs::default());
+        let app = router(state).layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&knobs),
+            delay,
+        ));
+        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("server runtime");
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                    .await
+                    .expect("bind");
+                addr_tx.send(listener.local_addr().expect("addr")).ok();
+                tokio::select! {
+                    _ = axum::serve(listener, app) => {}
+                    _ = stopped => {}
+                }
+            });
+            // Drops every connection task too: the registry is gone, not just its listener.
+            runtime.shutdown_background();
+        });
+        LazyLock::force(&CAPTURE);
+        TestRegistry {
+            id: format!("demo.{name}"),
+            addr: addr_rx.recv().expect("server started"),
+            knobs,
+            stop: Some(stop),
+            thread: Some(thread),
+            dir,
+            client: reqwest::Client::new(),
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    async fn push(&self, version: u32) {
+        let response = self
+            .client
+            .post(format!("{}/prompts", self.url()))
+            .bearer_auth(RELEASER)
+            .header("content-type", "application/yaml")
+            .body(prompt_file(&self.id, version))
+            .send()
+            .await
+            .expect("push");
+        assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
+    }
+
+    async fn promote(&self, version: u32) {
+        let response = self
+            .client
+            .post(format!("{}/prompts/{}/promote", self.url(), self.id))
+            .bearer_auth(RELEASER)
+            .header("content-type", "application/json")
+            .body(serde_json::json!({ "version": version.to_string() }).to_string())
+            .send()
+            .await
+            .expect("promote");
+        assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+    }
+
+    fn kill(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            stop.send(()).ok();
+        }
+        if let Some(thread) = self.thread.take() {
+            thread.join().expect("server thread");
+        }
+    }
+
+    fn resolver(&self, config: ResolverConfig) -> Resolver {
+        let http = HttpFetcher::new(&self.url(), Some(READER.to_owned())).expect("client");
+        Resolver::new(vec![Box::new(http) as Box<dyn Fetch>], config)
+    }
+}
+
+impl Drop for TestRegistry {
+    fn drop(&mut self) {
+        self.kill();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn config(ttl_ms: u64) -> ResolverConfig {
+    ResolverConfig {
+        ttl: Duration::from_millis(ttl_ms),
+        cold_budget: Duration::from_secs(5),
+        warm_budget: Duration::from_secs(5),
+        ..ResolverConfig::default()
+    }
+}
+
+fn events_named<'a>(events: &'a [serde_json::Value], name: &str) -> Vec<&'a serde_json::Value> {
+    events
+        .iter()
+        .filter(|event| event["event"] == name)
+        .collect()
+}
+
+#[tokio::test]
+async fn a_compatible_promotion_is_used_and_an_incompatible_one_refused() {
+    let registry = TestRegistry::start("promote");
+    for version in [1, 2, 3] {
+        registry.push(version).await;
+    }
+    let compiled = compiled(&registry.id);
+    let resolver = registry.resolver(config(100));
+    let runtime = Runtime::local().with_resolver(resolver.clone());
+    let greeter = promptops_runtime::Prompt::<Greeter>::__new(compiled);
+
+    // Nothing stable yet: the registry says 404, the compiled prompt runs.
+    let first = resolver.resolve(compiled).await;
+    assert_eq!(first.source, Source::Compiled);
+    assert_eq!(first.verdict, Verdict::NotFound);
+    assert_eq!(first.cache, CacheState::Fetched);
+    assert!(std::ptr::eq(first.def, compiled));
+
+    // Promote the compatible v2: after the TTL, the next call revalidates and runs v2.
+    registry.promote(2).await;
+    let cached = resolver.resolve(compiled).await;
+    assert_eq!(
+        (cached.cache, cached.verdict),
+        (CacheState::Fresh, Verdict::NotFound)
+    );
+    tokio::time::sleep(Duration::from_millis(120)).await;
+    let done = greeter
+        .invoke(
+            &runtime,
+            &Vars {
+                name: "Ada Lovelace",
+            },
+        )
+        .await
+        .expect("call");
+    assert_eq!(done.prompt.version, Version::new(2));
+    assert_eq!(done.source, Source::Http);
+    assert!(
+        done.prompt.template.contains("v2"),
+        "{}",
+        done.prompt.template
+    );
+    // The contract's sensitivity is the union of both sides: `name` stays sensitive.
+    assert!(done.prompt.variable("name").expect("name").sensitive);
+    let events = events_about(&registry.id);
+    let invoked = events_named(&events, "prompt_invoked");
+    let last = invoked.last().expect("prompt_invoked");
+    assert_eq!(last["prompt_version"], "2");
+    assert_eq!(last["prompt_source"], "http");
+    let completed = events_named(&events, "prompt_completed");
+    assert_eq!(completed.last().expect("completed")["prompt_version"], "2");
+    let resolved = events_named(&events, "prompt_resolved");
+    let fetched = resolved.last().expect("prompt_resolved");
+    assert_eq!(fetched["source"], "http");
+    assert_eq!(fetched["resolved_version"], "2");
+    assert_eq!(fetched["verdict"], "compatible");
+    assert_eq!(fetched["cache"], "fetched");
+    assert_eq!(fetched["content_hash"], done.prompt.content_hash.as_str());
+    assert!(
+        !CAPTURE.text().contains("Ada Lovelace"),
+        "a sensitive value leaked"
+    );
+
+    // An unchanged registry answers 304 and the cached v2 stays.
+    tokio::time::sleep(Duration::from_millis(120)).await;
+    let revalidated = resolver.resolve(compiled).await;
+    assert_eq!(revalidated.def.version, Version::new(2));
+    assert_eq!(revalidated.cache, CacheState::Fetched);
+
+    // Promote v3, which requires a new variable: refused, the compiled prompt runs.
+    let seen = events_about(&registry.id).len();
+    registry.promote(3).await;
+    tokio::time::sleep(Duration::from_millis(120)).await;
+    let done = greeter
+        .invoke(&runtime, &Vars { name: "Grace" })
+        .await
+        .expect("call");
+    assert!(std::ptr::eq(done.prompt, compiled));
+    assert_eq!(done.source, Source::Compiled);
+    let events = events_about(&registry.id).split_off(seen);
+    let mismatch = events_named(&events, "prompt_contract_mismatch");
+    assert_eq!(mismatch.len(), 1, "{events:#?}");
+    assert_eq!(mismatch[0]["remote_version"], "3");
+    assert!(
+        mismatch[0]["differences"]
+            .as_str()
+            .is_some_and(|text| text.contains("`account`")),
+        "{:?}",
+        mismatch[0]
+    );
+    let resolved = events_named(&events, "prompt_resolved");
+    let refused = resolved.last().expect("prompt_resolved");
+    assert_eq!(refused["verdict"], "incompatible");
+    assert_eq!(refused["source"], "compiled");
+    assert_eq!(refused["registry_version"], "3");
+    assert_eq!(
+        events_named(&events, "prompt_invoked")[0]["prompt_version"],
+        "1"
+    );
+
+    // Revalidating the refused version (304) keeps refusing it, with no second mismatch event.
+    tokio::time::sleep(Duration::from_millis(120)).await;
+    let again = resolver.resolve(compiled).await;
+    assert_eq!(again.verdict, Verdict::Incompatible);
+    assert!(std::ptr::eq(again.def, compiled));
+    assert_eq!(
+        events_named(&events_about(&registry.id), "prompt_contract_mismatch").len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_dead_registry_serves_stale_then_compiled_and_opens_the_circuit() {
+    let mut registry = TestRegistry::start("kill");
+    registry.push(2).await;
+    registry.promote(2).await;
+    let compiled = compiled(&registry.id);
+    let resolver = registry.resolver(ResolverConfig {
+        max_stale: Duration::from_millis(400),
+        breaker_threshold: 3,
+        breaker_cooldown: Duration::from_secs(60),
+        ..config(50)
+    });
+    assert_eq!(
+        resolver.resolve(compiled).await.def.version,
+        Version::new(2)
+    );
+
+    registry.kill();
+    tokio::time::sleep(Duration::from_millis(80)).await;
+    // Past the TTL, within max-stale: the revalidation fails, the last good version is served.
+    let stale = resolver.resolve(compiled).await;
+    assert_eq!(stale.def.version, Version::new(2));
+    assert_eq!(stale.source, Source::Http);
+    assert_eq!(stale.cache, CacheState::Stale);
+
+    // Past max-stale: the compiled prompt.
+    tokio::time::sleep(Duration::from_millis(450)).await;
+    let expired = resolver.resolve(compiled).await;
+    assert!(std::ptr::eq(expired.def, compiled));
+    assert_eq!(expired.source, Source::Compiled);
+    assert_eq!(expired.cache, CacheState::Miss);
+
+    // Repeated failures open the circuit; then a call tries nothing and costs nothing.
+    for _ in 0..3 {
+        resolver.resolve(compiled).await;
+    }
+    assert!(resolver.circuit_open());
+    let start = Instant::now();
+    let open = resolver.resolve(compiled).await;
+    assert!(
+        start.elapsed() < Duration::from_millis(50),
+        "{:?}",
+        start.elapsed()
+    );
+    assert_eq!(
+        (open.source, open.cache),
+        (Source::Compiled, CacheState::Miss)
+    );
+}
+
+#[tokio::test]
+async fn a_slow_registry_never_costs_more_than_the_budget() {
+    let registry = TestRegistry::start("slow");
+    registry.push(2).await;
+    registry.promote(2).await;
+    registry.knobs.delay_ms.store(600, Ordering::SeqCst);
+    let compiled = compiled(&registry.id);
+    let resolver = registry.resolver(ResolverConfig {
+        ttl: Duration::from_millis(400),
+        cold_budget: Duration::from_millis(100),
+        warm_budget: Duration::ZERO,
+        ..ResolverConfig::default()
+    });
+
+    // Cold: the call waits the cold budget, then runs the compiled prompt.
+    let start = Instant::now();
+    let cold = resolver.resolve(compiled).await;
+    let waited = start.elapsed();
+    assert!(waited >= Duration::from_millis(100), "{waited:?}");
+    assert!(waited < Duration::from_millis(500), "{waited:?}");
+    assert_eq!(
+        (cold.source, cold.cache),
+        (Source::Compiled, CacheState::Miss)
+    );
+
+    // The fetch went on and warmed the cache.
+    tokio::time::sleep(Duration::from_millis(650)).await;
+    let warm = resolver.resolve(compiled).await;
+    assert_eq!(warm.def.version, Version::new(2));
+    assert_eq!(warm.cache, CacheState::Fresh);
+
+    // Warm and past its TTL: a zero warm budget serves the cached version at once.
+    tokio::time::sleep(Duration::from_millis(450)).await;
+    let start = Instant::now();
+    let stale = resolver.resolve(compiled).await;
+    assert!(
+        start.elapsed() < Duration::from_millis(100),
+        "{:?}",
+        start.elapsed()
+    );
+    assert_eq!(stale.def.version, Version::new(2));
+    assert_eq!(stale.cache, CacheState::Stale);
+}
+
+#[tokio::test]
+async fn a_pinned_version_is_kept_while_the_stable_one_moves() {
+    let registry = TestRegistry::start("pin");
+    for version in [2, 4] {
+        registry.push(version).await;
+        registry.promote(version).await;
+    }
+    let compiled = compiled(&registry.id);
+    let resolver = registry.resolver(config(50));
+    resolver.pin(compiled, Version::new(2));
+    assert_eq!(resolver.pinned(&registry.id), Some(Version::new(2)));
+    let pinned = resolver.resolve(compiled).await;
+    assert_eq!(pinned.def.version, Version::new(2));
+    assert_eq!(pinned.cache, CacheState::Fetched);
+
+    tokio::time::sleep(Duration::from_millis(80)).await;
+    let later = resolver.resolve(compiled).await;
+    assert_eq!(later.def.version, Version::new(2));
+    assert_eq!(
+        later.cache,
+        CacheState::Fresh,
+        "pinned answers never expire"
+    );
+
+    // Unpinned, the same registry answers the stable v4.
+    let unpinned = registry.resolver(config(50));
+    assert_eq!(
+        unpinned.resolve(compiled).await.def.version,
+        Version::new(4)
+    );
+
+    // A pin from the configuration works the same.
+    let from_config = registry.resolver(ResolverConfig {
+        pins: [(registry.id.clone(), Version::new(2))].into(),
+        ..config(50)
+    });
+    assert_eq!(
+        from_config.resolve(compiled).await.def.version,
+        Version::new(2)
+    );
+}
+
+#[tokio::test]
+async fn concurrent_cold_calls_share_one_fetch() {
+    let registry = TestRegistry::start("single-flight");
+    registry.push(2).await;
+    registry.promote(2).await;
+    registry.knobs.delay_ms.store(100, Ordering::SeqCst);
+    let compiled = compiled(&registry.id);
+    let resolver = registry.resolver(config(60_000));
+    registry.knobs.requests.store(0, Ordering::SeqCst);
+    let calls: Vec<_> = (0..8)
+        .map(|_| {
+            let resolver = resolver.clone();
+            tokio::spawn(async move { resolver.resolve(compiled).await })
+        })
+        .collect();
+    let mut versions = Vec::new();
+    for call in calls {
+        versions.push(call.await.expect("task").def.version);
+    }
+    assert_eq!(versions, [Version::new(2); 8]);
+    // One round trip served all eight calls.
+    assert_eq!(registry.knobs.requests.load(Ordering::SeqCst), 1);
+    assert_eq!(
+        events_named(&events_about(&registry.id), "prompt_resolved").len(),
+        8,
+        "each waiting call reports its resolution"
+    );
+}
+
+#[tokio::test]
+async fn the_environment_alone_turns_resolution_on() {
+    let registry = TestRegistry::start("env");
+    registry.push(2).await;
+    registry.promote(2).await;
+    let url = registry.url();
+    let vars = [
+        ("PROMPT_REGISTRY_URL", url.as_str()),
+        ("PROMPTOPS_REGISTRY_TOKEN", READER),
+        ("PROMPTOPS_REGISTRY_MODE", "production"),
+    ];
+    let lookup = |name: &str| {
+        vars.iter()
+            .find(|(key, _)| *key == name)
+            .map(|(_, value)| (*value).to_owned())
+    };
+    let resolver = Resolver::from_lookup(lookup)
+        .expect("valid")
+        .expect("a registry is configured");
+    assert_eq!(resolver.config().mode, "production");
+    let runtime = Runtime::local().with_resolver(resolver);
+    let greeter = promptops_runtime::Prompt::<Greeter>::__new(compiled(&registry.id));
+    let done = greeter
+        .invoke(&runtime, &Vars { name: "Ada" })
+        .await
+        .expect("call");
+    assert_eq!(done.prompt.version, Version::new(2));
+    assert_eq!(done.source, Source::Http);
+
+    // A wrong token is a failing registry: the compiled prompt runs.
+    let wrong = [
+        ("PROMPT_REGISTRY_URL", url.as_str()),
+        ("PROMPTOPS_REGISTRY_TOKEN", "nope"),
+    ];
+    let resolver = Resolver::from_lookup(|name: &str| {
+        wrong
+            .iter()
+            .find(|(key, _)| *key == name)
+            .map(|(_, value)| (*value).to_owned())
+    })
+    .expect("valid")
+    .expect("configured");
+    let denied = resolver.resolve(compiled(&registry.id)).await;
+    assert_eq!(denied.source, Source::Compiled);
+    assert_eq!(denied.verdict, Verdict::Unchecked);
+}
+
+/// The promote cases again, with the registry on DynamoDB + S3 (moto): the resolver sees the
+/// same contract whatever store serves it.
+#[tokio::test]
+async fn the_promote_cases_hold_over_dynamodb_and_s3() {
+    let Some(moto) = moto::Moto::start().await else {
+        return;
+    };
+    let store = moto.fresh_store().await;
+    let dir = std::env::temp_dir().join(format!("promptops-resolve-moto-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let registry = TestRegistry::start_on("moto", store, dir);
+    for version in [2, 3] {
+        registry.push(version).await;
+    }
+    let compiled = compiled(&registry.id);
+    let resolver = registry.resolver(config(100));
+    assert_eq!(resolver.resolve(compiled).await.verdict, Verdict::NotFound);
+
+    registry.promote(2).await;
+    tokio::time::sleep(Duration::from_millis(120)).await;
+    let used = resolver.resolve(compiled).await;
+    assert_eq!(
+        (used.def.version, used.source),
+        (Version::new(2), Source::Http)
+    );
+    assert_eq!(used.verdict, Verdict::Compatible);
+
+    registry.promote(3).await;
+    tokio::time::sleep(Duration::from_millis(120)).await;
+    let refused = resolver.resolve(compiled).await;
+    assert!(std::ptr::eq(refused.def, compiled));
+    assert_eq!(refused.verdict, Verdict::Incompatible);
+    assert_eq!(refused.registry_version, Some(Version::new(3)));
+    let mismatches = events_named(&events_about(&registry.id), "prompt_contract_mismatch").len();
+    assert_eq!(mismatches, 1);
+    drop(registry);
+    drop(moto);
+}
