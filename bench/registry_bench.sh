@@ -26,8 +26,11 @@ if ! command -v wrk >/dev/null; then
 fi
 
 cd "$root"
-cargo build --quiet --release -p promptops-cli
-cargo build --quiet --release -p promptops-registry --example trivial_json --example promote_latency
+# PROMPTOPS_BENCH_NO_BUILD=1 reuses the release binaries already in target/release.
+if [ -z "${PROMPTOPS_BENCH_NO_BUILD:-}" ]; then
+  cargo build --quiet --release -p promptops-cli
+  cargo build --quiet --release -p promptops-registry --example trivial_json --example promote_latency
+fi
 rm -rf "$work" && mkdir -p "$work"
 hash=$(printf %s "$token" | sha256sum | cut -d' ' -f1)
 printf 'tokens:\n  - name: bench\n    role: releaser\n    sha256: %s\n' "$hash" > "$work/tokens.yaml"
