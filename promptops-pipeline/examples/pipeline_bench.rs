@@ -13,9 +13,6 @@
 //! event (render only: no S3, no model) — the same measurements `bench/lambda_bench.sh` makes
 //! for the classifier Lambda.
 
-#[path = "../../examples/lambda/tests/common/runtime_api.rs"]
-mod runtime_api;
-
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Arc;
@@ -25,7 +22,7 @@ use promptops_bedrock_mock::{MockBedrock, Script};
 use promptops_pipeline::{Bucket, DirBucket, Env, Pipeline, PipelineSettings};
 use promptops_runtime::bedrock::sdk;
 use promptops_runtime::{BedrockApi, BedrockModel, RetryPolicy, Runtime};
-use runtime_api::{lambda_env, Report, RuntimeApi};
+use promptops_tests::lambda_runtime::{lambda_env, Report, RuntimeApi};
 use serde_json::json;
 
 const MODEL: &str = "anthropic.claude-3-haiku-20240307-v1:0";

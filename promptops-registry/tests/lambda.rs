@@ -2,16 +2,13 @@
 //! local Lambda Runtime API with Function URL events: IAM callers map to roles, a direct
 //! invoke (no authorizer) reads only, and errors stay JSON.
 
-#[path = "../../examples/lambda/tests/common/runtime_api.rs"]
-mod runtime_api;
-
 mod common;
 
 use std::process::Stdio;
 use std::time::Duration;
 
 use base64::Engine as _;
-use runtime_api::{lambda_env, Report, RuntimeApi};
+use promptops_tests::lambda_runtime::{lambda_env, Report, RuntimeApi};
 use serde_json::{json, Value};
 use tokio::process::{Child, Command};
 

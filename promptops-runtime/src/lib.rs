@@ -13,8 +13,9 @@
 //! * retries with backoff and jitter, per-attempt and total timeouts ([`RetryPolicy`]), typed
 //!   errors ([`InvokeError`]);
 //! * `prompt_invoked` / `prompt_completed` / `prompt_failed` JSON events ([`events`]);
-//! * resolution through a prompt registry ([`resolve`]): with `PROMPT_REGISTRY_URL` set (and
-//!   the `registry-client` feature), [`Runtime::from_env`] gives a runtime whose typed handles
+//! * resolution through a prompt registry ([`resolve`]): with `PROMPT_REGISTRY_FUNCTION`
+//!   (direct Lambda invoke, feature `registry-aws`) or `PROMPT_REGISTRY_URL` (HTTP, feature
+//!   `registry-client`) set, [`Runtime::from_env`] gives a runtime whose typed handles
 //!   run the registry's current version when it honours the compiled prompt's contract, and
 //!   the compiled prompt otherwise.
 //!

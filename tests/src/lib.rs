@@ -10,6 +10,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+pub mod lambda_runtime;
 pub mod moto;
 
 /// The JSON Schema validator the tests use, for crates that reach it through this one.

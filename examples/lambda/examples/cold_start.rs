@@ -15,14 +15,11 @@
 //! (`promptops-bedrock-mock`), so the AWS SDK's configuration loading and client construction
 //! are part of the cold start, and each invocation is a real signed HTTP call.
 
-#[path = "../tests/common/runtime_api.rs"]
-mod runtime_api;
-
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use promptops_bedrock_mock::{MockBedrock, Script};
-use runtime_api::{lambda_env, Report, RuntimeApi};
+use promptops_tests::lambda_runtime::{lambda_env, Report, RuntimeApi};
 use serde_json::json;
 use tokio::process::Command;
 

@@ -4,13 +4,12 @@
 
 pub mod moto;
 
-#[path = "../../../examples/lambda/tests/common/runtime_api.rs"]
-pub mod runtime_api;
+pub use promptops_tests::lambda_runtime as runtime_api;
 
 use std::process::Stdio;
 use std::time::Duration;
 
-use runtime_api::{lambda_env, Report, RuntimeApi};
+use promptops_tests::lambda_runtime::{lambda_env, Report, RuntimeApi};
 use serde_json::{json, Value};
 use tokio::process::{Child, Command};
 

@@ -42,8 +42,8 @@
 //! # Configuration ([`ResolverConfig::from_lookup`])
 //! | variable | meaning |
 //! |---|---|
-//! | `PROMPT_REGISTRY_FUNCTION` | Lambda function name or ARN: the direct-invoke tier (not in this build: an error) |
-//! | `PROMPT_REGISTRY_URL` | base URL of the registry: the HTTP tier (feature `registry-client`) |
+//! | `PROMPT_REGISTRY_FUNCTION` | Lambda function name or ARN (with an optional `:alias`): the direct invoke tier ([`lambda`], feature `registry-aws`; without it, an error), tried first |
+//! | `PROMPT_REGISTRY_URL` | base URL of the registry: the HTTP tier (feature `registry-client`), tried when no function is set or its invoke fails |
 //! | `PROMPTOPS_REGISTRY_TOKEN` | bearer token for the HTTP tier (never logged) |
 //! | `PROMPTOPS_REGISTRY_MODE` | `production` (default), `staging`, `dev` or `simulation`; sent on every request |
 //! | `PROMPTOPS_REGISTRY_TTL_MS` | freshness, default 60000 |
@@ -54,6 +54,8 @@
 
 #[cfg(feature = "registry-client")]
 pub mod http;
+#[cfg(feature = "registry-aws")]
+pub mod lambda;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -456,13 +458,7 @@ impl Resolver {
         let config = ResolverConfig::from_lookup(&lookup)?;
         let mut tiers: Vec<Box<dyn Fetch>> = Vec::new();
         if let Some(function) = function {
-            return Err(ConfigError {
-                variable: FUNCTION_ENV,
-                value: function,
-                problem: "is set, but the direct Lambda invoke tier is not in this build; \
-                          set PROMPT_REGISTRY_URL to the registry's Function URL instead"
-                    .to_owned(),
-            });
+            tiers.push(lambda_tier(function)?);
         }
         if let Some(url) = url {
             tiers.push(http_tier(url, set(TOKEN_ENV))?);
@@ -745,6 +741,54 @@ fn http_tier(url: String, _token: Option<String>) -> Result<Box<dyn Fetch>, Conf
     })
 }
 
+#[cfg(feature = "registry-aws")]
+fn lambda_tier(function: String) -> Result<Box<dyn Fetch>, ConfigError> {
+    let fetcher = lambda::LambdaFetcher::new(&function).map_err(|err| ConfigError {
+        variable: FUNCTION_ENV,
+        value: function,
+        problem: err.to_string(),
+    })?;
+    Ok(Box::new(fetcher))
+}
+
+#[cfg(not(feature = "registry-aws"))]
+fn lambda_tier(function: String) -> Result<Box<dyn Fetch>, ConfigError> {
+    Err(ConfigError {
+        variable: FUNCTION_ENV,
+        value: function,
+        problem: "is set, but this build has no direct Lambda invoke tier (promptops-runtime \
+                  feature `registry-aws`); build with it, or set PROMPT_REGISTRY_URL to the \
+                  registry's URL instead"
+            .to_owned(),
+    })
+}
+
+/// A registry answer (`status`, its `ETag` and body, from either tier) as a [`Fetched`]:
+/// `200` a document, `304` not modified, `404` no version; anything else is an error
+/// carrying the registry's JSON `error` message. `what` names the request in errors.
+#[cfg_attr(not(feature = "registry-client"), allow(dead_code))]
+pub(crate) fn interpret_answer(
+    what: &str,
+    status: u16,
+    etag: Option<String>,
+    body: String,
+) -> Result<Fetched, FetchError> {
+    match status {
+        200 => Ok(Fetched::Document { body, etag }),
+        304 => Ok(Fetched::NotModified),
+        404 => Ok(Fetched::NotFound),
+        _ => {
+            let message = serde_json::from_str::<serde_json::Value>(&body)
+                .ok()
+                .and_then(|value| value.get("error")?.as_str().map(str::to_owned))
+                .unwrap_or_default();
+            Err(FetchError::new(
+                format!("{what}: {status} {message}").trim_end().to_owned(),
+            ))
+        }
+    }
+}
+
 /// One fetch for `entry` through the tiers, then the cache update and the wake-up.
 async fn fetch_task(inner: Arc<Inner>, entry: Arc<Entry>) {
     let etag = entry
@@ -999,7 +1043,30 @@ mod tests {
                 .unwrap()
                 .is_none()
         );
+    }
+
+    #[cfg(not(feature = "registry-aws"))]
+    #[test]
+    fn a_function_without_the_lambda_tier_is_a_configuration_error() {
         let err = Resolver::from_lookup(|n| (n == FUNCTION_ENV).then(|| "registry".to_owned()))
+            .unwrap_err();
+        assert_eq!(err.variable, FUNCTION_ENV);
+        assert!(err.to_string().contains("registry-aws"), "{err}");
+    }
+
+    #[cfg(feature = "registry-aws")]
+    #[test]
+    fn a_function_comes_before_the_url_and_both_are_tiers() {
+        let resolver = Resolver::from_lookup(|n| match n {
+            FUNCTION_ENV => Some("arn:aws:lambda:eu-west-1:123456789012:function:registry".into()),
+            URL_ENV => Some("https://registry.example".into()),
+            _ => None,
+        })
+        .unwrap()
+        .expect("a resolver");
+        let sources: Vec<Source> = resolver.inner.tiers.iter().map(|t| t.source()).collect();
+        assert_eq!(sources, [Source::Lambda, Source::Http]);
+        let err = Resolver::from_lookup(|n| (n == FUNCTION_ENV).then(|| "two words".to_owned()))
             .unwrap_err();
         assert_eq!(err.variable, FUNCTION_ENV);
     }

@@ -2,7 +2,7 @@
 
 #![allow(dead_code)]
 
-pub mod runtime_api;
+pub use promptops_tests::lambda_runtime as runtime_api;
 
 use std::future::Future;
 use std::sync::{Arc, Mutex};

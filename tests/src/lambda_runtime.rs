@@ -1,5 +1,6 @@
 //! A local stand-in for the AWS Lambda Runtime API (the HTTP interface a custom runtime polls),
-//! enough to drive the real `promptops-lambda` binary: the endpoints
+//! enough to drive a real function binary (`promptops-lambda`, the registry's and the
+//! pipeline's): the endpoints
 //!
 //! * `GET /2018-06-01/runtime/invocation/next` — long-polls until an event is queued, then
 //!   answers it with the `Lambda-Runtime-Aws-Request-Id`, `Lambda-Runtime-Deadline-Ms`,
@@ -8,15 +9,22 @@
 //! * `POST /2018-06-01/runtime/init/error`.
 //!
 //! Everything the function does is reported, timestamped, on a channel ([`Report`]).
-//! Shared by the end-to-end tests and the cold-start benchmark (`examples/cold_start.rs`,
-//! which includes this file with `#[path]`). One server per function process: a poll left
-//! pending by a killed process would otherwise take the next event.
+//!
+//! The same server also answers the Lambda service's own `Invoke` operation
+//! (`POST /2015-03-31/functions/{name}/invocations`, what `aws-sdk-lambda`'s `invoke` sends),
+//! so a real SDK client pointed at [`RuntimeApi::endpoint_url`] invokes the function process
+//! polling this server: the event is queued, and the function's response (or error, with
+//! `X-Amz-Function-Error`) becomes the `Invoke` answer. An unknown function name is the
+//! service's `ResourceNotFoundException`.
+//!
+//! One server per function process: a poll left pending by a killed process would otherwise
+//! take the next event.
 
-#![allow(dead_code)]
-
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::io;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -25,16 +33,24 @@ use hyper::body::{Bytes, Incoming};
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
-use tokio::sync::{mpsc, Mutex};
+use tokio::sync::{mpsc, oneshot, Mutex};
 use tokio::task::JoinHandle;
 
 /// The function ARN sent with every event.
 pub const FUNCTION_ARN: &str = "arn:aws:lambda:us-east-1:123456789012:function:promptops-lambda";
 
+/// The function's name: what the `Invoke` operation accepts (as the name, or inside
+/// [`FUNCTION_ARN`]).
+pub const FUNCTION_NAME: &str = "promptops-lambda";
+
+/// How long an `Invoke` waits for the function's answer.
+const INVOKE_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// The function timeout used for deadlines unless an event says otherwise.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 
 const PREFIX: &str = "/2018-06-01/runtime/";
+const INVOKE_PREFIX: &str = "/2015-03-31/functions/";
 
 /// Something the function did, with the time the server saw it.
 #[derive(Debug, Clone)]
@@ -99,9 +115,21 @@ struct Invocation {
     timeout: Duration,
 }
 
+/// How the function finished an invocation queued by `Invoke`.
+enum Outcome {
+    Response(String),
+    Error(String),
+}
+
 struct State {
     queue: Mutex<mpsc::UnboundedReceiver<Invocation>>,
     reports: mpsc::UnboundedSender<Report>,
+    /// Queues invocations for `Invoke` requests.
+    events: mpsc::UnboundedSender<Invocation>,
+    /// `Invoke` requests waiting for the function, by request id.
+    waiting: std::sync::Mutex<HashMap<String, oneshot::Sender<Outcome>>>,
+    /// Numbers the request ids of `Invoke` requests.
+    invokes: AtomicU64,
 }
 
 /// A running fake Runtime API on a loopback port. Dropping it stops the server.
@@ -122,6 +150,9 @@ impl RuntimeApi {
         let state = Arc::new(State {
             queue: Mutex::new(queue),
             reports: report_tx,
+            events: events.clone(),
+            waiting: std::sync::Mutex::new(HashMap::new()),
+            invokes: AtomicU64::new(0),
         });
         let server = tokio::spawn(async move {
             // Connections live in this set, so stopping the server stops them too.
@@ -153,6 +184,12 @@ impl RuntimeApi {
     /// `127.0.0.1:PORT`, the value of `AWS_LAMBDA_RUNTIME_API`.
     pub fn address(&self) -> String {
         self.addr.to_string()
+    }
+
+    /// `http://127.0.0.1:PORT`: the endpoint URL for an `aws-sdk-lambda` client whose `invoke`
+    /// should reach the function polling this server.
+    pub fn endpoint_url(&self) -> String {
+        format!("http://{}", self.addr)
     }
 
     /// Queues an event: the next `GET .../next` answers it.
@@ -237,6 +274,19 @@ async fn serve(
         Err(_) => String::new(),
     };
     let at = Instant::now();
+    if let Some(function) = path
+        .strip_prefix(INVOKE_PREFIX)
+        .and_then(|rest| rest.strip_suffix("/invocations"))
+    {
+        if method == Method::POST {
+            return Ok(invoke(
+                &state,
+                &percent_encoding::percent_decode_str(function).decode_utf8_lossy(),
+                body,
+            )
+            .await);
+        }
+    }
     let route = path.strip_prefix(PREFIX).unwrap_or("");
 
     if method == Method::GET && route == "invocation/next" {
@@ -270,6 +320,7 @@ async fn serve(
                     _ => None,
                 };
                 if let Some(report) = report {
+                    answer_invoke(&state, &report);
                     let _ = state.reports.send(report);
                     return Ok(reply(StatusCode::ACCEPTED, r#"{"status":"OK"}"#));
                 }
@@ -284,6 +335,78 @@ async fn serve(
         StatusCode::NOT_FOUND,
         r#"{"errorMessage":"unknown"}"#,
     ))
+}
+
+/// The Lambda service's `Invoke` (request-response): queue the payload as an event for the
+/// function and answer with what it returns.
+async fn invoke(state: &State, function: &str, payload: String) -> Response<Full<Bytes>> {
+    if function != FUNCTION_NAME && function != FUNCTION_ARN {
+        let body = serde_json::json!({
+            "Type": "User",
+            "message": format!("Function not found: {function}"),
+        });
+        return Response::builder()
+            .status(StatusCode::NOT_FOUND)
+            .header("content-type", "application/json")
+            .header("x-amzn-errortype", "ResourceNotFoundException")
+            .body(Full::new(Bytes::from(body.to_string())))
+            .unwrap_or_else(|_| reply(StatusCode::INTERNAL_SERVER_ERROR, "{}"));
+    }
+    let number = state.invokes.fetch_add(1, Ordering::Relaxed);
+    let request_id = format!("invoke-{number:08}");
+    let (answer, outcome) = oneshot::channel();
+    state
+        .waiting
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .insert(request_id.clone(), answer);
+    let _ = state.events.send(Invocation {
+        request_id: request_id.clone(),
+        payload: payload.into_bytes(),
+        timeout: DEFAULT_TIMEOUT,
+    });
+    let builder = Response::builder()
+        .header("content-type", "application/json")
+        .header("x-amz-executed-version", "$LATEST")
+        .header("x-amzn-requestid", &request_id);
+    let response = match tokio::time::timeout(INVOKE_TIMEOUT, outcome).await {
+        Ok(Ok(Outcome::Response(body))) => builder
+            .status(StatusCode::OK)
+            .body(Full::new(Bytes::from(body))),
+        Ok(Ok(Outcome::Error(body))) => builder
+            .status(StatusCode::OK)
+            .header("x-amz-function-error", "Unhandled")
+            .body(Full::new(Bytes::from(body))),
+        // The function never answered: what the service reports for a timed-out function.
+        _ => builder
+            .status(StatusCode::OK)
+            .header("x-amz-function-error", "Unhandled")
+            .body(Full::new(Bytes::from(
+                r#"{"errorType":"Sandbox.Timedout","errorMessage":"Task timed out"}"#,
+            ))),
+    };
+    response.unwrap_or_else(|_| reply(StatusCode::INTERNAL_SERVER_ERROR, "{}"))
+}
+
+/// Hands a function's response or error to the `Invoke` request waiting for it, if any.
+fn answer_invoke(state: &State, report: &Report) {
+    let (request_id, outcome) = match report {
+        Report::Response {
+            request_id, body, ..
+        } => (request_id, Outcome::Response(body.clone())),
+        Report::Error {
+            request_id, body, ..
+        } => (request_id, Outcome::Error(body.clone())),
+        _ => return,
+    };
+    let waiting = state
+        .waiting
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .remove(request_id);
+    if let Some(waiting) = waiting {
+        let _ = waiting.send(outcome);
+    }
 }
 
 fn next_response(invocation: Invocation) -> Response<Full<Bytes>> {

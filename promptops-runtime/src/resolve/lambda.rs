@@ -1,0 +1,258 @@
+//! The direct Lambda invoke tier (`PROMPT_REGISTRY_FUNCTION`): the registry's function is
+//! invoked through `aws-sdk-lambda` (`Invoke`, request-response), the seed's production path.
+//! No HTTP endpoint or URL signing is involved; the caller needs `lambda:InvokeFunction` on
+//! the function.
+//!
+//! The payload is the event a Lambda Function URL would deliver (payload format 2.0) for
+//! `GET /prompts/{id}?mode=…[&version=…]` with `If-None-Match`, so the registry's one router
+//! answers both tiers alike: the function's answer is a Function URL response (`statusCode`,
+//! `headers`, `body`) read exactly like the HTTP tier's. A direct invoke carries no IAM
+//! authorizer, so the registry treats it as a reader, which is all resolution needs.
+//!
+//! The SDK client is built on first use from the standard AWS configuration chain
+//! ([`promptops_aws::load`]: region, credentials, `AWS_ENDPOINT_URL[_LAMBDA]`), so building a
+//! resolver stays synchronous and a process that never resolves never loads it.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use aws_sdk_lambda::primitives::Blob;
+use aws_sdk_lambda::types::InvocationType;
+use base64::Engine as _;
+use serde::Deserialize;
+use tokio::sync::OnceCell;
+
+use super::{interpret_answer, Fetch, FetchError, FetchFuture, FetchRequest, Fetched, Source};
+
+/// The registry through a direct Lambda invoke.
+pub struct LambdaFetcher {
+    function: String,
+    client: OnceCell<aws_sdk_lambda::Client>,
+}
+
+impl fmt::Debug for LambdaFetcher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LambdaFetcher")
+            .field("function", &self.function)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LambdaFetcher {
+    /// A tier invoking `function` (a name, a partial or full ARN, optionally with a `:alias`),
+    /// with a client from the standard AWS configuration chain, built on the first fetch.
+    pub fn new(function: &str) -> Result<Self, FetchError> {
+        let function = function.trim();
+        if function.is_empty() || function.chars().any(char::is_whitespace) {
+            return Err(FetchError::new(
+                "must be a Lambda function name or ARN, without spaces",
+            ));
+        }
+        Ok(LambdaFetcher {
+            function: function.to_owned(),
+            client: OnceCell::new(),
+        })
+    }
+
+    /// A tier invoking `function` through `client` (for a client configured by hand, e.g.
+    /// against a local endpoint).
+    pub fn with_client(function: &str, client: aws_sdk_lambda::Client) -> Result<Self, FetchError> {
+        let fetcher = Self::new(function)?;
+        // A fresh cell cannot be full: `set` only fails when it is.
+        let _ = fetcher.client.set(client);
+        Ok(fetcher)
+    }
+
+    /// The function this tier invokes.
+    pub fn function(&self) -> &str {
+        &self.function
+    }
+
+    async fn client(&self) -> &aws_sdk_lambda::Client {
+        self.client
+            .get_or_init(|| async { aws_sdk_lambda::Client::new(&promptops_aws::load().await) })
+            .await
+    }
+
+    async fn invoke(&self, request: FetchRequest<'_>) -> Result<Fetched, FetchError> {
+        let what = format!("invoke {} for {}", self.function, request.id);
+        let payload = function_url_event(&request);
+        let output = self
+            .client()
+            .await
+            .invoke()
+            .function_name(&self.function)
+            .invocation_type(InvocationType::RequestResponse)
+            .payload(Blob::new(payload.into_bytes()))
+            .send()
+            .await
+            .map_err(|err| {
+                FetchError::new(format!(
+                    "{what}: {}",
+                    aws_sdk_lambda::error::DisplayErrorContext(&err)
+                ))
+            })?;
+        let body = output
+            .payload()
+            .map(|payload| String::from_utf8_lossy(payload.as_ref()).into_owned())
+            .unwrap_or_default();
+        if let Some(kind) = output.function_error() {
+            // The function failed (crashed, timed out): its error document names why.
+            let message = serde_json::from_str::<FunctionError>(&body)
+                .map(|error| format!("{}: {}", error.error_type, error.error_message))
+                .unwrap_or(body);
+            return Err(FetchError::new(format!(
+                "{what}: the function failed ({kind}): {message}"
+            )));
+        }
+        let response: FunctionUrlResponse = serde_json::from_str(&body).map_err(|err| {
+            FetchError::new(format!(
+                "{what}: the answer is not a Function URL response: {err}"
+            ))
+        })?;
+        let text = if response.is_base64_encoded {
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(response.body.as_bytes())
+                .map_err(|err| FetchError::new(format!("{what}: the body is not base64: {err}")))?;
+            String::from_utf8(bytes)
+                .map_err(|_| FetchError::new(format!("{what}: the body is not UTF-8")))?
+        } else {
+            response.body
+        };
+        let etag = response
+            .headers
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case("etag"))
+            .map(|(_, value)| value.clone());
+        interpret_answer(&what, response.status_code, etag, text)
+    }
+}
+
+impl Fetch for LambdaFetcher {
+    fn source(&self) -> Source {
+        Source::Lambda
+    }
+
+    fn fetch<'a>(&'a self, request: FetchRequest<'a>) -> FetchFuture<'a> {
+        Box::pin(self.invoke(request))
+    }
+}
+
+/// The Function URL event (payload format 2.0) for the resolve request.
+fn function_url_event(request: &FetchRequest<'_>) -> String {
+    // Ids are dotted `[a-z0-9_-]` segments and modes are fixed words: nothing to escape.
+    let path = format!("/prompts/{}", request.id);
+    let mut query = format!("mode={}", request.mode);
+    let mut parameters = serde_json::Map::new();
+    parameters.insert("mode".to_owned(), request.mode.into());
+    if let Some(version) = request.version {
+        query.push_str(&format!("&version={version}"));
+        parameters.insert("version".to_owned(), version.to_string().into());
+    }
+    let mut headers = serde_json::Map::new();
+    headers.insert("accept".to_owned(), "application/json".into());
+    headers.insert(
+        "user-agent".to_owned(),
+        concat!("promptops-runtime/", env!("CARGO_PKG_VERSION")).into(),
+    );
+    if let Some(etag) = request.etag {
+        headers.insert("if-none-match".to_owned(), etag.into());
+    }
+    serde_json::json!({
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": path,
+        "rawQueryString": query,
+        "queryStringParameters": parameters,
+        "headers": headers,
+        "requestContext": {
+            "routeKey": "$default",
+            "stage": "$default",
+            "http": {
+                "method": "GET",
+                "path": path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": "127.0.0.1",
+                "userAgent": concat!("promptops-runtime/", env!("CARGO_PKG_VERSION")),
+            },
+        },
+        "isBase64Encoded": false,
+    })
+    .to_string()
+}
+
+/// A Function URL response, as the registry's function returns it.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct FunctionUrlResponse {
+    status_code: u16,
+    #[serde(default)]
+    headers: HashMap<String, String>,
+    #[serde(default)]
+    body: String,
+    #[serde(default)]
+    is_base64_encoded: bool,
+}
+
+/// The document a failed function returns.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct FunctionError {
+    #[serde(default)]
+    error_type: String,
+    #[serde(default)]
+    error_message: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::def::Version;
+
+    #[test]
+    fn the_event_is_a_function_url_get_with_the_mode_version_and_etag() {
+        let version: Version = "3".parse().expect("a version");
+        let event = function_url_event(&FetchRequest {
+            id: "customer_support.intent_classifier",
+            version: Some(version),
+            mode: "staging",
+            etag: Some("\"abc\""),
+        });
+        let event: serde_json::Value = serde_json::from_str(&event).expect("JSON");
+        assert_eq!(event["version"], "2.0");
+        assert_eq!(
+            event["rawPath"],
+            "/prompts/customer_support.intent_classifier"
+        );
+        assert_eq!(event["rawQueryString"], "mode=staging&version=3");
+        assert_eq!(event["queryStringParameters"]["version"], "3");
+        assert_eq!(event["requestContext"]["http"]["method"], "GET");
+        assert_eq!(event["headers"]["if-none-match"], "\"abc\"");
+    }
+
+    #[test]
+    fn an_unpinned_request_without_etag_sends_neither() {
+        let event = function_url_event(&FetchRequest {
+            id: "a.b",
+            version: None,
+            mode: "production",
+            etag: None,
+        });
+        let event: serde_json::Value = serde_json::from_str(&event).expect("JSON");
+        assert_eq!(event["rawQueryString"], "mode=production");
+        assert!(event["headers"].get("if-none-match").is_none());
+        assert!(event["queryStringParameters"].get("version").is_none());
+    }
+
+    #[test]
+    fn a_function_name_with_spaces_or_nothing_is_refused() {
+        assert!(LambdaFetcher::new("  ").is_err());
+        assert!(LambdaFetcher::new("prompt registry").is_err());
+        let fetcher = LambdaFetcher::new(" arn:aws:lambda:eu-west-1:1:function:reg:live ")
+            .expect("an ARN with an alias");
+        assert_eq!(
+            fetcher.function(),
+            "arn:aws:lambda:eu-west-1:1:function:reg:live"
+        );
+    }
+}
