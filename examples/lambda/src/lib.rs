@@ -182,9 +182,12 @@ impl ClassifyRequest {
 pub struct ClassifyResponse {
     /// The prompt's id (`customer-support.intent-classifier`).
     pub prompt_id: &'static str,
-    /// The prompt's version.
+    /// The version of the prompt that ran: the registry's when one is configured and its
+    /// version honours the compiled contract, else the compiled-in one.
     pub prompt_version: promptops_runtime::Version,
-    /// SHA-256 of the prompt file compiled into this binary.
+    /// Where that prompt came from: `compiled`, `http` or `lambda` (the registry's tiers).
+    pub prompt_source: &'static str,
+    /// SHA-256 content hash of the prompt that ran.
     pub content_hash: &'static str,
     /// The label: `billing`, `technical`, `sales`, `retention` or `other`.
     pub intent: &'static str,
@@ -567,8 +570,9 @@ pub async fn classify(
         .await?;
     Ok(ClassifyResponse {
         prompt_id: prompt.id(),
-        prompt_version: prompt.version(),
-        content_hash: prompt.content_hash(),
+        prompt_version: done.prompt.version,
+        prompt_source: done.source.as_str(),
+        content_hash: done.prompt.content_hash.as_str(),
         intent: done.output.as_str(),
         request_id: done.request_id,
     })

@@ -3,98 +3,14 @@
 
 mod common;
 
-use std::process::Stdio;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
-
-use common::http_v2_event;
-use common::runtime_api::{lambda_env, Report, RuntimeApi};
+use common::runtime_api::{Report, RuntimeApi};
+use common::{http_v2_event, invoke, response_json, Function, WAIT};
 use promptops_bedrock_mock::{Fault, MockBedrock, Script};
 use serde_json::{json, Value};
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
-use tokio::task::JoinHandle;
-
-const WAIT: Duration = Duration::from_secs(60);
+use std::time::Duration;
 
 fn classifier() -> &'static promptops_runtime::PromptDef {
     prompts::customer_support::intent_classifier().def()
-}
-
-/// The function process, its stdout lines collected as they come.
-struct Function {
-    child: Child,
-    stdout: Arc<Mutex<Vec<String>>>,
-    reader: JoinHandle<()>,
-}
-
-impl Function {
-    /// Spawns the built binary against `api` with the Lambda environment plus `env`.
-    fn spawn(api: &RuntimeApi, env: &[(&str, &str)]) -> Function {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_promptops-lambda"));
-        command
-            .envs(lambda_env(&api.address()))
-            .env("RUST_LOG", "info")
-            // `with_name("lambda")` must win over this.
-            .env("PROMPTOPS_RUNTIME", "batch")
-            .envs(env.iter().copied())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true);
-        let mut child = command.spawn().expect("spawn the lambda binary");
-        let stdout = Arc::new(Mutex::new(Vec::new()));
-        let lines = Arc::clone(&stdout);
-        let pipe = child.stdout.take().expect("stdout is piped");
-        let reader = tokio::spawn(async move {
-            let mut reader = BufReader::new(pipe).lines();
-            while let Ok(Some(line)) = reader.next_line().await {
-                lines.lock().unwrap().push(line);
-            }
-        });
-        Function {
-            child,
-            stdout,
-            reader,
-        }
-    }
-
-    /// Kills the process and returns every JSON object it printed.
-    async fn kill(mut self) -> Vec<Value> {
-        self.child.kill().await.expect("kill the function");
-        let _ = tokio::time::timeout(WAIT, self.reader).await;
-        let lines = self.stdout.lock().unwrap().clone();
-        lines
-            .iter()
-            .map(|line| {
-                serde_json::from_str(line)
-                    .unwrap_or_else(|err| panic!("{line:?} is not JSON: {err}"))
-            })
-            .collect()
-    }
-}
-
-/// Queues `event` and returns what the function posted for it.
-async fn invoke(api: &mut RuntimeApi, request_id: &str, event: &Value) -> Report {
-    api.enqueue(request_id, event);
-    let report = api
-        .next_outcome(WAIT)
-        .await
-        .unwrap_or_else(|| panic!("{request_id}: no response within {WAIT:?}"));
-    match &report {
-        Report::Response { request_id: id, .. } | Report::Error { request_id: id, .. } => {
-            assert_eq!(id, request_id, "posted under the right request id")
-        }
-        other => panic!("{request_id}: unexpected {other:?}"),
-    }
-    report
-}
-
-fn response_json(report: &Report) -> Value {
-    match report {
-        Report::Response { .. } => report.json().expect("a JSON response"),
-        other => panic!("expected a response, got {other:?}"),
-    }
 }
 
 fn error_json(report: &Report) -> Value {
@@ -136,6 +52,7 @@ async fn binary_serves_direct_http_and_bad_events_over_the_runtime_api() {
         json!({
             "prompt_id": classifier().id,
             "prompt_version": classifier().version,
+            "prompt_source": "compiled",
             "content_hash": classifier().content_hash,
             "intent": "billing",
             "request_id": "e2e-direct-1",

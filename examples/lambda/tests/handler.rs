@@ -92,6 +92,7 @@ async fn direct_invocation_returns_the_intent_and_the_prompt_identity() {
         json!({
             "prompt_id": "customer-support.intent-classifier",
             "prompt_version": classifier().version,
+            "prompt_source": "compiled",
             "content_hash": classifier().content_hash,
             "intent": "billing",
             "request_id": "req-direct-1",

@@ -766,7 +766,7 @@ fn lambda_tier(function: String) -> Result<Box<dyn Fetch>, ConfigError> {
 /// A registry answer (`status`, its `ETag` and body, from either tier) as a [`Fetched`]:
 /// `200` a document, `304` not modified, `404` no version; anything else is an error
 /// carrying the registry's JSON `error` message. `what` names the request in errors.
-#[cfg_attr(not(feature = "registry-client"), allow(dead_code))]
+#[cfg_attr(not(feature = "registry-aws"), allow(dead_code))]
 pub(crate) fn interpret_answer(
     what: &str,
     status: u16,
