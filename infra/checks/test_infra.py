@@ -629,6 +629,22 @@ class Workflows(unittest.TestCase):
         self.assertIn("prompt_inputs/", beta)
 
 
+    def test_deploys_sign_registry_requests_with_the_cli_itself(self):
+        # The CLI signs SigV4 for the Function URL (AWS_IAM); no signing proxy in front of it.
+        for name, env in (("beta.yml", "beta"), ("prod.yml", "prod")):
+            with self.subTest(workflow=name):
+                data, text = self.workflow(name)
+                self.assertNotIn("sigv4-proxy", text)
+                self.assertNotIn("docker run", text)
+                steps = [s for j in data["jobs"].values() for s in j.get("steps", [])
+                         if "registry publish" in s.get("run", "")]
+                self.assertEqual(len(steps), 1)
+                (step,) = steps
+                self.assertEqual(step["env"]["PROMPTOPS_REGISTRY_AUTH"], "sigv4")
+                self.assertIn(f"terraform -chdir=infra/envs/{env} output -raw prompt_registry_url", step["run"])
+                self.assertIn("PROMPTOPS_REGISTRY_URL", step["run"])
+
+
 class CountingResult(unittest.TextTestResult):
     pass
 

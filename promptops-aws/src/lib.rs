@@ -4,6 +4,8 @@
 //! cmake and a long C compile. promptops builds every client (Bedrock, DynamoDB, S3, Lambda) on
 //! rustls with the *ring* provider instead: [`https_client`] is that client, and [`load`] is the
 //! standard configuration chain (region, credentials, profiles, `AWS_ENDPOINT_URL`) with it.
+//! [`sigv4`] signs requests made with other HTTP clients (a Lambda Function URL with IAM auth)
+//! with credentials from that chain.
 //!
 //! ```no_run
 //! # async fn example() {
@@ -14,6 +16,8 @@
 //! ```
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+
+pub mod sigv4;
 
 use aws_config::BehaviorVersion;
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};

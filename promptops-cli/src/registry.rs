@@ -1,5 +1,11 @@
 //! `promptops registry …`: run the registry service, and talk to one.
 //!
+//! The client commands authenticate with a bearer token (`PROMPTOPS_REGISTRY_TOKEN`, for a
+//! registry served with `--tokens`) or with a SigV4 signature made with the AWS credentials
+//! (for the deployed registry: a Lambda Function URL with `AuthType = AWS_IAM`); `--auth` /
+//! `PROMPTOPS_REGISTRY_AUTH` chooses, and by default a token is used when set, else SigV4 for
+//! a Function URL, else nothing.
+//!
 //! Exit codes: 0 success; 1 the registry refused the request (a 4xx answer: invalid prompt,
 //! conflict, not found, forbidden); 2 bad usage or a local problem (unreadable file, bad
 //! tokens file, a store that cannot be opened); 3 the registry is unreachable or failed (no
@@ -27,8 +33,59 @@ pub struct RegistryArgs {
         value_name = "URL"
     )]
     registry: Option<String>,
+    /// How client commands authenticate: `bearer` (the token in PROMPTOPS_REGISTRY_TOKEN),
+    /// `sigv4` (signed with the AWS credentials of the standard chain, for a Lambda Function
+    /// URL with IAM auth; region from the URL, else AWS_REGION) or `none`. Default: `bearer`
+    /// when PROMPTOPS_REGISTRY_TOKEN is set, else `sigv4` when the URL is a Function URL
+    /// (https://<id>.lambda-url.<region>.on.aws), else `none`.
+    #[arg(
+        long,
+        global = true,
+        env = "PROMPTOPS_REGISTRY_AUTH",
+        value_enum,
+        ignore_case = true,
+        value_name = "MODE"
+    )]
+    auth: Option<AuthMode>,
     #[command(subcommand)]
     command: RegistryCommand,
+}
+
+/// How the client commands authenticate (`--auth`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AuthMode {
+    /// `Authorization: Bearer` with PROMPTOPS_REGISTRY_TOKEN.
+    Bearer,
+    /// A SigV4 signature for `lambda` with the AWS credentials.
+    Sigv4,
+    /// No credentials.
+    None,
+}
+
+impl AuthMode {
+    /// The mode `--auth` gives, or the default for `base` (see [`RegistryArgs`]'s `--auth`).
+    pub fn choose(asked: Option<AuthMode>, base: &str, has_token: bool) -> AuthMode {
+        match asked {
+            Some(mode) => mode,
+            None if has_token => AuthMode::Bearer,
+            None if is_function_url(base) => AuthMode::Sigv4,
+            None => AuthMode::None,
+        }
+    }
+}
+
+/// Whether `base` is a Lambda Function URL (which only SigV4 gets through, with IAM auth).
+fn is_function_url(base: &str) -> bool {
+    #[cfg(feature = "registry-aws")]
+    {
+        promptops_aws::sigv4::function_url_region(base).is_some()
+    }
+    #[cfg(not(feature = "registry-aws"))]
+    {
+        // Without the feature nothing could sign for it anyway.
+        let _ = base;
+        false
+    }
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -137,10 +194,19 @@ pub fn run(args: &RegistryArgs) -> Outcome {
                     2,
                 );
             };
+            let token = std::env::var("PROMPTOPS_REGISTRY_TOKEN")
+                .ok()
+                .filter(|token| !token.trim().is_empty());
+            let base = base.trim().trim_end_matches('/');
+            let mode = AuthMode::choose(args.auth, base, token.is_some());
+            let auth = match runtime.block_on(ClientAuth::new(mode, base, token)) {
+                Ok(auth) => auth,
+                Err(message) => return Outcome::fail(format!("error: {message}\n"), 2),
+            };
             let client = Client {
                 http: reqwest::Client::new(),
-                base: base.trim_end_matches('/').to_owned(),
-                token: std::env::var("PROMPTOPS_REGISTRY_TOKEN").ok(),
+                base: base.to_owned(),
+                auth,
             };
             runtime.block_on(client_command(&client, command))
         }
@@ -279,11 +345,45 @@ async fn run_server<S: promptops_registry::Store + Clone>(
     }
 }
 
-/// A registry client: base URL and bearer token.
+/// A registry client: base URL and credentials.
 struct Client {
     http: reqwest::Client,
     base: String,
-    token: Option<String>,
+    auth: ClientAuth,
+}
+
+/// The credentials of the client commands.
+enum ClientAuth {
+    None,
+    Bearer(String),
+    #[cfg(feature = "registry-aws")]
+    SigV4(promptops_aws::sigv4::Signer),
+}
+
+impl ClientAuth {
+    /// The credentials for `mode`: the token, or a signer over the standard AWS chain for the
+    /// Function URL's region (else the configured one).
+    async fn new(mode: AuthMode, base: &str, token: Option<String>) -> Result<Self, String> {
+        match mode {
+            AuthMode::None => Ok(ClientAuth::None),
+            AuthMode::Bearer => token.map(ClientAuth::Bearer).ok_or_else(|| {
+                "--auth bearer needs a token in PROMPTOPS_REGISTRY_TOKEN".to_owned()
+            }),
+            #[cfg(feature = "registry-aws")]
+            AuthMode::Sigv4 => {
+                let region = promptops_aws::sigv4::function_url_region(base);
+                promptops_aws::sigv4::Signer::from_env(region.as_deref())
+                    .await
+                    .map(ClientAuth::SigV4)
+                    .map_err(|err| format!("cannot sign requests to {base}: {err}"))
+            }
+            #[cfg(not(feature = "registry-aws"))]
+            AuthMode::Sigv4 => Err(format!(
+                "cannot sign requests to {base}: this promptops was built without the \
+                 `registry-aws` feature, which SigV4 signing needs"
+            )),
+        }
+    }
 }
 
 /// An answer from the registry, or why there is none.
@@ -292,14 +392,59 @@ enum Answer {
     Status(u16, Value),
     /// No answer (connection refused, timeout, a body that is not JSON).
     Unreachable(String),
+    /// The request could not be made (a bad URL, no credentials to sign with).
+    Local(String),
 }
 
 impl Client {
-    async fn send(&self, request: reqwest::RequestBuilder) -> Answer {
-        let request = match &self.token {
-            Some(token) => request.bearer_auth(token),
-            None => request,
+    /// Sends `method` to `path` with `query` and an optional `(content type, body)`, with the
+    /// credentials.
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Option<(&str, Vec<u8>)>,
+    ) -> Answer {
+        let mut url = match reqwest::Url::parse(&format!("{}{path}", self.base)) {
+            Ok(url) => url,
+            Err(err) => return Answer::Local(format!("{}: not a URL: {err}", self.base)),
         };
+        if !query.is_empty() {
+            url.query_pairs_mut().extend_pairs(query);
+        }
+        // The headers a signature covers, besides the host.
+        let mut headers: Vec<(&str, &str)> = Vec::new();
+        if let Some((content_type, _)) = &body {
+            headers.push(("content-type", content_type));
+        }
+        let mut request = self.http.request(method.clone(), url.clone());
+        for (name, value) in &headers {
+            request = request.header(*name, *value);
+        }
+        match &self.auth {
+            ClientAuth::None => {}
+            ClientAuth::Bearer(token) => request = request.bearer_auth(token),
+            #[cfg(feature = "registry-aws")]
+            ClientAuth::SigV4(signer) => {
+                let bytes = body.as_ref().map_or(&[][..], |(_, bytes)| bytes.as_slice());
+                // The exact URL sent is the one signed.
+                match signer
+                    .sign(method.as_str(), url.as_str(), &headers, bytes)
+                    .await
+                {
+                    Ok(signed) => {
+                        for (name, value) in signed {
+                            request = request.header(name, value);
+                        }
+                    }
+                    Err(err) => return Answer::Local(format!("cannot sign the request: {err}")),
+                }
+            }
+        }
+        if let Some((_, bytes)) = body {
+            request = request.body(bytes);
+        }
         let response = match request.send().await {
             Ok(response) => response,
             Err(err) => return Answer::Unreachable(format!("{}: {err}", self.base)),
@@ -319,18 +464,12 @@ impl Client {
     }
 
     async fn get(&self, path: &str, query: &[(&str, &str)]) -> Answer {
-        self.send(self.http.get(format!("{}{path}", self.base)).query(query))
-            .await
+        self.send(reqwest::Method::GET, path, query, None).await
     }
 
     async fn post(&self, path: &str, content_type: &str, body: Vec<u8>) -> Answer {
-        self.send(
-            self.http
-                .post(format!("{}{path}", self.base))
-                .header(reqwest::header::CONTENT_TYPE, content_type)
-                .body(body),
-        )
-        .await
+        self.send(reqwest::Method::POST, path, &[], Some((content_type, body)))
+            .await
     }
 }
 
@@ -351,11 +490,28 @@ fn outcome(answer: Answer, show: impl FnOnce(&Value) -> String) -> Outcome {
     match answer {
         Answer::Status(status, body) if (200..300).contains(&status) => Outcome::ok(show(&body)),
         Answer::Status(status, body) => {
+            // The registry answers `{"error", "code"}`; a Function URL refusing the caller
+            // (bad signature, no permission) answers `{"Message"}`.
+            let aws_message = body["Message"].as_str().or(body["message"].as_str());
+            let reason = reqwest::StatusCode::from_u16(status)
+                .ok()
+                .and_then(|status| status.canonical_reason())
+                .map_or_else(|| "error".to_owned(), str::to_ascii_lowercase);
             let mut message = format!(
                 "error: {} ({status} {})\n",
-                body["error"].as_str().unwrap_or("request refused"),
-                body["code"].as_str().unwrap_or("error")
+                body["error"]
+                    .as_str()
+                    .or(aws_message)
+                    .unwrap_or("request refused"),
+                body["code"].as_str().unwrap_or(&reason)
             );
+            if status == 403 && body["error"].is_null() && aws_message.is_some() {
+                message.push_str(
+                    "help: AWS refused the request before the registry saw it: check the AWS \
+                     credentials and region (--auth sigv4), and that the caller may \
+                     lambda:InvokeFunctionUrl on the registry\n",
+                );
+            }
             for diagnostic in body["diagnostics"].as_array().into_iter().flatten() {
                 message.push_str(&format!(
                     "  {}:{} {} {}\n",
@@ -370,6 +526,7 @@ fn outcome(answer: Answer, show: impl FnOnce(&Value) -> String) -> Outcome {
         Answer::Unreachable(why) => {
             Outcome::fail(format!("error: registry unreachable: {why}\n"), 3)
         }
+        Answer::Local(why) => Outcome::fail(format!("error: {why}\n"), 2),
     }
 }
 
@@ -611,6 +768,24 @@ mod tests {
             "postgres:x",
         ] {
             assert!(StoreSpec::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_auth_mode_defaults_to_the_token_then_sigv4_for_a_function_url() {
+        let function_url = "https://abc123.lambda-url.eu-west-1.on.aws";
+        let local = "http://127.0.0.1:8080";
+        assert_eq!(AuthMode::choose(None, local, true), AuthMode::Bearer);
+        assert_eq!(AuthMode::choose(None, function_url, true), AuthMode::Bearer);
+        assert_eq!(AuthMode::choose(None, local, false), AuthMode::None);
+        let expected = if cfg!(feature = "registry-aws") {
+            AuthMode::Sigv4
+        } else {
+            AuthMode::None
+        };
+        assert_eq!(AuthMode::choose(None, function_url, false), expected);
+        for mode in [AuthMode::Bearer, AuthMode::Sigv4, AuthMode::None] {
+            assert_eq!(AuthMode::choose(Some(mode), function_url, true), mode);
         }
     }
 

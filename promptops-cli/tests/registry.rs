@@ -1,5 +1,8 @@
 //! `promptops registry …` with the real binary: `serve` on a loopback port over a fresh SQLite
-//! file, and the client commands against it.
+//! file, and the client commands against it. The SigV4 cases run the client commands against
+//! the registry router as deployed on Lambda: in IAM mode, behind a Function URL's signature
+//! check (`promptops_tests::sigv4`, which verifies each signature independently), served
+//! in-process on loopback.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -22,12 +25,26 @@ fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-/// The binary with a clean registry environment.
+/// The binary with a clean registry environment, and no AWS setting of this machine: no
+/// `AWS_*` variable, no AWS config or credentials file, no instance metadata.
 fn promptops() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_promptops"));
     command
         .env_remove("PROMPTOPS_REGISTRY_URL")
-        .env_remove("PROMPTOPS_REGISTRY_TOKEN");
+        .env_remove("PROMPTOPS_REGISTRY_TOKEN")
+        .env_remove("PROMPTOPS_REGISTRY_AUTH");
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("AWS_") {
+            command.env_remove(name);
+        }
+    }
+    command
+        .env("AWS_CONFIG_FILE", "/nonexistent/promptops-test/aws-config")
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            "/nonexistent/promptops-test/aws-credentials",
+        )
+        .env("AWS_EC2_METADATA_DISABLED", "true");
     command
 }
 
@@ -244,4 +261,297 @@ fn an_unreachable_registry_exits_3_and_a_missing_url_exits_2() {
         .expect("run");
     assert_eq!(output.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&output.stderr).contains("unreachable"));
+}
+
+/// The region of the stand-in Function URL.
+const REGION: &str = "eu-west-1";
+/// The deploy job's key: mapped to `releaser` in the registry.
+const RELEASE_KEY: &str = "AKIARELEASEEXAMPLE";
+const RELEASE_SECRET: &str = "release/secret+EXAMPLEKEY";
+const RELEASE_ARN: &str = "arn:aws:sts::123456789012:assumed-role/deploy/promptops-beta-deploy";
+/// Another caller: unmapped, so a reader.
+const AGENT_KEY: &str = "AKIAAGENTEXAMPLE";
+const AGENT_SECRET: &str = "agent/secret+EXAMPLEKEY";
+const AGENT_ARN: &str = "arn:aws:sts::123456789012:assumed-role/classifier/lambda";
+
+/// The registry router in IAM mode behind the signature check, on a loopback port, served by
+/// its own runtime on a thread; stopped on drop.
+struct SignedRegistry {
+    url: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for SignedRegistry {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Hands the verified caller on as the Lambda adapter hands on a Function URL's IAM caller.
+async fn as_iam_caller(
+    mut request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let arn = request
+        .extensions()
+        .get::<promptops_tests::sigv4::VerifiedCaller>()
+        .map(|caller| caller.arn.clone());
+    request
+        .extensions_mut()
+        .insert(promptops_registry::auth::IamCaller(arn));
+    next.run(request).await
+}
+
+fn serve_signed(dir: &Path) -> SignedRegistry {
+    use promptops_registry::http::{router, AppState};
+    use promptops_tests::sigv4::{require_signature, Verifier};
+
+    let store = promptops_registry::store::sqlite::SqliteStore::open(dir.join("registry.db"))
+        .expect("store");
+    let auth = promptops_registry::Auth::iam_from_config(&format!("{RELEASE_ARN}=releaser"))
+        .expect("roles");
+    let state = std::sync::Arc::new(AppState {
+        registry: promptops_registry::Registry::new(store),
+        auth,
+    });
+    let verifier = Verifier::new(REGION, "lambda")
+        .with_key(RELEASE_KEY, RELEASE_SECRET, RELEASE_ARN)
+        .with_key(AGENT_KEY, AGENT_SECRET, AGENT_ARN);
+    let app = router(state)
+        .layer(axum::middleware::from_fn(as_iam_caller))
+        .layer(axum::middleware::from_fn_with_state(
+            std::sync::Arc::new(verifier),
+            require_signature,
+        ));
+    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let thread = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("server runtime");
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind");
+            addr_tx.send(listener.local_addr().expect("addr")).ok();
+            tokio::select! {
+                _ = axum::serve(listener, app) => {}
+                _ = stopped => {}
+            }
+        });
+        runtime.shutdown_background();
+    });
+    let addr = addr_rx.recv().expect("server started");
+    SignedRegistry {
+        url: format!("http://{addr}"),
+        stop: Some(stop),
+        thread: Some(thread),
+    }
+}
+
+/// The client against the signed registry with `key`/`secret` (and `session_token`) as the
+/// environment's AWS credentials and `extra` variables.
+fn signed_client(
+    served: &SignedRegistry,
+    (key, secret, session_token): (&str, &str, Option<&str>),
+    extra: &[(&str, &str)],
+    args: &[&str],
+) -> Run {
+    let mut command = promptops();
+    command
+        .arg("registry")
+        .args(args)
+        .env("PROMPTOPS_REGISTRY_URL", &served.url)
+        .env("AWS_ACCESS_KEY_ID", key)
+        .env("AWS_SECRET_ACCESS_KEY", secret);
+    if let Some(token) = session_token {
+        command.env("AWS_SESSION_TOKEN", token);
+    }
+    for (name, value) in extra {
+        command.env(name, value);
+    }
+    let output = command.output().expect("run the client");
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+#[test]
+fn registry_commands_sign_with_the_aws_credentials() {
+    let dir = temp_dir("sigv4");
+    let served = serve_signed(&dir);
+    let prompts = workspace_root().join("prompts");
+    let prompts = prompts.to_str().expect("utf-8 path");
+    let releaser = (RELEASE_KEY, RELEASE_SECRET, Some("deploy-session-token"));
+    let agent = (AGENT_KEY, AGENT_SECRET, None);
+    let sigv4 = [("PROMPTOPS_REGISTRY_AUTH", "sigv4"), ("AWS_REGION", REGION)];
+
+    // POSTs with bodies, signed with temporary credentials (as in the deploy job).
+    let published = signed_client(&served, releaser, &sigv4, &["publish", prompts]);
+    assert_eq!(
+        published.code, 0,
+        "{}{}",
+        published.stdout, published.stderr
+    );
+    assert!(
+        published
+            .stdout
+            .ends_with(&format!("{} pushed, 0 unchanged\n", prompts::ALL.len())),
+        "{}",
+        published.stdout
+    );
+    let id = "customer-support.intent-classifier";
+    let promoted = signed_client(
+        &served,
+        releaser,
+        &sigv4,
+        &["promote", id, "3", "--reason", "signed release"],
+    );
+    assert_eq!(promoted.code, 0, "{}", promoted.stderr);
+    assert_eq!(promoted.stdout, format!("{id} stable: 3 (was none)\n"));
+
+    // GETs with a query, by another caller, with `--auth` and AWS_DEFAULT_REGION instead.
+    let flags = ["--auth", "sigv4"];
+    let region = [("AWS_DEFAULT_REGION", REGION)];
+    let stable = signed_client(
+        &served,
+        agent,
+        &region,
+        &[&flags[..], &["get", id]].concat(),
+    );
+    assert_eq!(stable.code, 0, "{}", stable.stderr);
+    let body: serde_json::Value = serde_json::from_str(&stable.stdout).expect("JSON");
+    assert_eq!(body["version"], "3");
+    // The registry knew each caller by the ARN behind its signature.
+    let history = signed_client(
+        &served,
+        agent,
+        &region,
+        &[&flags[..], &["history", id]].concat(),
+    );
+    assert!(
+        history.stdout.contains(&format!(
+            "promote  - -> 3  by {RELEASE_ARN}: signed release"
+        )),
+        "{}{}",
+        history.stdout,
+        history.stderr
+    );
+    // The agent is only a reader.
+    let forbidden = signed_client(
+        &served,
+        agent,
+        &region,
+        &[&flags[..], &["promote", id, "3"]].concat(),
+    );
+    assert_eq!(forbidden.code, 1, "{}", forbidden.stderr);
+    assert!(
+        forbidden.stderr.contains("403 forbidden"),
+        "{}",
+        forbidden.stderr
+    );
+    assert!(
+        !forbidden.stderr.contains("help: AWS refused"),
+        "{}",
+        forbidden.stderr
+    );
+}
+
+#[test]
+fn a_bad_signature_or_none_is_refused_before_the_registry() {
+    let dir = temp_dir("sigv4-refused");
+    let served = serve_signed(&dir);
+    let sigv4 = [("PROMPTOPS_REGISTRY_AUTH", "sigv4"), ("AWS_REGION", REGION)];
+
+    let wrong = signed_client(
+        &served,
+        (RELEASE_KEY, "not-the-release-secret", None),
+        &sigv4,
+        &["versions", "customer-support.intent-classifier"],
+    );
+    assert_eq!(wrong.code, 1, "{}{}", wrong.stdout, wrong.stderr);
+    assert!(
+        wrong.stderr.contains(
+            "The request signature we calculated does not match the signature you provided"
+        ) && wrong.stderr.contains("(403 forbidden)")
+            && wrong.stderr.contains("help: AWS refused the request"),
+        "{}",
+        wrong.stderr
+    );
+    assert!(!wrong.stderr.contains("not-the-release-secret"));
+
+    // Signed for another region: refused.
+    let elsewhere = signed_client(
+        &served,
+        (RELEASE_KEY, RELEASE_SECRET, None),
+        &[
+            ("PROMPTOPS_REGISTRY_AUTH", "sigv4"),
+            ("AWS_REGION", "us-east-1"),
+        ],
+        &["versions", "customer-support.intent-classifier"],
+    );
+    assert_eq!(elsewhere.code, 1, "{}", elsewhere.stderr);
+    assert!(elsewhere.stderr.contains("region"), "{}", elsewhere.stderr);
+
+    // Not signed (the default for a URL that is not a Function URL, without a token).
+    let unsigned = signed_client(
+        &served,
+        (RELEASE_KEY, RELEASE_SECRET, None),
+        &[("AWS_REGION", REGION)],
+        &["versions", "customer-support.intent-classifier"],
+    );
+    assert_eq!(unsigned.code, 1, "{}", unsigned.stderr);
+    assert!(unsigned.stderr.contains("403"), "{}", unsigned.stderr);
+}
+
+#[test]
+fn signing_without_a_region_or_bearer_without_a_token_is_a_usage_error() {
+    let dir = temp_dir("sigv4-usage");
+    let served = serve_signed(&dir);
+    let no_region = signed_client(
+        &served,
+        (RELEASE_KEY, RELEASE_SECRET, None),
+        &[],
+        &["--auth", "sigv4", "versions", "a"],
+    );
+    assert_eq!(no_region.code, 2, "{}", no_region.stderr);
+    assert!(
+        no_region.stderr.contains("no AWS region"),
+        "{}",
+        no_region.stderr
+    );
+
+    let no_token = signed_client(
+        &served,
+        (RELEASE_KEY, RELEASE_SECRET, None),
+        &[("PROMPTOPS_REGISTRY_AUTH", "bearer")],
+        &["versions", "a"],
+    );
+    assert_eq!(no_token.code, 2, "{}", no_token.stderr);
+    assert!(
+        no_token.stderr.contains("PROMPTOPS_REGISTRY_TOKEN"),
+        "{}",
+        no_token.stderr
+    );
+
+    // No credentials at all: the signer's error, before anything is sent.
+    let output = promptops()
+        .args(["registry", "--auth", "sigv4", "versions", "a", "--registry"])
+        .arg(&served.url)
+        .env("AWS_REGION", REGION)
+        .output()
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("cannot load AWS credentials"), "{stderr}");
 }

@@ -17,7 +17,8 @@
 //!   (direct Lambda invoke, feature `registry-aws`) or `PROMPT_REGISTRY_URL` (HTTP, feature
 //!   `registry-client`) set, [`Runtime::from_env`] gives a runtime whose typed handles
 //!   run the registry's current version when it honours the compiled prompt's contract, and
-//!   the compiled prompt otherwise.
+//!   the compiled prompt otherwise; with `registry-aws` it signs its requests with SigV4 for a
+//!   registry behind a Lambda Function URL with IAM auth.
 //!
 //! The runtime depends on `promptops-core` only, never on the build-time crates
 //! (`promptops-build`, `promptops-macros`).

@@ -1,7 +1,9 @@
 //! Resolution through the real registry: the `promptops_registry` router on its embedded SQLite
 //! store, served over loopback HTTP on its own tokio runtime (so the test can kill it, open
 //! connections included), and the runtime's real HTTP client. One run repeats the promote
-//! cases over the DynamoDB + S3 store on moto's standalone server.
+//! cases over the DynamoDB + S3 store on moto's standalone server. The SigV4 cases put the
+//! router behind a Function URL's IAM check (`promptops_tests::sigv4`, which verifies every
+//! signature independently) with the registry in IAM mode, as on Lambda.
 
 #[path = "../../promptops-registry/tests/common/moto.rs"]
 #[allow(dead_code)]
@@ -12,22 +14,35 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
 
+use aws_credential_types::provider::{self, error::CredentialsError, ProvideCredentials};
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
-use promptops_registry::auth::token_hash;
+use promptops_aws::sigv4::{Credentials, SharedCredentialsProvider, Signer};
+use promptops_registry::auth::{token_hash, IamCaller};
 use promptops_registry::http::{router, AppState};
 use promptops_registry::store::sqlite::SqliteStore;
 use promptops_registry::{Auth, Registry, Store, Tokens};
 use promptops_runtime::events::EventCapture;
-use promptops_runtime::resolve::http::HttpFetcher;
+use promptops_runtime::resolve::http::{HttpAuth, HttpFetcher, SigV4Auth};
 use promptops_runtime::resolve::{CacheState, Fetch, ResolverConfig, Verdict};
 use promptops_runtime::{
     PromptDef, PromptSpec, Resolver, Runtime, Source, Status, TemplateVars, VarVisitor, Version,
 };
+use promptops_tests::sigv4::{require_signature, VerifiedCaller, Verifier};
 
 const READER: &str = "reader-secret-token";
 const RELEASER: &str = "releaser-secret-token";
+/// The region the signed registry's Function URL is in.
+const REGION: &str = "eu-west-1";
+/// An application's IAM key: unmapped in the registry, so a reader.
+const AGENT_KEY: &str = "AKIAAGENTEXAMPLE";
+const AGENT_SECRET: &str = "agent/secret+EXAMPLEKEY";
+const AGENT_ARN: &str = "arn:aws:sts::123456789012:assumed-role/classifier/lambda";
+/// The deploy job's IAM key: a releaser.
+const RELEASE_KEY: &str = "AKIARELEASEEXAMPLE";
+const RELEASE_SECRET: &str = "release/secret+EXAMPLEKEY";
+const RELEASE_ARN: &str = "arn:aws:sts::123456789012:assumed-role/deploy/promptops-beta-deploy";
 /// One global event sink for the whole binary: per-thread subscribers miss events whose
 /// callsite another test thread registered first. Each test has its own prompt id.
 static CAPTURE: LazyLock<EventCapture> = LazyLock::new(|| {
@@ -99,6 +114,8 @@ struct TestRegistry {
     thread: Option<std::thread::JoinHandle<()>>,
     dir: std::path::PathBuf,
     client: reqwest::Client,
+    /// For a registry behind the IAM check: signs the test's own pushes and promotions.
+    releaser: Option<Signer>,
 }
 
 /// What the test can turn and read on a running server.
@@ -120,30 +137,61 @@ async fn delay(State(knobs): State<Arc<Knobs>>, request: Request, next: Next) ->
 impl TestRegistry {
     /// A registry on a fresh embedded store.
     fn start(name: &str) -> TestRegistry {
-        let dir = std::env::temp_dir().join(format!(
-            "promptops-resolve-{name}-{}-{:?}",
-            std::process::id(),
-            Instant::now()
-        ));
-        std::fs::create_dir_all(&dir).expect("temp dir");
+        let dir = temp_dir(name);
         let store = SqliteStore::open(dir.join("registry.db")).expect("store");
         Self::start_on(name, store, dir)
     }
 
+    /// A registry on a fresh embedded store, as on Lambda behind a Function URL with
+    /// `AuthType = AWS_IAM`: only requests with a valid SigV4 signature for `lambda` in
+    /// [`REGION`] reach it, and it knows callers by their IAM ARN.
+    fn start_signed(name: &str) -> TestRegistry {
+        let dir = temp_dir(name);
+        let store = SqliteStore::open(dir.join("registry.db")).expect("store");
+        let verifier = Verifier::new(REGION, "lambda")
+            .with_key(AGENT_KEY, AGENT_SECRET, AGENT_ARN)
+            .with_key(RELEASE_KEY, RELEASE_SECRET, RELEASE_ARN);
+        let mut registry = Self::serve(name, store, dir, Some(verifier));
+        registry.releaser = Some(static_signer(RELEASE_KEY, RELEASE_SECRET, None));
+        registry
+    }
+
     /// A registry on `store`; `dir` is removed when it is dropped.
     fn start_on<S: Store + Clone>(name: &str, store: S, dir: std::path::PathBuf) -> TestRegistry {
+        Self::serve(name, store, dir, None)
+    }
+
+    /// Bearer tokens without `verifier`; IAM behind it with it.
+    fn serve<S: Store + Clone>(
+        name: &str,
+        store: S,
+        dir: std::path::PathBuf,
+        verifier: Option<Verifier>,
+    ) -> TestRegistry {
         let tokens = Tokens::parse(&format!(
             "tokens:\n  - {{name: agent, role: reader, sha256: {}}}\n  - {{name: release-bot, role: releaser, sha256: {}}}\n",
             token_hash(READER),
             token_hash(RELEASER)
         ))
         .expect("tokens");
+        let auth = match verifier {
+            Some(_) => Auth::iam_from_config(&format!("{RELEASE_ARN}=releaser")).expect("roles"),
+            None => Auth::Tokens(tokens),
+        };
         let state = Arc::new(AppState {
             registry: Registry::new(store),
-            auth: Auth::Tokens(tokens),
+            auth,
         });
         let knobs = Arc::new(Knobs::default());
-        let app = router(state).layer(axum::middleware::from_fn_with_state(
+        let mut app = router(state);
+        if let Some(verifier) = verifier {
+            // Outermost first: the signature check, then the caller handed on as the Lambda
+            // adapter hands on a Function URL's IAM caller.
+            app = app.layer(axum::middleware::from_fn(as_iam_caller)).layer(
+                axum::middleware::from_fn_with_state(Arc::new(verifier), require_signature),
+            );
+        }
+        let app = app.layer(axum::middleware::from_fn_with_state(
             Arc::clone(&knobs),
             delay,
         ));
@@ -177,6 +225,7 @@ impl TestRegistry {
             thread: Some(thread),
             dir,
             client: reqwest::Client::new(),
+            releaser: None,
         }
     }
 
@@ -184,30 +233,52 @@ impl TestRegistry {
         format!("http://{}", self.addr)
     }
 
+    /// POSTs as the releaser: a bearer token, or signed for the IAM-checked registry.
+    async fn post_as_releaser(&self, path: &str, content_type: &str, body: String) -> Answer {
+        let url = format!("{}{path}", self.url());
+        let mut request = self.client.post(&url).header("content-type", content_type);
+        match &self.releaser {
+            Some(signer) => {
+                let headers = signer
+                    .sign(
+                        "POST",
+                        &url,
+                        &[("content-type", content_type)],
+                        body.as_bytes(),
+                    )
+                    .await
+                    .expect("sign");
+                for (name, value) in headers {
+                    request = request.header(name, value);
+                }
+            }
+            None => request = request.bearer_auth(RELEASER),
+        }
+        let response = request.body(body).send().await.expect("POST");
+        let status = response.status().as_u16();
+        (status, response.text().await.unwrap_or_default())
+    }
+
     async fn push(&self, version: u32) {
-        let response = self
-            .client
-            .post(format!("{}/prompts", self.url()))
-            .bearer_auth(RELEASER)
-            .header("content-type", "application/yaml")
-            .body(prompt_file(&self.id, version))
-            .send()
-            .await
-            .expect("push");
-        assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
+        let (status, body) = self
+            .post_as_releaser(
+                "/prompts",
+                "application/yaml",
+                prompt_file(&self.id, version),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
     }
 
     async fn promote(&self, version: u32) {
-        let response = self
-            .client
-            .post(format!("{}/prompts/{}/promote", self.url(), self.id))
-            .bearer_auth(RELEASER)
-            .header("content-type", "application/json")
-            .body(serde_json::json!({ "version": version.to_string() }).to_string())
-            .send()
-            .await
-            .expect("promote");
-        assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+        let (status, body) = self
+            .post_as_releaser(
+                &format!("/prompts/{}/promote", self.id),
+                "application/json",
+                serde_json::json!({ "version": version.to_string() }).to_string(),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
     }
 
     fn kill(&mut self) {
@@ -230,6 +301,48 @@ impl Drop for TestRegistry {
         self.kill();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// A status and its body.
+type Answer = (u16, String);
+
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "promptops-resolve-{name}-{}-{:?}",
+        std::process::id(),
+        Instant::now()
+    ));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+/// Hands the verified caller on to the registry as a Function URL's IAM caller.
+async fn as_iam_caller(mut request: Request, next: Next) -> Response {
+    let arn = request
+        .extensions()
+        .get::<VerifiedCaller>()
+        .map(|caller| caller.arn.clone());
+    request.extensions_mut().insert(IamCaller(arn));
+    next.run(request).await
+}
+
+/// A signer for [`REGION`] over static credentials.
+fn static_signer(key: &str, secret: &str, session_token: Option<&str>) -> Signer {
+    let credentials = Credentials::new(
+        key,
+        secret,
+        session_token.map(str::to_owned),
+        None,
+        "static",
+    );
+    Signer::new(SharedCredentialsProvider::new(credentials), REGION)
+}
+
+/// A resolver signing with `signer`.
+fn signed_resolver(registry: &TestRegistry, signer: Signer, config: ResolverConfig) -> Resolver {
+    let http = HttpFetcher::with_auth(&registry.url(), HttpAuth::SigV4(SigV4Auth::new(signer)))
+        .expect("client");
+    Resolver::new(vec![Box::new(http) as Box<dyn Fetch>], config)
 }
 
 fn config(ttl_ms: u64) -> ResolverConfig {
@@ -569,6 +682,28 @@ async fn the_environment_alone_turns_resolution_on() {
     let denied = resolver.resolve(compiled(&registry.id)).await;
     assert_eq!(denied.source, Source::Compiled);
     assert_eq!(denied.verdict, Verdict::Unchecked);
+
+    // Explicitly `bearer` works like the default; `none` sends no token, and is refused.
+    for (auth, version) in [("bearer", Some(Version::new(2))), ("none", None)] {
+        let vars = [
+            ("PROMPT_REGISTRY_URL", url.as_str()),
+            ("PROMPTOPS_REGISTRY_TOKEN", READER),
+            ("PROMPTOPS_REGISTRY_AUTH", auth),
+        ];
+        let resolver = Resolver::from_lookup(|name: &str| {
+            vars.iter()
+                .find(|(key, _)| *key == name)
+                .map(|(_, value)| (*value).to_owned())
+        })
+        .expect("valid")
+        .expect("configured");
+        let resolved = resolver.resolve(compiled(&registry.id)).await;
+        assert_eq!(
+            resolved.registry_version, version,
+            "{auth}: {:?}",
+            resolved.source
+        );
+    }
 }
 
 /// The promote cases again, with the registry on DynamoDB + S3 (moto): the resolver sees the
@@ -608,4 +743,194 @@ async fn the_promote_cases_hold_over_dynamodb_and_s3() {
     assert_eq!(mismatches, 1);
     drop(registry);
     drop(moto);
+}
+
+/// The `prompt_registry_unavailable` events about `id`.
+fn unavailable(id: &str) -> Vec<serde_json::Value> {
+    events_about(id)
+        .into_iter()
+        .filter(|event| event["event"] == "prompt_registry_unavailable")
+        .collect()
+}
+
+#[tokio::test]
+async fn a_sigv4_signing_resolver_gets_through_the_function_url_check() {
+    let registry = TestRegistry::start_signed("sigv4");
+    registry.push(2).await;
+    registry.promote(2).await;
+    let compiled = compiled(&registry.id);
+    // Temporary credentials, as on Lambda: the session token is sent and signed too.
+    let signer = static_signer(AGENT_KEY, AGENT_SECRET, Some("agent-session-token"));
+    let resolver = signed_resolver(&registry, signer, config(100));
+    let runtime = Runtime::local().with_resolver(resolver.clone());
+    let greeter = promptops_runtime::Prompt::<Greeter>::__new(compiled);
+
+    let done = greeter
+        .invoke(&runtime, &Vars { name: "Ada" })
+        .await
+        .expect("call");
+    assert_eq!(done.prompt.version, Version::new(2));
+    assert_eq!(done.source, Source::Http);
+    assert!(
+        done.prompt.template.contains("v2"),
+        "{}",
+        done.prompt.template
+    );
+
+    // Past the TTL: the revalidation (a signed `If-None-Match`) is answered 304.
+    tokio::time::sleep(Duration::from_millis(120)).await;
+    let requests = registry.knobs.requests.load(Ordering::SeqCst);
+    let revalidated = resolver.resolve(compiled).await;
+    assert_eq!(revalidated.def.version, Version::new(2));
+    assert_eq!(revalidated.cache, CacheState::Fetched);
+    assert_eq!(registry.knobs.requests.load(Ordering::SeqCst), requests + 1);
+    assert!(
+        unavailable(&registry.id).is_empty(),
+        "{:?}",
+        unavailable(&registry.id)
+    );
+
+    // The same registry refuses a request that is not signed at all.
+    let unsigned = registry.resolver(config(100));
+    let refused = unsigned.resolve(compiled).await;
+    assert_eq!(refused.source, Source::Compiled);
+    let events = unavailable(&registry.id);
+    let error = events.last().expect("an event")["error_message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(error.contains("403 Forbidden"), "{error}");
+}
+
+#[tokio::test]
+async fn a_wrong_secret_is_refused_and_the_compiled_prompt_runs() {
+    let registry = TestRegistry::start_signed("sigv4-wrong");
+    registry.push(2).await;
+    registry.promote(2).await;
+    let compiled = compiled(&registry.id);
+    let signer = static_signer(AGENT_KEY, "not-the-agent-secret", None);
+    let resolver = signed_resolver(&registry, signer, config(100));
+    let runtime = Runtime::local().with_resolver(resolver);
+    let greeter = promptops_runtime::Prompt::<Greeter>::__new(compiled);
+
+    let done = greeter
+        .invoke(&runtime, &Vars { name: "Grace" })
+        .await
+        .expect("a refused registry never fails the call");
+    assert!(std::ptr::eq(done.prompt, compiled));
+    assert_eq!(done.source, Source::Compiled);
+    let events = unavailable(&registry.id);
+    assert_eq!(events.len(), 1, "{events:#?}");
+    assert_eq!(events[0]["source"], "http");
+    let error = events[0]["error_message"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("403 Forbidden")
+            && error.contains("The request signature we calculated does not match"),
+        "{error}"
+    );
+    assert!(!error.contains("not-the-agent-secret"), "{error}");
+    assert!(!CAPTURE.text().contains("not-the-agent-secret"));
+    let all = events_about(&registry.id);
+    let resolved = events_named(&all, "prompt_resolved");
+    assert_eq!(
+        resolved.last().expect("prompt_resolved")["source"],
+        "compiled"
+    );
+}
+
+/// Credentials that cannot be had.
+#[derive(Debug)]
+struct NoCredentials;
+
+impl ProvideCredentials for NoCredentials {
+    fn provide_credentials<'a>(&'a self) -> provider::future::ProvideCredentials<'a>
+    where
+        Self: 'a,
+    {
+        provider::future::ProvideCredentials::ready(Err(CredentialsError::not_loaded(
+            "no credentials in this test",
+        )))
+    }
+}
+
+#[tokio::test]
+async fn missing_credentials_are_a_registry_failure_not_a_call_failure() {
+    let registry = TestRegistry::start_signed("sigv4-nocreds");
+    let compiled = compiled(&registry.id);
+    let requests = registry.knobs.requests.load(Ordering::SeqCst);
+    let signer = Signer::new(SharedCredentialsProvider::new(NoCredentials), REGION);
+    let resolver = signed_resolver(&registry, signer, config(100));
+    let resolution = resolver.resolve(compiled).await;
+    assert!(std::ptr::eq(resolution.def, compiled));
+    assert_eq!(resolution.source, Source::Compiled);
+    let events = unavailable(&registry.id);
+    let error = events.last().expect("an event")["error_message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        error.contains("cannot sign the request: cannot load AWS credentials"),
+        "{error}"
+    );
+    // Nothing was sent.
+    assert_eq!(registry.knobs.requests.load(Ordering::SeqCst), requests);
+}
+
+#[tokio::test]
+async fn the_environment_alone_signs_with_the_standard_aws_credentials() {
+    let registry = TestRegistry::start_signed("sigv4-env");
+    registry.push(2).await;
+    registry.promote(2).await;
+    // The standard chain, read on the first fetch: the environment's keys, nothing from this
+    // machine's AWS files or instance metadata. This is the only test in this binary that
+    // reads the AWS environment.
+    for (name, value) in [
+        ("AWS_ACCESS_KEY_ID", AGENT_KEY),
+        ("AWS_SECRET_ACCESS_KEY", AGENT_SECRET),
+        ("AWS_SESSION_TOKEN", "env-session-token"),
+        ("AWS_CONFIG_FILE", "/nonexistent/promptops/aws-config"),
+        (
+            "AWS_SHARED_CREDENTIALS_FILE",
+            "/nonexistent/promptops/aws-credentials",
+        ),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+    ] {
+        std::env::set_var(name, value);
+    }
+    std::env::remove_var("AWS_PROFILE");
+    let url = registry.url();
+    let vars = [
+        ("PROMPT_REGISTRY_URL", url.as_str()),
+        ("PROMPTOPS_REGISTRY_AUTH", "sigv4"),
+        ("AWS_REGION", REGION),
+        // Ignored: SigV4 was asked for.
+        ("PROMPTOPS_REGISTRY_TOKEN", READER),
+    ];
+    let lookup = |name: &str| {
+        vars.iter()
+            .find(|(key, _)| *key == name)
+            .map(|(_, value)| (*value).to_owned())
+    };
+    let resolver = Resolver::from_lookup(lookup)
+        .expect("valid")
+        .expect("a registry is configured");
+    let resolved = resolver.resolve(compiled(&registry.id)).await;
+    assert_eq!(
+        (resolved.def.version, resolved.source),
+        (Version::new(2), Source::Http),
+        "{:?}",
+        unavailable(&registry.id)
+    );
+
+    // Bearer, asked for by name, against this IAM-checked registry: refused, compiled.
+    let bearer = Resolver::from_lookup(|name: &str| match name {
+        "PROMPT_REGISTRY_URL" => Some(url.clone()),
+        "PROMPTOPS_REGISTRY_AUTH" => Some("bearer".to_owned()),
+        "PROMPTOPS_REGISTRY_TOKEN" => Some(READER.to_owned()),
+        _ => None,
+    })
+    .expect("valid")
+    .expect("configured");
+    let refused = bearer.resolve(compiled(&registry.id)).await;
+    assert_eq!(refused.source, Source::Compiled);
 }

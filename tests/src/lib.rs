@@ -1,6 +1,9 @@
 //! Helpers for the workspace's integration tests: throwaway cargo crates whose `build.rs` runs
 //! `promptops-build` over a prompt tree, real `cargo build` runs of them, and snapshot files.
 //!
+//! [`moto`] launches moto's standalone server; [`sigv4`] is a Function URL's signature check as
+//! an axum middleware.
+//!
 //! Snapshots are compared byte for byte; run the tests with `PROMPTOPS_BLESS=1` to rewrite them
 //! from the actual output, then review the diff before committing.
 #![warn(missing_docs)]
@@ -12,6 +15,7 @@ use std::process::{Command, Output};
 
 pub mod lambda_runtime;
 pub mod moto;
+pub mod sigv4;
 
 /// The JSON Schema validator the tests use, for crates that reach it through this one.
 pub use jsonschema;

@@ -158,8 +158,8 @@ pub fn model_config(
 
 /// The runtime of a batch job: the model from [`model_config`] (reading the process
 /// environment), the retry policy from `PROMPTOPS_*` variables, named [`RUNTIME_NAME`], and
-/// the prompt registry when `PROMPT_REGISTRY_URL` is set ([`Resolver::from_env`]); a run
-/// resolves its prompt once and pins that version.
+/// the prompt registry when `PROMPT_REGISTRY_FUNCTION` or `PROMPT_REGISTRY_URL` is set
+/// ([`Resolver::from_env`]); a run resolves its prompt once and pins that version.
 pub async fn build_runtime(choice: Option<ModelChoice>) -> Result<Runtime, ConfigError> {
     let config = model_config(choice, |name| std::env::var(name).ok())?;
     let runtime = Runtime::new(config.build().await)

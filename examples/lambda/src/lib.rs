@@ -65,7 +65,7 @@ pub const EVENT_REJECTED: &str = "request_rejected";
 /// Bedrock when AWS settings are present, as they always are inside Lambda), named
 /// [`RUNTIME_NAME`]. Call it once at cold start.
 ///
-/// With a prompt registry configured (`PROMPT_REGISTRY_URL`), the classifier's prompt is
+/// With a prompt registry configured (`PROMPT_REGISTRY_FUNCTION` or `PROMPT_REGISTRY_URL`), the classifier's prompt is
 /// fetched here, during init, within the resolver's cold budget, so the first invocation finds
 /// a warm cache.
 pub async fn runtime_from_env() -> Result<Runtime, ConfigError> {

@@ -22,7 +22,8 @@ use base64::Engine as _;
 use serde::Deserialize;
 use tokio::sync::OnceCell;
 
-use super::{interpret_answer, Fetch, FetchError, FetchFuture, FetchRequest, Fetched, Source};
+use super::http::interpret_answer;
+use super::{Fetch, FetchError, FetchFuture, FetchRequest, Fetched, Source};
 
 /// The registry through a direct Lambda invoke.
 pub struct LambdaFetcher {

@@ -45,6 +45,7 @@
 //! | `PROMPT_REGISTRY_FUNCTION` | Lambda function name or ARN (with an optional `:alias`): the direct invoke tier ([`lambda`], feature `registry-aws`; without it, an error), tried first |
 //! | `PROMPT_REGISTRY_URL` | base URL of the registry: the HTTP tier (feature `registry-client`), tried when no function is set or its invoke fails |
 //! | `PROMPTOPS_REGISTRY_TOKEN` | bearer token for the HTTP tier (never logged) |
+//! | `PROMPTOPS_REGISTRY_AUTH` | how the HTTP tier authenticates: `bearer` (the token), `sigv4` (AWS credentials from the standard chain, signed for `lambda`; feature `registry-aws`) or `none`. Default: `bearer` when the token is set, else `sigv4` when the URL is a Lambda Function URL (`https://<id>.lambda-url.<region>.on.aws`), else `none`. SigV4's region is the Function URL's, else `AWS_REGION` / `AWS_DEFAULT_REGION` |
 //! | `PROMPTOPS_REGISTRY_MODE` | `production` (default), `staging`, `dev` or `simulation`; sent on every request |
 //! | `PROMPTOPS_REGISTRY_TTL_MS` | freshness, default 60000 |
 //! | `PROMPTOPS_REGISTRY_MAX_STALE_MS` | how long past its TTL a last good answer is served while the registry fails, default 300000 |
@@ -78,6 +79,8 @@ pub const FUNCTION_ENV: &str = "PROMPT_REGISTRY_FUNCTION";
 pub const URL_ENV: &str = "PROMPT_REGISTRY_URL";
 /// Environment variable holding the HTTP tier's bearer token.
 pub const TOKEN_ENV: &str = "PROMPTOPS_REGISTRY_TOKEN";
+/// Environment variable choosing how the HTTP tier authenticates: `bearer`, `sigv4`, `none`.
+pub const AUTH_ENV: &str = "PROMPTOPS_REGISTRY_AUTH";
 /// Environment variable holding the mode sent on every request.
 pub const MODE_ENV: &str = "PROMPTOPS_REGISTRY_MODE";
 /// Environment variable overriding the TTL, in milliseconds.
@@ -461,7 +464,8 @@ impl Resolver {
             tiers.push(lambda_tier(function)?);
         }
         if let Some(url) = url {
-            tiers.push(http_tier(url, set(TOKEN_ENV))?);
+            let auth = AuthChoice::from_lookup(&url, &set)?;
+            tiers.push(http_tier(url, auth)?);
         }
         Ok(Some(Resolver::new(tiers, config)))
     }
@@ -720,9 +724,144 @@ fn answer_resolution(
     }
 }
 
+/// How the HTTP tier authenticates, as the environment asks (see the module docs).
+#[derive(Clone, PartialEq, Eq)]
+enum AuthChoice {
+    None,
+    Bearer(String),
+    SigV4 { region: String },
+}
+
+impl fmt::Debug for AuthChoice {
+    // The token is a secret: never printed.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AuthChoice::None => f.write_str("None"),
+            AuthChoice::Bearer(_) => f.write_str("Bearer([redacted])"),
+            AuthChoice::SigV4 { region } => {
+                f.debug_struct("SigV4").field("region", region).finish()
+            }
+        }
+    }
+}
+
+impl AuthChoice {
+    /// Reads [`AUTH_ENV`], [`TOKEN_ENV`] and the region variables through `set` (which
+    /// answers only variables set to something other than blanks) for the registry at `url`.
+    fn from_lookup(
+        url: &str,
+        set: &impl Fn(&str) -> Option<String>,
+    ) -> Result<AuthChoice, ConfigError> {
+        let token = set(TOKEN_ENV);
+        let url_region = function_url_region(url);
+        let asked = set(AUTH_ENV).map(|value| value.trim().to_ascii_lowercase());
+        let sigv4 = match asked.as_deref() {
+            Some("none") => return Ok(AuthChoice::None),
+            Some("bearer") => {
+                return token.map(AuthChoice::Bearer).ok_or_else(|| ConfigError {
+                    variable: AUTH_ENV,
+                    value: "bearer".to_owned(),
+                    problem: format!("needs a token in {TOKEN_ENV}"),
+                })
+            }
+            Some("sigv4") => true,
+            Some(other) => {
+                return Err(ConfigError {
+                    variable: AUTH_ENV,
+                    value: other.to_owned(),
+                    problem: "is not one of bearer, sigv4, none".to_owned(),
+                })
+            }
+            None => match token {
+                Some(token) => return Ok(AuthChoice::Bearer(token)),
+                None => url_region.is_some(),
+            },
+        };
+        if !sigv4 {
+            return Ok(AuthChoice::None);
+        }
+        // Asked for, or the default for a Function URL.
+        let (variable, value) = match asked {
+            Some(value) => (AUTH_ENV, value),
+            None => (URL_ENV, url.to_owned()),
+        };
+        if !cfg!(feature = "registry-aws") {
+            return Err(ConfigError {
+                variable,
+                value,
+                problem: "asks for SigV4 signing (a Lambda Function URL with IAM auth), which \
+                          this build cannot do: it needs promptops-runtime's `registry-aws` \
+                          feature (or set PROMPTOPS_REGISTRY_AUTH=none or bearer)"
+                    .to_owned(),
+            });
+        }
+        let region = url_region
+            .or_else(|| set("AWS_REGION"))
+            .or_else(|| set("AWS_DEFAULT_REGION"))
+            .map(|region| region.trim().to_owned())
+            .ok_or_else(|| ConfigError {
+                variable,
+                value,
+                problem: "asks for SigV4 signing, which needs a region: the URL is not a Lambda \
+                          Function URL (https://<id>.lambda-url.<region>.on.aws) and neither \
+                          AWS_REGION nor AWS_DEFAULT_REGION is set"
+                    .to_owned(),
+            })?;
+        Ok(AuthChoice::SigV4 { region })
+    }
+}
+
+/// The region of a Lambda Function URL, `https://<url-id>.lambda-url.<region>.on.aws/...`, or
+/// `None` for any other URL. The rule of `promptops_aws::sigv4::function_url_region`, kept here
+/// because this crate reaches promptops-aws only with the `registry-aws` feature, and without
+/// it a Function URL must still be recognised (to say that the build cannot sign for it); a
+/// test checks that the two agree.
+fn function_url_region(url: &str) -> Option<String> {
+    let rest = url.trim();
+    let scheme_end = rest.find("://")?;
+    if !rest[..scheme_end].eq_ignore_ascii_case("https") {
+        return None;
+    }
+    let authority = rest[scheme_end + 3..]
+        .split(['/', '?', '#'])
+        .next()
+        .unwrap_or_default();
+    let host = match authority.rsplit_once(':') {
+        Some((host, "443")) => host,
+        Some(_) => return None,
+        None => authority,
+    };
+    let host = host.to_ascii_lowercase();
+    let labels: Vec<&str> = host.split('.').collect();
+    let [id, "lambda-url", region, "on", "aws"] = labels.as_slice() else {
+        return None;
+    };
+    let label = |text: &str| {
+        !text.is_empty()
+            && text
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    };
+    (label(id) && label(region)).then(|| (*region).to_owned())
+}
+
 #[cfg(feature = "registry-client")]
-fn http_tier(url: String, token: Option<String>) -> Result<Box<dyn Fetch>, ConfigError> {
-    let fetcher = http::HttpFetcher::new(&url, token).map_err(|err| ConfigError {
+fn http_tier(url: String, auth: AuthChoice) -> Result<Box<dyn Fetch>, ConfigError> {
+    let auth = match auth {
+        AuthChoice::None => http::HttpAuth::None,
+        AuthChoice::Bearer(token) => http::HttpAuth::Bearer(token),
+        #[cfg(feature = "registry-aws")]
+        AuthChoice::SigV4 { region } => http::HttpAuth::SigV4(http::SigV4Auth::from_env(region)),
+        #[cfg(not(feature = "registry-aws"))]
+        AuthChoice::SigV4 { .. } => {
+            return Err(ConfigError {
+                variable: AUTH_ENV,
+                value: "sigv4".to_owned(),
+                problem: "needs promptops-runtime's `registry-aws` feature".to_owned(),
+            })
+        }
+    };
+    let fetcher = http::HttpFetcher::with_auth(&url, auth).map_err(|err| ConfigError {
         variable: URL_ENV,
         value: url,
         problem: err.to_string(),
@@ -731,7 +870,7 @@ fn http_tier(url: String, token: Option<String>) -> Result<Box<dyn Fetch>, Confi
 }
 
 #[cfg(not(feature = "registry-client"))]
-fn http_tier(url: String, _token: Option<String>) -> Result<Box<dyn Fetch>, ConfigError> {
+fn http_tier(url: String, _auth: AuthChoice) -> Result<Box<dyn Fetch>, ConfigError> {
     Err(ConfigError {
         variable: URL_ENV,
         value: url,
@@ -761,32 +900,6 @@ fn lambda_tier(function: String) -> Result<Box<dyn Fetch>, ConfigError> {
                   registry's URL instead"
             .to_owned(),
     })
-}
-
-/// A registry answer (`status`, its `ETag` and body, from either tier) as a [`Fetched`]:
-/// `200` a document, `304` not modified, `404` no version; anything else is an error
-/// carrying the registry's JSON `error` message. `what` names the request in errors.
-#[cfg_attr(not(feature = "registry-aws"), allow(dead_code))]
-pub(crate) fn interpret_answer(
-    what: &str,
-    status: u16,
-    etag: Option<String>,
-    body: String,
-) -> Result<Fetched, FetchError> {
-    match status {
-        200 => Ok(Fetched::Document { body, etag }),
-        304 => Ok(Fetched::NotModified),
-        404 => Ok(Fetched::NotFound),
-        _ => {
-            let message = serde_json::from_str::<serde_json::Value>(&body)
-                .ok()
-                .and_then(|value| value.get("error")?.as_str().map(str::to_owned))
-                .unwrap_or_default();
-            Err(FetchError::new(
-                format!("{what}: {status} {message}").trim_end().to_owned(),
-            ))
-        }
-    }
 }
 
 /// One fetch for `entry` through the tiers, then the cache update and the wake-up.
@@ -1033,6 +1146,157 @@ mod tests {
             assert_eq!(err.variable, name);
             assert!(err.to_string().contains(needle), "{err}");
         }
+    }
+
+    /// `AuthChoice::from_lookup` over `vars`, as `Resolver::from_lookup` calls it.
+    fn auth(url: &str, vars: &[(&str, &str)]) -> Result<AuthChoice, ConfigError> {
+        let set = |name: &str| {
+            vars.iter()
+                .find(|(key, _)| *key == name)
+                .map(|(_, value)| (*value).to_owned())
+                .filter(|value| !value.trim().is_empty())
+        };
+        AuthChoice::from_lookup(url, &set)
+    }
+
+    const FUNCTION_URL: &str = "https://abc123.lambda-url.eu-west-1.on.aws/";
+
+    #[test]
+    fn the_http_tier_authenticates_as_configured() {
+        let local = "http://127.0.0.1:8080";
+        let bearer = AuthChoice::Bearer("t0k3n".to_owned());
+        // Defaults: the token if set, else SigV4 for a Function URL, else nothing.
+        assert_eq!(auth(local, &[]).unwrap(), AuthChoice::None);
+        assert_eq!(auth(local, &[(TOKEN_ENV, "t0k3n")]).unwrap(), bearer);
+        assert_eq!(auth(FUNCTION_URL, &[(TOKEN_ENV, "t0k3n")]).unwrap(), bearer);
+        let function_default = auth(FUNCTION_URL, &[(AWS_REGION, "us-east-1")]);
+        if cfg!(feature = "registry-aws") {
+            // The Function URL's own region wins over AWS_REGION.
+            assert_eq!(
+                function_default.unwrap(),
+                AuthChoice::SigV4 {
+                    region: "eu-west-1".to_owned()
+                }
+            );
+        } else {
+            let err = function_default.unwrap_err();
+            assert_eq!(err.variable, URL_ENV);
+            assert!(err.to_string().contains("`registry-aws` feature"), "{err}");
+        }
+
+        // Asked for explicitly.
+        assert_eq!(
+            auth(FUNCTION_URL, &[(AUTH_ENV, "none"), (TOKEN_ENV, "t0k3n")]).unwrap(),
+            AuthChoice::None
+        );
+        assert_eq!(
+            auth(
+                FUNCTION_URL,
+                &[(AUTH_ENV, " Bearer "), (TOKEN_ENV, "t0k3n")]
+            )
+            .unwrap(),
+            bearer
+        );
+        for (vars, needle) in [
+            (
+                &[(AUTH_ENV, "bearer")][..],
+                "needs a token in PROMPTOPS_REGISTRY_TOKEN",
+            ),
+            (
+                &[(AUTH_ENV, "iam")][..],
+                "is not one of bearer, sigv4, none",
+            ),
+        ] {
+            let err = auth(local, vars).unwrap_err();
+            assert_eq!(err.variable, AUTH_ENV);
+            assert!(err.to_string().contains(needle), "{err}");
+        }
+        let sigv4 = |vars: &[(&str, &str)]| auth(local, &[&[(AUTH_ENV, "sigv4")], vars].concat());
+        if cfg!(feature = "registry-aws") {
+            let region = |region: &str| AuthChoice::SigV4 {
+                region: region.to_owned(),
+            };
+            assert_eq!(
+                sigv4(&[(AWS_REGION, "eu-north-1")]).unwrap(),
+                region("eu-north-1")
+            );
+            assert_eq!(
+                sigv4(&[("AWS_DEFAULT_REGION", "ap-south-1")]).unwrap(),
+                region("ap-south-1")
+            );
+            assert_eq!(
+                sigv4(&[(AWS_REGION, "eu-north-1"), (TOKEN_ENV, "t0k3n")]).unwrap(),
+                region("eu-north-1"),
+                "an explicit sigv4 wins over a token"
+            );
+            let err = sigv4(&[]).unwrap_err();
+            assert_eq!(err.variable, AUTH_ENV);
+            assert!(err.to_string().contains("needs a region"), "{err}");
+            assert!(err.to_string().contains("AWS_REGION"), "{err}");
+        } else {
+            let err = sigv4(&[(AWS_REGION, "eu-north-1")]).unwrap_err();
+            assert_eq!(err.variable, AUTH_ENV);
+            assert!(err.to_string().contains("`registry-aws` feature"), "{err}");
+        }
+        assert!(!format!("{bearer:?}").contains("t0k3n"));
+    }
+
+    const AWS_REGION: &str = "AWS_REGION";
+
+    #[cfg(feature = "registry-aws")]
+    #[test]
+    fn the_resolver_from_the_environment_signs_for_a_function_url() {
+        let resolver =
+            Resolver::from_lookup(|name| (name == URL_ENV).then(|| FUNCTION_URL.to_owned()))
+                .unwrap()
+                .expect("configured");
+        let text = format!("{resolver:?}");
+        assert!(
+            text.contains(r#"SigV4(SigV4Auth { region: "eu-west-1""#),
+            "{text}"
+        );
+        let resolver = Resolver::from_lookup(|name| match name {
+            URL_ENV => Some(FUNCTION_URL.to_owned()),
+            TOKEN_ENV => Some("t0k3n".to_owned()),
+            _ => None,
+        })
+        .unwrap()
+        .expect("configured");
+        let text = format!("{resolver:?}");
+        assert!(
+            text.contains("Bearer([redacted])") && !text.contains("t0k3n"),
+            "{text}"
+        );
+    }
+
+    #[cfg(feature = "registry-aws")]
+    #[test]
+    fn function_urls_are_recognised_as_promptops_aws_does() {
+        for url in [
+            FUNCTION_URL,
+            "https://abc.lambda-url.us-east-1.on.aws",
+            "HTTPS://ABC.Lambda-Url.AP-SOUTHEAST-2.on.aws:443/prompts/x?mode=dev",
+            " https://x.lambda-url.eu-central-1.on.aws/ ",
+            "http://abc.lambda-url.eu-west-1.on.aws/",
+            "https://abc.lambda-url.eu-west-1.on.aws:8443/",
+            "https://lambda-url.eu-west-1.on.aws/",
+            "https://abc.lambda-url..on.aws/",
+            "https://a.b.lambda-url.eu-west-1.on.aws/",
+            "https://abc.lambda-url.eu-west-1.on.aws.example.com/",
+            "https://example.com/abc.lambda-url.eu-west-1.on.aws",
+            "http://127.0.0.1:8080",
+            "abc.lambda-url.eu-west-1.on.aws",
+        ] {
+            assert_eq!(
+                function_url_region(url),
+                promptops_aws::sigv4::function_url_region(url),
+                "{url}"
+            );
+        }
+        assert_eq!(
+            function_url_region(FUNCTION_URL).as_deref(),
+            Some("eu-west-1")
+        );
     }
 
     #[test]
