@@ -139,12 +139,10 @@ fn requests(log: &Arc<Mutex<Vec<Seen>>>) -> Vec<Seen> {
 
 /// Waits for the function's first poll for an event (init is over).
 async fn first_poll(api: &mut RuntimeApi) -> Instant {
-    loop {
-        match api.next_report(WAIT).await {
-            Some(Report::NextPolled { at }) => return at,
-            Some(other) => panic!("before the first poll: {other:?}"),
-            None => panic!("the function never polled"),
-        }
+    match api.next_report(WAIT).await {
+        Some(Report::NextPolled { at }) => at,
+        Some(other) => panic!("before the first poll: {other:?}"),
+        None => panic!("the function never polled"),
     }
 }
 
