@@ -6,20 +6,21 @@
 //! registry instance would.
 
 mod common;
+#[path = "../../promptops-runtime/tests/greeter/mod.rs"]
+mod greeter;
 
 use std::process::Stdio;
 use std::sync::LazyLock;
 use std::time::Duration;
 
+use greeter::{compiled, prompt_file, Greeter, Vars};
 use promptops_registry::push::from_yaml;
 use promptops_registry::store::sqlite::SqliteStore;
 use promptops_registry::Registry;
 use promptops_runtime::events::EventCapture;
 use promptops_runtime::resolve::lambda::LambdaFetcher;
 use promptops_runtime::resolve::{CacheState, Fetch, ResolverConfig, Verdict};
-use promptops_runtime::{
-    PromptDef, PromptSpec, Resolver, Runtime, Source, Status, TemplateVars, VarVisitor, Version,
-};
+use promptops_runtime::{Resolver, Runtime, Source, Version};
 use promptops_tests::lambda_runtime::{
     lambda_env, Report, RuntimeApi, FUNCTION_ARN, FUNCTION_NAME,
 };
@@ -39,48 +40,6 @@ fn events_about(id: &str, name: &str) -> Vec<serde_json::Value> {
         .into_iter()
         .filter(|event| event["prompt_id"] == id && event["event"] == name)
         .collect()
-}
-
-/// Version 1 is the compiled-in prompt; 2 honours its contract, 3 does not.
-fn prompt_file(id: &str, version: u32) -> String {
-    let (variables, template) = match version {
-        1 => ("  name: {type: string, sensitive: true}\n", "Hello {{ name }}, this is v1."),
-        2 => (
-            "  name: {type: string, sensitive: true}\n  tone: {type: string, required: false, default: warm}\n",
-            "Hi {{ name }}, in a {{ tone }} tone: v2.",
-        ),
-        _ => (
-            "  name: {type: string}\n  account: {type: string}\n",
-            "Hi {{ name }} of {{ account }}: v3.",
-        ),
-    };
-    format!(
-        "id: {id}\nversion: {version}\nowner: team\nmodel: claude-3-5-sonnet\ntags: []\nvariables:\n{variables}template: \"{template}\"\n"
-    )
-}
-
-/// The compiled-in prompt `id`: version 1, read by the same rules as the build.
-fn compiled(id: &str) -> &'static PromptDef {
-    let mut def = from_yaml(prompt_file(id, 1).as_bytes()).expect("valid").def;
-    def.status = Status::Stable;
-    Box::leak(Box::new(def))
-}
-
-enum Greeter {}
-
-struct Vars<'a> {
-    name: &'a str,
-}
-
-impl TemplateVars for Vars<'_> {
-    fn visit(&self, visitor: &mut dyn VarVisitor) {
-        visitor.string("name", self.name);
-    }
-}
-
-impl PromptSpec for Greeter {
-    type Vars<'a> = Vars<'a>;
-    type Output = String;
 }
 
 /// The registry function polling `api`, on the SQLite file at `db`.

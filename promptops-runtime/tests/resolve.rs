@@ -5,6 +5,9 @@
 //! router behind a Function URL's IAM check (`promptops_tests::sigv4`, which verifies every
 //! signature independently) with the registry in IAM mode, as on Lambda.
 
+mod greeter;
+use greeter::{compiled, prompt_file, Greeter, Vars};
+
 #[path = "../../promptops-registry/tests/common/moto.rs"]
 #[allow(dead_code)]
 mod moto;
@@ -26,9 +29,7 @@ use promptops_registry::{Auth, Registry, Store, Tokens};
 use promptops_runtime::events::EventCapture;
 use promptops_runtime::resolve::http::{HttpAuth, HttpFetcher, SigV4Auth};
 use promptops_runtime::resolve::{CacheState, Fetch, ResolverConfig, Verdict};
-use promptops_runtime::{
-    PromptDef, PromptSpec, Resolver, Runtime, Source, Status, TemplateVars, VarVisitor, Version,
-};
+use promptops_runtime::{Resolver, Runtime, Source, Version};
 use promptops_tests::sigv4::{require_signature, VerifiedCaller, Verifier};
 
 const READER: &str = "reader-secret-token";
@@ -58,50 +59,6 @@ fn events_about(id: &str) -> Vec<serde_json::Value> {
         .into_iter()
         .filter(|event| event["prompt_id"] == id)
         .collect()
-}
-
-/// Version 1 is the compiled-in prompt; 2 and 4 honour its contract, 3 does not.
-fn prompt_file(id: &str, version: u32) -> String {
-    let (variables, template) = match version {
-        1 => ("  name: {type: string, sensitive: true}\n", "Hello {{ name }}, this is v1."),
-        2 => (
-            "  name: {type: string, sensitive: true}\n  tone: {type: string, required: false, default: warm}\n",
-            "Hi {{ name }}, in a {{ tone }} tone: v2.",
-        ),
-        3 => (
-            "  name: {type: string}\n  account: {type: string}\n",
-            "Hi {{ name }} of {{ account }}: v3.",
-        ),
-        _ => ("  name: {type: string}\n", "Greetings {{ name }}: v4."),
-    };
-    format!(
-        "id: {id}\nversion: {version}\nowner: team\nmodel: claude-3-5-sonnet\ntags: []\nvariables:\n{variables}template: \"{template}\"\n"
-    )
-}
-
-/// The compiled-in prompt `id`: version 1, read by the same rules as the build.
-fn compiled(id: &str) -> &'static PromptDef {
-    let pushed = promptops_registry::push::from_yaml(prompt_file(id, 1).as_bytes()).expect("valid");
-    let mut def = pushed.def;
-    def.status = Status::Stable;
-    Box::leak(Box::new(def))
-}
-
-enum Greeter {}
-
-struct Vars<'a> {
-    name: &'a str,
-}
-
-impl TemplateVars for Vars<'_> {
-    fn visit(&self, visitor: &mut dyn VarVisitor) {
-        visitor.string("name", self.name);
-    }
-}
-
-impl PromptSpec for Greeter {
-    type Vars<'a> = Vars<'a>;
-    type Output = String;
 }
 
 /// A registry server that can be slowed down and killed.
