@@ -76,16 +76,7 @@ async fn start_registry(
         let pushed = promptops_registry::push::from_yaml(text.as_bytes()).expect("valid YAML");
         registry.push(pushed, "test").await.expect("push");
     }
-    registry
-        .promote(
-            "customer-support.intent-classifier",
-            &Version::new(3),
-            None,
-            None,
-            "test",
-        )
-        .await
-        .expect("promote 3");
+    promote(&registry, 3).await;
     let tokens = Tokens::parse(&format!(
         "tokens:\n  - {{name: agent, role: reader, sha256: {}}}\n",
         token_hash(READER)
@@ -164,6 +155,33 @@ fn ran(response: &Value) -> (String, String) {
     )
 }
 
+/// The function against the registry at `url` (reader token, TTL [`TTL_MS`]), plus `extra`.
+fn spawn_function(api: &RuntimeApi, url: &str, extra: &[(&str, &str)]) -> Function {
+    let ttl = TTL_MS.to_string();
+    let mut env = vec![
+        ("PROMPTOPS_MODEL", "local"),
+        ("PROMPT_REGISTRY_URL", url),
+        ("PROMPTOPS_REGISTRY_TOKEN", READER),
+        ("PROMPTOPS_REGISTRY_TTL_MS", ttl.as_str()),
+    ];
+    env.extend_from_slice(extra);
+    Function::spawn(api, &env)
+}
+
+/// Makes `version` of the classifier the stable one.
+async fn promote(registry: &Registry<SqliteStore>, version: u32) {
+    registry
+        .promote(
+            "customer-support.intent-classifier",
+            &Version::new(version),
+            None,
+            None,
+            "test",
+        )
+        .await
+        .expect("promote");
+}
+
 fn pair(version: &str, source: &str) -> (String, String) {
     (version.to_owned(), source.to_owned())
 }
@@ -172,16 +190,7 @@ fn pair(version: &str, source: &str) -> (String, String) {
 async fn init_prefetches_and_an_invocation_revalidates_a_stale_prompt() {
     let (url, registry, log, _dir) = start_registry("revalidate").await;
     let mut api = RuntimeApi::start().await.expect("runtime api");
-    let ttl = TTL_MS.to_string();
-    let function = Function::spawn(
-        &api,
-        &[
-            ("PROMPTOPS_MODEL", "local"),
-            ("PROMPT_REGISTRY_URL", &url),
-            ("PROMPTOPS_REGISTRY_TOKEN", READER),
-            ("PROMPTOPS_REGISTRY_TTL_MS", &ttl),
-        ],
-    );
+    let function = spawn_function(&api, &url, &[]);
 
     // Init fetched the prompt before the function asked for its first event.
     let polled = first_poll(&mut api).await;
@@ -204,16 +213,7 @@ async fn init_prefetches_and_an_invocation_revalidates_a_stale_prompt() {
     // v4 is promoted and the TTL passes. With the default warm budget (0) the next invocation
     // is served the stale v3 at once while it revalidates; the one after runs v4 without
     // asking again.
-    registry
-        .promote(
-            "customer-support.intent-classifier",
-            &Version::new(4),
-            None,
-            None,
-            "test",
-        )
-        .await
-        .expect("promote 4");
+    promote(&registry, 4).await;
     tokio::time::sleep(Duration::from_millis(TTL_MS + 200)).await;
     let enqueued = Instant::now();
     let second = response_json(&classify("reg-2", &mut api).await);
@@ -270,28 +270,9 @@ async fn init_prefetches_and_an_invocation_revalidates_a_stale_prompt() {
 async fn with_a_warm_budget_the_invocation_waits_for_the_revalidation() {
     let (url, registry, log, _dir) = start_registry("warm-budget").await;
     let mut api = RuntimeApi::start().await.expect("runtime api");
-    let ttl = TTL_MS.to_string();
-    let function = Function::spawn(
-        &api,
-        &[
-            ("PROMPTOPS_MODEL", "local"),
-            ("PROMPT_REGISTRY_URL", &url),
-            ("PROMPTOPS_REGISTRY_TOKEN", READER),
-            ("PROMPTOPS_REGISTRY_TTL_MS", &ttl),
-            ("PROMPTOPS_REGISTRY_WARM_BUDGET_MS", "5000"),
-        ],
-    );
+    let function = spawn_function(&api, &url, &[("PROMPTOPS_REGISTRY_WARM_BUDGET_MS", "5000")]);
     first_poll(&mut api).await;
-    registry
-        .promote(
-            "customer-support.intent-classifier",
-            &Version::new(4),
-            None,
-            None,
-            "test",
-        )
-        .await
-        .expect("promote 4");
+    promote(&registry, 4).await;
     tokio::time::sleep(Duration::from_millis(TTL_MS + 200)).await;
     let first = response_json(&classify("warm-1", &mut api).await);
     assert_eq!(ran(&first), pair("4", "http"));
