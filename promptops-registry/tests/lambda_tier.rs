@@ -63,16 +63,7 @@ fn spawn_registry(api: &RuntimeApi, db: &std::path::Path) -> Child {
 
 /// A real Lambda client sending `Invoke` to `api` with static test credentials.
 fn lambda_client(api: &RuntimeApi) -> aws_sdk_lambda::Client {
-    let config = aws_sdk_lambda::Config::builder()
-        .behavior_version_latest()
-        .endpoint_url(api.endpoint_url())
-        .region(aws_sdk_lambda::config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_lambda::config::Credentials::new(
-            "AKIDTEST", "secret", None, None, "test",
-        ))
-        .http_client(promptops_aws::https_client())
-        .build();
-    aws_sdk_lambda::Client::from_conf(config)
+    aws_sdk_lambda::Client::new(&promptops_tests::local_sdk_config(&api.endpoint_url()))
 }
 
 /// The Function URL responses the function has returned since the last call.

@@ -17,6 +17,23 @@ pub mod lambda_runtime;
 pub mod moto;
 pub mod sigv4;
 
+/// An AWS SDK configuration for a local wire-compatible endpoint (moto's server, the Lambda
+/// service stand-in of [`lambda_runtime`]): region `us-east-1`, static test credentials, and
+/// the rustls + ring HTTP client every promptops client uses.
+pub fn local_sdk_config(endpoint: &str) -> aws_config::SdkConfig {
+    use aws_credential_types::provider::SharedCredentialsProvider;
+    use aws_credential_types::Credentials;
+    aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
+            "testing", "testing", None, None, "local",
+        )))
+        .endpoint_url(endpoint)
+        .http_client(promptops_aws::https_client())
+        .build()
+}
+
 /// The JSON Schema validator the tests use, for crates that reach it through this one.
 pub use jsonschema;
 

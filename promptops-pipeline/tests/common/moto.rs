@@ -4,8 +4,6 @@
 //! The server itself (launcher, port, CI rule) is `promptops_tests::moto`.
 #![allow(dead_code)]
 
-use aws_sdk_s3::config::{Credentials, Region, SharedCredentialsProvider};
-use promptops_runtime::bedrock::https_client;
 pub use promptops_tests::moto::unique_name;
 use promptops_tests::moto::MotoServer;
 
@@ -26,15 +24,7 @@ impl Moto {
             .await
             .unwrap_or_else(|err| std::panic::resume_unwind(err.into_panic()))?;
         let endpoint = server.endpoint.clone();
-        let config = aws_config::SdkConfig::builder()
-            .behavior_version(aws_config::BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
-                "testing", "testing", None, None, "moto",
-            )))
-            .endpoint_url(&endpoint)
-            .http_client(https_client())
-            .build();
+        let config = promptops_tests::local_sdk_config(&endpoint);
         Some(Moto {
             _server: server,
             endpoint,
