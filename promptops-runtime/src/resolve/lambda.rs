@@ -58,10 +58,10 @@ impl LambdaFetcher {
     /// A tier invoking `function` through `client` (for a client configured by hand, e.g.
     /// against a local endpoint).
     pub fn with_client(function: &str, client: aws_sdk_lambda::Client) -> Result<Self, FetchError> {
-        let fetcher = Self::new(function)?;
-        // A fresh cell cannot be full: `set` only fails when it is.
-        let _ = fetcher.client.set(client);
-        Ok(fetcher)
+        Ok(LambdaFetcher {
+            client: OnceCell::new_with(Some(client)),
+            ..Self::new(function)?
+        })
     }
 
     /// The function this tier invokes.
