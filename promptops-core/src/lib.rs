@@ -12,7 +12,9 @@
 //!   [`Status`], [`VarType`], [`Version`]): the model;
 //! * [`wire`]: the one JSON writer and reader, with a format version;
 //! * [`contract`]: a prompt's typed contract, its [hash](contract::contract_hash), and the rule
-//!   for whether one prompt may [replace](contract::check_replacement) a compiled one.
+//!   for whether one prompt may [replace](contract::check_replacement) a compiled one;
+//! * [`limits`]: the limits on a template's source that every compiler of templates checks
+//!   first, so no template can overflow a stack.
 //!
 //! The crate has no I/O and depends only on serde, serde_json and sha2, so the build script,
 //! the runtime and the registry can all use it.
@@ -20,10 +22,12 @@
 #![warn(missing_docs)]
 
 pub mod contract;
+pub mod limits;
 mod model;
 mod version;
 pub mod wire;
 
 pub use contract::{check_replacement, contract_hash, ContractDifference, Incompatible};
+pub use limits::{Limit, LimitExceeded, TemplateLimits};
 pub use model::{Inference, Metrics, PromptDef, Status, Value, VarDef, VarType};
 pub use version::{Version, VersionError};

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use promptops_core::TemplateLimits;
 use promptops_runtime::events::{EVENT_FAILED, TARGET};
 use promptops_runtime::{CallOptions, InvokeError, Rendered, Runtime};
 use serde::{Deserialize, Serialize};
@@ -14,8 +15,9 @@ use crate::publish::{document, sha256_hex, OutputMeta};
 use crate::render::render_config;
 use crate::slug::{key_hash_slug, slug_for};
 
-/// Templates larger than this are refused (like configs).
-pub const MAX_TEMPLATE_BYTES: usize = MAX_CONFIG_BYTES;
+/// Templates larger than this are refused unread: the template size limit every compiler of
+/// templates checks ([`TemplateLimits::DEFAULT_MAX_BYTES`], 256 KiB).
+pub const MAX_TEMPLATE_BYTES: usize = TemplateLimits::DEFAULT_MAX_BYTES;
 
 /// The model id recorded for outputs of the offline local model.
 pub const LOCAL_MODEL_ID: &str = "local";

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{LazyLock, Mutex};
 
 use minijinja::{Environment, UndefinedBehavior};
-use promptops_core::{PromptDef, Status, Value, VarDef, VarType, Version};
+use promptops_core::{PromptDef, Status, TemplateLimits, Value, VarDef, VarType, Version};
 use promptops_runtime::render::render_def;
 use promptops_runtime::{DynVars, Rendered};
 use sha2::{Digest, Sha256};
@@ -67,6 +67,11 @@ pub fn template_prompt(name: &str, text: &str) -> Result<&'static PromptDef, Sta
     if let Some(def) = interned.get(&key) {
         return Ok(def);
     }
+    // Bounded before minijinja sees it: a long filter or operator chain would overflow the
+    // stack while compiling and abort the process, with every other record of the event.
+    TemplateLimits::default()
+        .check(text)
+        .map_err(|err| StageError::new(Stage::Render, format!("template {name}: {err}")))?;
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     let template = env
