@@ -62,6 +62,7 @@ codes! {
     TemplateSyntax = "P0201": "a template does not compile",
     UndeclaredVariable = "P0202": "a template uses a variable that is not declared",
     UnusedVariable = "P0203": "a declared variable is not used by any template",
+    TemplateTooComplex = "P0204": "a template is over the template limits (size, nesting, expression length)",
     DuplicateId = "P0301": "two prompt files declare the same id",
     RustNameCollision = "P0302": "two names map to the same Rust item",
     ReservedName = "P0303": "an id segment cannot be a Rust name",

@@ -58,6 +58,7 @@ pub const BEYOND_THE_SCHEMA: &[(Code, &str)] = &[
         "the model is a known alias or a Bedrock id (a tree's `models.yaml` may add aliases, so the schema only suggests the built-in ones)",
     ),
     (Code::TemplateSyntax, "templates compile"),
+    (Code::TemplateTooComplex, "templates stay within the template limits"),
     (
         Code::UndeclaredVariable,
         "every variable a template uses is declared",

@@ -7,6 +7,7 @@
 use std::collections::BTreeSet;
 
 use minijinja::Environment;
+use promptops_core::TemplateLimits;
 
 use crate::diagnostic::{Code, Diagnostic, SourceText};
 use crate::yaml::{Node, Pos, Style};
@@ -15,6 +16,7 @@ use crate::yaml::{Node, Pos, Style};
 pub struct TemplateChecker {
     env: Environment<'static>,
     globals: BTreeSet<String>,
+    limits: TemplateLimits,
 }
 
 impl Default for TemplateChecker {
@@ -30,7 +32,11 @@ impl TemplateChecker {
         env.set_debug(true);
         env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
         let globals = env.globals().map(|(name, _)| name.to_owned()).collect();
-        TemplateChecker { env, globals }
+        TemplateChecker {
+            env,
+            globals,
+            limits: TemplateLimits::default(),
+        }
     }
 
     /// Compiles `node`'s text (the value of field `field`). On success returns the variables the
@@ -43,6 +49,29 @@ impl TemplateChecker {
         node: &Node<'_>,
         text: &str,
     ) -> Result<BTreeSet<String>, Box<Diagnostic>> {
+        // Before the parser: a chain past the limits would overflow the stack while compiling.
+        if let Err(exceeded) = self.limits.check(text) {
+            let pos = map_offset(source, node, text, exceeded.offset);
+            let limits = self.limits;
+            return Err(Box::new(
+                source
+                    .at_pos(
+                        Code::TemplateTooComplex,
+                        pos,
+                        1,
+                        format!("template `{field}` is over a template limit: {exceeded}"),
+                    )
+                    .with_label(exceeded.limit.as_str())
+                    .with_note(format!(
+                        "the limits: {} bytes, {} nested blocks, {} operators per tag, {} nested \
+                         brackets per tag",
+                        limits.max_bytes,
+                        limits.max_block_nesting,
+                        limits.max_expression_operators,
+                        limits.max_bracket_depth
+                    )),
+            ));
+        }
         match self.env.template_from_str(text) {
             Ok(template) => Ok(template
                 .undeclared_variables(false)
@@ -255,6 +284,16 @@ mod tests {
         let doc = "template: \"Hi {% if x %}\"\n";
         let err = check(doc).unwrap_err();
         assert_eq!(err.location.pos.line, 1);
+    }
+
+    #[test]
+    fn a_chain_over_the_limit_is_a_diagnostic_at_its_line() {
+        let chain = "|upper".repeat(TemplateLimits::DEFAULT_MAX_EXPRESSION_OPERATORS + 1);
+        let doc = format!("template: |\n  Hello\n  {{{{ name{chain} }}}}\n");
+        let err = check(&doc).unwrap_err();
+        assert_eq!(err.code, Code::TemplateTooComplex);
+        assert_eq!(err.location.pos.line, 3);
+        assert!(err.message.contains("operators"), "{}", err.message);
     }
 
     #[test]

@@ -411,6 +411,19 @@ fn template_syntax_error_points_into_the_block() {
 }
 
 #[test]
+fn a_template_over_the_limits_is_refused_before_it_is_compiled() {
+    // 5,000 links would overflow the stack of a debug build while compiling.
+    let chain = format!("Hello {{{{ name{} }}}}!", "|upper".repeat(5_000));
+    let d = only(
+        &[(PATH, &with("Hello {{ name }}!", &chain))],
+        Code::TemplateTooComplex,
+        11,
+        3 + chain.find("|upper").unwrap() + 256 * "|upper".len(),
+    );
+    assert!(d.message.contains("more than 256 operators"), "{d}");
+}
+
+#[test]
 fn system_template_is_checked_too() {
     only(
         &[(PATH, &format!("{VALID}system: \"Be {{% if x %}} brief\"\n"))],
