@@ -410,7 +410,7 @@ impl Pipeline {
         generated: &Generated,
     ) -> Result<String, Failure> {
         let key = prepared.output_key();
-        let def = prepared.rendered.prompt;
+        let def = &prepared.rendered.prompt;
         let title = prepared
             .config
             .output_slug

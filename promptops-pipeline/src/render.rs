@@ -1,13 +1,14 @@
 //! The render stage: find the prompt, check the config's variables against its contract, and
 //! render it with strict undefined.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{LazyLock, Mutex};
+use std::collections::BTreeMap;
+use std::sync::{Arc, LazyLock, Mutex};
 
+use lru::LruCache;
 use minijinja::{Environment, UndefinedBehavior};
 use promptops_core::{PromptDef, Status, TemplateLimits, Value, VarDef, VarType, Version};
 use promptops_runtime::render::render_def;
-use promptops_runtime::{DynVars, Rendered};
+use promptops_runtime::{DefRef, DynVars, Rendered};
 use sha2::{Digest, Sha256};
 
 use crate::config::{PromptConfig, Source};
@@ -46,32 +47,76 @@ pub fn compiled_prompt(id: &str, env: Env) -> Result<&'static PromptDef, StageEr
     Ok(def)
 }
 
-/// Definitions made from S3 templates, by file name and content hash. The runtime renders
-/// `&'static` definitions; interning gives each distinct template text one, so memory grows
-/// with the number of distinct templates, not with the number of inputs.
-static TEMPLATES: LazyLock<Mutex<HashMap<(String, String), &'static PromptDef>>> =
-    LazyLock::new(|| Mutex::new(HashMap::new()));
+/// Most S3 template definitions kept between inputs.
+pub const MAX_CACHED_TEMPLATES: usize = 64;
+/// Most S3 template text, in bytes, kept between inputs.
+pub const MAX_CACHED_TEMPLATE_BYTES: usize = 8 * 1024 * 1024;
+
+/// Definitions made from S3 templates, by file name and content hash, so the inputs of one
+/// template share one definition. A warm Lambda meets any number of distinct templates, so the
+/// cache is bounded by count and by bytes, least recently used first out; an evicted
+/// definition is freed once the last input rendering it is done (and the runtime's cache of
+/// compiled templates is bounded the same way).
+struct TemplateCache {
+    definitions: LruCache<(String, String), Arc<PromptDef>>,
+    bytes: usize,
+}
+
+static TEMPLATES: LazyLock<Mutex<TemplateCache>> = LazyLock::new(|| {
+    Mutex::new(TemplateCache {
+        definitions: LruCache::unbounded(),
+        bytes: 0,
+    })
+});
+
+fn templates() -> std::sync::MutexGuard<'static, TemplateCache> {
+    TEMPLATES
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl TemplateCache {
+    fn insert(&mut self, key: (String, String), def: Arc<PromptDef>) {
+        let bytes = def.template.len();
+        if let Some(old) = self.definitions.put(key, def) {
+            self.bytes -= old.template.len();
+        }
+        self.bytes += bytes;
+        while self.definitions.len() > MAX_CACHED_TEMPLATES
+            || (self.bytes > MAX_CACHED_TEMPLATE_BYTES && self.definitions.len() > 1)
+        {
+            match self.definitions.pop_lru() {
+                Some((_, evicted)) => self.bytes -= evicted.template.len(),
+                None => break,
+            }
+        }
+    }
+}
+
+/// How many S3 template definitions are cached, and their text's total size.
+pub fn cached_templates() -> (usize, usize) {
+    let cache = templates();
+    (cache.definitions.len(), cache.bytes)
+}
 
 /// Compiles an S3 template (minijinja, strict undefined) and returns its definition. Its
 /// contract is inferred, as for prompt files without `variables`: every variable the template
 /// uses is a required string.
-pub fn template_prompt(name: &str, text: &str) -> Result<&'static PromptDef, StageError> {
+pub fn template_prompt(name: &str, text: &str) -> Result<Arc<PromptDef>, StageError> {
     let hash: String = Sha256::digest(text.as_bytes())
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();
     let key = (name.to_owned(), hash.clone());
-    let mut interned = TEMPLATES
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-    if let Some(def) = interned.get(&key) {
-        return Ok(def);
+    if let Some(def) = templates().definitions.get(&key) {
+        return Ok(Arc::clone(def));
     }
     // Bounded before minijinja sees it: a long filter or operator chain would overflow the
     // stack while compiling and abort the process, with every other record of the event.
     TemplateLimits::default()
         .check(text)
         .map_err(|err| StageError::new(Stage::Render, format!("template {name}: {err}")))?;
+    // Compiled outside the cache's lock, so other inputs are not held up by a big template.
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     let template = env
@@ -93,8 +138,8 @@ pub fn template_prompt(name: &str, text: &str) -> Result<&'static PromptDef, Sta
     def.content_hash = hash;
     def.source_path = Some(format!("{}{name}", crate::env::TEMPLATE_PREFIX));
     def.refresh_contract_hash();
-    let def: &'static PromptDef = Box::leak(Box::new(def));
-    interned.insert(key, def);
+    let def = Arc::new(def);
+    templates().insert(key, Arc::clone(&def));
     Ok(def)
 }
 
@@ -162,16 +207,13 @@ fn json_kind(value: &serde_json::Value) -> &'static str {
 }
 
 /// Renders `def` with checked `values`.
-pub fn render_checked(
-    def: &'static PromptDef,
-    values: &[(String, Value)],
-) -> Result<Rendered, StageError> {
+pub fn render_checked(def: DefRef, values: &[(String, Value)]) -> Result<Rendered, StageError> {
     let vars = DynVars::from_owned(
-        def,
+        &def,
         values.iter().map(|(name, value)| (name.as_str(), value)),
     )
     .map_err(|err| StageError::new(Stage::Render, err.to_string()))?;
-    render_def(def, &vars).map_err(|err| StageError::new(Stage::Render, err.to_string()))
+    render_def(def.clone(), &vars).map_err(|err| StageError::new(Stage::Render, err.to_string()))
 }
 
 /// The whole render stage for a config: `template_text` is the S3 template's text when the
@@ -182,15 +224,15 @@ pub fn render_config(
     env: Env,
 ) -> Result<Rendered, StageError> {
     let def = match config.source()? {
-        Source::Prompt(id) => compiled_prompt(id, env)?,
+        Source::Prompt(id) => DefRef::Static(compiled_prompt(id, env)?),
         Source::Template(name) => {
             let text = template_text.ok_or_else(|| {
                 StageError::new(Stage::Render, format!("template {name} was not read"))
             })?;
-            template_prompt(name, text)?
+            DefRef::Shared(template_prompt(name, text)?)
         }
     };
-    let values = check_variables(def, &config.variables)?;
+    let values = check_variables(&def, &config.variables)?;
     render_checked(def, &values)
 }
 
@@ -300,10 +342,38 @@ mod tests {
         );
         assert_eq!(broken.unwrap_err().stage, Stage::Render);
         // The same text interns to the same definition.
-        assert!(std::ptr::eq(
-            template_prompt("welcome.txt", text).unwrap(),
-            template_prompt("welcome.txt", text).unwrap()
+        assert!(Arc::ptr_eq(
+            &template_prompt("welcome.txt", text).unwrap(),
+            &template_prompt("welcome.txt", text).unwrap()
         ));
+    }
+
+    #[test]
+    fn the_template_cache_is_bounded_and_frees_what_it_evicts() {
+        let first = template_prompt("evicted.txt", "first {{ a }}").expect("compiles");
+        let first_weak = Arc::downgrade(&first);
+        drop(first);
+        // 45 big templates pass the byte budget; the small ones after them, the count.
+        let big = "x".repeat(200 * 1024);
+        for n in 0..MAX_CACHED_TEMPLATES + 45 {
+            let text = if n < 45 {
+                format!("{big}{n}")
+            } else {
+                format!("t{n}")
+            };
+            let def = template_prompt(&format!("t{n}.txt"), &text).expect("compiles");
+            let (count, bytes) = cached_templates();
+            assert!(count <= MAX_CACHED_TEMPLATES, "{count}");
+            // Only the definition just added may exceed the byte budget on its own.
+            assert!(
+                bytes <= MAX_CACHED_TEMPLATE_BYTES.max(def.template.len()),
+                "{bytes}"
+            );
+        }
+        assert!(
+            first_weak.upgrade().is_none(),
+            "the evicted definition is freed"
+        );
     }
 
     #[test]

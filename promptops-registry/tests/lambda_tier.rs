@@ -171,7 +171,7 @@ async fn resolution_goes_through_a_direct_invoke_of_the_registry_function() {
         .invoke(&runtime, &Vars { name: "Grace" })
         .await
         .expect("call");
-    assert!(std::ptr::eq(done.prompt, compiled));
+    assert!(std::ptr::eq(&*done.prompt, compiled));
     let mismatch = events_about(id, "prompt_contract_mismatch");
     assert_eq!(mismatch.len(), 1, "{mismatch:#?}");
     assert_eq!(mismatch[0]["remote_version"], "3");

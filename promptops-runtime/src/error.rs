@@ -17,7 +17,7 @@ pub enum InvokeError {
     #[error("{prompt_id}: throttled after {attempts} attempt(s): {message}")]
     Throttled {
         /// The prompt's id.
-        prompt_id: &'static str,
+        prompt_id: String,
         /// Attempts made.
         attempts: u32,
         /// The last error's message.
@@ -27,7 +27,7 @@ pub enum InvokeError {
     #[error("{prompt_id}: timed out after {attempts} attempt(s) ({elapsed_ms} ms): {message}")]
     TimedOut {
         /// The prompt's id.
-        prompt_id: &'static str,
+        prompt_id: String,
         /// Attempts made.
         attempts: u32,
         /// Time spent on the whole call.
@@ -39,7 +39,7 @@ pub enum InvokeError {
     #[error("{prompt_id}: rejected ({code}) after {attempts} attempt(s): {message}")]
     Rejected {
         /// The prompt's id.
-        prompt_id: &'static str,
+        prompt_id: String,
         /// Attempts made.
         attempts: u32,
         /// The service's error code, e.g. `ValidationException`.
@@ -51,7 +51,7 @@ pub enum InvokeError {
     #[error("{prompt_id}: model unavailable after {attempts} attempt(s): {message}")]
     Unavailable {
         /// The prompt's id.
-        prompt_id: &'static str,
+        prompt_id: String,
         /// Attempts made.
         attempts: u32,
         /// The last error's message.
@@ -62,7 +62,7 @@ pub enum InvokeError {
     #[error("{prompt_id}: bad model output after {attempts} attempt(s): {message}")]
     BadOutput {
         /// The prompt's id.
-        prompt_id: &'static str,
+        prompt_id: String,
         /// Attempts made.
         attempts: u32,
         /// The model's text (empty when the response itself was malformed).
@@ -76,7 +76,7 @@ pub enum InvokeError {
     #[error("{prompt_id}: configuration error: {message}")]
     Config {
         /// The prompt's id.
-        prompt_id: &'static str,
+        prompt_id: String,
         /// What is wrong.
         message: String,
     },
@@ -111,7 +111,7 @@ impl InvokeError {
 
     /// Builds the final error from the last model error.
     pub(crate) fn from_model(
-        prompt_id: &'static str,
+        prompt_id: String,
         attempts: u32,
         elapsed_ms: u64,
         err: ModelError,

@@ -34,6 +34,9 @@ pub const EVENT_FAILED: &str = "prompt_failed";
 pub const EVENT_RESOLVED: &str = "prompt_resolved";
 /// Name of the event emitted when the registry's version breaks the compiled contract.
 pub const EVENT_CONTRACT_MISMATCH: &str = "prompt_contract_mismatch";
+/// Name of the event emitted when a registry version could not be rendered (over a budget, or
+/// failing on the call's variables) and the compiled prompt was rendered in its place.
+pub const EVENT_RENDER_FALLBACK: &str = "prompt_render_fallback";
 /// Name of the event emitted when every registry tier failed for a prompt.
 pub const EVENT_REGISTRY_UNAVAILABLE: &str = "prompt_registry_unavailable";
 
@@ -42,7 +45,7 @@ pub const EVENT_REGISTRY_UNAVAILABLE: &str = "prompt_registry_unavailable";
 pub struct CallIdentity<'a> {
     /// The prompt that runs (the compiled one, or a registry version that honours its
     /// contract).
-    pub prompt: &'static PromptDef,
+    pub prompt: &'a PromptDef,
     /// Where `prompt` came from: `compiled`, `http` or `lambda`.
     pub source: Source,
     /// The Bedrock model id called.

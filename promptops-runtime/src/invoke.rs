@@ -4,14 +4,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::config::{runtime_name_from_env, ConfigError, ModelConfig};
-use crate::def::PromptDef;
+use crate::def::{DefRef, PromptDef};
 use crate::error::InvokeError;
 use crate::events::{self, CallIdentity, Completed, Failed};
 use crate::local::LocalModel;
 use crate::model::{
     InferenceOverride, InferenceParams, Model, ModelError, ModelErrorKind, ModelRequest,
 };
-use crate::render::{render_def, render_def_with_input, Rendered};
+use crate::render::{render_resolution, Rendered};
 use crate::resolve::{Resolution, Resolver, Source};
 use crate::retry::RetryPolicy;
 use crate::spec::{Prompt, PromptOutput, PromptSpec, UnexpectedOutput};
@@ -48,7 +48,7 @@ pub struct Completion<T> {
     pub text: String,
     /// The prompt that was called: the compiled one, or the registry version that honoured
     /// its contract.
-    pub prompt: &'static PromptDef,
+    pub prompt: DefRef,
     /// Where `prompt` came from.
     pub source: Source,
     /// The Bedrock model id that answered.
@@ -171,7 +171,7 @@ impl Runtime {
         options: &CallOptions,
     ) -> Result<Completion<String>, InvokeError> {
         let resolution = self.resolve(def).await;
-        match render_resolved(&resolution, vars, input) {
+        match render_resolution(def, &resolution, vars, input) {
             Ok(rendered) => self.complete_text(&rendered, options).await,
             Err(err) => {
                 let error = InvokeError::Render(err);
@@ -199,7 +199,7 @@ impl Runtime {
         options: &CallOptions,
         parse: impl FnOnce(&str) -> Result<T, UnexpectedOutput>,
     ) -> Result<Completion<T>, InvokeError> {
-        let prompt = rendered.prompt;
+        let prompt: &PromptDef = &rendered.prompt;
         let request_id = request_id(options);
         let model_id = options.model_id.as_deref().unwrap_or(&prompt.model_id);
         let identity = CallIdentity {
@@ -231,7 +231,8 @@ impl Runtime {
             Ok(done) => done,
             Err((err, attempts)) => {
                 let code = err.code.clone();
-                let mut error = InvokeError::from_model(&prompt.id, attempts, latency_ms, err);
+                let mut error =
+                    InvokeError::from_model(prompt.id.clone(), attempts, latency_ms, err);
                 redact_error(&mut error, rendered);
                 events::emit_failed(
                     &identity,
@@ -252,7 +253,7 @@ impl Runtime {
             Err(unexpected) => {
                 let raw = rendered.redact(&unexpected.raw);
                 let error = InvokeError::BadOutput {
-                    prompt_id: &prompt.id,
+                    prompt_id: prompt.id.clone(),
                     attempts,
                     message: format!(
                         "model output {raw:?} is not one of the labels [{}]",
@@ -303,7 +304,7 @@ impl Runtime {
         Ok(Completion {
             output,
             text: response.text,
-            prompt,
+            prompt: rendered.prompt.clone(),
             source: rendered.source,
             model_id: model_id.to_owned(),
             backend: self.model.backend(),
@@ -423,20 +424,6 @@ impl Runtime {
     }
 }
 
-/// Renders the resolved definition and records where it came from.
-fn render_resolved(
-    resolution: &Resolution,
-    vars: &dyn crate::spec::TemplateVars,
-    input: Option<&str>,
-) -> Result<Rendered, crate::render::RenderError> {
-    let mut rendered = match input {
-        Some(input) => render_def_with_input(resolution.def, vars, input),
-        None => render_def(resolution.def, vars),
-    }?;
-    rendered.source = resolution.source;
-    Ok(rendered)
-}
-
 fn request_id(options: &CallOptions) -> String {
     options
         .request_id
@@ -499,7 +486,7 @@ impl<S: PromptSpec> Prompt<S> {
         options: &CallOptions,
     ) -> Result<Completion<S::Output>, InvokeError> {
         let resolution = runtime.resolve(self.def()).await;
-        let rendered = match render_resolved(&resolution, vars, input) {
+        let rendered = match render_resolution(self.def(), &resolution, vars, input) {
             Ok(rendered) => rendered,
             Err(err) => {
                 let error = InvokeError::Render(err);

@@ -60,7 +60,7 @@ pub mod spec;
 #[cfg(feature = "bedrock")]
 pub use bedrock::BedrockModel;
 pub use config::{ConfigError, ModelConfig};
-pub use def::{Inference, Metrics, PromptDef, Status, Value, VarDef, VarType, Version};
+pub use def::{DefRef, Inference, Metrics, PromptDef, Status, Value, VarDef, VarType, Version};
 pub use error::InvokeError;
 pub use invoke::{CallOptions, Completion, Runtime};
 pub use local::LocalModel;
@@ -70,7 +70,7 @@ pub use model::{
 };
 pub use pricing::Price;
 pub use registry::{lookup, DecodeError, Registry};
-pub use render::{DynVars, RenderError, Rendered, UnknownVariable};
+pub use render::{DynVars, RenderError, RenderErrorKind, RenderLimits, Rendered, UnknownVariable};
 pub use resolve::{Resolution, Resolver, Source};
 pub use retry::RetryPolicy;
 pub use spec::{

@@ -52,7 +52,7 @@ impl InferenceParams {
 #[derive(Debug, Clone, Copy)]
 pub struct ModelRequest<'a> {
     /// The prompt being served (labels, id, ...).
-    pub prompt: &'static PromptDef,
+    pub prompt: &'a PromptDef,
     /// The Bedrock model id to call.
     pub model_id: &'a str,
     /// System prompt, if any.

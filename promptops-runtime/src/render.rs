@@ -1,22 +1,42 @@
-//! Rendering a prompt's templates with typed variables.
+//! Rendering a prompt's templates with typed variables, within limits.
 //!
 //! One process-wide minijinja [`Environment`] (strict undefined, no auto-escaping, no debug
-//! dumps) holds every template that has been rendered. Templates come from the `'static`
-//! strings embedded by the build — there is no file I/O — and are compiled on first use, keyed
-//! by `id@version` (`id@version.system` for the system template).
+//! dumps) holds the templates that have been rendered, compiled on first use and keyed by
+//! `id@version` (`id@version.system` for the system template). There is no file I/O: templates
+//! come from the definitions (the build's embedded strings, a registry version, an S3 template
+//! of the pipeline).
 //!
 //! Variable values are data, never template code: a value containing `{{ ... }}` is printed
 //! literally, because minijinja never re-evaluates values.
+//!
+//! # Limits
+//! A template is data that may come from outside the binary (a registry version, an S3
+//! template), so every compile and render is bounded:
+//!
+//! | limit | default | configured by | error |
+//! |---|---|---|---|
+//! | template source: size, block nesting, operators per tag, bracket depth | [`TemplateLimits`]' defaults (256 KiB, 32, 256, 32) | fixed: the build refuses what the runtime would | [`RenderErrorKind::OverLimits`], before minijinja parses it |
+//! | fuel per render of one template: about one unit per instruction and per 64 bytes of data created | 250,000 | `PROMPTOPS_RENDER_FUEL` | [`RenderErrorKind::OutOfFuel`] |
+//! | rendered text of one template | 1 MiB | `PROMPTOPS_RENDER_MAX_OUTPUT_BYTES` | [`RenderErrorKind::OutputTooLarge`] |
+//! | compiled templates kept | 256 templates and 8 MiB of source, least recently used evicted | fixed | — |
+//!
+//! Fuel bounds both time and memory (minijinja charges data it creates, so a template that
+//! doubles a string in a loop runs out of fuel long before memory does); the output cap stops a
+//! render as soon as the text passes it. The variables are read once, when the environment is
+//! first used; a value that is not a positive integer is ignored with a warning event.
 
+use std::borrow::Cow;
 use std::cell::RefCell;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{LazyLock, RwLock};
 
-use minijinja::{AutoEscape, Environment, UndefinedBehavior, Value};
+use minijinja::{AutoEscape, Environment, ErrorKind, UndefinedBehavior, Value};
+use promptops_core::{LimitExceeded, TemplateLimits};
 
-use crate::def::{PromptDef, Value as OwnedValue, Version};
-use crate::resolve::Source;
+use crate::def::{DefRef, PromptDef, Value as OwnedValue, Version};
+use crate::resolve::{Resolution, Source};
 use crate::spec::{Prompt, PromptSpec, TemplateVars, VarValue, VarVisitor};
 
 /// Sensitive values shorter than this are not redacted from messages (a one-character
@@ -25,6 +45,68 @@ const MIN_REDACTED_LEN: usize = 3;
 
 /// What replaces a sensitive value in error messages.
 pub const REDACTED: &str = "[redacted]";
+
+/// Environment variable overriding the fuel of one render.
+pub const FUEL_ENV: &str = "PROMPTOPS_RENDER_FUEL";
+/// Environment variable overriding the largest rendered text of one template, in bytes.
+pub const MAX_OUTPUT_ENV: &str = "PROMPTOPS_RENDER_MAX_OUTPUT_BYTES";
+
+/// Most compiled templates the environment keeps.
+const MAX_CACHED_TEMPLATES: usize = 256;
+/// Most template source, in bytes, the environment keeps compiled.
+const MAX_CACHED_SOURCE_BYTES: usize = 8 * 1024 * 1024;
+
+/// The budgets of one render, process-wide like the environment that applies them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RenderLimits {
+    /// minijinja fuel for one template: about one unit per instruction executed and per 64
+    /// bytes of data created or processed.
+    pub fuel: u64,
+    /// Largest rendered text of one template, in bytes.
+    pub max_output_bytes: usize,
+}
+
+impl RenderLimits {
+    /// The default fuel: about 250,000 instructions, or 16 MB of data.
+    pub const DEFAULT_FUEL: u64 = 250_000;
+    /// The default output cap: 1 MiB.
+    pub const DEFAULT_MAX_OUTPUT_BYTES: usize = 1024 * 1024;
+
+    /// The defaults, overridden by [`FUEL_ENV`] and [`MAX_OUTPUT_ENV`] as `lookup` answers
+    /// them. A value that is not a positive integer is ignored (and named in the second part).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> (Self, Vec<&'static str>) {
+        let mut ignored = Vec::new();
+        let mut read = |name: &'static str| {
+            let text = lookup(name)?;
+            let value = text.trim().parse::<u64>().ok().filter(|value| *value > 0);
+            if value.is_none() {
+                ignored.push(name);
+            }
+            value
+        };
+        let limits = RenderLimits {
+            fuel: read(FUEL_ENV).unwrap_or(Self::DEFAULT_FUEL),
+            max_output_bytes: read(MAX_OUTPUT_ENV)
+                .and_then(|bytes| usize::try_from(bytes).ok())
+                .unwrap_or(Self::DEFAULT_MAX_OUTPUT_BYTES),
+        };
+        (limits, ignored)
+    }
+}
+
+impl Default for RenderLimits {
+    fn default() -> Self {
+        RenderLimits {
+            fuel: Self::DEFAULT_FUEL,
+            max_output_bytes: Self::DEFAULT_MAX_OUTPUT_BYTES,
+        }
+    }
+}
+
+/// The render limits in force in this process.
+pub fn limits() -> RenderLimits {
+    read_cache().limits
+}
 
 /// The rendered parts of one prompt call, with the prompt's identity attached.
 #[derive(Clone, PartialEq)]
@@ -35,7 +117,7 @@ pub struct Rendered {
     /// The user turn.
     pub user: String,
     /// The prompt this was rendered from.
-    pub prompt: &'static PromptDef,
+    pub prompt: DefRef,
     /// Where `prompt` came from (the compiled prompt, or the registry through a tier).
     pub source: Source,
     /// String forms of the values of variables declared `sensitive`, for redaction.
@@ -44,11 +126,11 @@ pub struct Rendered {
 
 impl Rendered {
     /// Builds a rendered prompt by hand (for callers that produce text themselves).
-    pub fn new(prompt: &'static PromptDef, system: Option<String>, user: String) -> Self {
+    pub fn new(prompt: impl Into<DefRef>, system: Option<String>, user: String) -> Self {
         Rendered {
             system,
             user,
-            prompt,
+            prompt: prompt.into(),
             source: Source::Compiled,
             sensitive: Vec::new(),
         }
@@ -89,26 +171,221 @@ pub(crate) fn redact(sensitive: &[String], text: &str) -> String {
 
 /// A template that failed to compile or render.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{prompt_id} v{version}: cannot render the {part} template: {message}")]
+#[error("{prompt_id} v{version}: cannot render the {part} template: {kind}")]
 pub struct RenderError {
     /// The prompt's id.
-    pub prompt_id: &'static str,
+    pub prompt_id: String,
     /// The prompt's version.
     pub version: Version,
     /// `"user"` or `"system"`.
     pub part: &'static str,
-    /// minijinja's message, with sensitive values redacted.
-    pub message: String,
+    /// What went wrong.
+    #[source]
+    pub kind: RenderErrorKind,
 }
 
-static ENV: LazyLock<RwLock<Environment<'static>>> = LazyLock::new(|| {
+impl RenderError {
+    /// Whether a budget stopped the render (template limits, fuel, output size): the template
+    /// is too costly, as opposed to wrong for these variables.
+    pub fn is_over_budget(&self) -> bool {
+        !matches!(self.kind, RenderErrorKind::Template { .. })
+    }
+}
+
+/// Why a template could not be rendered.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RenderErrorKind {
+    /// The template's source is over the [`TemplateLimits`]; it was not compiled.
+    #[error("the template is over the template limits: {0}")]
+    OverLimits(#[source] LimitExceeded),
+    /// The render used up its fuel ([`RenderLimits::fuel`]).
+    #[error("the render ran out of fuel (budget {fuel}): too much work or data")]
+    OutOfFuel {
+        /// The budget.
+        fuel: u64,
+    },
+    /// The rendered text passed [`RenderLimits::max_output_bytes`]; the render was stopped.
+    #[error("the rendered text is over {max_bytes} bytes")]
+    OutputTooLarge {
+        /// The cap.
+        max_bytes: usize,
+    },
+    /// minijinja refused the template or the variables (syntax, an undefined variable, a
+    /// failing filter).
+    #[error("{message}")]
+    Template {
+        /// minijinja's message, with sensitive values redacted.
+        message: String,
+    },
+}
+
+impl RenderErrorKind {
+    /// A stable word for events: `over_limits`, `out_of_fuel`, `output_too_large`, `template`.
+    pub const fn as_str(&self) -> &'static str {
+        match self {
+            RenderErrorKind::OverLimits(_) => "over_limits",
+            RenderErrorKind::OutOfFuel { .. } => "out_of_fuel",
+            RenderErrorKind::OutputTooLarge { .. } => "output_too_large",
+            RenderErrorKind::Template { .. } => "template",
+        }
+    }
+}
+
+/// The environment and the bookkeeping of what it holds.
+struct TemplateCache {
+    env: Environment<'static>,
+    limits: RenderLimits,
+    /// Per cached template: its source's size and when it was last used.
+    entries: HashMap<String, CacheEntry>,
+    source_bytes: usize,
+}
+
+struct CacheEntry {
+    bytes: usize,
+    last_used: AtomicU64,
+}
+
+/// A clock for least-recently-used eviction: one tick per render.
+static TICK: AtomicU64 = AtomicU64::new(0);
+
+static CACHE: LazyLock<RwLock<TemplateCache>> = LazyLock::new(|| {
+    let (limits, ignored) = RenderLimits::from_lookup(|name| std::env::var(name).ok());
+    for name in ignored {
+        tracing::warn!(
+            target: crate::events::TARGET,
+            variable = name,
+            "ignoring a render limit that is not a positive integer"
+        );
+    }
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.set_auto_escape_callback(|_| AutoEscape::None);
     // Debug mode attaches the values of referenced variables to errors: never for prompts.
     env.set_debug(false);
-    RwLock::new(env)
+    env.set_fuel(Some(limits.fuel));
+    RwLock::new(TemplateCache {
+        env,
+        limits,
+        entries: HashMap::new(),
+        source_bytes: 0,
+    })
 });
+
+fn read_cache() -> std::sync::RwLockReadGuard<'static, TemplateCache> {
+    CACHE
+        .read()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl TemplateCache {
+    /// Adds `source` under `key`, first evicting the least recently used templates until the
+    /// new one fits the count and byte budgets.
+    fn insert(&mut self, key: &str, source: Cow<'static, str>) -> Result<(), minijinja::Error> {
+        if let Some(old) = self.entries.remove(key) {
+            self.env.remove_template(key);
+            self.source_bytes -= old.bytes;
+        }
+        let bytes = source.len();
+        while !self.entries.is_empty()
+            && (self.entries.len() >= MAX_CACHED_TEMPLATES
+                || self.source_bytes + bytes > MAX_CACHED_SOURCE_BYTES)
+        {
+            let oldest = self
+                .entries
+                .iter()
+                .min_by_key(|(_, entry)| entry.last_used.load(Ordering::Relaxed))
+                .map(|(key, _)| key.clone());
+            let Some(oldest) = oldest else { break };
+            if let Some(entry) = self.entries.remove(&oldest) {
+                self.source_bytes -= entry.bytes;
+            }
+            self.env.remove_template(&oldest);
+        }
+        self.env.add_template_owned(key.to_owned(), source)?;
+        self.entries.insert(
+            key.to_owned(),
+            CacheEntry {
+                bytes,
+                last_used: AtomicU64::new(TICK.fetch_add(1, Ordering::Relaxed)),
+            },
+        );
+        self.source_bytes += bytes;
+        Ok(())
+    }
+
+    /// Renders the cached template `key` if it was compiled from `source`.
+    fn render_cached(&self, key: &str, source: &str, ctx: &Value) -> Option<Rendering> {
+        let template = self.env.get_template(key).ok()?;
+        if !same_source(template.source(), source) {
+            return None;
+        }
+        if let Some(entry) = self.entries.get(key) {
+            entry
+                .last_used
+                .store(TICK.fetch_add(1, Ordering::Relaxed), Ordering::Relaxed);
+        }
+        Some(render_capped(&template, ctx, self.limits))
+    }
+
+    /// How many templates are compiled, and their source's total size.
+    #[cfg(test)]
+    fn usage(&self) -> (usize, usize) {
+        (self.entries.len(), self.source_bytes)
+    }
+}
+
+/// The outcome of one render under the limits.
+type Rendering = Result<String, RenderErrorKind>;
+
+/// A writer that refuses to grow past a cap, so a render stops as soon as its text does.
+struct CappedOutput {
+    text: Vec<u8>,
+    max_bytes: usize,
+    exceeded: bool,
+}
+
+impl std::io::Write for CappedOutput {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        if self.text.len() + bytes.len() > self.max_bytes {
+            self.exceeded = true;
+            return Err(std::io::Error::other("the rendered text is over its cap"));
+        }
+        self.text.extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn render_capped(
+    template: &minijinja::Template<'_, '_>,
+    ctx: &Value,
+    limits: RenderLimits,
+) -> Rendering {
+    let mut output = CappedOutput {
+        text: Vec::new(),
+        max_bytes: limits.max_output_bytes,
+        exceeded: false,
+    };
+    let outcome = template.render_captured_to(ctx, &mut output).map(drop);
+    match outcome {
+        Ok(()) => String::from_utf8(output.text).map_err(|_| RenderErrorKind::Template {
+            message: "the template produced text that is not UTF-8".to_owned(),
+        }),
+        Err(_) if output.exceeded => Err(RenderErrorKind::OutputTooLarge {
+            max_bytes: limits.max_output_bytes,
+        }),
+        Err(err) if err.kind() == ErrorKind::OutOfFuel => {
+            Err(RenderErrorKind::OutOfFuel { fuel: limits.fuel })
+        }
+        Err(err) => Err(RenderErrorKind::Template {
+            message: err.to_string(),
+        }),
+    }
+}
 
 thread_local! {
     static KEY: RefCell<String> = const { RefCell::new(String::new()) };
@@ -135,17 +412,25 @@ fn same_source(a: &str, b: &str) -> bool {
 
 /// Renders one of `def`'s templates against `ctx` through the shared environment.
 fn render_part(
-    def: &'static PromptDef,
+    def: &DefRef,
     part: Part,
-    source: &'static str,
     ctx: &Value,
     sensitive: &[String],
 ) -> Result<String, RenderError> {
-    let error = |err: minijinja::Error| RenderError {
-        prompt_id: &def.id,
+    let error = |kind: RenderErrorKind| RenderError {
+        prompt_id: def.id.clone(),
         version: def.version,
         part: part.name(),
-        message: redact(sensitive, &err.to_string()),
+        kind: match kind {
+            RenderErrorKind::Template { message } => RenderErrorKind::Template {
+                message: redact(sensitive, &message),
+            },
+            other => other,
+        },
+    };
+    let source = match part {
+        Part::User => def.template.as_str(),
+        Part::System => def.system.as_deref().unwrap_or_default(),
     };
     KEY.with(|key| {
         let mut key = key.borrow_mut();
@@ -154,24 +439,37 @@ fn render_part(
         if let Part::System = part {
             key.push_str(".system");
         }
-        {
-            let env = ENV.read().unwrap_or_else(|poisoned| poisoned.into_inner());
-            if let Ok(template) = env.get_template(&key) {
-                if same_source(template.source(), source) {
-                    return template.render(ctx).map_err(error);
-                }
-            }
+        if let Some(rendered) = read_cache().render_cached(&key, source, ctx) {
+            return rendered.map_err(error);
         }
-        // First use (or another definition under the same id@version, e.g. a registry copy):
-        // compile, and render under the same lock so no other thread can swap it in between.
-        let mut env = ENV.write().unwrap_or_else(|poisoned| poisoned.into_inner());
-        env.add_template_owned(key.clone(), source).map_err(error)?;
-        let template = env.get_template(&key).map_err(error)?;
-        template.render(ctx).map_err(error)
+        // First use (or another definition under the same id@version, e.g. a registry copy).
+        // Bounded before minijinja parses it: a long chain would overflow the stack.
+        TemplateLimits::default()
+            .check(source)
+            .map_err(|exceeded| error(RenderErrorKind::OverLimits(exceeded)))?;
+        let cacheable = def
+            .source(matches!(part, Part::System))
+            .unwrap_or(Cow::Borrowed(""));
+        // Compile, and render under the same lock so no other thread can swap it in between.
+        let mut cache = CACHE
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let compiled = cache.insert(&key, cacheable).map_err(|err| {
+            error(RenderErrorKind::Template {
+                message: err.to_string(),
+            })
+        });
+        compiled?;
+        let template = cache.env.get_template(&key).map_err(|err| {
+            error(RenderErrorKind::Template {
+                message: err.to_string(),
+            })
+        })?;
+        render_capped(&template, ctx, cache.limits).map_err(error)
     })
 }
 
-fn default_value(default: &'static OwnedValue) -> Value {
+fn default_value(default: &OwnedValue) -> Value {
     match default {
         OwnedValue::String(text) => Value::from(text.as_str()),
         OwnedValue::Integer(number) => Value::from(*number),
@@ -208,35 +506,34 @@ fn collect_sensitive(value: VarValue<'_>, out: &mut Vec<String>) {
 
 /// Builds the template context: supplied values, then declared defaults, then `none` for
 /// optional variables without a default. Collects the sensitive values.
-fn context(def: &'static PromptDef, vars: &dyn TemplateVars) -> (Value, Vec<String>) {
+fn context(def: &PromptDef, vars: &dyn TemplateVars) -> (Value, Vec<String>) {
     if def.variables.is_empty() {
         let mut any = false;
-        vars.visit(&mut |_: &'static str, _: VarValue<'_>| any = true);
+        vars.visit(&mut |_: &str, _: VarValue<'_>| any = true);
         if !any {
             return (Value::from(()), Vec::new());
         }
     }
-    let mut map: BTreeMap<&'static str, Value> = BTreeMap::new();
+    let mut map: BTreeMap<String, Value> = BTreeMap::new();
     let mut sensitive = Vec::new();
-    vars.visit(&mut |name: &'static str, value: VarValue<'_>| {
+    vars.visit(&mut |name: &str, value: VarValue<'_>| {
         if def.variable(name).is_some_and(|var| var.sensitive) {
             collect_sensitive(value, &mut sensitive);
         }
-        map.insert(name, var_value(value));
+        map.insert(name.to_owned(), var_value(value));
     });
     // Longest first, so a value that contains another is redacted whole.
     sensitive.sort_by_key(|value| std::cmp::Reverse(value.len()));
     for var in &def.variables {
-        let name = var.name.as_str();
-        if map.contains_key(name) {
+        if map.contains_key(&var.name) {
             continue;
         }
         match &var.default {
             Some(default) => {
-                map.insert(name, default_value(default));
+                map.insert(var.name.clone(), default_value(default));
             }
             None if !var.required => {
-                map.insert(name, Value::from(()));
+                map.insert(var.name.clone(), Value::from(()));
             }
             // A missing required variable is reported by strict undefined at render time.
             None => {}
@@ -247,15 +544,16 @@ fn context(def: &'static PromptDef, vars: &dyn TemplateVars) -> (Value, Vec<Stri
 
 /// Renders `def` with `vars`: the system template (if any) and the user template.
 pub fn render_def(
-    def: &'static PromptDef,
+    def: impl Into<DefRef>,
     vars: &dyn TemplateVars,
 ) -> Result<Rendered, RenderError> {
-    let (ctx, sensitive) = context(def, vars);
+    let def = def.into();
+    let (ctx, sensitive) = context(&def, vars);
     let system = match &def.system {
-        Some(source) => Some(render_part(def, Part::System, source, &ctx, &sensitive)?),
+        Some(_) => Some(render_part(&def, Part::System, &ctx, &sensitive)?),
         None => None,
     };
-    let user = render_part(def, Part::User, &def.template, &ctx, &sensitive)?;
+    let user = render_part(&def, Part::User, &ctx, &sensitive)?;
     Ok(Rendered {
         system,
         user,
@@ -269,7 +567,7 @@ pub fn render_def(
 /// rendered system template (if any) followed by the rendered template, and the user part is
 /// `input` verbatim. This is how the seed's intent classifier is used.
 pub fn render_def_with_input(
-    def: &'static PromptDef,
+    def: impl Into<DefRef>,
     vars: &dyn TemplateVars,
     input: &str,
 ) -> Result<Rendered, RenderError> {
@@ -281,10 +579,50 @@ pub fn render_def_with_input(
     Ok(Rendered {
         system: Some(instructions),
         user: input.to_owned(),
-        prompt: def,
+        prompt: rendered.prompt,
         source: rendered.source,
         sensitive: rendered.sensitive,
     })
+}
+
+/// Renders what `resolution` chose for `compiled`, with `input` as the user turn when given.
+///
+/// A registry version that fails to render — over a budget ([`RenderError::is_over_budget`]) or
+/// failing on these variables — never fails the call: the compiled prompt, the contract the
+/// caller was type-checked against, is rendered in its place and one `prompt_render_fallback`
+/// event names the version, the reason and the error kind (like a contract mismatch, the
+/// remote text is not used). The compiled prompt's own failure is the call's.
+pub fn render_resolution(
+    compiled: &'static PromptDef,
+    resolution: &Resolution,
+    vars: &dyn TemplateVars,
+    input: Option<&str>,
+) -> Result<Rendered, RenderError> {
+    let render = |def: &'static PromptDef| match input {
+        Some(input) => render_def_with_input(def, vars, input),
+        None => render_def(def, vars),
+    };
+    match render(resolution.def) {
+        Ok(mut rendered) => {
+            rendered.source = resolution.source;
+            Ok(rendered)
+        }
+        Err(err) if resolution.source != Source::Compiled => {
+            tracing::warn!(
+                target: crate::events::TARGET,
+                event = crate::events::EVENT_RENDER_FALLBACK,
+                prompt_id = compiled.id.as_str(),
+                compiled_version = %compiled.version,
+                remote_version = %resolution.def.version,
+                remote_content_hash = resolution.def.content_hash.as_str(),
+                source = resolution.source.as_str(),
+                error = err.kind.as_str(),
+                error_message = %err,
+            );
+            render(compiled)
+        }
+        Err(err) => Err(err),
+    }
 }
 
 impl<S: PromptSpec> Prompt<S> {
@@ -311,7 +649,7 @@ impl<S: PromptSpec> Prompt<S> {
 /// prompts whose generated `Vars` type is not available statically.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DynVars<'a> {
-    values: Vec<(&'static str, DynValue<'a>)>,
+    values: Vec<(&'a str, DynValue<'a>)>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -325,7 +663,7 @@ enum DynValue<'a> {
 #[error("{prompt_id} has no variable `{name}` (declared: {declared})")]
 pub struct UnknownVariable {
     /// The prompt's id.
-    pub prompt_id: &'static str,
+    pub prompt_id: String,
     /// The name that was given.
     pub name: String,
     /// The declared names, comma-separated.
@@ -336,7 +674,7 @@ impl<'a> DynVars<'a> {
     /// Checks every name against `def`'s declared variables. Prompts that declare none accept
     /// no variables (their template uses none).
     pub fn new<'n>(
-        def: &'static PromptDef,
+        def: &'a PromptDef,
         pairs: impl IntoIterator<Item = (&'n str, VarValue<'a>)>,
     ) -> Result<Self, UnknownVariable> {
         Self::checked(def, pairs, DynValue::Borrowed)
@@ -344,21 +682,21 @@ impl<'a> DynVars<'a> {
 
     /// Like [`new`](Self::new), for owned values.
     pub fn from_owned<'n>(
-        def: &'static PromptDef,
+        def: &'a PromptDef,
         pairs: impl IntoIterator<Item = (&'n str, &'a OwnedValue)>,
     ) -> Result<Self, UnknownVariable> {
         Self::checked(def, pairs, DynValue::Owned)
     }
 
     fn checked<'n, V>(
-        def: &'static PromptDef,
+        def: &'a PromptDef,
         pairs: impl IntoIterator<Item = (&'n str, V)>,
         wrap: impl Fn(V) -> DynValue<'a>,
     ) -> Result<Self, UnknownVariable> {
         let mut values = Vec::new();
         for (name, value) in pairs {
             let var = def.variable(name).ok_or_else(|| UnknownVariable {
-                prompt_id: &def.id,
+                prompt_id: def.id.clone(),
                 name: name.to_owned(),
                 declared: def
                     .variables
@@ -417,9 +755,7 @@ mod tests {
 
     fn visited(vars: &DynVars<'_>) -> Vec<String> {
         let mut seen = Vec::new();
-        vars.visit(&mut |name: &'static str, value: VarValue<'_>| {
-            seen.push(format!("{name}={value:?}"))
-        });
+        vars.visit(&mut |name: &str, value: VarValue<'_>| seen.push(format!("{name}={value:?}")));
         seen
     }
 
@@ -454,5 +790,210 @@ mod tests {
         let err = DynVars::from_owned(def(), [("nmae", &owned[0])]).unwrap_err();
         assert_eq!(err.name, "nmae");
         assert_eq!(err.declared, "name, count, items");
+    }
+
+    /// A shared definition with `template`, under a fresh id so no test shares its cache key.
+    fn shared(template: &str) -> DefRef {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let id = format!("tests.limits-{}", NEXT.fetch_add(1, Ordering::Relaxed));
+        DefRef::Shared(std::sync::Arc::new(PromptDef::new(
+            id,
+            Version::new(1),
+            "o",
+            "m",
+            template,
+        )))
+    }
+
+    fn render_kind(template: &str) -> RenderErrorKind {
+        render_def(shared(template), &crate::NoVars)
+            .expect_err("the render is refused")
+            .kind
+    }
+
+    /// Runs `work` on a thread with a tokio worker's default stack (2 MiB), where a stack
+    /// overflow would abort the test process.
+    fn on_small_stack<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
+        std::thread::Builder::new()
+            .stack_size(2 * 1024 * 1024)
+            .spawn(work)
+            .expect("thread")
+            .join()
+            .expect("no panic")
+    }
+
+    #[test]
+    fn nested_loops_run_out_of_fuel() {
+        let bomb = "{% for a in range(1000) %}{% for b in range(1000) %}{% for c in range(1000) %}x{% endfor %}{% endfor %}{% endfor %}";
+        assert_eq!(
+            render_kind(bomb),
+            RenderErrorKind::OutOfFuel {
+                fuel: RenderLimits::DEFAULT_FUEL
+            }
+        );
+    }
+
+    #[test]
+    fn doubling_a_string_runs_out_of_fuel_before_memory() {
+        // 48 doublings of 8 bytes would be 2 PB.
+        let bomb = format!(
+            "{{% set x = 'aaaaaaaa' %}}{}{{{{ x|length }}}}",
+            "{% set x = x ~ x %}".repeat(48)
+        );
+        assert_eq!(
+            render_kind(&bomb),
+            RenderErrorKind::OutOfFuel {
+                fuel: RenderLimits::DEFAULT_FUEL
+            }
+        );
+        let macro_bomb = "{% macro d(s, n) %}{% if n %}{{ d(s ~ s, n - 1) }}{% else %}{{ s|length }}{% endif %}{% endmacro %}{{ d('ab', 60) }}";
+        assert_eq!(
+            render_kind(macro_bomb),
+            RenderErrorKind::OutOfFuel {
+                fuel: RenderLimits::DEFAULT_FUEL
+            }
+        );
+    }
+
+    #[test]
+    fn output_past_the_cap_stops_the_render() {
+        let wide = "{% for i in range(3) %}{{ 'x' * 500000 }}{% endfor %}";
+        assert_eq!(
+            render_kind(wide),
+            RenderErrorKind::OutputTooLarge {
+                max_bytes: RenderLimits::DEFAULT_MAX_OUTPUT_BYTES
+            }
+        );
+        // Just under the cap renders.
+        let fits = format!("{{{{ 'x' * {} }}}}", RenderLimits::DEFAULT_MAX_OUTPUT_BYTES);
+        let rendered = render_def(shared(&fits), &crate::NoVars).expect("fits");
+        assert_eq!(rendered.user.len(), RenderLimits::DEFAULT_MAX_OUTPUT_BYTES);
+    }
+
+    #[test]
+    fn a_template_over_the_limits_is_refused_before_it_is_compiled() {
+        // 5,000 links overflow a 2 MiB stack in minijinja's compiler; the limits refuse them
+        // first, so this thread survives.
+        let chain = format!("{{{{ 'a'{} }}}}", "|upper".repeat(5_000));
+        let kind = on_small_stack(move || render_kind(&chain));
+        let RenderErrorKind::OverLimits(exceeded) = kind else {
+            panic!("{kind:?}")
+        };
+        assert_eq!(exceeded.limit, promptops_core::Limit::ExpressionOperators);
+    }
+
+    #[test]
+    fn the_deepest_template_the_limits_allow_compiles_on_a_small_stack() {
+        let limits = TemplateLimits::default();
+        let depth = limits.max_bracket_depth;
+        let deepest = format!(
+            "{}{{{{ 'a'{}{}{} }}}}{}",
+            "{% if true %}".repeat(limits.max_block_nesting),
+            "|upper".repeat(limits.max_expression_operators - 2 * depth),
+            "|default('b'".repeat(depth),
+            ")".repeat(depth),
+            "{% endif %}".repeat(limits.max_block_nesting),
+        );
+        assert_eq!(limits.check(&deepest), Ok(()));
+        let rendered = on_small_stack(move || render_def(shared(&deepest), &crate::NoVars));
+        assert_eq!(rendered.expect("renders").user, "A");
+    }
+
+    #[test]
+    fn the_template_cache_is_bounded() {
+        for _ in 0..MAX_CACHED_TEMPLATES + 20 {
+            render_def(shared("hello"), &crate::NoVars).expect("renders");
+        }
+        let (count, bytes) = read_cache().usage();
+        assert!(count <= MAX_CACHED_TEMPLATES, "{count}");
+        assert!(bytes <= MAX_CACHED_SOURCE_BYTES, "{bytes}");
+    }
+
+    #[test]
+    fn render_limits_read_their_variables() {
+        let lookup = |vars: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                vars.iter()
+                    .find(|(key, _)| *key == name)
+                    .map(|(_, value)| (*value).to_owned())
+            }
+        };
+        assert_eq!(
+            RenderLimits::from_lookup(lookup(&[])),
+            (RenderLimits::default(), vec![])
+        );
+        assert_eq!(
+            RenderLimits::from_lookup(lookup(&[(FUEL_ENV, " 1000 "), (MAX_OUTPUT_ENV, "64")])),
+            (
+                RenderLimits {
+                    fuel: 1000,
+                    max_output_bytes: 64
+                },
+                vec![]
+            )
+        );
+        assert_eq!(
+            RenderLimits::from_lookup(lookup(&[(FUEL_ENV, "0"), (MAX_OUTPUT_ENV, "lots")])),
+            (RenderLimits::default(), vec![FUEL_ENV, MAX_OUTPUT_ENV])
+        );
+    }
+
+    #[test]
+    fn a_registry_version_that_cannot_render_falls_back_to_the_compiled_prompt() {
+        let compiled: &'static PromptDef = Box::leak(Box::new(PromptDef::new(
+            "tests.fallback",
+            Version::new(1),
+            "o",
+            "m",
+            "compiled text",
+        )));
+        let mut remote = PromptDef::new(
+            "tests.fallback",
+            Version::new(2),
+            "o",
+            "m",
+            "{% for a in range(100000) %}{% for b in range(100000) %}x{% endfor %}{% endfor %}",
+        );
+        remote.content_hash = "remote-hash".into();
+        let remote: &'static PromptDef = Box::leak(Box::new(remote));
+        let resolution = Resolution {
+            def: remote,
+            source: Source::Http,
+            ..Resolution::compiled(compiled)
+        };
+        let (capture, subscriber) = crate::events::EventCapture::new();
+        let rendered = tracing::subscriber::with_default(subscriber, || {
+            render_resolution(compiled, &resolution, &crate::NoVars, None)
+        })
+        .expect("the compiled prompt renders");
+        assert_eq!(rendered.user, "compiled text");
+        assert_eq!(rendered.prompt.version, Version::new(1));
+        assert_eq!(rendered.source, Source::Compiled);
+        let events = capture.events();
+        assert_eq!(events.len(), 1, "{events:?}");
+        let event = &events[0];
+        assert_eq!(event["event"], crate::events::EVENT_RENDER_FALLBACK);
+        assert_eq!(event["remote_version"], "2");
+        assert_eq!(event["remote_content_hash"], "remote-hash");
+        assert_eq!(event["error"], "out_of_fuel");
+
+        // A usable registry version renders as itself.
+        let fine: &'static PromptDef = Box::leak(Box::new(PromptDef::new(
+            "tests.fallback",
+            Version::new(3),
+            "o",
+            "m",
+            "remote text",
+        )));
+        let resolution = Resolution {
+            def: fine,
+            source: Source::Http,
+            ..Resolution::compiled(compiled)
+        };
+        let rendered = render_resolution(compiled, &resolution, &crate::NoVars, None).unwrap();
+        assert_eq!(
+            (rendered.user.as_str(), rendered.source),
+            ("remote text", Source::Http)
+        );
     }
 }

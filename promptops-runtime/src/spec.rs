@@ -34,78 +34,78 @@ pub enum VarValue<'a> {
 }
 
 /// Receives a prompt's variables one by one: the renderer implements it, and so does any
-/// closure `FnMut(&'static str, VarValue<'_>)`.
+/// closure `FnMut(&str, VarValue<'_>)`.
 ///
 /// Generated `Vars` call the typed methods (`string`, `optional_list`, ...), which all end in
 /// [`var`](Self::var): one call per field and no value to build keeps each generated `visit`
 /// cheap for rustc to check (BENCHMARKS.md, "Build time").
 pub trait VarVisitor {
     /// One supplied variable, under the name the template uses.
-    fn var(&mut self, name: &'static str, value: VarValue<'_>);
+    fn var(&mut self, name: &str, value: VarValue<'_>);
 
     /// A `string` variable.
-    fn string(&mut self, name: &'static str, value: &str) {
+    fn string(&mut self, name: &str, value: &str) {
         self.var(name, VarValue::String(value));
     }
 
     /// An `integer` variable.
-    fn integer(&mut self, name: &'static str, value: i64) {
+    fn integer(&mut self, name: &str, value: i64) {
         self.var(name, VarValue::Integer(value));
     }
 
     /// A `number` variable.
-    fn number(&mut self, name: &'static str, value: f64) {
+    fn number(&mut self, name: &str, value: f64) {
         self.var(name, VarValue::Number(value));
     }
 
     /// A `boolean` variable.
-    fn boolean(&mut self, name: &'static str, value: bool) {
+    fn boolean(&mut self, name: &str, value: bool) {
         self.var(name, VarValue::Boolean(value));
     }
 
     /// A `list` variable.
-    fn list(&mut self, name: &'static str, value: &[&str]) {
+    fn list(&mut self, name: &str, value: &[&str]) {
         self.var(name, VarValue::List(value));
     }
 
     /// An optional `string` variable: visited only when set.
-    fn optional_string(&mut self, name: &'static str, value: Option<&str>) {
+    fn optional_string(&mut self, name: &str, value: Option<&str>) {
         if let Some(value) = value {
             self.string(name, value);
         }
     }
 
     /// An optional `integer` variable: visited only when set.
-    fn optional_integer(&mut self, name: &'static str, value: Option<i64>) {
+    fn optional_integer(&mut self, name: &str, value: Option<i64>) {
         if let Some(value) = value {
             self.integer(name, value);
         }
     }
 
     /// An optional `number` variable: visited only when set.
-    fn optional_number(&mut self, name: &'static str, value: Option<f64>) {
+    fn optional_number(&mut self, name: &str, value: Option<f64>) {
         if let Some(value) = value {
             self.number(name, value);
         }
     }
 
     /// An optional `boolean` variable: visited only when set.
-    fn optional_boolean(&mut self, name: &'static str, value: Option<bool>) {
+    fn optional_boolean(&mut self, name: &str, value: Option<bool>) {
         if let Some(value) = value {
             self.boolean(name, value);
         }
     }
 
     /// An optional `list` variable: visited only when set.
-    fn optional_list(&mut self, name: &'static str, value: Option<&[&str]>) {
+    fn optional_list(&mut self, name: &str, value: Option<&[&str]>) {
         if let Some(value) = value {
             self.list(name, value);
         }
     }
 }
 
-impl<F: FnMut(&'static str, VarValue<'_>)> VarVisitor for F {
-    fn var(&mut self, name: &'static str, value: VarValue<'_>) {
+impl<F: FnMut(&str, VarValue<'_>)> VarVisitor for F {
+    fn var(&mut self, name: &str, value: VarValue<'_>) {
         self(name, value)
     }
 }
@@ -134,7 +134,7 @@ impl<F: FnMut(&'static str, VarValue<'_>)> VarVisitor for F {
 ///
 /// let mut seen = Vec::new();
 /// Greeting { name: "Ada", tone: None }
-///     .visit(&mut |name: &'static str, value: VarValue<'_>| seen.push(format!("{name}={value:?}")));
+///     .visit(&mut |name: &str, value: VarValue<'_>| seen.push(format!("{name}={value:?}")));
 /// assert_eq!(seen, [r#"name=String("Ada")"#]);
 /// ```
 pub trait TemplateVars {
@@ -338,7 +338,7 @@ mod tests {
     fn typed_visitor_methods_end_in_var_and_skip_unset_options() {
         let mut seen = Vec::new();
         {
-            let mut record = |name: &'static str, value: VarValue<'_>| {
+            let mut record = |name: &str, value: VarValue<'_>| {
                 seen.push(format!("{name}={value:?}"));
             };
             let visitor: &mut dyn VarVisitor = &mut record;

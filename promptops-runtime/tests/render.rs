@@ -93,7 +93,7 @@ impl TemplateVars for Partial {
 
 #[test]
 fn missing_required_variable_is_a_strict_error() {
-    let err = render_def(&support_reply::DEF, &Partial).unwrap_err();
+    let err = render_def(&*support_reply::DEF, &Partial).unwrap_err();
     assert_eq!(err.prompt_id, "customer-support.reply");
     assert_eq!(err.part, "user");
     assert!(err.to_string().contains("undefined"), "{err}");

@@ -395,7 +395,7 @@ async fn a_compatible_promotion_is_used_and_an_incompatible_one_refused() {
         .invoke(&runtime, &Vars { name: "Grace" })
         .await
         .expect("call");
-    assert!(std::ptr::eq(done.prompt, compiled));
+    assert!(std::ptr::eq(&*done.prompt, compiled));
     assert_eq!(done.source, Source::Compiled);
     let events = events_about(&registry.id).split_off(seen);
     let mismatch = events_named(&events, "prompt_contract_mismatch");
@@ -774,7 +774,7 @@ async fn a_wrong_secret_is_refused_and_the_compiled_prompt_runs() {
         .invoke(&runtime, &Vars { name: "Grace" })
         .await
         .expect("a refused registry never fails the call");
-    assert!(std::ptr::eq(done.prompt, compiled));
+    assert!(std::ptr::eq(&*done.prompt, compiled));
     assert_eq!(done.source, Source::Compiled);
     let events = unavailable(&registry.id);
     assert_eq!(events.len(), 1, "{events:#?}");

@@ -140,18 +140,24 @@ fn typed_vars_visit_only_what_was_supplied() {
     };
     let def = prompts::customer_support::reply_drafter().def();
     let mut seen = Vec::new();
-    vars.visit(&mut |name: &'static str, value: VarValue<'_>| {
-        seen.push((name, format!("{value:?}")))
+    vars.visit(&mut |name: &str, value: VarValue<'_>| {
+        seen.push((name.to_owned(), format!("{value:?}")))
     });
     assert_eq!(
         seen,
         vec![
-            ("customer_name", format!("{:?}", VarValue::String("Ada"))),
             (
-                "message",
+                "customer_name".to_owned(),
+                format!("{:?}", VarValue::String("Ada"))
+            ),
+            (
+                "message".to_owned(),
                 format!("{:?}", VarValue::String("My invoice is wrong"))
             ),
-            ("max_sentences", format!("{:?}", VarValue::Integer(3))),
+            (
+                "max_sentences".to_owned(),
+                format!("{:?}", VarValue::Integer(3))
+            ),
         ]
     );
     assert!(def.variable("customer_name").expect("declared").sensitive);

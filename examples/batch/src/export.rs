@@ -52,7 +52,7 @@ pub fn model_input(format: NativeFormat, model_id: &str, rendered: &Rendered) ->
     let inference =
         InferenceParams::resolve(&rendered.prompt.inference, &InferenceOverride::default());
     let request = ModelRequest {
-        prompt: rendered.prompt,
+        prompt: &rendered.prompt,
         model_id,
         system: rendered.system.as_deref(),
         user: &rendered.user,

@@ -21,7 +21,7 @@
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 
-use promptops_runtime::{PromptDef, Version};
+use promptops_runtime::{DefRef, PromptDef, Version};
 use serde::Serialize;
 
 /// One successful record, as written to the results file.
@@ -71,6 +71,9 @@ pub struct ErrorLine<'a> {
 pub struct Done {
     /// The record's id.
     pub id: String,
+    /// The definition that ran: the run's pinned version, or the compiled prompt for a record
+    /// that version could not render.
+    pub prompt: DefRef,
     /// The label or text.
     pub output: String,
     /// Input tokens, when reported.
@@ -145,13 +148,13 @@ impl JsonlWriter {
     }
 }
 
-/// Writes `done` as a results line for `def`.
-pub fn write_result(out: &mut JsonlWriter, def: &PromptDef, done: &Done) -> io::Result<()> {
+/// Writes `done` as a results line, with the version and content hash that ran.
+pub fn write_result(out: &mut JsonlWriter, done: &Done) -> io::Result<()> {
     out.write(&ResultLine {
         id: &done.id,
-        prompt_id: &def.id,
-        prompt_version: def.version,
-        content_hash: &def.content_hash,
+        prompt_id: &done.prompt.id,
+        prompt_version: done.prompt.version,
+        content_hash: &done.prompt.content_hash,
         output: &done.output,
         input_tokens: done.input_tokens,
         output_tokens: done.output_tokens,

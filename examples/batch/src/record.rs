@@ -23,9 +23,9 @@
 //! Blank lines are skipped. Anything else that does not fit is a [`RecordError`], reported in
 //! the errors file with its line number.
 
-use promptops_runtime::render::{render_def, render_def_with_input};
+use promptops_runtime::render::{render_def, render_def_with_input, render_resolution};
 pub use promptops_runtime::Value as OwnedValue;
-use promptops_runtime::{DynVars, PromptDef, RenderError, Rendered, VarType};
+use promptops_runtime::{DynVars, PromptDef, RenderError, Rendered, Resolution, VarType};
 use serde_json::{Map, Value};
 
 /// Why an input line could not become a call.
@@ -315,6 +315,25 @@ impl Record {
             Some(input) => render_def_with_input(def, &vars, input)?,
             None => render_def(def, &vars)?,
         })
+    }
+
+    /// Renders what the run resolved for `compiled` ([`render_resolution`]: the pinned version,
+    /// or the compiled prompt when that version cannot render this record).
+    pub fn render_resolution(
+        &self,
+        compiled: &'static PromptDef,
+        resolution: &Resolution,
+    ) -> Result<Rendered, RenderFailure> {
+        let vars = DynVars::from_owned(
+            resolution.def,
+            self.vars.iter().map(|(name, value)| (*name, value)),
+        )?;
+        Ok(render_resolution(
+            compiled,
+            resolution,
+            &vars,
+            self.input.as_deref(),
+        )?)
     }
 }
 

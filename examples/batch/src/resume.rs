@@ -30,11 +30,15 @@ pub struct ResumeIndex {
 }
 
 impl ResumeIndex {
-    /// A version the file records other than `running`, if any.
-    pub fn other_version(&self, running: Version) -> Option<String> {
+    /// A version the file records other than those of `running`, if any.
+    pub fn other_version(&self, running: &[Version]) -> Option<String> {
         self.versions
             .iter()
-            .find(|found| found.parse::<Version>().ok() != Some(running))
+            .find(|found| {
+                found
+                    .parse::<Version>()
+                    .map_or(true, |version| !running.contains(&version))
+            })
             .cloned()
     }
 }
@@ -263,5 +267,27 @@ mod tests {
         let index = scan_results(&path, P).unwrap();
         assert!(index.done.is_empty());
         assert_eq!(std::fs::read(&path).unwrap(), b"");
+    }
+
+    #[test]
+    fn a_version_is_other_unless_the_run_names_it() {
+        let index = ResumeIndex {
+            versions: vec!["4".into(), "3".into()],
+            ..ResumeIndex::default()
+        };
+        // A run pinned to 4 whose compiled fallback is 3 owns both.
+        assert_eq!(
+            index.other_version(&[Version::new(4), Version::new(3)]),
+            None
+        );
+        assert_eq!(index.other_version(&[Version::new(4)]), Some("3".into()));
+        let garbled = ResumeIndex {
+            versions: vec!["four".into()],
+            ..ResumeIndex::default()
+        };
+        assert_eq!(
+            garbled.other_version(&[Version::new(4)]),
+            Some("four".into())
+        );
     }
 }

@@ -27,7 +27,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use promptops_runtime::{CallOptions, InvokeError, PromptDef, Runtime, Source};
+use promptops_runtime::{CallOptions, InvokeError, PromptDef, Resolution, Runtime};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
@@ -389,13 +389,17 @@ pub async fn process(
     model_id: Option<&str>,
     record: Record,
 ) -> Outcome {
-    process_resolved(runtime, (def, Source::Compiled), model_id, record).await
+    process_resolved(runtime, def, &Resolution::compiled(def), model_id, record).await
 }
 
-/// [`process`] with a resolved definition and where it came from (for the events).
+/// [`process`] with the run's resolution of `compiled`: the registry version it pinned (or
+/// the compiled prompt). A record the pinned version cannot render (over a render budget)
+/// runs the compiled prompt instead, as every call through the runtime does, and its result
+/// line records the version that ran.
 pub async fn process_resolved(
     runtime: &Runtime,
-    (def, source): (&'static PromptDef, Source),
+    compiled: &'static PromptDef,
+    resolution: &Resolution,
     model_id: Option<&str>,
     record: Record,
 ) -> Outcome {
@@ -404,13 +408,10 @@ pub async fn process_resolved(
         model_id: model_id.map(str::to_owned),
         ..CallOptions::default()
     };
-    let rendered = match record.render(def) {
-        Ok(mut rendered) => {
-            rendered.source = source;
-            rendered
-        }
+    let rendered = match record.render_resolution(compiled, resolution) {
+        Ok(rendered) => rendered,
         Err(err) => {
-            runtime.emit_render_failure(def, &options, &err.to_string());
+            runtime.emit_render_failure(compiled, &options, &err.to_string());
             return Outcome::Failed(Failure {
                 line: record.line,
                 id: Some(record.id),
@@ -420,10 +421,11 @@ pub async fn process_resolved(
             });
         }
     };
-    let result = if def.is_classifier() {
+    let ran = rendered.prompt.clone();
+    let result = if ran.is_classifier() {
         runtime
             .complete(&rendered, &options, |text| {
-                promptops_runtime::parse_label(def, text).map(str::to_owned)
+                promptops_runtime::parse_label(&ran, text).map(str::to_owned)
             })
             .await
     } else {
@@ -432,6 +434,7 @@ pub async fn process_resolved(
     match result {
         Ok(done) => Outcome::Done(Done {
             id: record.id,
+            prompt: done.prompt,
             output: done.output,
             input_tokens: done.input_tokens,
             output_tokens: done.output_tokens,
@@ -526,14 +529,16 @@ async fn run_invoke(
     if let Some(resolver) = runtime.resolver() {
         resolver.pin(config.prompt, resolution.def.version);
     }
+    let compiled = config.prompt;
     let mut pinned = config.clone();
     pinned.prompt = resolution.def;
     let config = &pinned;
     let def = config.prompt;
-    let source = resolution.source;
     let resume = if !config.fresh && results_path.exists() {
         let index = resume::scan_results(results_path, &def.id)?;
-        if let Some(found) = index.other_version(def.version) {
+        // The compiled prompt's version is every run's fallback (a record the pinned version
+        // cannot render runs it), so its lines belong to this run too.
+        if let Some(found) = index.other_version(&[def.version, compiled.version]) {
             if !config.allow_version_change {
                 return Err(BatchError::VersionChanged {
                     path: results_path.to_owned(),
@@ -632,7 +637,7 @@ async fn run_invoke(
         work_rx,
         out_tx,
         runtime,
-        (def, source),
+        (compiled, resolution),
         config.model_id.as_deref(),
         config.concurrency,
         stop,
@@ -719,7 +724,7 @@ async fn dispatch(
     mut work_rx: mpsc::Receiver<Record>,
     out_tx: mpsc::Sender<Outcome>,
     runtime: &Runtime,
-    (def, source): (&'static PromptDef, Source),
+    (compiled, resolution): (&'static PromptDef, Resolution),
     model_id: Option<&str>,
     concurrency: usize,
     stop: &StopSignal,
@@ -774,8 +779,14 @@ async fn dispatch(
                     let runtime = runtime.clone();
                     let model_id = model_id.clone();
                     let handle = tasks.spawn(async move {
-                        process_resolved(&runtime, (def, source), model_id.as_deref(), record)
-                            .await
+                        process_resolved(
+                            &runtime,
+                            compiled,
+                            &resolution,
+                            model_id.as_deref(),
+                            record,
+                        )
+                        .await
                     });
                     in_flight.insert(handle.id(), key);
                 }
@@ -820,7 +831,7 @@ fn write_loop(
             continue;
         }
         let written = match &outcome {
-            Outcome::Done(done) => output::write_result(&mut results, def, done)
+            Outcome::Done(done) => output::write_result(&mut results, done)
                 .map_err(output_error(results_path))
                 .map(|()| {
                     totals.input_tokens += u64::from(done.input_tokens.unwrap_or(0));

@@ -188,7 +188,7 @@ pub struct ClassifyResponse {
     /// Where that prompt came from: `compiled`, `http` or `lambda` (the registry's tiers).
     pub prompt_source: &'static str,
     /// SHA-256 content hash of the prompt that ran.
-    pub content_hash: &'static str,
+    pub content_hash: String,
     /// The label: `billing`, `technical`, `sales`, `retention` or `other`.
     pub intent: &'static str,
     /// The Lambda request id (also in every event of this call).
@@ -572,7 +572,7 @@ pub async fn classify(
         prompt_id: prompt.id(),
         prompt_version: done.prompt.version,
         prompt_source: done.source.as_str(),
-        content_hash: done.prompt.content_hash.as_str(),
+        content_hash: done.prompt.content_hash.clone(),
         intent: done.output.as_str(),
         request_id: done.request_id,
     })
