@@ -11,11 +11,16 @@ use tower::ServiceExt;
 
 use crate::env::decode_key;
 use crate::error::{Stage, StageError};
-use crate::pipeline::{Failure, Generated, Outcome, Pipeline};
+use crate::pipeline::{each_isolated, Failure, Generated, Outcome, Pipeline};
 
 /// The stages a Step Functions task input may name (`"stage": ...`); the state machine's task
 /// states use exactly these (a test checks `statemachine/pipeline.asl.json` against it).
 pub const STAGES: &[&str] = &["render", "invoke", "publish", "record_failure"];
+
+/// The records of one S3 event processed at once. S3 usually sends one record per event; a
+/// batch of them shares the invocation's time limit, so they overlap their storage and model
+/// round trips, a few at a time (the model's throttling is retried by the runtime).
+pub const S3_RECORD_CONCURRENCY: usize = 4;
 
 /// The error type of failures that may pass on a retry; the state machine retries it.
 pub const TRANSIENT_ERROR: &str = "PipelineTransient";
@@ -140,14 +145,23 @@ impl Handler {
         }
     }
 
-    /// Each record on its own: one bad record never stops the others. Failures are recorded as
-    /// errors objects and reported in the result, not as a function error (S3 would retry the
-    /// whole event).
+    /// Each record on its own, in a task of its own ([`S3_RECORD_CONCURRENCY`] at a time):
+    /// one bad record, even one whose processing panics, never stops the others. Failures are
+    /// recorded as errors objects and reported in the result, in the records' order, not as a
+    /// function error (S3 would retry the whole event).
     pub async fn handle_s3(&self, records: &[Value], request_id: &str) -> Value {
-        let mut results = Vec::with_capacity(records.len());
-        for record in records {
-            results.push(self.handle_record(record, request_id).await);
-        }
+        let handler = self.clone();
+        let request_id = request_id.to_owned();
+        let results = each_isolated(
+            records.to_vec(),
+            S3_RECORD_CONCURRENCY,
+            move |record: Value| {
+                let (handler, request_id) = (handler.clone(), request_id.clone());
+                async move { handler.handle_record(&record, &request_id).await }
+            },
+            |_, err| self.refused(format!("internal error: the record's task stopped ({err})")),
+        )
+        .await;
         let failed = results
             .iter()
             .filter(|r| r["status"] != "published")
