@@ -27,6 +27,10 @@ pub const MAX_TEMPLATE_BYTES: usize = TemplateLimits::DEFAULT_MAX_BYTES;
 /// The model id recorded for outputs of the offline local model.
 pub const LOCAL_MODEL_ID: &str = "local";
 
+/// Generation records larger than this (4 MiB) are refused unread by the publish stage: a
+/// model's answer is far smaller (Bedrock caps output tokens), and a Lambda's memory is not.
+pub const MAX_GENERATION_BYTES: usize = 4 * 1024 * 1024;
+
 /// Error messages in errors objects are cut to this many bytes (8 KiB): a message is a
 /// diagnosis, and one that a caller of the `record_failure` stage chose must not be a payload.
 pub const MAX_ERROR_MESSAGE_BYTES: usize = 8 * 1024;
@@ -72,12 +76,50 @@ impl Prepared {
 }
 
 /// The model's answer for a prepared input.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Generated {
     /// The model's text.
     pub text: String,
     /// The model id that answered (`local` for the offline model).
     pub model_id: String,
+}
+
+/// What a Step Functions execution's invoke stage stores under `<env>/generated/` for its
+/// publish stage: the model's text, bound to the input it was made for. The publish stage
+/// takes only the record's key, reads it back, and publishes it only for the same input and
+/// the same rendering (see [`Pipeline::load_generation`]), so a caller of the function cannot
+/// publish text that no invoke produced.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GenerationRecord {
+    /// The input's key.
+    pub source_key: String,
+    /// [`rendering_hash`] of the rendered prompt the model answered. It reveals nothing a
+    /// reader of the record cannot read already (the input and its template are in the same
+    /// bucket).
+    pub rendering_hash: String,
+    /// The prompt id.
+    pub prompt_id: String,
+    /// The prompt version.
+    pub prompt_version: String,
+    /// The model that answered.
+    pub model_id: String,
+    /// The model's text.
+    pub text: String,
+}
+
+/// SHA-256 of a rendered prompt (its prompt id, version and content hash, system and user
+/// text), as the generation record binds it.
+pub fn rendering_hash(rendered: &Rendered) -> String {
+    let prompt = rendered.prompt;
+    let fields = (
+        prompt.id.as_str(),
+        prompt.version.to_string(),
+        prompt.content_hash.as_str(),
+        rendered.system.as_deref(),
+        rendered.user.as_str(),
+    );
+    sha256_hex(&serde_json::to_vec(&fields).unwrap_or_default())
 }
 
 /// A failure with what is known about the input, enough to name its errors object.
@@ -463,6 +505,114 @@ impl Pipeline {
                 env: Some(prepared.env),
                 slug: prepared.slug.clone(),
             })
+    }
+
+    /// The invoke stage's half of a Step Functions execution: stores the model's answer as a
+    /// [`GenerationRecord`] under `<env>/generated/<slug>/<invocation>.json` and returns that
+    /// key, the only thing the state machine hands to the publish stage. Only the pipeline's
+    /// own role may write there (see `infra/README.md`).
+    pub async fn store_generation(
+        &self,
+        prepared: &Prepared,
+        generated: &Generated,
+        invocation_id: &str,
+    ) -> Result<String, Failure> {
+        let failure = |error: StageError| Failure {
+            error,
+            source_key: prepared.source_key.clone(),
+            env: Some(prepared.env),
+            slug: prepared.slug.clone(),
+        };
+        let record = GenerationRecord {
+            source_key: prepared.source_key.clone(),
+            rendering_hash: rendering_hash(&prepared.rendered),
+            prompt_id: prepared.rendered.prompt.id.clone(),
+            prompt_version: prepared.rendered.prompt.version.to_string(),
+            model_id: generated.model_id.clone(),
+            text: generated.text.clone(),
+        };
+        let body = serde_json::to_vec(&record)
+            .map_err(|err| failure(StageError::new(Stage::Invoke, err.to_string())))?;
+        // A Lambda request id is unique per invocation (a retried task is a new one); the
+        // body's hash stands in when there is none.
+        let mut name = crate::slug::sanitise(invocation_id);
+        if name.is_empty() {
+            name = sha256_hex(&body)[..32].to_owned();
+        }
+        let key = format!(
+            "{}{}/{name}.json",
+            prepared.env.generated_prefix(),
+            prepared.slug
+        );
+        self.bucket
+            .put(&key, body, "application/json", &Default::default())
+            .await
+            .map_err(|err| failure(bucket_error(Stage::Invoke, err)))?;
+        Ok(key)
+    }
+
+    /// The publish stage's check of what it was handed: `generated_key` must name a
+    /// generation record under the deployment's own `<env>/generated/`, made for this input
+    /// (`source_key`) from this rendering (`rendering_hash`: the input or its template has not
+    /// changed since). Anything else is a permanent publish failure, and nothing is written.
+    pub async fn load_generation(
+        &self,
+        prepared: &Prepared,
+        generated_key: &str,
+    ) -> Result<Generated, Failure> {
+        let refuse = |message: String| Failure {
+            error: StageError::new(Stage::Publish, message),
+            source_key: prepared.source_key.clone(),
+            env: Some(prepared.env),
+            slug: prepared.slug.clone(),
+        };
+        let prefix = prepared.env.generated_prefix();
+        let plain = generated_key.strip_prefix(&prefix).is_some_and(|rest| {
+            rest.ends_with(".json")
+                && rest
+                    .split('/')
+                    .all(|segment| !segment.is_empty() && segment != "." && segment != "..")
+        });
+        if !plain {
+            return Err(refuse(format!(
+                "generated_key {generated_key:?} is not a generation record under {prefix}; the publish stage publishes only what this deployment's invoke stage stored"
+            )));
+        }
+        let object = match self.bucket.get(generated_key, MAX_GENERATION_BYTES).await {
+            Ok(object) => object,
+            Err(BucketError::NotFound(_)) => {
+                return Err(refuse(format!(
+                    "no generation record {generated_key:?} (expired, or never stored by an invoke stage)"
+                )))
+            }
+            Err(err) => {
+                return Err(Failure {
+                    error: bucket_error(Stage::Publish, err),
+                    ..refuse(String::new())
+                })
+            }
+        };
+        let record: GenerationRecord = serde_json::from_slice(&object.body).map_err(|err| {
+            refuse(format!(
+                "{generated_key:?} is not a generation record: {err}"
+            ))
+        })?;
+        if record.source_key != prepared.source_key {
+            return Err(refuse(format!(
+                "generation {generated_key:?} was made for {:?}, not {:?}",
+                record.source_key, prepared.source_key
+            )));
+        }
+        if record.rendering_hash != rendering_hash(&prepared.rendered) {
+            return Err(refuse(format!(
+                "generation {generated_key:?} answered another rendering of {:?} (the input or its template changed since the invoke stage); run the state machine again",
+                prepared.source_key
+            )));
+        }
+        Ok(Generated {
+            text: record.text,
+            model_id: record.model_id,
+        })
     }
 
     /// Writes `<own-env>/errors/<slug>.json` and emits `prompt_failed`. Returns the key.
