@@ -304,7 +304,7 @@ class IamScoping(unittest.TestCase):
         # iam_rules accepts `${local.x_prefix}*` because every such local ends in `/`.
         mod = module("pipeline")
         prefixes = {k: v for k, v in mod.locals.items() if k.endswith("_prefix")}
-        self.assertEqual(set(prefixes), {"inputs_prefix", "templates_prefix", "outputs_prefix", "errors_prefix"})
+        self.assertEqual(set(prefixes), {"inputs_prefix", "templates_prefix", "outputs_prefix", "errors_prefix", "generated_prefix"})
         for name, value in prefixes.items():
             self.assertTrue(value.endswith("/"), name)
 
@@ -379,6 +379,23 @@ class IamScoping(unittest.TestCase):
                 writes = [r for _, s in policy_statements(mod, {"env": env}) if s["sid"] == "WriteOwnEnvironment" for r in s["resources"]]
                 self.assertEqual(sorted(writes), sorted([f"${{aws_s3_bucket.pipeline.arn}}/{env}/outputs/*", f"${{aws_s3_bucket.pipeline.arn}}/{env}/errors/*"]))
 
+    def test_only_the_pipeline_role_writes_generation_records(self):
+        # Issue 21, item 7: the Publish stage publishes only a generation record the Invoke stage
+        # stored, so nothing but the pipeline's own role may write one.
+        mod = module("pipeline")
+        for env in ENVS:
+            with self.subTest(env=env):
+                writers = []
+                for doc, st in policy_statements(mod, {"env": env}):
+                    if st["effect"] != "Allow" or "s3:PutObject" not in st["actions"]:
+                        continue
+                    if any(f"/{env}/generated/" in r or re.search(r"\}/\*$", r) for r in st["resources"]):
+                        writers.append((doc, st["sid"]))
+                self.assertEqual(writers, [("pipeline", "StoreGenerations")])
+                (st,) = [s for d, s in policy_statements(mod, {"env": env}) if s["sid"] == "StoreGenerations"]
+                self.assertEqual(st["resources"], [f"${{aws_s3_bucket.pipeline.arn}}/{env}/generated/*"])
+                self.assertEqual(sorted(st["actions"]), ["s3:GetObject", "s3:PutObject"])
+
     def test_each_environment_root_fixes_its_own_env(self):
         for env in ENVS:
             with self.subTest(env=env):
@@ -442,6 +459,16 @@ class PipelineContract(unittest.TestCase):
         asl = json.loads(text.replace("${pipeline_function_arn}", fn_arn))
         problems = asl_problems(asl, fn_arn, rust_sources(PIPELINE_CRATE))
         self.assertEqual(problems, [])
+
+
+    def test_publish_is_handed_a_generation_key_never_text(self):
+        asl = json.loads(ASL_PATH.read_text())
+        publish = asl["States"]["Publish"]["Parameters"]["Payload"]
+        self.assertEqual(publish.get("generated_key.$"), "$.invoke.generated_key")
+        self.assertFalse([k for k in publish if k.startswith(("generated.", "text")) or k == "generated"])
+        source = rust_sources(PIPELINE_CRATE)
+        self.assertIn("deny_unknown_fields", source)
+        self.assertIn('"generated_key"', source)
 
 
 def asl_problems(asl: dict, fn_arn: str, handler_source: str) -> list[str]:

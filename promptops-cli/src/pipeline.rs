@@ -8,9 +8,10 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use promptops_pipeline::bucket::BucketError;
 use promptops_pipeline::config::{PromptConfig, Source, MAX_CONFIG_BYTES};
 use promptops_pipeline::env::{resolve_env, Env};
-use promptops_pipeline::pipeline::Outcome as PipelineOutcome;
+use promptops_pipeline::pipeline::{Outcome as PipelineOutcome, MAX_TEMPLATE_BYTES};
 use promptops_pipeline::render::render_config;
 use promptops_pipeline::slug::slug_for;
 use promptops_pipeline::{Bucket, DirBucket, Pipeline, PipelineSettings, Stage, StageError};
@@ -167,22 +168,29 @@ fn run_local(dir: &Path, settings: PipelineSettings, concurrency: usize) -> Outc
     }
 }
 
-/// Checks one config file: what `run` would do up to (not including) the model call.
+/// Checks one config file: what `run` would do up to (not including) the model call. The config
+/// and its template are read as the local bucket reads objects (the config's and the
+/// templates' directories as buckets): no symlink followed, only regular files, within the
+/// size limits, so a pull request cannot point the gate at `/proc/self/environ` or `/dev/zero`.
 fn check_one(path: &Path, templates: Option<&Path>, env: Env) -> Result<String, StageError> {
     let parse = |message: String| StageError::new(Stage::Parse, message);
-    let size = std::fs::metadata(path)
-        .map_err(|err| parse(format!("cannot read: {err}")))?
-        .len();
-    if size > MAX_CONFIG_BYTES as u64 {
-        return Err(parse(format!(
-            "the config is {size} bytes; the limit is {MAX_CONFIG_BYTES} (1 MiB)"
-        )));
-    }
-    let bytes = std::fs::read(path).map_err(|err| parse(format!("cannot read: {err}")))?;
     let name = path
         .file_name()
         .map(|name| name.to_string_lossy().into_owned())
         .unwrap_or_default();
+    let parent = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    let bytes = DirBucket::new(parent)
+        .read(&name, MAX_CONFIG_BYTES)
+        .map_err(|err| match err {
+            BucketError::TooLarge { size, .. } => parse(format!(
+                "the config is {size} bytes; the limit is {MAX_CONFIG_BYTES} (1 MiB)"
+            )),
+            err => parse(format!("cannot read: {err}")),
+        })?
+        .body;
     let key = format!("prompt_inputs/{name}");
     let env = resolve_env(None, &key, Some(env))?;
     let config = PromptConfig::parse(&bytes)?;
@@ -191,18 +199,22 @@ fn check_one(path: &Path, templates: Option<&Path>, env: Env) -> Result<String, 
         Source::Template(file) => {
             let dir = match templates {
                 Some(dir) => dir.to_path_buf(),
-                None => path
+                None => parent
                     .parent()
-                    .and_then(Path::parent)
                     .unwrap_or_else(|| Path::new("."))
                     .join("prompt_templates"),
             };
-            let template_path = dir.join(file);
-            Some(std::fs::read_to_string(&template_path).map_err(|err| {
-                StageError::new(
-                    Stage::Render,
-                    format!("missing template {}: {err}", template_path.display()),
-                )
+            let object = DirBucket::new(&dir)
+                .read(file, MAX_TEMPLATE_BYTES)
+                .map_err(|err| match err {
+                    BucketError::NotFound(_) => StageError::new(
+                        Stage::Render,
+                        format!("missing template {}", dir.join(file).display()),
+                    ),
+                    err => StageError::new(Stage::Render, format!("template {file}: {err}")),
+                })?;
+            Some(String::from_utf8(object.body).map_err(|_| {
+                StageError::new(Stage::Render, format!("template {file} is not UTF-8"))
             })?)
         }
         Source::Prompt(_) => None,

@@ -1,5 +1,7 @@
 //! `promptops pipeline run|check`: the real binary over a real directory standing in for the
-//! bucket, with the local model (no AWS).
+//! bucket, with the local model (no AWS). The attacks of issue 21 on the local mode run the
+//! binary under `prlimit --as`: one bad template among 200 inputs, symlinks in the bucket, and
+//! 2,000 inputs on one slug (the Lambda's side is `promptops-pipeline/tests/hostile.rs`).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -67,8 +69,13 @@ impl Drop for TempDir {
 }
 
 fn promptops(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_promptops"))
-        .args(args)
+    let mut command = Command::new(env!("CARGO_BIN_EXE_promptops"));
+    command.args(args);
+    output(command)
+}
+
+fn output(mut command: Command) -> (i32, String, String) {
+    let out = command
         .env_remove("AWS_REGION")
         .env_remove("PROMPTOPS_MODEL")
         .output()
@@ -78,6 +85,47 @@ fn promptops(args: &[&str]) -> (i32, String, String) {
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+/// Address space for `promptops pipeline run` under attack (bytes; `prlimit` takes no unit
+/// suffix reliably): a debug build's code and threads fit, a blow-up does not.
+const ADDRESS_SPACE: u64 = 2 << 30;
+
+/// `promptops pipeline run --bucket-dir DIR --env beta` under `prlimit --as`, after `setup` (a
+/// shell snippet that runs with the binary's pid as `$$`: `exec` keeps it), with `env` set.
+fn run_limited(dir: &Path, setup: &str, env: &[(&str, &str)]) -> (i32, String, String) {
+    let mut command = Command::new("sh");
+    command
+        .arg("-c")
+        .arg(format!("{setup}\nexec \"$@\""))
+        .arg("sh")
+        .arg("prlimit")
+        .arg(format!("--as={ADDRESS_SPACE}"))
+        .arg("--")
+        .arg(env!("CARGO_BIN_EXE_promptops"))
+        .args(["pipeline", "run", "--bucket-dir"])
+        .arg(dir)
+        .args(["--env", "beta"])
+        .envs(env.iter().copied());
+    output(command)
+}
+
+/// A config for the template `good.txt` (`Item {{ n }}: hello`), whose output names `n`.
+fn good_config(n: &str, slug: Option<&str>) -> String {
+    let mut config =
+        serde_json::json!({"template": "good.txt", "variables": {"n": n}, "output_format": "md"});
+    if let Some(slug) = slug {
+        config["output_slug"] = slug.into();
+    }
+    config.to_string()
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 const WELCOME: &str = r#"{"prompt": "marketing.welcome-email", "variables": {"customer_name": "Ada", "product": "Acme Cloud"}, "output_format": "html"}"#;
@@ -349,4 +397,238 @@ fn the_shipped_samples_pass_check() {
     args.extend(configs.iter().map(String::as_str));
     let (code, stdout, _) = promptops(&args);
     assert_eq!(code, 0, "{stdout}");
+}
+
+#[test]
+fn one_bad_template_among_200_inputs_fails_alone() {
+    let chain = format!("{{{{ x{} }}}}", "|upper".repeat(5_000));
+    let big = format!("{{{{ x{} }}}}", " ~ x".repeat(400 * 1024 / 4));
+    for (name, template, needle) in [("chain", chain, "operators"), ("big", big, "262144")] {
+        let bucket = TempDir::new(&format!("bad-{name}"));
+        bucket.write("prompt_templates/good.txt", "Item {{ n }}: hello");
+        bucket.write("prompt_templates/bad.txt", template);
+        for i in 0..199 {
+            bucket.write(
+                &format!("prompt_inputs/beta-good-{i:03}.json"),
+                good_config(&format!("N{i:03}"), None),
+            );
+        }
+        bucket.write(
+            "prompt_inputs/beta-good-099-bad.json",
+            r#"{"template": "bad.txt", "variables": {"x": "a"}, "output_format": "md"}"#,
+        );
+        let (code, stdout, stderr) = run_limited(&bucket.0, "", &[]);
+        assert_eq!(code, 1, "{name}: {stdout}{stderr}");
+        assert!(
+            stdout.contains("  inputs       200\n  published    199\n  failed         1\n"),
+            "{name}: {stdout}{stderr}"
+        );
+        let record = bucket.json("beta/errors/good-099-bad.json");
+        assert_eq!(record["stage"], "render", "{name}: {record}");
+        assert!(
+            record["error"]
+                .as_str()
+                .unwrap_or_default()
+                .contains(needle),
+            "{name}: {record}"
+        );
+        let outputs = bucket
+            .files()
+            .into_iter()
+            .filter(|f| f.starts_with("beta/outputs/") && f.ends_with(".md"))
+            .count();
+        assert_eq!(outputs, 199, "{name}");
+        assert_eq!(
+            bucket.read("beta/outputs/good-198.md"),
+            "[local model: prompt_templates/good.txt v1] Item N198: hello\n"
+        );
+    }
+}
+
+#[test]
+fn symlinks_in_the_bucket_are_refused_and_nothing_outside_is_read_or_written() {
+    const CANARY: &str = "PROMPTOPS_CANARY_SECRET";
+    let outside = TempDir::new("symlinks-outside");
+    outside.write("secret.txt", "OUTSIDE_SECRET {{ n }}");
+    outside.write("victim.txt", "precious");
+    outside.write("config.json", good_config("linked", None));
+    fs::create_dir_all(outside.0.join("outputs")).expect("mkdir");
+    let link = |target: &Path, at: &Path| {
+        fs::create_dir_all(at.parent().expect("parent")).expect("mkdir");
+        std::os::unix::fs::symlink(target, at).expect("symlink");
+    };
+
+    // Links to read through: templates to /proc/self/environ and to a file outside, and an
+    // input that is a link to a config outside. A link where an output goes, and where its
+    // sidecar goes. Temporary-file names as main's writer made them (`.{name}.{pid}.tmp`),
+    // planted for the binary's own pid.
+    let bucket = TempDir::new("symlinks");
+    bucket.write("prompt_templates/good.txt", "Item {{ n }}: hello");
+    link(
+        Path::new("/proc/self/environ"),
+        &bucket.0.join("prompt_templates/environ.txt"),
+    );
+    link(
+        &outside.0.join("secret.txt"),
+        &bucket.0.join("prompt_templates/outside.txt"),
+    );
+    bucket.write(
+        "prompt_inputs/beta-environ.json",
+        r#"{"template": "environ.txt", "variables": {}, "output_format": "md"}"#,
+    );
+    bucket.write(
+        "prompt_inputs/beta-outside.json",
+        r#"{"template": "outside.txt", "variables": {"n": "1"}, "output_format": "md"}"#,
+    );
+    link(
+        &outside.0.join("config.json"),
+        &bucket.0.join("prompt_inputs/beta-linked.json"),
+    );
+    bucket.write("prompt_inputs/beta-good.json", good_config("ok", None));
+    bucket.write("prompt_inputs/beta-victim.json", good_config("v", None));
+    bucket.write("prompt_inputs/beta-sidecar.json", good_config("s", None));
+    link(
+        &outside.0.join("victim.txt"),
+        &bucket.0.join("beta/outputs/victim.md"),
+    );
+    link(
+        &outside.0.join("victim.txt"),
+        &bucket.0.join("beta/outputs/sidecar.md.meta.json"),
+    );
+    let victim = outside.0.join("victim.txt");
+    let plant = ["good.md", "good.md.meta.json"]
+        .map(|name| {
+            format!(
+                "ln -s '{}' '{}/beta/outputs/.{name}.'$$'.tmp'",
+                victim.display(),
+                bucket.0.display()
+            )
+        })
+        .join("\n");
+    let (code, stdout, stderr) = run_limited(&bucket.0, &plant, &[(CANARY, "leaked-value")]);
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(
+        stdout.contains("  published      1\n  failed         5\n"),
+        "{stdout}{stderr}"
+    );
+    assert_eq!(
+        bucket.read("beta/outputs/good.md"),
+        "[local model: prompt_templates/good.txt v1] Item ok: hello\n"
+    );
+    for (slug, stage, link) in [
+        ("environ", "render", "prompt_templates/environ.txt"),
+        ("outside", "render", "prompt_templates/outside.txt"),
+        ("linked", "parse", "prompt_inputs/beta-linked.json"),
+        ("victim", "publish", "beta/outputs/victim.md"),
+        ("sidecar", "publish", "sidecar.md.meta.json"),
+    ] {
+        let record = bucket.json(&format!("beta/errors/{slug}.json"));
+        let error = record["error"].as_str().unwrap_or_default();
+        assert_eq!(record["stage"], stage, "{slug}: {record}");
+        assert!(
+            error.contains("symbolic link") && error.contains(link),
+            "{slug}: {record}"
+        );
+    }
+    // Nothing read from outside reached the bucket; nothing outside was written.
+    for file in bucket.files() {
+        let path = bucket.0.join(&file);
+        if path.is_symlink() {
+            continue;
+        }
+        let body = fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            !body.contains(CANARY)
+                && !body.contains("OUTSIDE_SECRET")
+                && !body.contains("Item linked"),
+            "{file}: {body}"
+        );
+    }
+    assert_eq!(fs::read_to_string(&victim).expect("victim"), "precious");
+
+    // The outputs directory itself is a link: every output is refused, each with its errors
+    // object, and the directory outside stays empty.
+    let bucket = TempDir::new("symlinks-outputs-dir");
+    bucket.write("prompt_templates/good.txt", "Item {{ n }}: hello");
+    for n in ["a", "b"] {
+        bucket.write(
+            &format!("prompt_inputs/beta-{n}.json"),
+            good_config(n, None),
+        );
+    }
+    link(&outside.0.join("outputs"), &bucket.0.join("beta/outputs"));
+    let (code, stdout, stderr) = run_limited(&bucket.0, "", &[]);
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    for n in ["a", "b"] {
+        let record = bucket.json(&format!("beta/errors/{n}.json"));
+        assert_eq!(record["stage"], "publish", "{record}");
+        assert!(
+            record["error"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("`beta/outputs` is a symbolic link"),
+            "{record}"
+        );
+    }
+    assert_eq!(
+        fs::read_dir(outside.0.join("outputs"))
+            .expect("outputs")
+            .count(),
+        0
+    );
+
+    // The inputs directory is a link: the listing refuses it, and nothing is read.
+    let bucket = TempDir::new("symlinks-inputs-dir");
+    fs::remove_dir(bucket.0.join("prompt_inputs")).expect("rmdir");
+    fs::create_dir_all(outside.0.join("inputs")).expect("mkdir");
+    fs::write(outside.0.join("inputs/beta-x.json"), good_config("x", None)).expect("write");
+    link(&outside.0.join("inputs"), &bucket.0.join("prompt_inputs"));
+    let (code, stdout, stderr) = run_limited(&bucket.0, "", &[]);
+    assert_eq!(code, 2, "{stdout}{stderr}");
+    assert!(
+        stderr.contains("`prompt_inputs` is a symbolic link"),
+        "{stderr}"
+    );
+    assert!(!bucket.0.join("beta").exists());
+}
+
+#[test]
+fn two_thousand_inputs_on_one_slug_leave_one_consistent_output_and_sidecar() {
+    let bucket = TempDir::new("one-slug");
+    bucket.write("prompt_templates/good.txt", "Item {{ n }}: hello");
+    for i in 0..2000 {
+        bucket.write(
+            &format!("prompt_inputs/beta-in-{i:04}.json"),
+            good_config(&format!("N{i:04}"), Some("same")),
+        );
+    }
+    let (code, stdout, stderr) = run_limited(&bucket.0, "", &[]);
+    assert_eq!(code, 0, "{stderr}{}", &stdout[..stdout.len().min(2000)]);
+    assert!(
+        stdout.contains("  inputs      2000\n  published   2000\n  failed         0\n"),
+        "{}",
+        &stdout[..stdout.len().min(2000)]
+    );
+    // The pair describes one input: the sidecar's hash is the output's, and its source key
+    // names the input whose variable the output shows.
+    let body = bucket.read("beta/outputs/same.md");
+    let meta = bucket.json("beta/outputs/same.md.meta.json");
+    assert_eq!(meta["content-hash"], sha256_hex(body.as_bytes()), "{meta}");
+    let n = body
+        .split("Item N")
+        .nth(1)
+        .and_then(|rest| rest.get(..4))
+        .unwrap_or_else(|| panic!("{body}"));
+    assert_eq!(
+        meta["source-key"],
+        format!("prompt_inputs/beta-in-{n}.json")
+    );
+    // No temporary file is left behind.
+    let files = bucket.files();
+    assert!(!files.iter().any(|f| f.contains(".tmp")), "{files:?}");
+    assert_eq!(
+        files.iter().filter(|f| f.starts_with("beta/")).count(),
+        2,
+        "{files:?}"
+    );
 }

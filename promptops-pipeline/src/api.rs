@@ -16,8 +16,7 @@ use serde_json::json;
 use crate::bucket::BucketError;
 use crate::config::{PromptConfig, Source};
 use crate::env::{check_input_key, Env, TEMPLATE_PREFIX};
-use crate::pipeline::{Outcome, Pipeline, MAX_TEMPLATE_BYTES};
-use crate::render::render_config;
+use crate::pipeline::{render_off_worker, Outcome, Pipeline, MAX_TEMPLATE_BYTES};
 
 /// Page size of `GET /outputs` unless `limit` says otherwise.
 pub const DEFAULT_PAGE: usize = 100;
@@ -114,7 +113,16 @@ async fn preview(State(pipeline): State<Arc<Pipeline>>, body: Bytes) -> Response
                 .get(&format!("{TEMPLATE_PREFIX}{name}"), MAX_TEMPLATE_BYTES)
                 .await
             {
-                Ok(object) => Some(String::from_utf8_lossy(&object.body).into_owned()),
+                Ok(object) => match String::from_utf8(object.body) {
+                    Ok(text) => Some(text),
+                    Err(_) => {
+                        return error(
+                            StatusCode::UNPROCESSABLE_ENTITY,
+                            "render",
+                            format!("template {name} is not UTF-8"),
+                        )
+                    }
+                },
                 Err(BucketError::NotFound(_)) => {
                     return error(
                         StatusCode::UNPROCESSABLE_ENTITY,
@@ -122,12 +130,16 @@ async fn preview(State(pipeline): State<Arc<Pipeline>>, body: Bytes) -> Response
                         format!("missing template: no {TEMPLATE_PREFIX}{name}"),
                     )
                 }
+                Err(err @ (BucketError::TooLarge { .. } | BucketError::Refused { .. })) => {
+                    return error(StatusCode::UNPROCESSABLE_ENTITY, "render", err.to_string())
+                }
                 Err(err) => return error(StatusCode::BAD_GATEWAY, "storage", err.to_string()),
             }
         }
         _ => None,
     };
-    match render_config(&config, template.as_deref(), pipeline.settings().own_env) {
+    // Compiled and rendered on the blocking pool, like the pipeline's own render stage.
+    match render_off_worker(&config, template, pipeline.settings().own_env).await {
         Ok(rendered) => Json(json!({
             "prompt_id": rendered.prompt.id,
             "prompt_version": rendered.prompt.version.to_string(),

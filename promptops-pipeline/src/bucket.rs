@@ -1,10 +1,14 @@
 //! Where inputs, templates and outputs live: an S3 bucket, or a local directory standing in for
-//! one (the embedded default).
+//! one (the embedded default, [`DirBucket`]: no symlinks followed, crash-safe writes; see
+//! [`dir`]).
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 
 use aws_sdk_s3::primitives::ByteStream;
+
+pub mod dir;
+
+pub use dir::DirBucket;
 
 /// Suffix of the local sidecar file that holds an object's metadata.
 pub const META_SUFFIX: &str = ".meta.json";
@@ -55,6 +59,15 @@ pub enum BucketError {
     /// A key that cannot name an object (an empty or `..` segment, a leading `/`).
     #[error("invalid key {0:?}")]
     BadKey(String),
+    /// The local bucket refused the object: a symbolic link on its path, or not a regular
+    /// file. Permanent.
+    #[error("refused {key:?}: {reason}")]
+    Refused {
+        /// The key.
+        key: String,
+        /// Why.
+        reason: String,
+    },
     /// The store failed (network, permissions, disk); may pass on a retry.
     #[error("{0}")]
     Storage(String),
@@ -73,7 +86,13 @@ impl Bucket {
     /// Reads `key`, refusing objects larger than `limit` bytes without reading them.
     pub async fn get(&self, key: &str, limit: usize) -> Result<Object, BucketError> {
         match self {
-            Bucket::Dir(dir) => dir.get(key, limit).await,
+            Bucket::Dir(dir) => {
+                let (dir, key) = (dir.clone(), key.to_owned());
+                // One blocking task per operation: a tokio::fs call per syscall hands off to
+                // the blocking pool every time, and at concurrency 64 that hand-off cost more
+                // than the file system itself.
+                blocking(move || dir.read(&key, limit)).await
+            }
             Bucket::S3(s3) => s3.get(key, limit).await,
         }
     }
@@ -87,7 +106,10 @@ impl Bucket {
         metadata: &BTreeMap<String, String>,
     ) -> Result<(), BucketError> {
         match self {
-            Bucket::Dir(dir) => dir.put(key, body, metadata).await,
+            Bucket::Dir(dir) => {
+                let (dir, key, metadata) = (dir.clone(), key.to_owned(), metadata.clone());
+                blocking(move || dir.write(&key, &body, &metadata)).await
+            }
             Bucket::S3(s3) => s3.put(key, body, content_type, metadata).await,
         }
     }
@@ -100,7 +122,11 @@ impl Bucket {
         max: usize,
     ) -> Result<Page, BucketError> {
         match self {
-            Bucket::Dir(dir) => dir.list(prefix, token, max).await,
+            Bucket::Dir(dir) => {
+                let (dir, prefix) = (dir.clone(), prefix.to_owned());
+                let token = token.map(str::to_owned);
+                blocking(move || dir.list(&prefix, token.as_deref(), max)).await
+            }
             Bucket::S3(s3) => s3.list(prefix, token, max).await,
         }
     }
@@ -108,82 +134,9 @@ impl Bucket {
     /// The bucket's name (the directory's path, locally).
     pub fn name(&self) -> String {
         match self {
-            Bucket::Dir(dir) => dir.root.display().to_string(),
+            Bucket::Dir(dir) => dir.root().display().to_string(),
             Bucket::S3(s3) => s3.bucket.clone(),
         }
-    }
-}
-
-/// A directory as a bucket: key `a/b.json` is the file `ROOT/a/b.json`; an object's metadata
-/// is the sidecar `ROOT/a/b.json.meta.json` (a JSON object of strings).
-#[derive(Debug, Clone)]
-pub struct DirBucket {
-    root: PathBuf,
-}
-
-impl DirBucket {
-    /// The bucket rooted at `root`.
-    pub fn new(root: impl Into<PathBuf>) -> Self {
-        DirBucket { root: root.into() }
-    }
-
-    /// The directory.
-    pub fn root(&self) -> &Path {
-        &self.root
-    }
-
-    fn path(&self, key: &str) -> Result<PathBuf, BucketError> {
-        let bad = key.is_empty()
-            || key.starts_with('/')
-            || key.contains('\\')
-            || key
-                .split('/')
-                .any(|segment| segment.is_empty() || segment == "." || segment == "..");
-        if bad {
-            return Err(BucketError::BadKey(key.to_owned()));
-        }
-        Ok(self.root.join(key))
-    }
-
-    // Each operation is one blocking task doing plain `std::fs` calls: a tokio::fs call per
-    // syscall hands off to the blocking pool every time, and at concurrency 64 that hand-off
-    // (futex wake-ups) cost more than the file system itself.
-    async fn get(&self, key: &str, limit: usize) -> Result<Object, BucketError> {
-        let path = self.path(key)?;
-        let key = key.to_owned();
-        blocking(move || get_file(&path, &key, limit)).await
-    }
-
-    async fn put(
-        &self,
-        key: &str,
-        body: Vec<u8>,
-        metadata: &BTreeMap<String, String>,
-    ) -> Result<(), BucketError> {
-        let path = self.path(key)?;
-        let meta = serde_json::to_vec_pretty(metadata)
-            .map_err(|err| BucketError::Storage(err.to_string()))?;
-        blocking(move || {
-            let mut sidecar = path.clone().into_os_string();
-            sidecar.push(META_SUFFIX);
-            // The sidecar first, so an output that exists always has its metadata.
-            write_atomically(Path::new(&sidecar), &meta)?;
-            write_atomically(&path, &body)
-        })
-        .await
-    }
-
-    async fn list(
-        &self,
-        prefix: &str,
-        token: Option<&str>,
-        max: usize,
-    ) -> Result<Page, BucketError> {
-        // Prefixes here are directories (`prompt_inputs/`, `beta/outputs/`).
-        let dir = self.root.join(prefix.trim_end_matches('/'));
-        let prefix = prefix.to_owned();
-        let token = token.map(str::to_owned);
-        blocking(move || list_dir(&dir, &prefix, token.as_deref(), max)).await
     }
 }
 
@@ -195,74 +148,7 @@ async fn blocking<T: Send + 'static>(
         .map_err(|err| BucketError::Storage(format!("file task failed: {err}")))?
 }
 
-fn get_file(path: &Path, key: &str, limit: usize) -> Result<Object, BucketError> {
-    let size = match std::fs::metadata(path) {
-        Ok(meta) if meta.is_file() => meta.len(),
-        Ok(_) => return Err(BucketError::NotFound(key.to_owned())),
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
-            return Err(BucketError::NotFound(key.to_owned()))
-        }
-        Err(err) => return Err(BucketError::Storage(format!("{}: {err}", path.display()))),
-    };
-    if size > limit as u64 {
-        return Err(BucketError::TooLarge {
-            key: key.to_owned(),
-            size,
-            limit,
-        });
-    }
-    let body = std::fs::read(path)
-        .map_err(|err| BucketError::Storage(format!("{}: {err}", path.display())))?;
-    let mut sidecar = path.to_path_buf().into_os_string();
-    sidecar.push(META_SUFFIX);
-    let metadata = match std::fs::read(&sidecar) {
-        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|err| {
-            BucketError::Storage(format!(
-                "{}: not a JSON object of strings: {err}",
-                PathBuf::from(&sidecar).display()
-            ))
-        })?,
-        Err(_) => BTreeMap::new(),
-    };
-    Ok(Object { body, metadata })
-}
-
-fn list_dir(
-    dir: &Path,
-    prefix: &str,
-    token: Option<&str>,
-    max: usize,
-) -> Result<Page, BucketError> {
-    let entries = match std::fs::read_dir(dir) {
-        Ok(entries) => entries,
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Page::default()),
-        Err(err) => return Err(BucketError::Storage(format!("{}: {err}", dir.display()))),
-    };
-    let mut keys = Vec::new();
-    for entry in entries {
-        let entry =
-            entry.map_err(|err| BucketError::Storage(format!("{}: {err}", dir.display())))?;
-        let Ok(name) = entry.file_name().into_string() else {
-            continue;
-        };
-        let Ok(meta) = entry.metadata() else { continue };
-        if !meta.is_file() || name.ends_with(META_SUFFIX) || name.starts_with('.') {
-            continue;
-        }
-        keys.push(Listed {
-            key: format!("{prefix}{name}"),
-            size: meta.len(),
-        });
-    }
-    keys.sort_by(|a, b| a.key.cmp(&b.key));
-    let start = token.map_or(0, |token| {
-        keys.partition_point(|listed| listed.key.as_str() <= token)
-    });
-    let objects: Vec<Listed> = keys.into_iter().skip(start).take(max + 1).collect();
-    Ok(page(objects, max))
-}
-
-fn page(mut objects: Vec<Listed>, max: usize) -> Page {
+pub(crate) fn page(mut objects: Vec<Listed>, max: usize) -> Page {
     let next = if objects.len() > max {
         objects.truncate(max);
         objects.last().map(|listed| listed.key.clone())
@@ -270,25 +156,6 @@ fn page(mut objects: Vec<Listed>, max: usize) -> Page {
         None
     };
     Page { objects, next }
-}
-
-/// Writes to a temporary file beside `path`, then renames it over `path`: a reader sees the
-/// whole file or none of it.
-fn write_atomically(path: &Path, body: &[u8]) -> Result<(), BucketError> {
-    let storage = |err: std::io::Error| BucketError::Storage(format!("{}: {err}", path.display()));
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).map_err(storage)?;
-    }
-    let name = path
-        .file_name()
-        .map(|name| name.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let temp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
-    std::fs::write(&temp, body).map_err(storage)?;
-    std::fs::rename(&temp, path).map_err(|err| {
-        let _ = std::fs::remove_file(&temp);
-        storage(err)
-    })
 }
 
 /// An S3 bucket through the AWS SDK (rustls + ring client).

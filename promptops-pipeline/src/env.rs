@@ -40,6 +40,12 @@ impl Env {
     pub fn errors_prefix(self) -> String {
         format!("{}/errors/", self.as_str())
     }
+
+    /// `<env>/generated/`: where a Step Functions execution's invoke stage keeps the model's
+    /// text for its publish stage (see `Pipeline::store_generation`).
+    pub fn generated_prefix(self) -> String {
+        format!("{}/generated/", self.as_str())
+    }
 }
 
 impl fmt::Display for Env {

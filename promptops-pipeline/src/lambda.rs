@@ -1,5 +1,18 @@
 //! The Lambda function's events: S3 notifications, Step Functions task inputs (one per stage)
 //! and API Gateway HTTP API requests (payload 2.0), told apart by their shape.
+//!
+//! **Publishing through the stages.** Anyone allowed to invoke the function can send it a
+//! Step Functions task input, so a task input must not be able to choose what is published.
+//! The `invoke` stage therefore stores the model's text in the bucket, as a generation record
+//! under `<env>/generated/` bound to the input's key and rendering
+//! ([`Pipeline::store_generation`]), and returns only that record's key; the `publish` stage
+//! takes only the key (`generated_key`), reads the record back and publishes it only for the
+//! same input and rendering ([`Pipeline::load_generation`]). A task input carrying text is
+//! refused (`PipelineBadEvent`: task inputs deny unknown fields). Of the three options issue 21
+//! gives, this one holds whoever can invoke the function (an IAM-restricted invoke permission
+//! depends on every identity policy in the account; lambda resource policies cannot deny),
+//! needs no key to manage or rotate (authenticated payloads would), and keeps model output out
+//! of the execution history (Step Functions caps state at 256 KiB).
 
 use std::sync::Arc;
 
@@ -11,11 +24,16 @@ use tower::ServiceExt;
 
 use crate::env::decode_key;
 use crate::error::{Stage, StageError};
-use crate::pipeline::{Failure, Generated, Outcome, Pipeline};
+use crate::pipeline::{each_isolated, Failure, Outcome, Pipeline};
 
 /// The stages a Step Functions task input may name (`"stage": ...`); the state machine's task
 /// states use exactly these (a test checks `statemachine/pipeline.asl.json` against it).
 pub const STAGES: &[&str] = &["render", "invoke", "publish", "record_failure"];
+
+/// The records of one S3 event processed at once. S3 usually sends one record per event; a
+/// batch of them shares the invocation's time limit, so they overlap their storage and model
+/// round trips, a few at a time (the model's throttling is retried by the runtime).
+pub const S3_RECORD_CONCURRENCY: usize = 4;
 
 /// The error type of failures that may pass on a retry; the state machine retries it.
 pub const TRANSIENT_ERROR: &str = "PipelineTransient";
@@ -44,16 +62,19 @@ pub enum Event {
     Http(Box<Value>),
 }
 
-/// A Step Functions task input.
+/// A Step Functions task input. Unknown fields are refused: a `generated` text in particular
+/// (the publish stage takes only a reference to what the invoke stage stored).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TaskInput {
     /// One of [`STAGES`].
     pub stage: String,
     /// The input key (`prompt_inputs/NAME.json`, decoded).
     pub key: String,
-    /// `publish`: the model's text (the `invoke` task's result).
+    /// `publish`: the key of the generation record the `invoke` task stored (its result's
+    /// `generated_key`).
     #[serde(default)]
-    pub generated: Option<Generated>,
+    pub generated_key: Option<String>,
     /// `record_failure`: the error Step Functions caught (`{"Error": ..., "Cause": ...}`).
     #[serde(default)]
     pub error: Option<Value>,
@@ -71,7 +92,7 @@ pub fn classify(event: Value) -> Result<Event, Diagnostic> {
             .map_err(|err| {
                 diagnostic(
                     "PipelineBadEvent",
-                    format!("a Step Functions task input needs {{\"stage\", \"key\"}}: {err}"),
+                    format!("a Step Functions task input is {{\"stage\", \"key\"}} (and \"generated_key\" for publish, \"error\" for record_failure), nothing else: {err}"),
                 )
             });
     }
@@ -140,14 +161,23 @@ impl Handler {
         }
     }
 
-    /// Each record on its own: one bad record never stops the others. Failures are recorded as
-    /// errors objects and reported in the result, not as a function error (S3 would retry the
-    /// whole event).
+    /// Each record on its own, in a task of its own ([`S3_RECORD_CONCURRENCY`] at a time):
+    /// one bad record, even one whose processing panics, never stops the others. Failures are
+    /// recorded as errors objects and reported in the result, in the records' order, not as a
+    /// function error (S3 would retry the whole event).
     pub async fn handle_s3(&self, records: &[Value], request_id: &str) -> Value {
-        let mut results = Vec::with_capacity(records.len());
-        for record in records {
-            results.push(self.handle_record(record, request_id).await);
-        }
+        let handler = self.clone();
+        let request_id = request_id.to_owned();
+        let results = each_isolated(
+            records.to_vec(),
+            S3_RECORD_CONCURRENCY,
+            move |record: Value| {
+                let (handler, request_id) = (handler.clone(), request_id.clone());
+                async move { handler.handle_record(&record, &request_id).await }
+            },
+            |_, err| self.refused(format!("internal error: the record's task stopped ({err})")),
+        )
+        .await;
         let failed = results
             .iter()
             .filter(|r| r["status"] != "published")
@@ -236,17 +266,25 @@ impl Handler {
                     .invoke(&prepared, Some(request_id))
                     .await
                     .map_err(failure_diagnostic)?;
-                Ok(serde_json::to_value(generated).unwrap_or_default())
+                let generated_key = pipeline
+                    .store_generation(&prepared, &generated, request_id)
+                    .await
+                    .map_err(failure_diagnostic)?;
+                Ok(json!({"generated_key": generated_key, "model_id": generated.model_id}))
             }
             "publish" => {
-                let Some(generated) = task.generated else {
+                let Some(generated_key) = task.generated_key else {
                     return Err(diagnostic(
                         "PipelineBadEvent",
-                        "publish needs `generated` (the invoke task's result)",
+                        "publish needs `generated_key` (the invoke task's result)",
                     ));
                 };
                 let prepared = pipeline
                     .prepare(&task.key)
+                    .await
+                    .map_err(failure_diagnostic)?;
+                let generated = pipeline
+                    .load_generation(&prepared, &generated_key)
                     .await
                     .map_err(failure_diagnostic)?;
                 let output_key = pipeline

@@ -4,7 +4,7 @@
 //!
 //! The stages are plain functions over plain values, so unit tests reach every rule:
 //! - [`config`]: parse a config (size limit, known fields, `output_format`);
-//! - [`env`]: URL-decode the key, resolve the environment (metadata → prefix → default);
+//! - [`env`](mod@env): URL-decode the key, resolve the environment (metadata → prefix → default);
 //! - [`slug`]: the output slug, sanitised to `[a-z0-9_-]`;
 //! - [`render`]: check the variables against the prompt's contract and render (compiled-in
 //!   prompt, or a template from `prompt_templates/` compiled with strict undefined);

@@ -1,6 +1,11 @@
 //! The pipeline over a bucket: read an input, render, invoke, publish, and record failures.
+//!
+//! One input's failure is that input's errors object, never the run's: every input runs in its
+//! own task, so even a panic in any stage becomes a failure of that input's stage (and its
+//! errors object) while the other inputs go on; rendering (template compile and render, the
+//! CPU-heavy part) runs on the blocking pool, off the async workers.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use promptops_core::TemplateLimits;
 use promptops_runtime::events::{EVENT_FAILED, TARGET};
@@ -21,6 +26,14 @@ pub const MAX_TEMPLATE_BYTES: usize = TemplateLimits::DEFAULT_MAX_BYTES;
 
 /// The model id recorded for outputs of the offline local model.
 pub const LOCAL_MODEL_ID: &str = "local";
+
+/// Generation records larger than this (4 MiB) are refused unread by the publish stage: a
+/// model's answer is far smaller (Bedrock caps output tokens), and a Lambda's memory is not.
+pub const MAX_GENERATION_BYTES: usize = 4 * 1024 * 1024;
+
+/// Error messages in errors objects are cut to this many bytes (8 KiB): a message is a
+/// diagnosis, and one that a caller of the `record_failure` stage chose must not be a payload.
+pub const MAX_ERROR_MESSAGE_BYTES: usize = 8 * 1024;
 
 /// How a deployment is configured.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,12 +76,50 @@ impl Prepared {
 }
 
 /// The model's answer for a prepared input.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Generated {
     /// The model's text.
     pub text: String,
     /// The model id that answered (`local` for the offline model).
     pub model_id: String,
+}
+
+/// What a Step Functions execution's invoke stage stores under `<env>/generated/` for its
+/// publish stage: the model's text, bound to the input it was made for. The publish stage
+/// takes only the record's key, reads it back, and publishes it only for the same input and
+/// the same rendering (see [`Pipeline::load_generation`]), so a caller of the function cannot
+/// publish text that no invoke produced.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GenerationRecord {
+    /// The input's key.
+    pub source_key: String,
+    /// [`rendering_hash`] of the rendered prompt the model answered. It reveals nothing a
+    /// reader of the record cannot read already (the input and its template are in the same
+    /// bucket).
+    pub rendering_hash: String,
+    /// The prompt id.
+    pub prompt_id: String,
+    /// The prompt version.
+    pub prompt_version: String,
+    /// The model that answered.
+    pub model_id: String,
+    /// The model's text.
+    pub text: String,
+}
+
+/// SHA-256 of a rendered prompt (its prompt id, version and content hash, system and user
+/// text), as the generation record binds it.
+pub fn rendering_hash(rendered: &Rendered) -> String {
+    let prompt = &rendered.prompt;
+    let fields = (
+        prompt.id.as_str(),
+        prompt.version.to_string(),
+        prompt.content_hash.as_str(),
+        rendered.system.as_deref(),
+        rendered.user.as_str(),
+    );
+    sha256_hex(&serde_json::to_vec(&fields).unwrap_or_default())
 }
 
 /// A failure with what is known about the input, enough to name its errors object.
@@ -185,14 +236,27 @@ impl Pipeline {
     }
 
     /// Runs every stage for the input at `key` (already URL-decoded) and records a failure as
-    /// its errors object. Never panics on input; the same key always yields the same output key.
-    pub async fn process(&self, key: &str, request_id: Option<&str>) -> Outcome {
-        let result = async {
-            let prepared = self.prepare(key).await?;
-            let generated = self.invoke(&prepared, request_id).await?;
-            self.publish(&prepared, &generated).await
-        }
-        .await;
+    /// its errors object. The stages run in a task of their own: a panic in any of them is a
+    /// failure of the stage it happened in, recorded like any other, and never reaches the
+    /// caller (a run, an S3 event's other records). The same key always yields the same
+    /// output key.
+    pub async fn process(self: &Arc<Self>, key: &str, request_id: Option<&str>) -> Outcome {
+        let progress = Arc::new(Progress::new(key));
+        let stages = {
+            let pipeline = Arc::clone(self);
+            let progress = Arc::clone(&progress);
+            let key = key.to_owned();
+            let request_id = request_id.map(str::to_owned);
+            tokio::spawn(async move {
+                pipeline
+                    .run_stages(&key, request_id.as_deref(), &progress)
+                    .await
+            })
+        };
+        let result = match stages.await {
+            Ok(result) => result,
+            Err(err) => Err(progress.panicked(err)),
+        };
         match result {
             Ok(output_key) => Outcome::Published {
                 source_key: key.to_owned(),
@@ -206,6 +270,19 @@ impl Pipeline {
                 }
             }
         }
+    }
+
+    async fn run_stages(
+        &self,
+        key: &str,
+        request_id: Option<&str>,
+        progress: &Progress,
+    ) -> Result<String, Failure> {
+        let prepared = self.prepare_tracked(key, progress).await?;
+        progress.enter(Stage::Invoke);
+        let generated = self.invoke(&prepared, request_id).await?;
+        progress.enter(Stage::Publish);
+        self.publish(&prepared, &generated).await
     }
 
     /// Every `prompt_inputs/*.json`, `concurrency` at a time, in key order in the summary.
@@ -231,117 +308,105 @@ impl Pipeline {
         Ok(self.process_keys(keys, concurrency).await)
     }
 
-    /// The given input keys, at most `concurrency` at a time.
+    /// The given input keys, at most `concurrency` at a time. Every key has its outcome in
+    /// the summary: [`process`](Self::process) turns any failure, a panic included, into that
+    /// input's failure.
     pub async fn process_keys(self: &Arc<Self>, keys: Vec<String>, concurrency: usize) -> Summary {
-        let limit = Arc::new(tokio::sync::Semaphore::new(concurrency.max(1)));
-        let mut tasks = tokio::task::JoinSet::new();
-        let mut outcomes: Vec<(usize, Outcome)> = Vec::new();
-        for (index, key) in keys.into_iter().enumerate() {
-            let pipeline = Arc::clone(self);
-            let permit = Arc::clone(&limit).acquire_owned().await;
-            tasks.spawn(async move {
-                let outcome = pipeline.process(&key, None).await;
-                drop(permit);
-                (index, outcome)
-            });
-            // Reap finished tasks as we go, so memory stays flat over long runs.
-            while let Some(done) = tasks.try_join_next() {
-                outcomes.extend(done.ok());
-            }
-        }
-        while let Some(done) = tasks.join_next().await {
-            outcomes.extend(done.ok());
-        }
-        outcomes.sort_by_key(|(index, _)| *index);
-        Summary {
-            outcomes: outcomes.into_iter().map(|(_, outcome)| outcome).collect(),
-        }
+        let pipeline = Arc::clone(self);
+        let outcomes = each_isolated(
+            keys,
+            concurrency,
+            move |key: String| {
+                let pipeline = Arc::clone(&pipeline);
+                async move { pipeline.process(&key, None).await }
+            },
+            |key, err| Outcome::Failed {
+                failure: Progress::new(&key).panicked(err),
+                errors_key: None,
+            },
+        )
+        .await;
+        Summary { outcomes }
     }
 
     /// Parse and render: read the input, resolve its environment (refusing another
-    /// environment's input), parse the config, read its template, render.
+    /// environment's input), parse the config, read its template, render (on the blocking
+    /// pool).
     pub async fn prepare(&self, key: &str) -> Result<Prepared, Failure> {
-        let mut failure = Failure {
-            error: StageError::new(Stage::Parse, String::new()),
-            source_key: key.to_owned(),
-            env: None,
-            slug: slug_for(key, None).unwrap_or_else(|_| key_hash_slug(key)),
-        };
-        let fail = |mut failure: Failure, error: StageError| {
-            failure.error = error;
-            failure
-        };
-        if let Err(error) = check_input_key(key) {
-            return Err(fail(failure, error));
-        }
-        let object = match self.bucket.get(key, MAX_CONFIG_BYTES).await {
-            Ok(object) => object,
-            Err(err) => return Err(fail(failure, bucket_error(Stage::Parse, err))),
-        };
-        let env = match resolve_env(
+        self.prepare_tracked(key, &Progress::new(key)).await
+    }
+
+    /// [`prepare`](Self::prepare), noting in `progress` the stage it is in and what it learns
+    /// (the environment, the slug), so a panic can still name the errors object.
+    async fn prepare_tracked(&self, key: &str, progress: &Progress) -> Result<Prepared, Failure> {
+        let fail = |error: StageError| progress.failure(error);
+        check_input_key(key).map_err(fail)?;
+        let object = self
+            .bucket
+            .get(key, MAX_CONFIG_BYTES)
+            .await
+            .map_err(|err| fail(bucket_error(Stage::Parse, err)))?;
+        let env = resolve_env(
             object.metadata.get("env").map(String::as_str),
             key,
             self.settings.default_env,
-        ) {
-            Ok(env) => env,
-            Err(error) => return Err(fail(failure, error)),
-        };
-        failure.env = Some(env);
+        )
+        .map_err(fail)?;
+        progress.learn_env(env);
         if env != self.settings.own_env {
             let own = self.settings.own_env;
-            let error = StageError::new(
+            return Err(fail(StageError::new(
                 Stage::Parse,
                 format!("refused: {key:?} is a {env} input and this is the {own} deployment; nothing was written under {env}/"),
-            );
-            return Err(fail(failure, error));
+            )));
         }
-        let config = match PromptConfig::parse(&object.body) {
-            Ok(config) => config,
-            Err(error) => return Err(fail(failure, error)),
-        };
-        match slug_for(key, config.output_slug.as_deref()) {
-            Ok(slug) => failure.slug = slug,
+        let config = PromptConfig::parse(&object.body).map_err(fail)?;
+        let slug = match slug_for(key, config.output_slug.as_deref()) {
+            Ok(slug) => slug,
             Err(error) => {
-                failure.slug = key_hash_slug(key);
-                return Err(fail(failure, error));
+                progress.learn_slug(key_hash_slug(key));
+                return Err(fail(error));
             }
-        }
+        };
+        progress.learn_slug(slug.clone());
+        progress.enter(Stage::Render);
         let template = match config.source() {
-            Ok(Source::Template(name)) => match self
-                .bucket
-                .get(&format!("{TEMPLATE_PREFIX}{name}"), MAX_TEMPLATE_BYTES)
-                .await
-            {
-                Ok(object) => match String::from_utf8(object.body) {
-                    Ok(text) => Some(text),
-                    Err(_) => {
-                        return Err(fail(
-                            failure,
-                            StageError::new(Stage::Render, format!("template {name} is not UTF-8")),
-                        ))
-                    }
-                },
-                Err(BucketError::NotFound(_)) => {
-                    let error = StageError::new(
+            Ok(Source::Template(name)) => {
+                let object = self
+                    .bucket
+                    .get(&format!("{TEMPLATE_PREFIX}{name}"), MAX_TEMPLATE_BYTES)
+                    .await
+                    .map_err(|err| {
+                        fail(match err {
+                            BucketError::NotFound(_) => StageError::new(
+                                Stage::Render,
+                                format!(
+                                    "missing template: no {TEMPLATE_PREFIX}{name} in the bucket"
+                                ),
+                            ),
+                            err => bucket_error(Stage::Render, err),
+                        })
+                    })?;
+                let text = String::from_utf8(object.body).map_err(|_| {
+                    fail(StageError::new(
                         Stage::Render,
-                        format!("missing template: no {TEMPLATE_PREFIX}{name} in the bucket"),
-                    );
-                    return Err(fail(failure, error));
-                }
-                Err(err) => return Err(fail(failure, bucket_error(Stage::Render, err))),
-            },
+                        format!("template {name} is not UTF-8"),
+                    ))
+                })?;
+                Some(text)
+            }
             _ => None,
         };
-        match render_config(&config, template.as_deref(), env) {
-            Ok(rendered) => Ok(Prepared {
-                source_key: key.to_owned(),
-                env,
-                slug: failure.slug,
-                config,
-                rendered,
-            }),
-            Err(error) => Err(fail(failure, error)),
-        }
+        let rendered = render_off_worker(&config, template, env)
+            .await
+            .map_err(fail)?;
+        Ok(Prepared {
+            source_key: key.to_owned(),
+            env,
+            slug,
+            config,
+            rendered,
+        })
     }
 
     /// The model id for a config: its own, else the deployment's, else none (the local model).
@@ -442,12 +507,120 @@ impl Pipeline {
             })
     }
 
+    /// The invoke stage's half of a Step Functions execution: stores the model's answer as a
+    /// [`GenerationRecord`] under `<env>/generated/<slug>/<invocation>.json` and returns that
+    /// key, the only thing the state machine hands to the publish stage. Only the pipeline's
+    /// own role may write there (see `infra/README.md`).
+    pub async fn store_generation(
+        &self,
+        prepared: &Prepared,
+        generated: &Generated,
+        invocation_id: &str,
+    ) -> Result<String, Failure> {
+        let failure = |error: StageError| Failure {
+            error,
+            source_key: prepared.source_key.clone(),
+            env: Some(prepared.env),
+            slug: prepared.slug.clone(),
+        };
+        let record = GenerationRecord {
+            source_key: prepared.source_key.clone(),
+            rendering_hash: rendering_hash(&prepared.rendered),
+            prompt_id: prepared.rendered.prompt.id.clone(),
+            prompt_version: prepared.rendered.prompt.version.to_string(),
+            model_id: generated.model_id.clone(),
+            text: generated.text.clone(),
+        };
+        let body = serde_json::to_vec(&record)
+            .map_err(|err| failure(StageError::new(Stage::Invoke, err.to_string())))?;
+        // A Lambda request id is unique per invocation (a retried task is a new one); the
+        // body's hash stands in when there is none.
+        let mut name = crate::slug::sanitise(invocation_id);
+        if name.is_empty() {
+            name = sha256_hex(&body)[..32].to_owned();
+        }
+        let key = format!(
+            "{}{}/{name}.json",
+            prepared.env.generated_prefix(),
+            prepared.slug
+        );
+        self.bucket
+            .put(&key, body, "application/json", &Default::default())
+            .await
+            .map_err(|err| failure(bucket_error(Stage::Invoke, err)))?;
+        Ok(key)
+    }
+
+    /// The publish stage's check of what it was handed: `generated_key` must name a
+    /// generation record under the deployment's own `<env>/generated/`, made for this input
+    /// (`source_key`) from this rendering (`rendering_hash`: the input or its template has not
+    /// changed since). Anything else is a permanent publish failure, and nothing is written.
+    pub async fn load_generation(
+        &self,
+        prepared: &Prepared,
+        generated_key: &str,
+    ) -> Result<Generated, Failure> {
+        let refuse = |message: String| Failure {
+            error: StageError::new(Stage::Publish, message),
+            source_key: prepared.source_key.clone(),
+            env: Some(prepared.env),
+            slug: prepared.slug.clone(),
+        };
+        let prefix = prepared.env.generated_prefix();
+        let plain = generated_key.strip_prefix(&prefix).is_some_and(|rest| {
+            rest.ends_with(".json")
+                && rest
+                    .split('/')
+                    .all(|segment| !segment.is_empty() && segment != "." && segment != "..")
+        });
+        if !plain {
+            return Err(refuse(format!(
+                "generated_key {generated_key:?} is not a generation record under {prefix}; the publish stage publishes only what this deployment's invoke stage stored"
+            )));
+        }
+        let object = match self.bucket.get(generated_key, MAX_GENERATION_BYTES).await {
+            Ok(object) => object,
+            Err(BucketError::NotFound(_)) => {
+                return Err(refuse(format!(
+                    "no generation record {generated_key:?} (expired, or never stored by an invoke stage)"
+                )))
+            }
+            Err(err) => {
+                return Err(Failure {
+                    error: bucket_error(Stage::Publish, err),
+                    ..refuse(String::new())
+                })
+            }
+        };
+        let record: GenerationRecord = serde_json::from_slice(&object.body).map_err(|err| {
+            refuse(format!(
+                "{generated_key:?} is not a generation record: {err}"
+            ))
+        })?;
+        if record.source_key != prepared.source_key {
+            return Err(refuse(format!(
+                "generation {generated_key:?} was made for {:?}, not {:?}",
+                record.source_key, prepared.source_key
+            )));
+        }
+        if record.rendering_hash != rendering_hash(&prepared.rendered) {
+            return Err(refuse(format!(
+                "generation {generated_key:?} answered another rendering of {:?} (the input or its template changed since the invoke stage); run the state machine again",
+                prepared.source_key
+            )));
+        }
+        Ok(Generated {
+            text: record.text,
+            model_id: record.model_id,
+        })
+    }
+
     /// Writes `<own-env>/errors/<slug>.json` and emits `prompt_failed`. Returns the key.
     pub async fn record_failure(&self, failure: &Failure) -> Result<String, BucketError> {
         let own = self.settings.own_env;
         let record = ErrorRecord {
             stage: failure.error.stage,
-            error: failure.error.message.clone(),
+            error: truncate(&failure.error.message, MAX_ERROR_MESSAGE_BYTES),
             source_key: failure.source_key.clone(),
             env: own,
             input_env: failure.env.filter(|env| *env != own),
@@ -473,11 +646,228 @@ impl Pipeline {
     }
 }
 
+/// Runs `work` for every item, at most `concurrency` at once, each in a task of its own, and
+/// returns the results in the items' order. Every item has a result: one whose task died (a
+/// panic) gets `died(item, error)`, and the others are not affected.
+pub async fn each_isolated<I, T, W, F>(
+    items: Vec<I>,
+    concurrency: usize,
+    work: W,
+    died: impl Fn(I, tokio::task::JoinError) -> T,
+) -> Vec<T>
+where
+    I: Clone + Send + 'static,
+    T: Send + 'static,
+    W: Fn(I) -> F,
+    F: std::future::Future<Output = T> + Send + 'static,
+{
+    let limit = Arc::new(tokio::sync::Semaphore::new(concurrency.max(1)));
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut running = std::collections::HashMap::new();
+    let mut results: Vec<(usize, T)> = Vec::with_capacity(items.len());
+    let mut reap =
+        |done: Result<(tokio::task::Id, T), tokio::task::JoinError>,
+         running: &mut std::collections::HashMap<tokio::task::Id, (usize, I)>| {
+            let (id, result) = match done {
+                Ok((id, result)) => (id, Ok(result)),
+                Err(err) => (err.id(), Err(err)),
+            };
+            if let Some((index, item)) = running.remove(&id) {
+                results.push((index, result.unwrap_or_else(|err| died(item, err))));
+            }
+        };
+    for (index, item) in items.into_iter().enumerate() {
+        let permit = Arc::clone(&limit).acquire_owned().await;
+        let future = work(item.clone());
+        let handle = tasks.spawn(async move {
+            let result = future.await;
+            drop(permit);
+            result
+        });
+        running.insert(handle.id(), (index, item));
+        // Reap finished tasks as we go, so memory stays flat over long runs.
+        while let Some(done) = tasks.try_join_next_with_id() {
+            reap(done, &mut running);
+        }
+    }
+    while let Some(done) = tasks.join_next_with_id().await {
+        reap(done, &mut running);
+    }
+    results.sort_by_key(|(index, _)| *index);
+    results.into_iter().map(|(_, result)| result).collect()
+}
+
+/// `text`, cut at a character boundary to at most `max` bytes (with a note when cut).
+fn truncate(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_owned();
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… ({} bytes, cut)", &text[..end], text.len())
+}
+
+/// Renders a config on the blocking pool: compiling and rendering a template is CPU work, and
+/// never runs on an async worker. A panic in it is a render failure.
+pub async fn render_off_worker(
+    config: &PromptConfig,
+    template: Option<String>,
+    env: Env,
+) -> Result<Rendered, StageError> {
+    let config = config.clone();
+    tokio::task::spawn_blocking(move || render_config(&config, template.as_deref(), env))
+        .await
+        .unwrap_or_else(|err| {
+            Err(StageError::new(
+                Stage::Render,
+                format!(
+                    "internal error: rendering panicked ({})",
+                    panic_message(err)
+                ),
+            ))
+        })
+}
+
+/// What a task's panic said, for an errors object.
+fn panic_message(err: tokio::task::JoinError) -> String {
+    if !err.is_panic() {
+        return err.to_string();
+    }
+    let payload = err.into_panic();
+    payload
+        .downcast_ref::<&str>()
+        .map(|text| (*text).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".to_owned())
+}
+
+/// How far an input got, and what is known about it (its environment and slug): enough to
+/// name its errors object and the stage that failed, even when a stage panicked.
+#[derive(Debug)]
+struct Progress {
+    known: Mutex<Failure>,
+}
+
+impl Progress {
+    fn new(key: &str) -> Self {
+        Progress {
+            known: Mutex::new(Failure {
+                error: StageError::new(Stage::Parse, String::new()),
+                source_key: key.to_owned(),
+                env: None,
+                slug: slug_for(key, None).unwrap_or_else(|_| key_hash_slug(key)),
+            }),
+        }
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut Failure) -> T) -> T {
+        f(&mut self
+            .known
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()))
+    }
+
+    fn enter(&self, stage: Stage) {
+        self.with(|known| known.error.stage = stage);
+    }
+
+    fn learn_env(&self, env: Env) {
+        self.with(|known| known.env = Some(env));
+    }
+
+    fn learn_slug(&self, slug: String) {
+        self.with(|known| known.slug = slug);
+    }
+
+    /// `error`, for the input as known so far.
+    fn failure(&self, error: StageError) -> Failure {
+        self.with(|known| Failure {
+            error,
+            ..known.clone()
+        })
+    }
+
+    /// The failure of the stage the input was in when its task died.
+    fn panicked(&self, err: tokio::task::JoinError) -> Failure {
+        let stage = self.with(|known| known.error.stage);
+        self.failure(StageError::new(
+            stage,
+            format!(
+                "internal error: the {stage} stage stopped ({}); the other inputs were not affected",
+                panic_message(err)
+            ),
+        ))
+    }
+}
+
 /// A storage error as a stage error: a missing or oversized object is permanent, anything else
 /// may pass on a retry.
 fn bucket_error(stage: Stage, err: BucketError) -> StageError {
     match err {
         BucketError::Storage(_) => StageError::transient(stage, err.to_string()),
         _ => StageError::new(stage, err.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_panicking_item_gets_its_own_result_and_the_others_go_on() {
+        let results = each_isolated(
+            (0..20).collect(),
+            4,
+            |n: u32| async move {
+                tokio::task::yield_now().await;
+                if n == 7 {
+                    panic!("item {n} exploded");
+                }
+                format!("ok {n}")
+            },
+            |n, err| format!("died {n}: {}", panic_message(err)),
+        )
+        .await;
+        assert_eq!(results.len(), 20);
+        assert_eq!(results[7], "died 7: item 7 exploded");
+        assert!(results
+            .iter()
+            .enumerate()
+            .all(|(n, r)| n == 7 || *r == format!("ok {n}")));
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_panic_is_a_failure_of_the_stage_it_happened_in() {
+        let progress = Progress::new("prompt_inputs/beta-welcome.json");
+        progress.learn_env(Env::Beta);
+        progress.learn_slug("hello".into());
+        progress.enter(Stage::Invoke);
+        let err = tokio::spawn(async { panic!("boom") }).await.unwrap_err();
+        let failure = progress.panicked(err);
+        assert_eq!(failure.error.stage, Stage::Invoke);
+        assert_eq!(
+            (failure.slug.as_str(), failure.env),
+            ("hello", Some(Env::Beta))
+        );
+        assert!(
+            failure.error.message.contains("boom"),
+            "{}",
+            failure.error.message
+        );
+        // Before anything is learnt, the errors object is named from the key.
+        let early = Progress::new("prompt_inputs/beta-welcome.json")
+            .failure(StageError::new(Stage::Parse, "x"));
+        assert_eq!(early.slug, "welcome");
+    }
+
+    #[test]
+    fn long_messages_are_cut_at_a_character_boundary() {
+        let long = "é".repeat(10_000);
+        let cut = truncate(&long, MAX_ERROR_MESSAGE_BYTES);
+        assert!(cut.len() < MAX_ERROR_MESSAGE_BYTES + 40, "{}", cut.len());
+        assert!(cut.ends_with("(20000 bytes, cut)"), "{cut}");
+        assert_eq!(truncate("short", 10), "short");
     }
 }

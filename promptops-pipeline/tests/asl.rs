@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use promptops_pipeline::lambda::{error_type, STAGES, TRANSIENT_ERROR};
+use promptops_pipeline::lambda::{classify, error_type, Event, STAGES, TRANSIENT_ERROR};
 use promptops_pipeline::Stage;
 use serde_json::Value;
 
@@ -70,15 +70,26 @@ fn task_states_and_handler_stages_agree() {
         task_names,
         BTreeSet::from(["Render", "Invoke", "Publish", "RecordFailure"])
     );
-    // The publish task hands over the invoke task's result under the field the handler reads.
+    // The publish task hands over only the reference the invoke task returned (the key of
+    // the generation record it stored), under the field the handler reads; never text.
     assert_eq!(
-        states["Publish"]["Parameters"]["Payload"]["generated.$"],
-        "$.invoke.generated"
+        states["Publish"]["Parameters"]["Payload"]["generated_key.$"],
+        "$.invoke.generated_key"
     );
     assert_eq!(
-        states["Invoke"]["ResultSelector"]["generated.$"],
-        "$.Payload"
+        states["Invoke"]["ResultSelector"]["generated_key.$"],
+        "$.Payload.generated_key"
     );
+    for (name, state) in states {
+        let payload = state["Parameters"]["Payload"].as_object();
+        let fields: Vec<&String> = payload.map(|p| p.keys().collect()).unwrap_or_default();
+        assert!(
+            !fields.iter().any(|field| field.starts_with("generated.")
+                || field.as_str() == "generated"
+                || field.starts_with("text")),
+            "{name} passes text to the function: {fields:?}"
+        );
+    }
 }
 
 #[test]
@@ -120,6 +131,35 @@ fn the_flow_is_render_invoke_publish_with_retries_and_a_recorded_failure() {
     for (name, state) in states {
         if let Some(next) = state["Next"].as_str() {
             assert!(states.contains_key(next), "{name} → {next}");
+        }
+    }
+}
+
+#[test]
+fn every_task_payload_is_a_task_input_the_handler_accepts() {
+    let definition = definition();
+    for (name, state) in states(&definition) {
+        let Some(payload) = state["Parameters"]["Payload"].as_object() else {
+            continue;
+        };
+        // Step Functions fills `field.$` from the state's input: a string, or the caught
+        // error object for `error`.
+        let filled: serde_json::Map<String, Value> = payload
+            .iter()
+            .map(|(field, value)| match field.strip_suffix(".$") {
+                Some("error") => (
+                    "error".to_owned(),
+                    serde_json::json!({"Error": "E", "Cause": "C"}),
+                ),
+                Some(field) => (field.to_owned(), Value::from("prompt_inputs/x.json")),
+                None => (field.clone(), value.clone()),
+            })
+            .collect();
+        match classify(Value::Object(filled.clone())) {
+            Ok(Event::Task(task)) => {
+                assert_eq!(Some(task.stage.as_str()), payload["stage"].as_str())
+            }
+            other => panic!("{name}: {filled:?} is not a task input: {other:?}"),
         }
     }
 }

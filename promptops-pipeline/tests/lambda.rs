@@ -557,11 +557,18 @@ async fn step_functions_stages_render_invoke_publish_and_record_failures() {
     let generated = invoke(&mut api, "invoke", &json!({"stage": "invoke", "key": key}))
         .await
         .expect("invoke");
-    assert_eq!(generated["text"], "From the state machine");
+    // The invoke stage hands over a reference to the text it stored, never the text.
+    assert_eq!(generated["model_id"], MODEL, "{generated}");
+    let generated_key = generated["generated_key"].as_str().expect("generated_key");
+    assert!(
+        generated_key.starts_with("beta/generated/sfn/"),
+        "{generated}"
+    );
+    assert!(!generated.to_string().contains("From the state machine"));
     let published = invoke(
         &mut api,
         "publish",
-        &json!({"stage": "publish", "key": key, "generated": generated}),
+        &json!({"stage": "publish", "key": key, "generated_key": generated_key}),
     )
     .await
     .expect("publish");

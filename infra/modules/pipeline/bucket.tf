@@ -80,6 +80,30 @@ resource "aws_s3_bucket_lifecycle_configuration" "pipeline" {
     }
   }
 
+  # Generation records matter only between a state machine's Invoke and Publish stages
+  # (minutes); they are kept as long as Step Functions allows a failed execution to be
+  # redriven (14 days), then expire.
+  rule {
+    id     = "expire-generations"
+    status = "Enabled"
+
+    filter {
+      prefix = local.generated_prefix
+    }
+
+    expiration {
+      days = var.generations_expiration_days
+    }
+
+    noncurrent_version_expiration {
+      noncurrent_days = 1
+    }
+
+    abort_incomplete_multipart_upload {
+      days_after_initiation = 1
+    }
+  }
+
   rule {
     id     = "abort-incomplete-uploads"
     status = "Enabled"

@@ -32,7 +32,8 @@ resource "aws_iam_role" "pipeline" {
 }
 
 # The pipeline Lambda reads inputs and templates, reads and lists its own environment's outputs
-# (the API serves them), writes only under `<env>/outputs/` and `<env>/errors/`, and invokes
+# (the API serves them), writes only under `<env>/outputs/` and `<env>/errors/` (and its
+# generation records under `<env>/generated/`), and invokes
 # exactly the configured Bedrock model(s). It can never write under the other environment's
 # prefix: nothing allows it, and an explicit Deny makes sure no later statement can.
 data "aws_iam_policy_document" "pipeline" {
@@ -76,6 +77,18 @@ data "aws_iam_policy_document" "pipeline" {
     resources = [
       "${aws_s3_bucket.pipeline.arn}/${local.outputs_prefix}*",
       "${aws_s3_bucket.pipeline.arn}/${local.errors_prefix}*",
+    ]
+  }
+
+  # Generation records: the Invoke stage of a state machine execution writes the model's text
+  # here, and the Publish stage reads it back (it takes only the record's key). Nothing else in
+  # this module may write under this prefix, so a record is something an invoke produced.
+  statement {
+    sid     = "StoreGenerations"
+    effect  = "Allow"
+    actions = ["s3:GetObject", "s3:PutObject"]
+    resources = [
+      "${aws_s3_bucket.pipeline.arn}/${local.generated_prefix}*",
     ]
   }
 

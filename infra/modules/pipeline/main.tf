@@ -21,6 +21,9 @@ locals {
   templates_prefix = "prompt_templates/"
   outputs_prefix   = "${var.env}/outputs/"
   errors_prefix    = "${var.env}/errors/"
+  # Generation records (issue 21): the Step Functions Invoke stage stores the model's text here
+  # and hands Publish only the key, so no task input can choose the text that is published.
+  generated_prefix = "${var.env}/generated/"
 
   # Bedrock: exactly the configured model. A cross-region inference profile (`us.…`, `eu.…`,
   # `apac.…`, `global.…`) needs the profile ARN and the foundation model in each region it routes to.

@@ -96,6 +96,12 @@ variable "outputs_expiration_days" {
   default     = 30
 }
 
+variable "generations_expiration_days" {
+  description = "Days after which a generation record (`<env>/generated/`, the model's text between the state machine's Invoke and Publish stages) expires. At least 14 keeps a failed execution redrivable."
+  type        = number
+  default     = 14
+}
+
 variable "memory_size" {
   description = "Lambda memory in MB."
   type        = number

@@ -69,7 +69,34 @@ pub fn aws_env(moto_endpoint: &str, bedrock_endpoint: &str) -> Vec<(&'static str
 
 /// The real `promptops-pipeline-lambda` process polling `api`.
 pub fn spawn(api: &RuntimeApi, env: &[(&str, String)]) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_promptops-pipeline-lambda"))
+    spawn_command(
+        Command::new(env!("CARGO_BIN_EXE_promptops-pipeline-lambda")),
+        api,
+        env,
+    )
+}
+
+/// The function process under `prlimit --as=LIMIT` (util-linux; `prlimit` execs the binary, so
+/// the child's pid is the function's): a memory blow-up is a failed allocation, not a swapped
+/// test machine.
+pub fn spawn_limited(api: &RuntimeApi, env: &[(&str, String)], address_space: u64) -> Child {
+    let mut command = Command::new("prlimit");
+    command
+        .arg(format!("--as={address_space}"))
+        .arg("--")
+        .arg(env!("CARGO_BIN_EXE_promptops-pipeline-lambda"));
+    spawn_command(command, api, env)
+}
+
+/// Peak resident set of a running process in KiB (`VmHWM` in `/proc/PID/status`).
+pub fn peak_rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+fn spawn_command(mut command: Command, api: &RuntimeApi, env: &[(&str, String)]) -> Child {
+    command
         .envs(lambda_env(&api.address()))
         .env_remove("DEFAULT_ENV")
         .env_remove("BEDROCK_MODEL_ID")
