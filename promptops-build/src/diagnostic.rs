@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use crate::lines::LineIndex;
 use crate::yaml::{Pos, Region};
 
 macro_rules! codes {
@@ -93,9 +94,23 @@ pub struct Location {
     pub pos: Pos,
     /// Characters to underline: at least 1 under a source line, 0 for a whole-file location.
     pub width: usize,
-    /// The text of the line, shown under the arrow; `None` for a whole-file location.
+    /// The text of the line, shown under the arrow; `None` for a whole-file location. A line
+    /// longer than [`MAX_SHOWN_LINE_CHARS`] is shown as an excerpt around the position,
+    /// marked with `…` where it was cut.
     pub line_text: Option<String>,
+    /// 1-based column, in characters of `line_text`, where the underline starts: `pos.col`
+    /// unless `line_text` is an excerpt.
+    pub shown_col: usize,
 }
+
+/// The longest line a diagnostic shows whole, in characters. Longer lines (a flow mapping
+/// written on one line, a minified template) are shown as an excerpt of this many characters
+/// around the position, so that many problems on one long line cost output in proportion to
+/// their number, not to their number times the line's length.
+pub const MAX_SHOWN_LINE_CHARS: usize = 400;
+
+/// Characters shown before the position in an excerpt of a long line.
+const EXCERPT_CONTEXT_CHARS: usize = 80;
 
 impl Location {
     /// The location of a problem with a whole file: `1:1`, nothing underlined, no line shown.
@@ -104,6 +119,7 @@ impl Location {
             pos: Pos { line: 1, col: 1 },
             width: 0,
             line_text: None,
+            shown_col: 1,
         }
     }
 
@@ -192,12 +208,15 @@ impl fmt::Display for Diagnostic {
         if let Some(line_text) = &location.line_text {
             writeln!(f, "{gutter}|")?;
             writeln!(f, "{line_number} | {}", line_text.trim_end())?;
+            let before = location.shown_col.saturating_sub(1);
             let indent: String = line_text
                 .chars()
-                .take(location.pos.col.saturating_sub(1))
+                .take(before)
                 .map(|c| if c == '\t' { '\t' } else { ' ' })
                 .collect();
-            let carets = "^".repeat(location.width.max(1));
+            // Within the line shown (an excerpt of a long line may end before the underline).
+            let shown = line_text.chars().count().saturating_sub(before);
+            let carets = "^".repeat(location.width.min(shown).max(1));
             match &self.label {
                 Some(label) => writeln!(f, "{gutter}| {indent}{carets} {label}")?,
                 None => writeln!(f, "{gutter}| {indent}{carets}")?,
@@ -217,22 +236,36 @@ impl fmt::Display for Diagnostic {
 }
 
 /// A prompt file's text plus its display name, able to turn regions into diagnostics.
+///
+/// It indexes the text's lines once ([`LineIndex`]), so each diagnostic's line costs a binary
+/// search rather than a scan of the file.
 #[derive(Debug, Clone)]
 pub struct SourceText<'t> {
     /// The path shown in diagnostics.
     pub display: &'t str,
     /// The file's contents.
     pub text: &'t str,
+    lines: LineIndex<'t>,
 }
 
 impl<'t> SourceText<'t> {
+    /// A file's text under the path diagnostics show for it.
+    pub fn new(display: &'t str, text: &'t str) -> Self {
+        SourceText {
+            display,
+            text,
+            lines: LineIndex::new(text),
+        }
+    }
+
+    /// The index of the text's lines.
+    pub fn lines(&self) -> &LineIndex<'t> {
+        &self.lines
+    }
+
     /// The text of 1-based line `line`, without its newline.
     pub fn line(&self, line: usize) -> &'t str {
-        self.text
-            .split('\n')
-            .nth(line.saturating_sub(1))
-            .map(|l| l.strip_suffix('\r').unwrap_or(l))
-            .unwrap_or("")
+        self.lines.line(line)
     }
 
     /// A diagnostic pointing at `region`, underlining its first line.
@@ -260,14 +293,41 @@ impl<'t> SourceText<'t> {
     }
 
     /// The location of `width` characters at `pos`, with the line's text, the width clamped to
-    /// what the line holds.
+    /// what the line holds. A line over [`MAX_SHOWN_LINE_CHARS`] characters is kept as an
+    /// excerpt around `pos`.
     pub fn location(&self, pos: Pos, width: usize) -> Location {
-        let line_text = self.line(pos.line).to_owned();
-        let available = line_text.chars().count().saturating_sub(pos.col - 1).max(1);
+        let line_chars = self.lines.line_chars(pos.line);
+        let before = pos.col.saturating_sub(1);
+        let available = line_chars.saturating_sub(before).max(1);
+        let width = width.clamp(1, available);
+        let line = self.line(pos.line);
+        if line_chars <= MAX_SHOWN_LINE_CHARS {
+            return Location {
+                pos,
+                width,
+                line_text: Some(line.to_owned()),
+                shown_col: pos.col,
+            };
+        }
+        let from = before.min(line_chars).saturating_sub(EXCERPT_CONTEXT_CHARS);
+        let to = (from + MAX_SHOWN_LINE_CHARS).min(line_chars);
+        let range = self.lines.line_range(pos.line).unwrap_or_default();
+        let first = self.lines.char_index(range.start);
+        let excerpt =
+            &self.text[self.lines.byte_offset(first + from)..self.lines.byte_offset(first + to)];
+        let mut line_text = String::with_capacity(excerpt.len() + 6);
+        if from > 0 {
+            line_text.push('…');
+        }
+        line_text.push_str(excerpt);
+        if to < line_chars {
+            line_text.push('…');
+        }
         Location {
             pos,
-            width: width.clamp(1, available),
+            width,
             line_text: Some(line_text),
+            shown_col: before - from + 1 + usize::from(from > 0),
         }
     }
 }
@@ -307,18 +367,91 @@ fn plural(count: usize, one: &str, many: &str) -> String {
 /// The candidate closest to `word`, if it is close enough to be a plausible typo: at most one
 /// edit (insertion, deletion, substitution or swap of neighbours) per three characters.
 /// Edit distance rather than a similarity ratio, so a long shared prefix such as
-/// `customer-support.` does not make unrelated ids look alike.
+/// `customer-support.` does not make unrelated ids look alike. Among equally close candidates
+/// the first wins.
+///
+/// The cost is one comparison per candidate; use [`Suggestions`] where both the words and the
+/// candidates come from the input in numbers.
 pub fn did_you_mean<'c>(
     word: &str,
     candidates: impl IntoIterator<Item = &'c str>,
 ) -> Option<&'c str> {
-    let budget = (word.chars().count() / 3).max(1);
-    candidates
-        .into_iter()
-        .map(|candidate| (strsim::damerau_levenshtein(word, candidate), candidate))
-        .filter(|(distance, _)| *distance <= budget)
-        .min_by_key(|(distance, _)| *distance)
-        .map(|(_, candidate)| candidate)
+    let mut unlimited = usize::MAX;
+    closest(word, candidates, &mut unlimited)
+}
+
+/// "Did you mean" within a budget of work, for one file.
+///
+/// A suggestion compares a word with every candidate, at a cost of the product of their
+/// lengths: 10,000 misspelt variables against 10,000 declared ones would be 10^8 comparisons.
+/// Each file gets [`Suggestions::BUDGET`] units of work (one per candidate looked at, plus
+/// one per pair of characters compared), far more than any hand-written file needs; once it
+/// is spent, the file's remaining diagnostics are still reported, only without a
+/// suggestion. A lookup the budget cannot finish suggests nothing rather than a worse
+/// candidate, so a suggestion given is always the one [`did_you_mean`] gives.
+#[derive(Debug, Clone)]
+pub struct Suggestions {
+    remaining: usize,
+}
+
+impl Default for Suggestions {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Suggestions {
+    /// Units of work per file (about a second of a debug build at most).
+    pub const BUDGET: usize = 2_000_000;
+
+    /// A full budget.
+    pub fn new() -> Self {
+        Suggestions {
+            remaining: Self::BUDGET,
+        }
+    }
+
+    /// [`did_you_mean`], charged to this budget; `None` once the budget is spent.
+    pub fn did_you_mean<'c>(
+        &mut self,
+        word: &str,
+        candidates: impl IntoIterator<Item = &'c str>,
+    ) -> Option<&'c str> {
+        closest(word, candidates, &mut self.remaining)
+    }
+}
+
+/// [`did_you_mean`], charging `remaining`; `None` (and `remaining` zero) when it runs out.
+fn closest<'c>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'c str>,
+    remaining: &mut usize,
+) -> Option<&'c str> {
+    let word_chars = word.chars().count();
+    let max_distance = (word_chars / 3).max(1);
+    let mut best: Option<(usize, &'c str)> = None;
+    for candidate in candidates {
+        if *remaining == 0 {
+            return None;
+        }
+        let chars = candidate.chars().count();
+        // The distance is at least the difference in length: skip what cannot be close.
+        let compared = chars.abs_diff(word_chars) <= max_distance;
+        let cost = 1 + chars + if compared { word_chars * chars } else { 0 };
+        if cost > *remaining {
+            *remaining = 0;
+            return None;
+        }
+        *remaining -= cost;
+        if !compared {
+            continue;
+        }
+        let distance = strsim::damerau_levenshtein(word, candidate);
+        if distance <= max_distance && best.is_none_or(|(shortest, _)| distance < shortest) {
+            best = Some((distance, candidate));
+        }
+    }
+    best.map(|(_, candidate)| candidate)
 }
 
 #[cfg(test)]
@@ -327,10 +460,7 @@ mod tests {
 
     #[test]
     fn renders_like_rustc() {
-        let source = SourceText {
-            display: "prompts/a/b.yaml",
-            text: "id: a.b\nownr: team\n",
-        };
+        let source = SourceText::new("prompts/a/b.yaml", "id: a.b\nownr: team\n");
         let diagnostic = source
             .at_pos(
                 Code::UnknownField,
@@ -378,12 +508,86 @@ mod tests {
 
     #[test]
     fn caret_width_is_clamped_to_the_line() {
-        let source = SourceText {
-            display: "x.yaml",
-            text: "ab\n",
-        };
+        let source = SourceText::new("x.yaml", "ab\n");
         let diagnostic = source.at_pos(Code::WrongType, Pos { line: 1, col: 2 }, 50, "m");
         assert_eq!(diagnostic.location.width, 1);
+    }
+
+    #[test]
+    fn a_long_line_is_shown_as_an_excerpt_around_the_position() {
+        let keys: Vec<String> = (0..200).map(|i| format!("key_{i:03}: 1")).collect();
+        let line = format!("{{{}}}", keys.join(", "));
+        let text = format!("id: a\n{line}\n");
+        let source = SourceText::new("x.yaml", &text);
+        let col = line.find("key_150").unwrap_or_default() + 1;
+        let diagnostic = source.at_pos(Code::UnknownField, Pos { line: 2, col }, 7, "m");
+        let location = &diagnostic.location;
+        assert_eq!(location.pos, Pos { line: 2, col });
+        assert_eq!(location.width, 7);
+        let shown = location.line_text.as_deref().unwrap_or_default();
+        assert!(shown.starts_with('…') && shown.ends_with('…'), "{shown}");
+        assert_eq!(shown.chars().count(), MAX_SHOWN_LINE_CHARS + 2);
+        let at: String = shown.chars().skip(location.shown_col - 1).take(7).collect();
+        assert_eq!(at, "key_150");
+        // The caret is under the key in the rendered excerpt.
+        let rendered = diagnostic.to_string();
+        let lines: Vec<&str> = rendered.lines().collect();
+        let caret = lines[4].chars().position(|c| c == '^').unwrap_or_default();
+        let above: String = lines[3].chars().skip(caret).take(7).collect();
+        assert_eq!(above, "key_150", "{rendered}");
+        assert_eq!(lines[4].matches('^').count(), 7);
+
+        // Near the start of the line: no leading cut.
+        let diagnostic = source.at_pos(Code::UnknownField, Pos { line: 2, col: 2 }, 7, "m");
+        let shown = diagnostic.location.line_text.unwrap_or_default();
+        assert!(
+            shown.starts_with("{key_000") && shown.ends_with('…'),
+            "{shown}"
+        );
+        assert_eq!(diagnostic.location.shown_col, 2);
+    }
+
+    #[test]
+    fn excerpts_cut_whole_characters() {
+        let line = "é".repeat(1_000);
+        let source = SourceText::new("x.yaml", &line);
+        let location = source.location(Pos { line: 1, col: 500 }, 3);
+        let shown = location.line_text.unwrap_or_default();
+        assert_eq!(shown, format!("…{}…", "é".repeat(MAX_SHOWN_LINE_CHARS)));
+        assert_eq!(location.shown_col, EXCERPT_CONTEXT_CHARS + 2);
+    }
+
+    #[test]
+    fn suggestions_within_a_budget_match_the_unbounded_ones() {
+        let candidates = ["variable", "variables", "values", "owner", "vars"];
+        let mut budget = Suggestions::new();
+        for word in ["variabels", "ownr", "valus", "zzz", "varz", "v"] {
+            assert_eq!(
+                budget.did_you_mean(word, candidates),
+                did_you_mean(word, candidates),
+                "{word}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_spent_budget_suggests_nothing_rather_than_a_worse_candidate() {
+        let declared: Vec<String> = (0..20_000).map(|i| format!("a{i:05}")).collect();
+        let mut budget = Suggestions::new();
+        let mut suggested = 0;
+        for i in 0..2_000 {
+            let word = format!("b{i:05}");
+            match budget.did_you_mean(&word, declared.iter().map(String::as_str)) {
+                Some(close) => {
+                    assert_eq!(close, format!("a{i:05}"));
+                    suggested += 1;
+                }
+                None => break,
+            }
+        }
+        assert!(suggested > 0, "the first lookups are answered");
+        assert!(suggested < 2_000, "the budget ran out");
+        assert_eq!(budget.did_you_mean("a00001", ["a00001"]), None);
     }
 
     #[test]

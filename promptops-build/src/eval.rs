@@ -17,7 +17,7 @@
 //! variables takes `vars` (every required variable, no undeclared one, each of its declared
 //! type) and, optionally, an `input`.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::diagnostic::{did_you_mean, Code, Diagnostic, SourceText};
 use crate::schema::{Field, Parser, Prompt, Value, VarDef, VarType};
@@ -125,7 +125,7 @@ pub fn parse_suite<'a>(
     out: &mut Vec<Diagnostic>,
 ) -> Option<Suite> {
     let before = out.len();
-    let mut parser = Parser { source, out };
+    let mut parser = Parser::new(source, out);
     let suite = suite(&mut parser, root, context);
     if parser.out.len() == before {
         suite
@@ -218,10 +218,11 @@ fn suite<'a>(p: &mut Parser<'_, 'a>, root: &Node<'a>, context: &SuiteContext<'_>
         p.push(diagnostic);
         return None;
     }
+    let contract = Contract::new(prompt);
     let mut cases = Vec::with_capacity(items.len());
     let mut ok = true;
     for (index, item) in items.iter().enumerate() {
-        match case(p, item, index, prompt) {
+        match case(p, item, index, &contract) {
             Some(case) => cases.push(case),
             None => ok = false,
         }
@@ -235,12 +236,66 @@ fn suite<'a>(p: &mut Parser<'_, 'a>, root: &Node<'a>, context: &SuiteContext<'_>
     })
 }
 
+/// Names listed at most in one message (the labels of a prompt, the variables a case misses):
+/// a suite of many cases against a prompt of many names would otherwise print every name
+/// once per case.
+pub const MAX_LISTED_NAMES: usize = 50;
+
+/// `names` joined with `, `, the first [`MAX_LISTED_NAMES`] of `total`, then how many more.
+fn listed(names: impl IntoIterator<Item = String>, total: usize) -> String {
+    let mut list: Vec<String> = names.into_iter().take(MAX_LISTED_NAMES).collect();
+    if total > list.len() {
+        list.push(format!("… and {} more", total - list.len()));
+    }
+    list.join(", ")
+}
+
+/// The suite's prompt with the lookups its cases need, built once per suite: checking a case
+/// then costs the case's size, not the prompt's.
+struct Contract<'p> {
+    prompt: &'p Prompt,
+    variables: BTreeMap<&'p str, &'p VarDef>,
+    required: usize,
+    labels: BTreeSet<&'p str>,
+    /// The first label of each ASCII-lowercase form.
+    folded_labels: BTreeMap<String, &'p str>,
+}
+
+impl<'p> Contract<'p> {
+    fn new(prompt: &'p Prompt) -> Self {
+        let mut folded_labels = BTreeMap::new();
+        for label in &prompt.def.labels {
+            folded_labels
+                .entry(label.to_ascii_lowercase())
+                .or_insert(label.as_str());
+        }
+        Contract {
+            prompt,
+            variables: prompt
+                .def
+                .variables
+                .iter()
+                .map(|var| (var.name.as_str(), var))
+                .collect(),
+            required: prompt.def.variables.iter().filter(|v| v.required).count(),
+            labels: prompt.def.labels.iter().map(String::as_str).collect(),
+            folded_labels,
+        }
+    }
+
+    fn labels(&self) -> String {
+        let labels = &self.prompt.def.labels;
+        listed(labels.iter().cloned(), labels.len())
+    }
+}
+
 fn case<'a>(
     p: &mut Parser<'_, 'a>,
     node: &Node<'a>,
     index: usize,
-    prompt: &Prompt,
+    contract: &Contract<'_>,
 ) -> Option<Case> {
+    let prompt = contract.prompt;
     let what = format!("case {}", index + 1);
     let fields = p.fields(node, CASE_FIELDS, &what)?;
     let name = match fields.get("name") {
@@ -254,7 +309,7 @@ fn case<'a>(
         None => Some(None),
     };
     let expected = match fields.get(CASE_EXPECTED) {
-        Some(node) => expected_label(p, node, prompt, &what),
+        Some(node) => expected_label(p, node, contract, &what),
         None if fields.suggested.contains(CASE_EXPECTED) => None,
         None => {
             let diagnostic = p
@@ -268,20 +323,20 @@ fn case<'a>(
                 )
                 .with_help(format!(
                     "add `expected: ` and one of: {}",
-                    prompt.def.labels.join(", ")
+                    contract.labels()
                 ));
             p.push(diagnostic);
             None
         }
     };
     let vars = match (fields.key("vars"), fields.get("vars")) {
-        (Some(key), Some(node)) => case_vars(p, key, node, prompt, &what),
+        (Some(key), Some(node)) => case_vars(p, key, node, contract, &what),
         _ => {
             let case_start = Region {
                 start: fields.region.start,
                 end: fields.region.start,
             };
-            missing_variables(p, case_start, prompt, &what, &BTreeSet::new());
+            missing_variables(p, case_start, contract, &what, &BTreeSet::new());
             Some(Vec::new())
         }
     };
@@ -317,11 +372,12 @@ fn case<'a>(
 fn expected_label(
     p: &mut Parser<'_, '_>,
     node: &Node<'_>,
-    prompt: &Prompt,
+    contract: &Contract<'_>,
     what: &str,
 ) -> Option<String> {
+    let prompt = contract.prompt;
     let label = p.non_empty_string(node, &format!("the expected label of {what}"))?;
-    if prompt.def.labels.contains(&label) {
+    if contract.labels.contains(label.as_str()) {
         return Some(label);
     }
     let mut diagnostic = p
@@ -331,15 +387,13 @@ fn expected_label(
             format!("`{label}` is not a label of `{}`", prompt.def.id),
         )
         .with_label("unknown label")
-        .with_note(format!("its labels are: {}", prompt.def.labels.join(", ")));
-    if let Some(close) = did_you_mean(&label, prompt.def.labels.iter().map(String::as_str)) {
+        .with_note(format!("its labels are: {}", contract.labels()));
+    let close = p
+        .suggestions
+        .did_you_mean(&label, prompt.def.labels.iter().map(String::as_str));
+    if let Some(close) = close {
         diagnostic = diagnostic.with_help(format!("did you mean `{close}`?"));
-    } else if let Some(same) = prompt
-        .def
-        .labels
-        .iter()
-        .find(|known| known.eq_ignore_ascii_case(&label))
-    {
+    } else if let Some(same) = contract.folded_labels.get(&label.to_ascii_lowercase()) {
         diagnostic = diagnostic.with_help(format!("labels are case-sensitive: write `{same}`"));
     }
     p.push(diagnostic);
@@ -350,9 +404,10 @@ fn case_vars<'a>(
     p: &mut Parser<'_, 'a>,
     key_node: &Node<'a>,
     node: &Node<'a>,
-    prompt: &Prompt,
+    contract: &Contract<'_>,
     what: &str,
 ) -> Option<Vec<(String, Value)>> {
+    let prompt = contract.prompt;
     let context = format!("the vars of {what}");
     // `fields` reports non-mapping values, non-string and duplicate keys; with no known list
     // it accepts every name, which is checked against the prompt's declarations below.
@@ -369,7 +424,7 @@ fn case_vars<'a>(
             continue; // a duplicate key, already reported
         }
         given.insert(name.to_owned());
-        let Some(variable) = prompt.def.variables.iter().find(|var| var.name == name) else {
+        let Some(&variable) = contract.variables.get(name) else {
             ok = false;
             let mut diagnostic = p
                 .at(
@@ -378,20 +433,18 @@ fn case_vars<'a>(
                     format!("`{}` has no variable `{name}`", prompt.def.id),
                 )
                 .with_label("not declared by the prompt");
-            let declared: Vec<&str> = prompt
-                .def
-                .variables
-                .iter()
-                .map(|v| v.name.as_str())
-                .collect();
-            diagnostic = match did_you_mean(name, declared.iter().copied()) {
+            let declared = || prompt.def.variables.iter().map(|v| v.name.as_str());
+            diagnostic = match p.suggestions.did_you_mean(name, declared()) {
                 Some(close) => {
                     given.insert(close.to_owned());
                     diagnostic.with_help(format!("did you mean `{close}`?"))
                 }
-                None if declared.is_empty() => diagnostic
+                None if prompt.def.variables.is_empty() => diagnostic
                     .with_help("the prompt takes no variables: put the text in `input` instead"),
-                None => diagnostic.with_help(format!("its variables are: {}", declared.join(", "))),
+                None => diagnostic.with_help(format!(
+                    "its variables are: {}",
+                    listed(declared().map(str::to_owned), prompt.def.variables.len())
+                )),
             };
             p.push(diagnostic);
             continue;
@@ -401,39 +454,51 @@ fn case_vars<'a>(
             None => ok = false,
         }
     }
-    missing_variables(p, key_node.region, prompt, what, &given);
+    missing_variables(p, key_node.region, contract, what, &given);
     ok.then_some(values)
 }
 
 fn missing_variables(
     p: &mut Parser<'_, '_>,
     region: Region,
-    prompt: &Prompt,
+    contract: &Contract<'_>,
     what: &str,
     given: &BTreeSet<String>,
 ) {
+    let prompt = contract.prompt;
+    // Counted from what the case gives, so a complete case costs its own size.
+    let given_required = given
+        .iter()
+        .filter(|name| {
+            contract
+                .variables
+                .get(name.as_str())
+                .is_some_and(|var| var.required)
+        })
+        .count();
+    let missing_count = contract.required - given_required;
+    if missing_count == 0 {
+        return;
+    }
     let missing: Vec<&str> = prompt
         .def
         .variables
         .iter()
         .filter(|var| var.required && !given.contains(&var.name))
         .map(|var| var.name.as_str())
+        .take(MAX_LISTED_NAMES)
         .collect();
-    if missing.is_empty() {
-        return;
-    }
-    let list = missing
-        .iter()
-        .map(|name| format!("`{name}`"))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let list = listed(
+        missing.iter().map(|name| format!("`{name}`")),
+        missing_count,
+    );
     let diagnostic = p
         .at(
             Code::EvalVariables,
             region,
             format!(
                 "{what} does not set the required {} {list} of `{}`",
-                if missing.len() == 1 {
+                if missing_count == 1 {
                     "variable"
                 } else {
                     "variables"
@@ -444,7 +509,7 @@ fn missing_variables(
         .with_label("incomplete")
         .with_help(format!(
             "set {} under `vars:`, e.g. `vars: {{ {}: ... }}`",
-            if missing.len() == 1 { "it" } else { "them" },
+            if missing_count == 1 { "it" } else { "them" },
             missing[0]
         ));
     p.push(diagnostic);

@@ -40,6 +40,7 @@ pub mod codegen;
 pub mod diagnostic;
 pub mod eval;
 pub mod json_schema;
+pub mod lines;
 pub mod lock;
 pub mod models;
 pub mod naming;

@@ -50,10 +50,7 @@ pub enum Resolved {
 impl ModelTable {
     /// The default table.
     pub fn builtin() -> Self {
-        let source = SourceText {
-            display: "promptops-build/data/models.yaml",
-            text: DEFAULT_TABLE,
-        };
+        let source = SourceText::new("promptops-build/data/models.yaml", DEFAULT_TABLE);
         let mut table = ModelTable {
             aliases: BTreeMap::new(),
         };
@@ -252,10 +249,7 @@ mod tests {
     #[test]
     fn override_file_adds_and_replaces() {
         let mut table = ModelTable::builtin();
-        let source = SourceText {
-            display: "prompts/models.yaml",
-            text: "claude-3-5-sonnet: us.anthropic.claude-3-5-sonnet-20240620-v1:0\nhouse-model: amazon.nova-pro-v1:0\nbroken: not-an-id\n",
-        };
+        let source = SourceText::new("prompts/models.yaml", "claude-3-5-sonnet: us.anthropic.claude-3-5-sonnet-20240620-v1:0\nhouse-model: amazon.nova-pro-v1:0\nbroken: not-an-id\n");
         let problems = table.merge(&source);
         assert_eq!(problems.len(), 1);
         assert_eq!(problems[0].code, Code::InvalidModelTable);

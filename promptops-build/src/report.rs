@@ -327,10 +327,7 @@ mod tests {
     use crate::yaml::Pos;
 
     fn unknown_field() -> Diagnostic {
-        let source = SourceText {
-            display: "prompts/a/b.yaml",
-            text: "id: a.b\nownr: team\n",
-        };
+        let source = SourceText::new("prompts/a/b.yaml", "id: a.b\nownr: team\n");
         source
             .at_pos(
                 Code::UnknownField,

@@ -4,10 +4,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::RangeInclusive;
 
-use crate::diagnostic::{did_you_mean, Code, Diagnostic, Location, SourceText};
+use crate::diagnostic::{Code, Diagnostic, Location, SourceText, Suggestions};
 use crate::models::{ModelTable, Resolved};
 use crate::naming;
-use crate::template::{locate_variable, TemplateChecker};
+use crate::template::{TemplateChecker, TemplateText};
 use crate::yaml::{Node, NodeKind, Region, Scalar};
 
 /// A field of a prompt file, an eval suite or one of their mappings: its key and the one line
@@ -185,7 +185,7 @@ pub fn parse_prompt(
     out: &mut Vec<Diagnostic>,
 ) -> Option<Prompt> {
     let before = out.len();
-    let mut p = Parser { source, out };
+    let mut p = Parser::new(source, out);
     let prompt = p.prompt(root, identity, context);
     if out.len() == before {
         prompt
@@ -199,6 +199,9 @@ pub fn parse_prompt(
 pub(crate) struct Parser<'p, 's> {
     pub(crate) source: &'p SourceText<'s>,
     pub(crate) out: &'p mut Vec<Diagnostic>,
+    /// Every "did you mean" of the file is charged to one budget: thousands of misspelt keys or
+    /// variables still cost a bounded amount of suggesting.
+    pub(crate) suggestions: Suggestions,
 }
 
 /// A mapping's entries by key, after duplicate and unknown keys were reported.
@@ -219,7 +222,16 @@ impl<'n, 'a> Fields<'n, 'a> {
     }
 }
 
-impl<'a> Parser<'_, 'a> {
+impl<'p, 'a> Parser<'p, 'a> {
+    /// A parser for one file, with a full [`Suggestions`] budget.
+    pub(crate) fn new(source: &'p SourceText<'a>, out: &'p mut Vec<Diagnostic>) -> Self {
+        Parser {
+            source,
+            out,
+            suggestions: Suggestions::new(),
+        }
+    }
+
     pub(crate) fn push(&mut self, diagnostic: Diagnostic) {
         self.out.push(diagnostic);
     }
@@ -287,7 +299,10 @@ impl<'a> Parser<'_, 'a> {
                         format!("unknown field `{name}` in {context}"),
                     )
                     .with_label("not part of the schema");
-                diagnostic = match did_you_mean(name, known.iter().map(|field| field.name)) {
+                let close = self
+                    .suggestions
+                    .did_you_mean(name, known.iter().map(|field| field.name));
+                diagnostic = match close {
                     Some(suggestion) => {
                         fields.suggested.insert(suggestion);
                         diagnostic.with_help(format!("did you mean `{suggestion}`?"))
@@ -562,7 +577,10 @@ impl<'a> Parser<'_, 'a> {
         let template = template_node.and_then(|node| self.non_empty_string(node, "`template`"));
         let system_node = fields.get("system");
         let system = system_node.and_then(|node| self.non_empty_string(node, "`system`"));
-        let mut used: BTreeMap<String, (&Node<'a>, String)> = BTreeMap::new();
+        // Each name maps to the template it was found in (the last one, `template` over
+        // `system`), by index: one copy of each template, whatever the number of names.
+        let mut checked: Vec<(&Node<'a>, TemplateText<'_>)> = Vec::new();
+        let mut used: BTreeMap<String, usize> = BTreeMap::new();
         let mut templates_ok = true;
         for (field, node, text) in [
             ("system", system_node, &system),
@@ -573,8 +591,10 @@ impl<'a> Parser<'_, 'a> {
             };
             match context.templates.check(self.source, field, node, text) {
                 Ok(names) => {
+                    let index = checked.len();
+                    checked.push((node, TemplateText::new(text)));
                     for name in names {
-                        used.insert(name, (node, text.clone()));
+                        used.insert(name, index);
                     }
                 }
                 Err(diagnostic) => {
@@ -587,7 +607,7 @@ impl<'a> Parser<'_, 'a> {
         let variables = match declared {
             Some(Some(declared)) => {
                 if templates_ok {
-                    self.check_usage(&declared, &used);
+                    self.check_usage(&declared, &used, &checked);
                 }
                 Some(declared.into_iter().map(|(variable, _)| variable).collect())
             }
@@ -733,7 +753,10 @@ impl<'a> Parser<'_, 'a> {
                         format!("unknown status `{other}`"),
                     )
                     .with_note("a status is one of: draft, stable, deprecated");
-                if let Some(suggestion) = did_you_mean(other, Status::ALL.map(Status::as_str)) {
+                let close = self
+                    .suggestions
+                    .did_you_mean(other, Status::ALL.map(Status::as_str));
+                if let Some(suggestion) = close {
                     diagnostic = diagnostic.with_help(format!("did you mean `{suggestion}`?"));
                 }
                 self.push(diagnostic);
@@ -869,12 +892,17 @@ impl<'a> Parser<'_, 'a> {
         }
         let before = self.out.len();
         let mut labels: Vec<String> = Vec::new();
+        // Each label by its ASCII-lowercase form (model output is matched ignoring case).
+        let mut folded: BTreeMap<String, usize> = BTreeMap::new();
         let mut variants: BTreeMap<String, String> = BTreeMap::new();
         for item in items {
             let Some(label) = self.non_empty_string(item, "each label") else {
                 continue;
             };
-            if let Some(previous) = labels.iter().find(|l| l.eq_ignore_ascii_case(&label)) {
+            let first = *folded
+                .entry(label.to_ascii_lowercase())
+                .or_insert(labels.len());
+            if let Some(previous) = labels.get(first) {
                 let diagnostic = self
                     .at(Code::InvalidLabels, item.region, format!("label `{label}` is listed twice"))
                     .with_note(format!("`{previous}` is already a label, and model output is matched ignoring case"));
@@ -1055,7 +1083,10 @@ impl<'a> Parser<'_, 'a> {
                         "types are: {}",
                         VarType::ALL.map(VarType::as_str).join(", ")
                     ));
-                if let Some(suggestion) = did_you_mean(other, VarType::ALL.map(VarType::as_str)) {
+                let close = self
+                    .suggestions
+                    .did_you_mean(other, VarType::ALL.map(VarType::as_str));
+                if let Some(suggestion) = close {
                     diagnostic = diagnostic.with_help(format!("did you mean `{suggestion}`?"));
                 }
                 self.push(diagnostic);
@@ -1076,19 +1107,21 @@ impl<'a> Parser<'_, 'a> {
         }
     }
 
-    /// Declared vs used, both ways.
+    /// Declared vs used, both ways. `used` maps each name to its template in `templates`.
     fn check_usage(
         &mut self,
         declared: &[(VarDef, &Node<'a>)],
-        used: &BTreeMap<String, (&Node<'a>, String)>,
+        used: &BTreeMap<String, usize>,
+        templates: &[(&Node<'a>, TemplateText<'_>)],
     ) {
         let declared_names: BTreeSet<&str> =
             declared.iter().map(|(v, _)| v.name.as_str()).collect();
-        for (name, (node, text)) in used {
+        for (name, &index) in used {
             if declared_names.contains(name.as_str()) {
                 continue;
             }
-            let (pos, width) = locate_variable(self.source, node, text, name);
+            let (node, text) = &templates[index];
+            let (pos, width) = text.locate_variable(self.source, node, name);
             let mut diagnostic = self
                 .source
                 .at_pos(
@@ -1098,7 +1131,10 @@ impl<'a> Parser<'_, 'a> {
                     format!("template uses `{name}`, which is not declared under `variables`"),
                 )
                 .with_label("undeclared variable");
-            diagnostic = match did_you_mean(name, declared_names.iter().copied()) {
+            let close = self
+                .suggestions
+                .did_you_mean(name, declared_names.iter().copied());
+            diagnostic = match close {
                 Some(close) => diagnostic.with_help(format!(
                     "did you mean `{close}`? otherwise declare `{name}` under `variables`"
                 )),

@@ -1,7 +1,7 @@
 //! Whole-tree validation over files already in memory, so every rule is unit-testable without
 //! touching the filesystem or running a compiler.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use sha2::{Digest, Sha256};
 
@@ -72,10 +72,7 @@ pub fn validate(tree: &Tree) -> Validated {
     if let Some(table) = &tree.model_table {
         let display = format!("{}{}", tree.display_prefix, table.path);
         match std::str::from_utf8(&table.bytes) {
-            Ok(text) => diagnostics.extend(models.merge(&SourceText {
-                display: &display,
-                text,
-            })),
+            Ok(text) => diagnostics.extend(models.merge(&SourceText::new(&display, text))),
             Err(_) => diagnostics.push(Diagnostic::file_level(
                 Code::NotUtf8,
                 display,
@@ -122,10 +119,7 @@ fn validate_suites(
         else {
             continue;
         };
-        let source = SourceText {
-            display: &display,
-            text,
-        };
+        let source = SourceText::new(&display, text);
         let context = SuiteContext {
             source_path: &file.path,
             prompts,
@@ -152,10 +146,7 @@ fn validate_file(
 ) -> Option<Prompt> {
     let display = format!("{}{}", tree.display_prefix, file.path);
     let (text, root) = load_document(&display, file, FileKind::Prompt, diagnostics)?;
-    let source = SourceText {
-        display: &display,
-        text,
-    };
+    let source = SourceText::new(&display, text);
     let identity = FileIdentity {
         stem: stem(&file.path),
         source_path: &file.path,
@@ -221,12 +212,13 @@ fn load_document<'f>(
         );
         return None;
     };
-    let source = SourceText { display, text };
+    // Indexed only to report a problem; the schema's checks index the text themselves.
+    let source = || SourceText::new(display, text);
     let documents = match yaml::parse(text) {
         Ok(documents) => documents,
         Err(err) => {
             diagnostics.push(
-                source
+                source()
                     .at_pos(
                         Code::YamlSyntax,
                         err.pos,
@@ -245,7 +237,7 @@ fn load_document<'f>(
         (Some(only), None) => Some(only),
         (Some(_), Some(second)) => {
             diagnostics.push(
-                source
+                source()
                     .at(
                         Code::NotAMapping,
                         second.region,
@@ -269,7 +261,7 @@ fn load_document<'f>(
     };
     if let Some(alias) = find_alias(&root) {
         diagnostics.push(
-            source
+            source()
                 .at(
                     Code::Alias,
                     alias,
@@ -304,7 +296,7 @@ fn check_tree(prompts: &mut Vec<Prompt>, diagnostics: &mut Vec<Diagnostic>) {
             .then_with(|| a.source_path().cmp(b.source_path()))
     });
     let mut first_by_id: BTreeMap<&str, &Prompt> = BTreeMap::new();
-    let mut rejected = Vec::new();
+    let mut rejected = BTreeSet::new();
     for prompt in prompts.iter() {
         if let Some(first) = first_by_id.get(prompt.def.id.as_str()) {
             diagnostics.push(
@@ -322,7 +314,7 @@ fn check_tree(prompts: &mut Vec<Prompt>, diagnostics: &mut Vec<Diagnostic>) {
                     "keep one file per id: `.yaml` and `.yml` files with the same name clash",
                 ),
             );
-            rejected.push(prompt.source_path().to_owned());
+            rejected.insert(prompt.source_path().to_owned());
             continue;
         }
         first_by_id.insert(&prompt.def.id, prompt);
@@ -342,7 +334,7 @@ fn check_tree(prompts: &mut Vec<Prompt>, diagnostics: &mut Vec<Diagnostic>) {
             );
         }
     }
-    prompts.retain(|p| !rejected.iter().any(|path| path == p.source_path()));
+    prompts.retain(|p| !rejected.contains(p.source_path()));
 }
 
 fn located(prompt: &Prompt, code: Code, message: String) -> Diagnostic {

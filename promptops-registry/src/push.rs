@@ -2,6 +2,8 @@
 //! file, both checked by the build's own rules.
 
 use promptops_build::diagnostic::Diagnostic;
+use promptops_build::lines::LineIndex;
+use promptops_build::template::TemplateChecker;
 use promptops_build::tree::{hex_sha256, validate, SourceFile, Tree};
 use promptops_core::{PromptDef, Status, VarDef, VarType, Version};
 use serde::Deserialize;
@@ -49,6 +51,10 @@ fn diagnostic(d: &Diagnostic) -> PushDiagnostic {
 /// A JSON push: the template is compiled with the build's template rules (minijinja, strict),
 /// and the variables it uses become required string variables, as the build infers them for
 /// a prompt file without `variables`.
+///
+/// `content` is checked as a value: no text of it is ever read as YAML, so nothing in it can
+/// add fields or variables. A carriage return that does not end a line is refused (see
+/// [`check_line_endings`]); the content is stored, and hashed, byte for byte as sent.
 pub fn from_json(body: &[u8], actor: &str) -> Result<Pushed, RegistryError> {
     let push: JsonPush = serde_json::from_slice(body).map_err(|err| {
         if err.is_data() {
@@ -67,15 +73,7 @@ pub fn from_json(body: &[u8], actor: &str) -> Result<Pushed, RegistryError> {
         }
     })?;
     check_id(&push.prompt_id)?;
-    if push.content.trim().is_empty() {
-        return Err(RegistryError::InvalidPrompt(vec![PushDiagnostic {
-            code: promptops_build::Code::EmptyValue.as_str().to_owned(),
-            message: "`content` must not be empty".to_owned(),
-            line: 1,
-            column: 1,
-            help: None,
-        }]));
-    }
+    check_line_endings(&push.content)?;
     let variables = template_variables(&push.content)?;
     let mut def = PromptDef::new(
         push.prompt_id,
@@ -96,47 +94,42 @@ pub fn from_json(body: &[u8], actor: &str) -> Result<Pushed, RegistryError> {
     Ok(Pushed { def })
 }
 
-/// The variables a template reads, or its syntax error located in the template.
+/// The diagnostic code of a carriage return that does not end a line in pushed content.
+pub const LONE_CARRIAGE_RETURN: &str = "lone_carriage_return";
+
+/// Refuses a `\r` not followed by `\n`, at its line and column in the content.
+///
+/// Lines end with `\n` or `\r\n`, both kept as sent. A lone `\r` is refused rather than
+/// normalised: the registry stores, hashes and serves the text it was sent, so that one
+/// version means one text in git and in the registry, and a lone `\r` has no meaning in a
+/// prompt but can hide text (a terminal or a diff returns to the start of the line and
+/// overwrites what came before it).
+fn check_line_endings(content: &str) -> Result<(), RegistryError> {
+    let bytes = content.as_bytes();
+    let lone = bytes
+        .iter()
+        .enumerate()
+        .find(|&(at, &byte)| byte == b'\r' && bytes.get(at + 1) != Some(&b'\n'));
+    let Some((offset, _)) = lone else {
+        return Ok(());
+    };
+    let pos = LineIndex::new(content).pos(offset);
+    Err(RegistryError::InvalidPrompt(vec![PushDiagnostic {
+        code: LONE_CARRIAGE_RETURN.to_owned(),
+        message: "`content` has a carriage return (\\r) that does not end a line".to_owned(),
+        line: pos.line,
+        column: pos.col,
+        help: Some("end lines with \\n or \\r\\n".to_owned()),
+    }]))
+}
+
+/// The variables a template reads, or why the build's rules refuse it (its limits, syntax
+/// errors, emptiness), located by line and column inside the template.
 fn template_variables(content: &str) -> Result<Vec<String>, RegistryError> {
-    // The same checks the build makes, through a one-field prompt file: the template's
-    // diagnostics then carry the build's codes and positions inside the template.
-    let indented: String = content.lines().map(|line| format!("  {line}\n")).collect();
-    let text = format!(
-        "id: registry.push\nversion: 1\nowner: registry\nmodel: nova-lite\ntags: []\ntemplate: |-\n{indented}"
-    );
-    let validated = validate(&Tree {
-        files: vec![SourceFile::new("registry/push.yaml", text)],
-        ..Tree::default()
-    });
-    if !validated.diagnostics.is_empty() {
-        let header_lines = 6;
-        return Err(RegistryError::InvalidPrompt(
-            validated
-                .diagnostics
-                .iter()
-                .map(|d| {
-                    let mut pushed = diagnostic(d);
-                    // Lines of the template, not of the wrapper; columns lose the indent.
-                    pushed.line = pushed.line.saturating_sub(header_lines).max(1);
-                    pushed.column = pushed.column.saturating_sub(2).max(1);
-                    pushed
-                })
-                .collect(),
-        ));
-    }
-    Ok(validated
-        .prompts
-        .into_iter()
-        .next()
-        .map(|prompt| {
-            prompt
-                .def
-                .variables
-                .into_iter()
-                .map(|var| var.name)
-                .collect()
-        })
-        .unwrap_or_default())
+    TemplateChecker::new()
+        .check_text("content", "content", content)
+        .map(|names| names.into_iter().collect())
+        .map_err(|refused| RegistryError::InvalidPrompt(vec![diagnostic(&refused)]))
 }
 
 /// A promptops prompt file: validated exactly as `cargo build` validates it (schema, template,
@@ -228,6 +221,83 @@ mod tests {
             diagnostics[0].code,
             promptops_build::Code::TemplateSyntax.as_str(),
             "{diagnostics:?}"
+        );
+        assert_eq!(diagnostics[0].line, 2, "{diagnostics:?}");
+    }
+
+    fn refused(body: &[u8]) -> Vec<PushDiagnostic> {
+        match from_json(body, "ci") {
+            Err(RegistryError::InvalidPrompt(diagnostics)) => diagnostics,
+            other => panic!("expected a 422, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_lone_carriage_return_is_refused_at_its_position_never_stored() {
+        // Through the old YAML wrapper, the `\r` ended the block scalar and `description`
+        // became a key of the wrapper: the version was stored without `secret`.
+        let diagnostics = refused(
+            br#"{"prompt_id":"a","version":"1","content":"ok\rdescription: \"{{ secret }}\""}"#,
+        );
+        assert_eq!(diagnostics.len(), 1, "{diagnostics:?}");
+        assert_eq!(diagnostics[0].code, LONE_CARRIAGE_RETURN);
+        assert_eq!((diagnostics[0].line, diagnostics[0].column), (1, 3));
+        let diagnostics = refused(
+            br#"{"prompt_id":"a","version":"1","content":"x\r\ny\n\n  {{ a }}\rvariables: {}"}"#,
+        );
+        assert_eq!((diagnostics[0].line, diagnostics[0].column), (4, 10));
+        // At the very end too.
+        let diagnostics = refused(br#"{"prompt_id":"a","version":"1","content":"Hi {{ n }}\r"}"#);
+        assert_eq!((diagnostics[0].line, diagnostics[0].column), (1, 11));
+    }
+
+    #[test]
+    fn crlf_content_is_stored_and_hashed_as_sent() {
+        let content = "Hi {{ name }},\r\nyour order {{ order }}\r\n";
+        let body = serde_json::json!({"prompt_id": "a", "version": "1", "content": content});
+        let def = from_json(body.to_string().as_bytes(), "ci").unwrap().def;
+        let names: Vec<&str> = def.variables.iter().map(|v| v.name.as_str()).collect();
+        assert_eq!(names, ["name", "order"]);
+        assert_eq!(def.template, content);
+        assert_eq!(def.content_hash, hex_sha256(content.as_bytes()));
+
+        // Errors in CRLF content are at their line and column.
+        let body = serde_json::json!({"prompt_id": "a", "version": "1", "content": "one\r\ntwo {{ x \r\n"});
+        let diagnostics = refused(body.to_string().as_bytes());
+        assert_eq!(
+            diagnostics[0].code,
+            promptops_build::Code::TemplateSyntax.as_str()
+        );
+        assert_eq!(diagnostics[0].line, 2, "{diagnostics:?}");
+    }
+
+    #[test]
+    fn content_that_looks_like_yaml_is_only_text() {
+        // Every line of this content would be a key of a YAML wrapper; as a value it is a
+        // template using `x`, whatever its lines say.
+        let content = "a\ndescription: {{ x }}\nvariables: { y: string }\n  - {{ x }}\n---\n";
+        let body = serde_json::json!({"prompt_id": "a", "version": "1", "content": content});
+        let def = from_json(body.to_string().as_bytes(), "ci").unwrap().def;
+        let names: Vec<&str> = def.variables.iter().map(|v| v.name.as_str()).collect();
+        assert_eq!(names, ["x"]);
+        assert_eq!(def.description, None);
+        assert_eq!(def.template, content);
+    }
+
+    #[test]
+    fn json_push_template_rules_are_the_builds() {
+        let diagnostics = refused(br#"{"prompt_id":"a","version":"1","content":" \n\t"}"#);
+        assert_eq!(
+            diagnostics[0].code,
+            promptops_build::Code::EmptyValue.as_str()
+        );
+        assert_eq!(diagnostics[0].message, "`content` must not be empty");
+        let chain = "|upper".repeat(300);
+        let body = serde_json::json!({"prompt_id": "a", "version": "1", "content": format!("Hi\n{{{{ x{chain} }}}}")});
+        let diagnostics = refused(body.to_string().as_bytes());
+        assert_eq!(
+            diagnostics[0].code,
+            promptops_build::Code::TemplateTooComplex.as_str()
         );
         assert_eq!(diagnostics[0].line, 2, "{diagnostics:?}");
     }
