@@ -118,6 +118,11 @@ const BEYOND_THE_SCHEMA: &[(&str, Code, &str)] = &[
         "templates are compiled by minijinja",
     ),
     (
+        "template-too-complex",
+        Code::TemplateTooComplex,
+        "the template limits count tags, operators and brackets inside the text",
+    ),
+    (
         "undeclared-variable",
         Code::UndeclaredVariable,
         "template variables are found by compiling",
