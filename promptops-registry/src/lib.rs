@@ -11,6 +11,8 @@
 //!   `promptops registry serve` and by the `promptops-registry-lambda` Function URL handler,
 //!   with the contract's [`Limits`] (deadlines, body and query bounds, CPU-heavy work on a
 //!   bounded [`cpu::CpuPool`]);
+//! * [`server::serve`]: the hardened HTTP/1 server under `promptops registry serve` (header
+//!   and idle timeouts, a connection cap with a clear refusal);
 //! * [`auth`]: bearer tokens (stored hashed) with reader, author and releaser roles, or IAM on
 //!   Lambda.
 #![forbid(unsafe_code)]
@@ -25,6 +27,7 @@ pub mod lambda;
 pub mod limits;
 pub mod push;
 pub mod registry;
+pub mod server;
 pub mod store;
 
 pub use auth::{Auth, Caller, Role, Tokens};
@@ -32,4 +35,5 @@ pub use error::{PushDiagnostic, RegistryError};
 pub use ids::{check_id, Mode, PromptRef};
 pub use limits::Limits;
 pub use registry::{Registry, Resolved};
+pub use server::ServerLimits;
 pub use store::{Store, StoreError};
