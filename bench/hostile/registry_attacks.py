@@ -433,7 +433,7 @@ def main():
         wall = time.monotonic() - start
         alive = server.alive()
         print(json.dumps({"attack": name, "wall_s": round(wall, 1),
-                          "peak_rss_mib": server.status("VmHWM"),
+                          "peak_rss_mib": server.status("VmHWM"), "peak_vm_mib": server.status("VmPeak"),
                           "cpu_s": server.cpu_seconds(), "alive": alive, **outcome}), flush=True)
         server.close()
 
