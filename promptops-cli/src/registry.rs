@@ -15,9 +15,9 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use promptops_registry::http::{router, AppState};
+use promptops_registry::http::{router_with_limits, AppState};
 use promptops_registry::store::sqlite::SqliteStore;
-use promptops_registry::{Auth, Registry, Tokens};
+use promptops_registry::{Auth, Limits, Registry, ServerLimits, Tokens};
 use serde_json::{json, Value};
 
 use crate::Outcome;
@@ -104,6 +104,9 @@ enum RegistryCommand {
         /// Serve without authentication (every caller is a releaser): local use only.
         #[arg(long)]
         no_auth: bool,
+        /// What hostile or unlucky clients are allowed (promptops-registry's README, "Limits").
+        #[command(flatten)]
+        limits: ServeLimits,
     },
     /// Push prompt files (YAML) as new draft versions.
     Push {
@@ -170,6 +173,80 @@ enum RegistryCommand {
     },
 }
 
+/// The limits of `registry serve`, each a flag and an environment variable; the defaults are
+/// the library's ([`Limits::default`], [`ServerLimits::default`]).
+#[derive(Debug, clap::Args)]
+pub struct ServeLimits {
+    /// Connections served at once; one more is answered 503 `too_many_connections`.
+    #[arg(long, env = "PROMPTOPS_REGISTRY_MAX_CONNECTIONS", value_name = "N",
+          default_value_t = ServerLimits::default().max_connections)]
+    max_connections: usize,
+    /// Refusals (503 `too_many_connections`) answered at once; beyond them a connection is
+    /// closed without an answer.
+    #[arg(long, env = "PROMPTOPS_REGISTRY_MAX_REFUSED", value_name = "N",
+          default_value_t = ServerLimits::default().max_refused)]
+    max_refused: usize,
+    /// Time a connection has to send a complete request head, from its start or its previous
+    /// answer (also the keep-alive idle timeout); then it is closed.
+    #[arg(long, env = "PROMPTOPS_REGISTRY_HEADER_TIMEOUT", value_name = "DURATION",
+          default_value_t = ServerLimits::default().header_timeout.into())]
+    header_timeout: humantime::Duration,
+    /// Time from a request's head to its answer: 408 `body_timeout` while the body is still
+    /// arriving, 503 `timeout` after. Also the shutdown grace.
+    #[arg(long, env = "PROMPTOPS_REGISTRY_REQUEST_TIMEOUT", value_name = "DURATION",
+          default_value_t = Limits::default().request_timeout.into())]
+    request_timeout: humantime::Duration,
+    /// Largest request body in bytes (413 above it, from Content-Length before reading).
+    #[arg(long, env = "PROMPTOPS_REGISTRY_MAX_BODY_BYTES", value_name = "BYTES",
+          default_value_t = Limits::default().max_body_bytes)]
+    max_body_bytes: usize,
+    /// Longest query string in bytes (400 above it).
+    #[arg(long, env = "PROMPTOPS_REGISTRY_MAX_QUERY_BYTES", value_name = "BYTES",
+          default_value_t = Limits::default().max_query_bytes)]
+    max_query_bytes: usize,
+    /// Most query parameters (400 above it).
+    #[arg(long, env = "PROMPTOPS_REGISTRY_MAX_QUERY_PARAMS", value_name = "N",
+          default_value_t = Limits::default().max_query_params)]
+    max_query_params: usize,
+    /// Push validations and diffs running at once, on blocking threads (default: the
+    /// number of CPUs).
+    #[arg(long, env = "PROMPTOPS_REGISTRY_CPU_SLOTS", value_name = "N",
+          default_value_t = Limits::default().cpu_slots)]
+    cpu_slots: usize,
+    /// How long a push or diff waits for a free CPU slot (then 503 `busy`).
+    #[arg(long, env = "PROMPTOPS_REGISTRY_CPU_QUEUE_TIMEOUT", value_name = "DURATION",
+          default_value_t = Limits::default().cpu_queue_timeout.into())]
+    cpu_queue_timeout: humantime::Duration,
+    /// How long one push validation or diff may compute (then 422 `too_complex`).
+    #[arg(long, env = "PROMPTOPS_REGISTRY_CPU_DEADLINE", value_name = "DURATION",
+          default_value_t = Limits::default().cpu_deadline.into())]
+    cpu_deadline: humantime::Duration,
+}
+
+impl ServeLimits {
+    /// The router's and the server's limits, checked.
+    pub fn split(&self) -> Result<(Limits, ServerLimits), String> {
+        let limits = Limits {
+            max_body_bytes: self.max_body_bytes,
+            max_query_bytes: self.max_query_bytes,
+            max_query_params: self.max_query_params,
+            request_timeout: self.request_timeout.into(),
+            cpu_slots: self.cpu_slots,
+            cpu_queue_timeout: self.cpu_queue_timeout.into(),
+            cpu_deadline: self.cpu_deadline.into(),
+        };
+        let server = ServerLimits {
+            max_connections: self.max_connections,
+            max_refused: self.max_refused,
+            header_timeout: self.header_timeout.into(),
+            shutdown_grace: self.request_timeout.into(),
+        };
+        limits.check()?;
+        server.check()?;
+        Ok((limits, server))
+    }
+}
+
 /// Runs `promptops registry …`.
 pub fn run(args: &RegistryArgs) -> Outcome {
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -185,7 +262,14 @@ pub fn run(args: &RegistryArgs) -> Outcome {
             store,
             tokens,
             no_auth,
-        } => runtime.block_on(serve(*listen, store, tokens.as_deref(), *no_auth)),
+            limits,
+        } => {
+            let limits = match limits.split() {
+                Ok(limits) => limits,
+                Err(message) => return Outcome::fail(format!("error: {message}\n"), 2),
+            };
+            runtime.block_on(serve(*listen, store, tokens.as_deref(), *no_auth, limits))
+        }
         command => {
             let Some(base) = args.registry.as_deref() else {
                 return Outcome::fail(
@@ -258,7 +342,13 @@ impl StoreSpec {
     }
 }
 
-async fn serve(listen: SocketAddr, store: &str, tokens: Option<&Path>, no_auth: bool) -> Outcome {
+async fn serve(
+    listen: SocketAddr,
+    store: &str,
+    tokens: Option<&Path>,
+    no_auth: bool,
+    limits: (Limits, ServerLimits),
+) -> Outcome {
     let auth = match (tokens, no_auth) {
         (Some(path), _) => match Tokens::load(path) {
             Ok(tokens) => Auth::Tokens(tokens),
@@ -298,7 +388,7 @@ async fn serve(listen: SocketAddr, store: &str, tokens: Option<&Path>, no_auth: 
                 "promptops registry: listening on http://{address} (store sqlite:{})",
                 path.display()
             );
-            run_server(listener, store, auth).await
+            run_server(listener, store, auth, limits).await
         }
         #[cfg(feature = "registry-aws")]
         StoreSpec::Dynamo { table, bucket } => {
@@ -312,7 +402,7 @@ async fn serve(listen: SocketAddr, store: &str, tokens: Option<&Path>, no_auth: 
             eprintln!(
                 "promptops registry: listening on http://{address} (store dynamodb:{table}?bucket={bucket})"
             );
-            run_server(listener, store, auth).await
+            run_server(listener, store, auth, limits).await
         }
         #[cfg(not(feature = "registry-aws"))]
         StoreSpec::Dynamo { .. } => Outcome::fail(
@@ -328,7 +418,11 @@ async fn run_server<S: promptops_registry::Store + Clone>(
     listener: tokio::net::TcpListener,
     store: S,
     auth: Auth,
+    (limits, server_limits): (Limits, ServerLimits),
 ) -> Outcome {
+    if let Some(warning) = server_limits.open_files_warning() {
+        eprintln!("promptops registry: warning: {warning}");
+    }
     let state = Arc::new(AppState {
         registry: Registry::new(store),
         auth,
@@ -336,13 +430,14 @@ async fn run_server<S: promptops_registry::Store + Clone>(
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
     };
-    match axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
-    {
-        Ok(()) => Outcome::ok(String::new()),
-        Err(err) => Outcome::fail(format!("error: server failed: {err}\n"), 3),
-    }
+    promptops_registry::server::serve(
+        listener,
+        router_with_limits(state, limits),
+        &server_limits,
+        shutdown,
+    )
+    .await;
+    Outcome::ok(String::new())
 }
 
 /// A registry client: base URL and credentials.

@@ -56,6 +56,26 @@ pub enum RegistryError {
     /// The store failed; the message is for logs, not for callers.
     #[error("store error: {0}")]
     Store(String),
+    /// The request body did not arrive within the request timeout.
+    #[error("{0}")]
+    BodyTimeout(String),
+    /// The request was not answered within the request timeout (a slow store, say). Whether
+    /// a write it carried was applied is unknown; every write is safe to retry (pushes are
+    /// idempotent, promotes take `expected_stable`).
+    #[error("{0}")]
+    Timeout(String),
+    /// Every CPU slot stayed busy for the queue timeout (see [`crate::cpu`]).
+    #[error("{0}")]
+    Busy(String),
+    /// A diff or a push validation did not finish within its CPU deadline.
+    #[error("{0}")]
+    TooComplex(String),
+    /// The server is at its connection cap (see [`crate::server`]).
+    #[error("{0}")]
+    TooManyConnections(String),
+    /// A bug: a panic while handling the request. The message is for logs, not for callers.
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 impl RegistryError {
@@ -73,6 +93,12 @@ impl RegistryError {
             RegistryError::Unauthorized(_) => 401,
             RegistryError::Forbidden(_) => 403,
             RegistryError::Store(_) => 503,
+            RegistryError::BodyTimeout(_) => 408,
+            RegistryError::Timeout(_)
+            | RegistryError::Busy(_)
+            | RegistryError::TooManyConnections(_) => 503,
+            RegistryError::TooComplex(_) => 422,
+            RegistryError::Internal(_) => 500,
         }
     }
 
@@ -90,6 +116,12 @@ impl RegistryError {
             RegistryError::Unauthorized(_) => "unauthorized",
             RegistryError::Forbidden(_) => "forbidden",
             RegistryError::Store(_) => "unavailable",
+            RegistryError::BodyTimeout(_) => "body_timeout",
+            RegistryError::Timeout(_) => "timeout",
+            RegistryError::Busy(_) => "busy",
+            RegistryError::TooComplex(_) => "too_complex",
+            RegistryError::TooManyConnections(_) => "too_many_connections",
+            RegistryError::Internal(_) => "internal",
         }
     }
 
@@ -99,7 +131,19 @@ impl RegistryError {
             RegistryError::Store(_) => {
                 "the registry's store is unavailable; retry later".to_owned()
             }
+            RegistryError::Internal(_) => {
+                "the registry failed on this request; the cause is in its log".to_owned()
+            }
             other => other.to_string(),
+        }
+    }
+
+    /// Seconds a caller should wait before retrying, for the answers that mean "overloaded,
+    /// retry shortly" (sent as `Retry-After`).
+    pub fn retry_after(&self) -> Option<u32> {
+        match self {
+            RegistryError::Busy(_) | RegistryError::TooManyConnections(_) => Some(1),
+            _ => None,
         }
     }
 }

@@ -1,31 +1,49 @@
 //! The HTTP contract as an axum [`Router`]: the same router runs under the `promptops registry
-//! serve` server and under `lambda_http` on a Function URL.
+//! serve` server ([`crate::server`]) and under `lambda_http` on a Function URL.
 //!
 //! Every error, including 404, 405 and 413, is a JSON object `{"error", "code"}` (plus
 //! `diagnostics` for an invalid push); no framework default answer, stack trace or internal
 //! path reaches a caller.
+//!
+//! Hostile callers are bounded here, where both servers get it (the limits are [`Limits`]):
+//! * every request has a deadline (408 `body_timeout` while its body is still arriving, 503
+//!   `timeout` after);
+//! * the caller is authenticated from the head alone (`Authenticated`), before the query
+//!   string is parsed or the body read: a stranger gets 401 for the price of a hash;
+//! * the query string is bounded in length and parameters, its duplicates found in linear
+//!   time (`Query`), after authentication;
+//! * the body is read only once the role is checked (`PendingBody`): a declared
+//!   `Content-Length` over the limit is 413 before a byte is read, and a body without one is
+//!   cut off at the limit;
+//! * push validation and diffs run on blocking threads, a bounded number at once, with a
+//!   deadline ([`CpuPool`]): 503 `busy` without a free slot, 422 `too_complex` past the
+//!   deadline.
 
+use std::collections::HashSet;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, PathRejection};
-use axum::extract::{DefaultBodyLimit, Path, RawQuery, State};
+use axum::body::{Body, Bytes};
+use axum::extract::rejection::PathRejection;
+use axum::extract::{FromRequest, FromRequestParts, Path, Request, State};
+use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Extension, Json, Router};
+use axum::{Json, Router};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
 use promptops_core::Version;
 use serde_json::{json, Value};
 
 use crate::auth::{Auth, Caller, IamCaller, Role};
+use crate::cpu::CpuPool;
 use crate::error::RegistryError;
 use crate::ids::{check_id, parse_version, Mode, PromptRef};
+use crate::limits::Limits;
 use crate::push;
 use crate::registry::Registry;
 use crate::store::Store;
-
-/// Largest accepted request body.
-pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 /// What every handler shares.
 #[derive(Debug)]
@@ -34,6 +52,13 @@ pub struct AppState<S> {
     pub registry: Registry<S>,
     /// How callers are authenticated.
     pub auth: Auth,
+}
+
+/// The router's state: the application, its limits and its CPU pool.
+struct Ctx<S> {
+    app: Arc<AppState<S>>,
+    limits: Limits,
+    cpu: CpuPool,
 }
 
 /// An error as the contract answers it.
@@ -49,8 +74,14 @@ impl From<RegistryError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let err = self.0;
-        if let RegistryError::Store(detail) = &err {
-            tracing::error!(target: "promptops::registry", error = %detail, "store failure");
+        match &err {
+            RegistryError::Store(detail) => {
+                tracing::error!(target: "promptops::registry", error = %detail, "store failure");
+            }
+            RegistryError::Internal(detail) => {
+                tracing::error!(target: "promptops::registry", error = %detail, "internal error");
+            }
+            _ => {}
         }
         let status =
             StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -58,14 +89,31 @@ impl IntoResponse for ApiError {
         if let RegistryError::InvalidPrompt(diagnostics) = &err {
             body["diagnostics"] = json!(diagnostics);
         }
-        (status, Json(body)).into_response()
+        let mut response = (status, Json(body)).into_response();
+        if let Some(seconds) = err.retry_after() {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
     }
 }
 
 type ApiResult<T> = Result<T, ApiError>;
 
-/// The router over `state`, with the body limit and JSON fallbacks.
+/// The router over `state` with the default [`Limits`].
 pub fn router<S: Store + Clone>(state: Arc<AppState<S>>) -> Router {
+    router_with_limits(state, Limits::default())
+}
+
+/// The router over `state` with `limits`, the request deadline and JSON fallbacks.
+pub fn router_with_limits<S: Store + Clone>(state: Arc<AppState<S>>, limits: Limits) -> Router {
+    let request_timeout = limits.request_timeout;
+    let ctx = Arc::new(Ctx {
+        app: state,
+        cpu: limits.cpu_pool(),
+        limits,
+    });
     Router::new()
         .route("/prompts", post(push_prompt::<S>))
         .route("/prompts/{reference}", get(resolve::<S>))
@@ -76,8 +124,34 @@ pub fn router<S: Store + Clone>(state: Arc<AppState<S>>) -> Router {
         .route("/prompts/{id}/history", get(history::<S>))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .with_state(state)
+        .layer(axum::middleware::from_fn_with_state(
+            request_timeout,
+            request_deadline,
+        ))
+        .with_state(ctx)
+}
+
+/// When a request must be answered by; in its extensions, for `PendingBody`.
+#[derive(Debug, Clone, Copy)]
+struct RequestDeadline(Instant);
+
+/// Middleware: answers 503 `timeout` when the request is not answered within `timeout` (the
+/// handler is dropped; see [`RegistryError::Timeout`] for what that means for writes).
+async fn request_deadline(
+    State(timeout): State<Duration>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let deadline = Instant::now() + timeout;
+    request.extensions_mut().insert(RequestDeadline(deadline));
+    match tokio::time::timeout_at(deadline.into(), next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError(RegistryError::Timeout(format!(
+            "the registry did not answer within {}; retry later",
+            humantime::format_duration(timeout)
+        )))
+        .into_response(),
+    }
 }
 
 async fn not_found() -> ApiError {
@@ -89,27 +163,81 @@ async fn method_not_allowed() -> Response {
     (StatusCode::METHOD_NOT_ALLOWED, Json(body)).into_response()
 }
 
-fn caller<S>(
-    state: &AppState<S>,
-    headers: &HeaderMap,
-    iam: Option<&IamCaller>,
-) -> Result<Caller, RegistryError> {
-    let authorization = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok());
-    state.auth.caller(authorization, iam)
+/// The authenticated caller: 401 when there is none. Taken from the head alone (the
+/// `Authorization` header, or the IAM caller the Lambda adapter puts in the extensions), and
+/// listed first among a handler's extractors, so a stranger's query string is never parsed
+/// and its body never read.
+struct Authenticated(Caller);
+
+impl<S: Store + Clone> FromRequestParts<Arc<Ctx<S>>> for Authenticated {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, ctx: &Arc<Ctx<S>>) -> ApiResult<Self> {
+        let authorization = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok());
+        let iam = parts.extensions.get::<IamCaller>();
+        Ok(Authenticated(ctx.app.auth.caller(authorization, iam)?))
+    }
 }
 
-fn body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, RegistryError> {
-    body.map_err(|rejection| {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            RegistryError::PayloadTooLarge(format!(
-                "the body is larger than {MAX_BODY_BYTES} bytes"
-            ))
-        } else {
-            RegistryError::BadRequest(format!("cannot read the body: {rejection}"))
+/// The request body, not read yet: a handler reads it ([`PendingBody::read`]) only after it
+/// has checked the caller's role.
+struct PendingBody {
+    body: Body,
+    max: usize,
+    deadline: Option<Instant>,
+}
+
+impl<S: Store + Clone> FromRequest<Arc<Ctx<S>>> for PendingBody {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, ctx: &Arc<Ctx<S>>) -> ApiResult<Self> {
+        let deadline = request
+            .extensions()
+            .get::<RequestDeadline>()
+            .map(|deadline| deadline.0);
+        Ok(PendingBody {
+            body: request.into_body(),
+            max: ctx.limits.max_body_bytes,
+            deadline,
+        })
+    }
+}
+
+impl PendingBody {
+    /// Reads the body: 413 at once when its declared length (`Content-Length`) is over the
+    /// limit, 413 when it streams past the limit, 408 when it is still arriving at the
+    /// request's deadline.
+    async fn read(self) -> Result<Bytes, RegistryError> {
+        use axum::body::HttpBody;
+        let max = self.max;
+        let too_large =
+            || RegistryError::PayloadTooLarge(format!("the body is larger than {max} bytes"));
+        // hyper's body reports a declared Content-Length as its exact size.
+        if self.body.size_hint().lower() > max as u64 {
+            return Err(too_large());
         }
-    })
+        let reading = Limited::new(self.body, max).collect();
+        let read = match self.deadline {
+            Some(deadline) => tokio::time::timeout_at(deadline.into(), reading)
+                .await
+                .map_err(|_| {
+                    RegistryError::BodyTimeout(
+                        "the request body did not arrive within the request timeout".to_owned(),
+                    )
+                })?,
+            None => reading.await,
+        };
+        match read {
+            Ok(collected) => Ok(collected.to_bytes()),
+            Err(err) if err.downcast_ref::<LengthLimitError>().is_some() => Err(too_large()),
+            Err(err) => Err(RegistryError::BadRequest(format!(
+                "cannot read the body: {err}"
+            ))),
+        }
+    }
 }
 
 fn path_param(path: Result<Path<String>, PathRejection>) -> Result<String, RegistryError> {
@@ -117,20 +245,44 @@ fn path_param(path: Result<Path<String>, PathRejection>) -> Result<String, Regis
         .map_err(|rejection| RegistryError::BadRequest(format!("bad path: {rejection}")))
 }
 
-/// Query parameters, each at most once.
+/// Query parameters, each at most once, within the query limits. List it after
+/// `Authenticated`: a query string is parsed only for a known caller.
+#[derive(Debug)]
 struct Query(Vec<(String, String)>);
 
+impl<S: Store + Clone> FromRequestParts<Arc<Ctx<S>>> for Query {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, ctx: &Arc<Ctx<S>>) -> ApiResult<Self> {
+        Ok(Query::parse(parts.uri.query(), &ctx.limits)?)
+    }
+}
+
 impl Query {
-    fn parse(raw: Option<String>) -> Result<Query, RegistryError> {
-        let pairs: Vec<(String, String)> =
-            serde_urlencoded::from_str(raw.as_deref().unwrap_or_default())
-                .map_err(|err| RegistryError::BadRequest(format!("bad query string: {err}")))?;
-        for (index, (name, _)) in pairs.iter().enumerate() {
-            if pairs[..index].iter().any(|(earlier, _)| earlier == name) {
-                return Err(RegistryError::BadRequest(format!(
-                    "query parameter `{name}` is given more than once"
-                )));
-            }
+    /// Parses `raw` in time linear in its length, which is bounded before anything else.
+    fn parse(raw: Option<&str>, limits: &Limits) -> Result<Query, RegistryError> {
+        let raw = raw.unwrap_or_default();
+        if raw.len() > limits.max_query_bytes {
+            return Err(RegistryError::BadRequest(format!(
+                "the query string is {} bytes; at most {} are accepted",
+                raw.len(),
+                limits.max_query_bytes
+            )));
+        }
+        let count = raw.split('&').filter(|pair| !pair.is_empty()).count();
+        if count > limits.max_query_params {
+            return Err(RegistryError::BadRequest(format!(
+                "the query string has {count} parameters; at most {} are accepted",
+                limits.max_query_params
+            )));
+        }
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw)
+            .map_err(|err| RegistryError::BadRequest(format!("bad query string: {err}")))?;
+        let mut seen = HashSet::with_capacity(pairs.len());
+        if let Some((name, _)) = pairs.iter().find(|(name, _)| !seen.insert(name.as_str())) {
+            return Err(RegistryError::BadRequest(format!(
+                "query parameter `{name}` is given more than once"
+            )));
         }
         Ok(Query(pairs))
     }
@@ -195,14 +347,12 @@ fn ensure_known_fields(
 }
 
 async fn push_prompt<S: Store + Clone>(
-    State(state): State<Arc<AppState<S>>>,
-    iam: Option<Extension<IamCaller>>,
+    State(ctx): State<Arc<Ctx<S>>>,
+    Authenticated(caller): Authenticated,
     headers: HeaderMap,
-    bytes: Result<Bytes, BytesRejection>,
+    body: PendingBody,
 ) -> ApiResult<Response> {
-    let caller = caller(&state, &headers, iam.as_deref())?;
     caller.require(Role::Author, "pushing a prompt")?;
-    let bytes = body(bytes)?;
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
@@ -213,9 +363,9 @@ async fn push_prompt<S: Store + Clone>(
         .unwrap_or_default()
         .trim()
         .to_ascii_lowercase();
-    let pushed = match media.as_str() {
-        "application/json" => push::from_json(&bytes, &caller.name)?,
-        "application/yaml" | "application/x-yaml" | "text/yaml" => push::from_yaml(&bytes)?,
+    let yaml = match media.as_str() {
+        "application/json" => false,
+        "application/yaml" | "application/x-yaml" | "text/yaml" => true,
         _ => {
             return Err(RegistryError::UnsupportedMediaType(format!(
                 "Content-Type {content_type:?} is not supported: send application/json or \
@@ -224,7 +374,19 @@ async fn push_prompt<S: Store + Clone>(
             .into())
         }
     };
-    let outcome = state.registry.push(pushed, &caller.name).await?;
+    let bytes = body.read().await?;
+    let actor = caller.name.clone();
+    let pushed = ctx
+        .cpu
+        .run("validating the pushed prompt", move |_deadline| {
+            if yaml {
+                push::from_yaml(&bytes)
+            } else {
+                push::from_json(&bytes, &actor)
+            }
+        })
+        .await?;
+    let outcome = ctx.app.registry.push(pushed, &caller.name).await?;
     let status = if outcome.created {
         StatusCode::CREATED
     } else {
@@ -234,19 +396,17 @@ async fn push_prompt<S: Store + Clone>(
 }
 
 async fn resolve<S: Store + Clone>(
-    State(state): State<Arc<AppState<S>>>,
-    iam: Option<Extension<IamCaller>>,
+    State(ctx): State<Arc<Ctx<S>>>,
+    Authenticated(caller): Authenticated,
+    query: Query,
     headers: HeaderMap,
     reference: Result<Path<String>, PathRejection>,
-    RawQuery(query): RawQuery,
 ) -> ApiResult<Response> {
-    let query = Query::parse(query)?;
     let mode = query
         .get("mode")
         .map(Mode::parse)
         .transpose()?
         .unwrap_or_default();
-    let caller = caller(&state, &headers, iam.as_deref())?;
     let needed = if mode.sees_drafts() {
         Role::Author
     } else {
@@ -264,7 +424,7 @@ async fn resolve<S: Store + Clone>(
         }
         reference.version = Some(pinned);
     }
-    let resolved = state.registry.resolve(&reference, mode).await?;
+    let resolved = ctx.app.registry.resolve(&reference, mode).await?;
     let etag = resolved.etag();
     let etag_value = HeaderValue::from_str(&etag).unwrap_or(HeaderValue::from_static("\"\""));
     let matches = headers
@@ -283,16 +443,14 @@ async fn resolve<S: Store + Clone>(
 }
 
 async fn versions<S: Store + Clone>(
-    State(state): State<Arc<AppState<S>>>,
-    iam: Option<Extension<IamCaller>>,
-    headers: HeaderMap,
+    State(ctx): State<Arc<Ctx<S>>>,
+    Authenticated(caller): Authenticated,
+    query: Query,
     id: Result<Path<String>, PathRejection>,
-    RawQuery(query): RawQuery,
 ) -> ApiResult<Response> {
-    caller(&state, &headers, iam.as_deref())?.require(Role::Reader, "listing versions")?;
+    caller.require(Role::Reader, "listing versions")?;
     let id = path_param(id)?;
     check_id(&id)?;
-    let query = Query::parse(query)?;
     let limit = query
         .get("limit")
         .map(|text| {
@@ -304,7 +462,8 @@ async fn versions<S: Store + Clone>(
                 })
         })
         .transpose()?;
-    let page = state
+    let page = ctx
+        .app
         .registry
         .versions(&id, limit, query.get("cursor"))
         .await?;
@@ -312,16 +471,14 @@ async fn versions<S: Store + Clone>(
 }
 
 async fn diff<S: Store + Clone>(
-    State(state): State<Arc<AppState<S>>>,
-    iam: Option<Extension<IamCaller>>,
-    headers: HeaderMap,
+    State(ctx): State<Arc<Ctx<S>>>,
+    Authenticated(caller): Authenticated,
+    query: Query,
     id: Result<Path<String>, PathRejection>,
-    RawQuery(query): RawQuery,
 ) -> ApiResult<Response> {
-    caller(&state, &headers, iam.as_deref())?.require(Role::Author, "diffing versions")?;
+    caller.require(Role::Author, "diffing versions")?;
     let id = path_param(id)?;
     check_id(&id)?;
-    let query = Query::parse(query)?;
     let version = |name: &str| {
         query
             .get(name)
@@ -329,12 +486,12 @@ async fn diff<S: Store + Clone>(
             .and_then(parse_version)
     };
     let (v1, v2) = (version("v1")?, version("v2")?);
-    Ok(Json(state.registry.diff(&id, &v1, &v2).await?).into_response())
+    Ok(Json(ctx.app.registry.diff(&id, &v1, &v2, &ctx.cpu).await?).into_response())
 }
 
 /// What promote and rollback both start from: a releaser, a valid id and a JSON object body
 /// holding only the route's known fields (checked in this order, so a weak role is 403 before
-/// the body is looked at).
+/// the body is read).
 struct PointerMove {
     caller: Caller,
     id: String,
@@ -342,42 +499,36 @@ struct PointerMove {
 }
 
 impl PointerMove {
-    fn read<S>(
-        state: &AppState<S>,
-        headers: &HeaderMap,
-        iam: Option<&IamCaller>,
+    async fn read(
+        caller: Caller,
         action: &str,
-        (id, bytes): (
-            Result<Path<String>, PathRejection>,
-            Result<Bytes, BytesRejection>,
-        ),
+        id: Result<Path<String>, PathRejection>,
+        body: PendingBody,
         known_fields: &[&str],
     ) -> Result<PointerMove, RegistryError> {
-        let caller = caller(state, headers, iam)?;
         caller.require(Role::Releaser, action)?;
         let id = path_param(id)?;
         check_id(&id)?;
-        let object = json_object(&body(bytes)?)?;
+        let object = json_object(&body.read().await?)?;
         ensure_known_fields(&object, known_fields)?;
         Ok(PointerMove { caller, id, object })
     }
 }
 
 async fn promote<S: Store + Clone>(
-    State(state): State<Arc<AppState<S>>>,
-    iam: Option<Extension<IamCaller>>,
-    headers: HeaderMap,
+    State(ctx): State<Arc<Ctx<S>>>,
+    Authenticated(caller): Authenticated,
     id: Result<Path<String>, PathRejection>,
-    bytes: Result<Bytes, BytesRejection>,
+    body: PendingBody,
 ) -> ApiResult<Response> {
     let PointerMove { caller, id, object } = PointerMove::read(
-        &state,
-        &headers,
-        iam.as_deref(),
+        caller,
         "promoting",
-        (id, bytes),
+        id,
+        body,
         &["version", "expected_stable", "reason"],
-    )?;
+    )
+    .await?;
     let version = object
         .get("version")
         .ok_or_else(|| RegistryError::BadRequest("`version` is required".to_owned()))
@@ -388,7 +539,8 @@ async fn promote<S: Store + Clone>(
         Some(value) => Some(Some(version_value(value, "expected_stable")?)),
     };
     let reason = optional_string(&object, "reason")?;
-    let outcome = state
+    let outcome = ctx
+        .app
         .registry
         .promote(&id, &version, expected_stable, reason, &caller.name)
         .await?;
@@ -396,26 +548,20 @@ async fn promote<S: Store + Clone>(
 }
 
 async fn rollback<S: Store + Clone>(
-    State(state): State<Arc<AppState<S>>>,
-    iam: Option<Extension<IamCaller>>,
-    headers: HeaderMap,
+    State(ctx): State<Arc<Ctx<S>>>,
+    Authenticated(caller): Authenticated,
     id: Result<Path<String>, PathRejection>,
-    bytes: Result<Bytes, BytesRejection>,
+    body: PendingBody,
 ) -> ApiResult<Response> {
-    let PointerMove { caller, id, object } = PointerMove::read(
-        &state,
-        &headers,
-        iam.as_deref(),
-        "rolling back",
-        (id, bytes),
-        &["version", "reason"],
-    )?;
+    let PointerMove { caller, id, object } =
+        PointerMove::read(caller, "rolling back", id, body, &["version", "reason"]).await?;
     let version = match object.get("version") {
         None | Some(Value::Null) => None,
         Some(value) => Some(version_value(value, "version")?),
     };
     let reason = optional_string(&object, "reason")?;
-    let outcome = state
+    let outcome = ctx
+        .app
         .registry
         .rollback(&id, version.as_ref(), reason, &caller.name)
         .await?;
@@ -423,13 +569,61 @@ async fn rollback<S: Store + Clone>(
 }
 
 async fn history<S: Store + Clone>(
-    State(state): State<Arc<AppState<S>>>,
-    iam: Option<Extension<IamCaller>>,
-    headers: HeaderMap,
+    State(ctx): State<Arc<Ctx<S>>>,
+    Authenticated(caller): Authenticated,
     id: Result<Path<String>, PathRejection>,
 ) -> ApiResult<Response> {
-    caller(&state, &headers, iam.as_deref())?.require(Role::Reader, "reading history")?;
+    caller.require(Role::Reader, "reading history")?;
     let id = path_param(id)?;
-    let events = state.registry.history(&id).await?;
+    let events = ctx.app.registry.history(&id).await?;
     Ok(Json(json!({ "prompt_id": id, "events": events })).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits() -> Limits {
+        Limits {
+            max_query_bytes: 64,
+            max_query_params: 3,
+            ..Limits::default()
+        }
+    }
+
+    #[test]
+    fn queries_are_bounded_and_each_parameter_given_once() {
+        let query = Query::parse(Some("mode=dev&version=2"), &limits()).unwrap();
+        assert_eq!(
+            (query.get("mode"), query.get("version")),
+            (Some("dev"), Some("2"))
+        );
+        assert!(Query::parse(None, &limits()).unwrap().0.is_empty());
+        for (raw, needle) in [
+            ("a=1&b=2&a=3", "`a` is given more than once"),
+            ("a&b&c&d", "4 parameters; at most 3"),
+            (&"x".repeat(65), "65 bytes; at most 64"),
+        ] {
+            let err = Query::parse(Some(raw), &limits()).unwrap_err();
+            assert_eq!(err.status(), 400, "{raw}");
+            assert!(err.to_string().contains(needle), "{raw}: {err}");
+        }
+        // Empty pairs (`a=1&&b=2`) are not parameters.
+        assert!(Query::parse(Some("a=1&&&b=2&"), &limits()).is_ok());
+    }
+
+    #[test]
+    fn the_duplicate_check_is_linear() {
+        // 100k distinct names then a repeat: a quadratic check would take minutes.
+        let raw: String = (0..100_000).map(|i| format!("p{i}&")).collect::<String>() + "p0";
+        let wide = Limits {
+            max_query_bytes: usize::MAX,
+            max_query_params: usize::MAX,
+            ..Limits::default()
+        };
+        let started = Instant::now();
+        let err = Query::parse(Some(&raw), &wide).unwrap_err();
+        assert!(err.to_string().contains("`p0`"), "{err}");
+        assert!(started.elapsed() < Duration::from_secs(20));
+    }
 }

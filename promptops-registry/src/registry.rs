@@ -3,11 +3,12 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 
 use promptops_core::{wire, Status, Version};
 use serde::Serialize;
 
+use crate::cpu::{too_complex, CpuPool};
 use crate::error::RegistryError;
 use crate::ids::{check_id, Mode, PromptRef};
 use crate::push::Pushed;
@@ -391,20 +392,30 @@ impl<S: Store> Registry<S> {
         Ok((record.meta.version, def.template))
     }
 
-    /// A unified diff between two versions' templates.
-    pub async fn diff(&self, id: &str, v1: &Version, v2: &Version) -> Result<Diff, RegistryError> {
+    /// A unified diff between two versions' templates, computed on `cpu` (off the async
+    /// workers, within its deadline: 422 `too_complex` past it, 503 `busy` without a slot).
+    pub async fn diff(
+        &self,
+        id: &str,
+        v1: &Version,
+        v2: &Version,
+        cpu: &CpuPool,
+    ) -> Result<Diff, RegistryError> {
         check_id(id)?;
         let (old, new) = (self.template(id, v1).await?, self.template(id, v2).await?);
-        let text = similar::TextDiff::from_lines(&old.1, &new.1)
-            .unified_diff()
-            .header(&format!("{id}/{}", old.0), &format!("{id}/{}", new.0))
-            .to_string();
-        Ok(Diff {
-            prompt_id: id.to_owned(),
-            v1: old.0,
-            v2: new.0,
-            diff: text,
+        let what = format!("diffing {id} {} and {}", old.0, new.0);
+        let (prompt_id, limit, name) = (id.to_owned(), cpu.deadline(), what.clone());
+        cpu.run(&what, move |deadline| {
+            let diff = unified_diff(&prompt_id, (&old.0, &old.1), (&new.0, &new.1), deadline)
+                .ok_or_else(|| too_complex(&name, limit))?;
+            Ok(Diff {
+                prompt_id,
+                v1: old.0,
+                v2: new.0,
+                diff,
+            })
         })
+        .await
     }
 
     /// The audit trail, oldest first.
@@ -557,6 +568,29 @@ impl<S: Store> Registry<S> {
     }
 }
 
+/// A unified diff of two templates headed `--- id/v1` and `+++ id/v2`, or `None` when it is not
+/// done by `deadline`. (`similar` stops at the deadline with a coarser diff that is still
+/// correct but not minimal; the contract answers 422 `too_complex` rather than hand that out as
+/// the diff.)
+pub fn unified_diff(
+    id: &str,
+    (v1, old): (&Version, &str),
+    (v2, new): (&Version, &str),
+    deadline: Instant,
+) -> Option<String> {
+    let diff = similar::TextDiff::configure()
+        .deadline(deadline)
+        .diff_lines(old, new);
+    if Instant::now() >= deadline {
+        return None;
+    }
+    Some(
+        diff.unified_diff()
+            .header(&format!("{id}/{v1}"), &format!("{id}/{v2}"))
+            .to_string(),
+    )
+}
+
 fn show(version: Option<Version>) -> String {
     version.map_or_else(|| "none".to_owned(), |v| v.to_string())
 }
@@ -629,6 +663,22 @@ mod tests {
         assert_eq!(
             stack(&[(Promote, 1), (Promote, 2), (Rollback, 1), (Promote, 3)]),
             [1, 3]
+        );
+    }
+
+    #[test]
+    fn a_diff_is_unified_or_none_past_its_deadline() {
+        let (v1, v2) = (Version::new(1), Version::new(2));
+        let later = Instant::now() + std::time::Duration::from_secs(60);
+        let diff = unified_diff("a.b", (&v1, "one\ntwo\n"), (&v2, "one\nthree\n"), later).unwrap();
+        assert!(diff.starts_with("--- a.b/1\n+++ a.b/2\n"), "{diff}");
+        assert!(diff.contains("-two\n+three\n"), "{diff}");
+        // Unrelated texts with a deadline already passed: no diff rather than a coarse one.
+        let old: String = (0..2000).map(|i| format!("a{i}\n")).collect();
+        let new: String = (0..2000).map(|i| format!("b{i}\n")).collect();
+        assert_eq!(
+            unified_diff("a.b", (&v1, &old), (&v2, &new), Instant::now()),
+            None
         );
     }
 

@@ -89,8 +89,15 @@ impl Server {
             .await
             .expect("bind");
         let addr = listener.local_addr().expect("addr");
+        // The hardened server `promptops registry serve` runs, with its default limits.
         tokio::spawn(async move {
-            let _ = axum::serve(listener, router(state)).await;
+            promptops_registry::server::serve(
+                listener,
+                router(state),
+                &promptops_registry::ServerLimits::default(),
+                std::future::pending(),
+            )
+            .await;
         });
         Server {
             addr,
