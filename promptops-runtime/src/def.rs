@@ -22,27 +22,6 @@ pub enum DefRef {
     Shared(Arc<PromptDef>),
 }
 
-impl DefRef {
-    /// The definition's template or system template as a cacheable source: borrowed for a
-    /// static definition, copied for a shared one (the cache must not keep it alive).
-    pub(crate) fn source(&self, system: bool) -> Option<std::borrow::Cow<'static, str>> {
-        match self {
-            DefRef::Static(def) => if system {
-                def.system.as_deref()
-            } else {
-                Some(def.template.as_str())
-            }
-            .map(std::borrow::Cow::Borrowed),
-            DefRef::Shared(def) => if system {
-                def.system.as_deref()
-            } else {
-                Some(def.template.as_str())
-            }
-            .map(|text| std::borrow::Cow::Owned(text.to_owned())),
-        }
-    }
-}
-
 impl Deref for DefRef {
     type Target = PromptDef;
 

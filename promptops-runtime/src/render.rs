@@ -404,6 +404,22 @@ impl Part {
             Part::System => "system",
         }
     }
+
+    fn text(self, def: &PromptDef) -> &str {
+        match self {
+            Part::User => &def.template,
+            Part::System => def.system.as_deref().unwrap_or_default(),
+        }
+    }
+
+    /// The text as the cache keeps it: borrowed from a static definition, copied from a shared
+    /// one (the cache must not keep a shared definition alive).
+    fn cacheable(self, def: &DefRef) -> Cow<'static, str> {
+        match def {
+            DefRef::Static(def) => Cow::Borrowed(self.text(def)),
+            DefRef::Shared(def) => Cow::Owned(self.text(def).to_owned()),
+        }
+    }
 }
 
 fn same_source(a: &str, b: &str) -> bool {
@@ -428,10 +444,7 @@ fn render_part(
             other => other,
         },
     };
-    let source = match part {
-        Part::User => def.template.as_str(),
-        Part::System => def.system.as_deref().unwrap_or_default(),
-    };
+    let source = part.text(def);
     KEY.with(|key| {
         let mut key = key.borrow_mut();
         key.clear();
@@ -447,24 +460,19 @@ fn render_part(
         TemplateLimits::default()
             .check(source)
             .map_err(|exceeded| error(RenderErrorKind::OverLimits(exceeded)))?;
-        let cacheable = def
-            .source(matches!(part, Part::System))
-            .unwrap_or(Cow::Borrowed(""));
         // Compile, and render under the same lock so no other thread can swap it in between.
         let mut cache = CACHE
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let compiled = cache.insert(&key, cacheable).map_err(|err| {
+        let template_error = |err: minijinja::Error| {
             error(RenderErrorKind::Template {
                 message: err.to_string(),
             })
-        });
-        compiled?;
-        let template = cache.env.get_template(&key).map_err(|err| {
-            error(RenderErrorKind::Template {
-                message: err.to_string(),
-            })
-        })?;
+        };
+        cache
+            .insert(&key, part.cacheable(def))
+            .map_err(template_error)?;
+        let template = cache.env.get_template(&key).map_err(template_error)?;
         render_capped(&template, ctx, cache.limits).map_err(error)
     })
 }
