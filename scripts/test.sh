@@ -7,8 +7,9 @@
 # PROMPTOPS_MOTO_PYTHON; each test starts its own moto on a loopback port. A Python of your own
 # with moto installed can be given the same way (the venv is then left alone).
 #
-# Before the Rust tests, infra/checks/run.sh runs the static checks of the Terraform and the
-# workflows (issue 15), with its own pinned tools under target/.
+# Before the Rust tests run, infra/checks/run.sh runs the static checks of the Terraform and the
+# workflows (issue 15), with its own pinned tools under target/; it and moto's install overlap
+# the compilation of the tests.
 #
 # Arguments go to `cargo test` (e.g. `bash scripts/test.sh -p promptops-registry`).
 set -euo pipefail
@@ -34,12 +35,48 @@ setup_moto() {
         moto_ready "$VENV/bin/python"
 }
 
+# moto's install and the static checks below are mostly downloads and Python: they run in the
+# background while cargo compiles the tests (about 3 minutes of a clean-clone run saved), and
+# their output is printed when they are done. The tests themselves start only after both.
+mkdir -p target
+MOTO_LOG=target/test-moto.log
+INFRA_LOG=target/test-infra-checks.log
+moto_pid=""
+if [[ -z "${PROMPTOPS_MOTO_PYTHON:-}" ]]; then
+    setup_moto >"$MOTO_LOG" 2>&1 &
+    moto_pid=$!
+fi
+# The static checks of infra/ and .github/workflows/ (checkov with the project's policies, the
+# python-hcl2 tests of the IAM and deployment rules, actionlint); their tools are pinned and
+# installed under target/ by the script itself. A failure stops the run before any test.
+bash infra/checks/run.sh >"$INFRA_LOG" 2>&1 &
+infra_pid=$!
+
+# An interrupted or failed run leaves no installer or checker behind.
+trap 'jobs -p | xargs -r kill 2>/dev/null' INT TERM
+compiled=0
+cargo test --workspace --no-run "$@" || compiled=$?
+if [[ $compiled -ne 0 ]]; then
+    jobs -p | xargs -r kill 2>/dev/null
+    exit "$compiled"
+fi
+
+infra_status=0
+wait "$infra_pid" || infra_status=$?
+cat "$INFRA_LOG" >&2
+if [[ $infra_status -ne 0 ]]; then
+    echo "scripts/test.sh: the infra checks failed (exit $infra_status)" >&2
+    exit "$infra_status"
+fi
+
 if [[ -n "${PROMPTOPS_MOTO_PYTHON:-}" ]]; then
     echo "scripts/test.sh: moto from PROMPTOPS_MOTO_PYTHON=$PROMPTOPS_MOTO_PYTHON" >&2
-elif setup_moto; then
+elif wait "$moto_pid"; then
+    cat "$MOTO_LOG" >&2
     PROMPTOPS_MOTO_PYTHON="$(pwd)/$VENV/bin/python"
     export PROMPTOPS_MOTO_PYTHON
 else
+    cat "$MOTO_LOG" >&2
     if [[ "${CI:-}" == "true" ]]; then
         echo "scripts/test.sh: could not install moto[server]==$MOTO_VERSION (needs python3 with venv and pip)" >&2
         exit 1
@@ -48,10 +85,5 @@ else
     rm -rf "$VENV"
     echo "scripts/test.sh: WARNING: moto is not available; the DynamoDB + S3 tests will be skipped" >&2
 fi
-
-# The static checks of infra/ and .github/workflows/ (checkov with the project's policies, the
-# python-hcl2 tests of the IAM and deployment rules, actionlint); their tools are pinned and
-# installed under target/ by the script itself. A failure stops here.
-bash infra/checks/run.sh
 
 exec cargo test --workspace "$@"

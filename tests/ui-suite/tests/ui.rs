@@ -1,13 +1,14 @@
 //! Compile-fail UI suite: code that names prompts cannot drift from the prompt tree.
 //!
-//! `tests/ui/dev/*.rs` must fail to compile in a development build, `tests/ui/production/*.rs`
-//! in a production build (`PROMPTOPS_ENV=production`), and `tests/ui/pass/*.rs` must compile
-//! and run in development. Each failing case's rustc output is compared with the `.stderr`
-//! file beside it. Refresh the snapshots after an intended change with
-//! `TRYBUILD=overwrite cargo test -p promptops-tests --test ui` and review the diff.
+//! `ui/dev/*.rs` must fail to compile in a development build, `ui/production/*.rs` in a
+//! production build (`PROMPTOPS_ENV=production`), and `ui/pass/*.rs` must compile and run in
+//! development (paths relative to this crate, `tests/ui-suite/`). Each failing case's rustc
+//! output is compared with the `.stderr` file beside it. Refresh the snapshots after an
+//! intended change with
+//! `TRYBUILD=overwrite cargo test -p promptops-ui-tests --test ui` and review the diff.
 //!
 //! rustc's wording changes between releases, so the snapshots are pinned to the toolchain in
-//! `tests/ui/RUSTC_VERSION`; trybuild normalises paths and hides rustc's own line numbers.
+//! `ui/RUSTC_VERSION`; trybuild normalises paths and hides rustc's own line numbers.
 
 use std::process::Command;
 
@@ -31,7 +32,7 @@ fn ui() {
     assert_eq!(
         actual, pinned,
         "the UI snapshots were recorded with rustc {pinned}; with rustc {actual}, refresh them \
-         (TRYBUILD=overwrite cargo test -p promptops-tests --test ui), review, and update tests/ui/RUSTC_VERSION"
+         (TRYBUILD=overwrite cargo test -p promptops-ui-tests --test ui), review, and update tests/ui-suite/ui/RUSTC_VERSION"
     );
 
     // One test, run in sequence: the environment variable is process-wide and trybuild's cargo

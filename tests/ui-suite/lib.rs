@@ -1,0 +1,1 @@
+//! The trybuild compile-fail suite lives in `tests/ui.rs`; this crate has no code of its own.
