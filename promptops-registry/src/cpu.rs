@@ -93,6 +93,7 @@ pub fn too_complex(what: &str, limit: Duration) -> RegistryError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use promptops_registry_api::ErrorCode;
 
     fn spin_until(deadline: Instant) {
         while Instant::now() < deadline {
@@ -112,11 +113,19 @@ mod tests {
             })
             .await
             .unwrap_err();
-        assert_eq!((err.status(), err.code()), (422, "too_complex"), "{err}");
+        assert_eq!(
+            (err.status(), err.code()),
+            (422, ErrorCode::TooComplex),
+            "{err}"
+        );
         assert!(err.to_string().contains("spinning"), "{err}");
         // The only slot is still taken by the job past its deadline: the next one is busy.
         let busy = pool.run("next", |_| Ok(())).await.unwrap_err();
-        assert_eq!((busy.status(), busy.code()), (503, "busy"), "{busy}");
+        assert_eq!(
+            (busy.status(), busy.code()),
+            (503, ErrorCode::Busy),
+            "{busy}"
+        );
         assert_eq!(busy.retry_after(), Some(1));
         release.send(()).unwrap();
         // Once the job ends, its slot serves the next request.
@@ -149,7 +158,10 @@ mod tests {
             })
             .await
             .unwrap_err();
-        assert_eq!((panicked.status(), panicked.code()), (500, "internal"));
+        assert_eq!(
+            (panicked.status(), panicked.code()),
+            (500, ErrorCode::Internal)
+        );
         assert!(!panicked.public_message().contains("a bug"));
     }
 }

@@ -1,23 +1,11 @@
 //! Every way a registry request can fail, with the HTTP status and the stable `code` word the
 //! contract promises.
 
-use serde::Serialize;
-
-/// One problem in a pushed prompt, located in the pushed document.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct PushDiagnostic {
-    /// The build's stable diagnostic code (`P0103`, ...).
-    pub code: String,
-    /// What is wrong.
-    pub message: String,
-    /// 1-based line in the pushed document (1 for whole-document problems).
-    pub line: usize,
-    /// 1-based column.
-    pub column: usize,
-    /// A likely fix, when there is one.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub help: Option<String>,
-}
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+pub use promptops_registry_api::PushDiagnostic;
+use promptops_registry_api::{ErrorBody, ErrorCode};
 
 /// A failed registry operation.
 #[derive(Debug, thiserror::Error)]
@@ -34,9 +22,12 @@ pub enum RegistryError {
     /// A body over the size limit.
     #[error("{0}")]
     PayloadTooLarge(String),
-    /// A body that is not JSON or YAML.
+    /// A body of a media type the route does not take.
     #[error("{0}")]
     UnsupportedMediaType(String),
+    /// A route that exists, asked with another method.
+    #[error("{0}")]
+    MethodNotAllowed(String),
     /// A pushed prompt fails validation.
     #[error("the prompt is invalid: {} problem(s)", .0.len())]
     InvalidPrompt(Vec<PushDiagnostic>),
@@ -79,49 +70,32 @@ pub enum RegistryError {
 }
 
 impl RegistryError {
-    /// The HTTP status the contract gives this error.
+    /// The HTTP status the contract gives this error (its code's).
     pub fn status(&self) -> u16 {
-        match self {
-            RegistryError::InvalidId(_)
-            | RegistryError::InvalidVersion(_)
-            | RegistryError::BadRequest(_) => 400,
-            RegistryError::PayloadTooLarge(_) => 413,
-            RegistryError::UnsupportedMediaType(_) => 415,
-            RegistryError::InvalidPrompt(_) => 422,
-            RegistryError::NotFound(_) => 404,
-            RegistryError::Conflict(_) => 409,
-            RegistryError::Unauthorized(_) => 401,
-            RegistryError::Forbidden(_) => 403,
-            RegistryError::Store(_) => 503,
-            RegistryError::BodyTimeout(_) => 408,
-            RegistryError::Timeout(_)
-            | RegistryError::Busy(_)
-            | RegistryError::TooManyConnections(_) => 503,
-            RegistryError::TooComplex(_) => 422,
-            RegistryError::Internal(_) => 500,
-        }
+        self.code().status()
     }
 
     /// The stable word in the error body's `code`.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            RegistryError::InvalidId(_) => "invalid_id",
-            RegistryError::InvalidVersion(_) => "invalid_version",
-            RegistryError::BadRequest(_) => "bad_request",
-            RegistryError::PayloadTooLarge(_) => "payload_too_large",
-            RegistryError::UnsupportedMediaType(_) => "unsupported_media_type",
-            RegistryError::InvalidPrompt(_) => "invalid_prompt",
-            RegistryError::NotFound(_) => "not_found",
-            RegistryError::Conflict(_) => "conflict",
-            RegistryError::Unauthorized(_) => "unauthorized",
-            RegistryError::Forbidden(_) => "forbidden",
-            RegistryError::Store(_) => "unavailable",
-            RegistryError::BodyTimeout(_) => "body_timeout",
-            RegistryError::Timeout(_) => "timeout",
-            RegistryError::Busy(_) => "busy",
-            RegistryError::TooComplex(_) => "too_complex",
-            RegistryError::TooManyConnections(_) => "too_many_connections",
-            RegistryError::Internal(_) => "internal",
+            RegistryError::InvalidId(_) => ErrorCode::InvalidId,
+            RegistryError::InvalidVersion(_) => ErrorCode::InvalidVersion,
+            RegistryError::BadRequest(_) => ErrorCode::BadRequest,
+            RegistryError::PayloadTooLarge(_) => ErrorCode::PayloadTooLarge,
+            RegistryError::UnsupportedMediaType(_) => ErrorCode::UnsupportedMediaType,
+            RegistryError::MethodNotAllowed(_) => ErrorCode::MethodNotAllowed,
+            RegistryError::InvalidPrompt(_) => ErrorCode::InvalidPrompt,
+            RegistryError::NotFound(_) => ErrorCode::NotFound,
+            RegistryError::Conflict(_) => ErrorCode::Conflict,
+            RegistryError::Unauthorized(_) => ErrorCode::Unauthorized,
+            RegistryError::Forbidden(_) => ErrorCode::Forbidden,
+            RegistryError::Store(_) => ErrorCode::Unavailable,
+            RegistryError::BodyTimeout(_) => ErrorCode::BodyTimeout,
+            RegistryError::Timeout(_) => ErrorCode::Timeout,
+            RegistryError::Busy(_) => ErrorCode::Busy,
+            RegistryError::TooComplex(_) => ErrorCode::TooComplex,
+            RegistryError::TooManyConnections(_) => ErrorCode::TooManyConnections,
+            RegistryError::Internal(_) => ErrorCode::Internal,
         }
     }
 
@@ -145,5 +119,40 @@ impl RegistryError {
             RegistryError::Busy(_) | RegistryError::TooManyConnections(_) => Some(1),
             _ => None,
         }
+    }
+}
+
+impl IntoResponse for RegistryError {
+    /// The contract's answer: the code's status, an [`ErrorBody`] (with the diagnostics of an
+    /// invalid push), and `Retry-After` when the registry is only overloaded. A store failure
+    /// or a bug is logged with its cause and answered without it.
+    fn into_response(self) -> Response {
+        match &self {
+            RegistryError::Store(_) | RegistryError::Internal(_) => {
+                tracing::error!(target: "promptops::registry", error = %self, "request failed");
+            }
+            _ => {}
+        }
+        let code = self.code();
+        let status =
+            StatusCode::from_u16(code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let retry_after = self.retry_after();
+        let error = self.public_message();
+        let diagnostics = match self {
+            RegistryError::InvalidPrompt(diagnostics) => diagnostics,
+            _ => Vec::new(),
+        };
+        let body = ErrorBody {
+            error,
+            code,
+            diagnostics,
+        };
+        let mut response = (status, Json(body)).into_response();
+        if let Some(seconds) = retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
     }
 }

@@ -8,23 +8,29 @@
 //! Hostile callers are bounded here, where both servers get it (the limits are [`Limits`]):
 //! * every request has a deadline (408 `body_timeout` while its body is still arriving, 503
 //!   `timeout` after);
-//! * the caller is authenticated from the head alone (`Authenticated`), before the query
-//!   string is parsed or the body read: a stranger gets 401 for the price of a hash;
+//! * the caller is authenticated, and its role checked, from the head alone (the [`Caller`]
+//!   and `Allowed<R>` extractors, listed first), before the query string is parsed or the
+//!   body read: a stranger gets 401 for the price of a hash, a weak role 403;
 //! * the query string is bounded in length and parameters, its duplicates found in linear
 //!   time (`Query`), after authentication;
-//! * the body is read only once the role is checked (`PendingBody`): a declared
-//!   `Content-Length` over the limit is 413 before a byte is read, and a body without one is
-//!   cut off at the limit;
+//! * the body is read only once the role is checked (`JsonBody`, `PushBody`): a body of
+//!   the wrong media type is 415 before a byte is read, a declared `Content-Length` over the
+//!   limit is 413, a body without one is cut off at the limit, and JSON that does not decode
+//!   into the route's request type is 400;
 //! * push validation and diffs run on blocking threads, a bounded number at once, with a
 //!   deadline ([`CpuPool`]): 503 `busy` without a free slot, 422 `too_complex` past the
 //!   deadline.
 
+//!
+//! Each handler reads as the contract's table does: the role (`Allowed<R>`), the input (path,
+//! query, body as the contract's types from `promptops-registry-api`), the call into
+//! [`Registry`], the answer.
 use std::collections::HashSet;
+use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes};
-use axum::extract::rejection::PathRejection;
 use axum::extract::{FromRequest, FromRequestParts, Path, Request, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -34,9 +40,12 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use promptops_core::Version;
-use serde_json::{json, Value};
+use promptops_registry_api::{
+    routes, Diff, History, MoveOutcome, PromoteRequest, PushOutcome, RollbackRequest, VersionsPage,
+};
+use serde::de::DeserializeOwned;
 
-use crate::auth::{Auth, Caller, IamCaller, Role};
+use crate::auth::{Caller, IamCaller, Role};
 use crate::cpu::CpuPool;
 use crate::error::RegistryError;
 use crate::ids::{check_id, parse_version, Mode, PromptRef};
@@ -51,7 +60,7 @@ pub struct AppState<S> {
     /// The lifecycle rules over the store.
     pub registry: Registry<S>,
     /// How callers are authenticated.
-    pub auth: Auth,
+    pub auth: crate::auth::Auth,
 }
 
 /// The router's state: the application, its limits and its CPU pool.
@@ -61,45 +70,7 @@ struct Ctx<S> {
     cpu: CpuPool,
 }
 
-/// An error as the contract answers it.
-#[derive(Debug)]
-pub struct ApiError(pub RegistryError);
-
-impl From<RegistryError> for ApiError {
-    fn from(err: RegistryError) -> Self {
-        ApiError(err)
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let err = self.0;
-        match &err {
-            RegistryError::Store(detail) => {
-                tracing::error!(target: "promptops::registry", error = %detail, "store failure");
-            }
-            RegistryError::Internal(detail) => {
-                tracing::error!(target: "promptops::registry", error = %detail, "internal error");
-            }
-            _ => {}
-        }
-        let status =
-            StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let mut body = json!({ "error": err.public_message(), "code": err.code() });
-        if let RegistryError::InvalidPrompt(diagnostics) = &err {
-            body["diagnostics"] = json!(diagnostics);
-        }
-        let mut response = (status, Json(body)).into_response();
-        if let Some(seconds) = err.retry_after() {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
-        }
-        response
-    }
-}
-
-type ApiResult<T> = Result<T, ApiError>;
+type ApiResult<T> = Result<T, RegistryError>;
 
 /// The router over `state` with the default [`Limits`].
 pub fn router<S: Store + Clone>(state: Arc<AppState<S>>) -> Router {
@@ -115,13 +86,13 @@ pub fn router_with_limits<S: Store + Clone>(state: Arc<AppState<S>>, limits: Lim
         limits,
     });
     Router::new()
-        .route("/prompts", post(push_prompt::<S>))
-        .route("/prompts/{reference}", get(resolve::<S>))
-        .route("/prompts/{id}/versions", get(versions::<S>))
-        .route("/prompts/{id}/diff", get(diff::<S>))
-        .route("/prompts/{id}/promote", post(promote::<S>))
-        .route("/prompts/{id}/rollback", post(rollback::<S>))
-        .route("/prompts/{id}/history", get(history::<S>))
+        .route(routes::PUSH, post(push_prompt::<S>))
+        .route(routes::RESOLVE, get(resolve::<S>))
+        .route(routes::VERSIONS, get(versions::<S>))
+        .route(routes::DIFF, get(diff::<S>))
+        .route(routes::PROMOTE, post(promote::<S>))
+        .route(routes::ROLLBACK, post(rollback::<S>))
+        .route(routes::HISTORY, get(history::<S>))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
@@ -146,31 +117,28 @@ async fn request_deadline(
     request.extensions_mut().insert(RequestDeadline(deadline));
     match tokio::time::timeout_at(deadline.into(), next.run(request)).await {
         Ok(response) => response,
-        Err(_) => ApiError(RegistryError::Timeout(format!(
+        Err(_) => RegistryError::Timeout(format!(
             "the registry did not answer within {}; retry later",
             humantime::format_duration(timeout)
-        )))
+        ))
         .into_response(),
     }
 }
 
-async fn not_found() -> ApiError {
-    ApiError(RegistryError::NotFound("no such route".to_owned()))
+async fn not_found() -> RegistryError {
+    RegistryError::NotFound("no such route".to_owned())
 }
 
-async fn method_not_allowed() -> Response {
-    let body = json!({ "error": "method not allowed on this route", "code": "method_not_allowed" });
-    (StatusCode::METHOD_NOT_ALLOWED, Json(body)).into_response()
+async fn method_not_allowed() -> RegistryError {
+    RegistryError::MethodNotAllowed("method not allowed on this route".to_owned())
 }
 
 /// The authenticated caller: 401 when there is none. Taken from the head alone (the
 /// `Authorization` header, or the IAM caller the Lambda adapter puts in the extensions), and
 /// listed first among a handler's extractors, so a stranger's query string is never parsed
 /// and its body never read.
-struct Authenticated(Caller);
-
-impl<S: Store + Clone> FromRequestParts<Arc<Ctx<S>>> for Authenticated {
-    type Rejection = ApiError;
+impl<S: Store + Clone> FromRequestParts<Arc<Ctx<S>>> for Caller {
+    type Rejection = RegistryError;
 
     async fn from_request_parts(parts: &mut Parts, ctx: &Arc<Ctx<S>>) -> ApiResult<Self> {
         let authorization = parts
@@ -178,12 +146,118 @@ impl<S: Store + Clone> FromRequestParts<Arc<Ctx<S>>> for Authenticated {
             .get(header::AUTHORIZATION)
             .and_then(|value| value.to_str().ok());
         let iam = parts.extensions.get::<IamCaller>();
-        Ok(Authenticated(ctx.app.auth.caller(authorization, iam)?))
+        ctx.app.auth.caller(authorization, iam)
     }
 }
 
-/// The request body, not read yet: a handler reads it ([`PendingBody::read`]) only after it
-/// has checked the caller's role.
+/// What a route needs of its caller: the role of the contract's table, and the words of the
+/// 403 that refuses a weaker one.
+trait RoleRule {
+    /// The least role.
+    const ROLE: Role;
+    /// What is refused ("promoting needs the releaser role; …").
+    const ACTION: &'static str;
+}
+
+/// `POST /prompts`.
+struct Pushing;
+impl RoleRule for Pushing {
+    const ROLE: Role = Role::Author;
+    const ACTION: &'static str = "pushing a prompt";
+}
+
+/// `GET /prompts/{id}/versions`.
+struct Listing;
+impl RoleRule for Listing {
+    const ROLE: Role = Role::Reader;
+    const ACTION: &'static str = "listing versions";
+}
+
+/// `GET /prompts/{id}/diff`.
+struct Diffing;
+impl RoleRule for Diffing {
+    const ROLE: Role = Role::Author;
+    const ACTION: &'static str = "diffing versions";
+}
+
+/// `POST /prompts/{id}/promote`.
+struct Promoting;
+impl RoleRule for Promoting {
+    const ROLE: Role = Role::Releaser;
+    const ACTION: &'static str = "promoting";
+}
+
+/// `POST /prompts/{id}/rollback`.
+struct RollingBack;
+impl RoleRule for RollingBack {
+    const ROLE: Role = Role::Releaser;
+    const ACTION: &'static str = "rolling back";
+}
+
+/// `GET /prompts/{id}/history`.
+struct ReadingHistory;
+impl RoleRule for ReadingHistory {
+    const ROLE: Role = Role::Reader;
+    const ACTION: &'static str = "reading history";
+}
+
+/// A caller whose role includes `R`'s: 401 without credentials, 403 with a weaker role, both
+/// from the head alone, before any later extractor reads the query or the body.
+struct Allowed<R> {
+    caller: Caller,
+    rule: PhantomData<R>,
+}
+
+impl<S: Store + Clone, R: RoleRule> FromRequestParts<Arc<Ctx<S>>> for Allowed<R> {
+    type Rejection = RegistryError;
+
+    async fn from_request_parts(parts: &mut Parts, ctx: &Arc<Ctx<S>>) -> ApiResult<Self> {
+        let caller = Caller::from_request_parts(parts, ctx).await?;
+        caller.require(R::ROLE, R::ACTION)?;
+        Ok(Allowed {
+            caller,
+            rule: PhantomData,
+        })
+    }
+}
+
+/// A prompt id from the path, checked against the id rules (400 `invalid_id`).
+struct PromptId(String);
+
+impl<S: Store + Clone> FromRequestParts<Arc<Ctx<S>>> for PromptId {
+    type Rejection = RegistryError;
+
+    async fn from_request_parts(parts: &mut Parts, ctx: &Arc<Ctx<S>>) -> ApiResult<Self> {
+        let id = path_segment(parts, ctx).await?;
+        check_id(&id)?;
+        Ok(PromptId(id))
+    }
+}
+
+/// The one path parameter of a route, percent-decoded (400 when it is not valid UTF-8).
+async fn path_segment<S: Store + Clone>(parts: &mut Parts, ctx: &Arc<Ctx<S>>) -> ApiResult<String> {
+    Path::<String>::from_request_parts(parts, ctx)
+        .await
+        .map(|Path(value)| value)
+        .map_err(|rejection| RegistryError::BadRequest(format!("bad path: {rejection}")))
+}
+
+/// The media type of a request's body, lower case without parameters (`None` without a
+/// `Content-Type`).
+fn media_type(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(header::CONTENT_TYPE)?;
+    let text = value.to_str().unwrap_or("(not text)");
+    Some(
+        text.split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase(),
+    )
+}
+
+/// The request body, not read yet: the body extractors below read it, after the caller's role
+/// was checked by an extractor before them.
 struct PendingBody {
     body: Body,
     max: usize,
@@ -191,9 +265,9 @@ struct PendingBody {
 }
 
 impl<S: Store + Clone> FromRequest<Arc<Ctx<S>>> for PendingBody {
-    type Rejection = ApiError;
+    type Rejection = RegistryError;
 
-    async fn from_request(request: Request, ctx: &Arc<Ctx<S>>) -> ApiResult<Self> {
+    async fn from_request(request: Request, ctx: &Arc<Ctx<S>>) -> Result<Self, RegistryError> {
         let deadline = request
             .extensions()
             .get::<RequestDeadline>()
@@ -240,21 +314,96 @@ impl PendingBody {
     }
 }
 
-fn path_param(path: Result<Path<String>, PathRejection>) -> Result<String, RegistryError> {
-    path.map(|Path(value)| value)
-        .map_err(|rejection| RegistryError::BadRequest(format!("bad path: {rejection}")))
+/// A JSON body decoded into the route's request type `T`: 415 `unsupported_media_type` for
+/// another `Content-Type` (checked before reading), the body limits of `PendingBody`, 400
+/// `bad_request` for JSON that is malformed or not a `T` (an unknown field included). An empty
+/// body without a `Content-Type` is `{}`, so a request whose fields are all optional
+/// (rollback) may be sent bare.
+struct JsonBody<T>(T);
+
+impl<S: Store + Clone, T: DeserializeOwned> FromRequest<Arc<Ctx<S>>> for JsonBody<T> {
+    type Rejection = RegistryError;
+
+    async fn from_request(request: Request, ctx: &Arc<Ctx<S>>) -> ApiResult<Self> {
+        let media = media_type(request.headers());
+        if let Some(media) = &media {
+            if media != "application/json" {
+                return Err(RegistryError::UnsupportedMediaType(format!(
+                    "Content-Type {media:?} is not supported here: send application/json"
+                )));
+            }
+        }
+        let bytes = PendingBody::from_request(request, ctx)
+            .await?
+            .read()
+            .await?;
+        let empty = bytes.iter().all(u8::is_ascii_whitespace);
+        let json: &[u8] = match (&media, empty) {
+            (None, true) => b"{}",
+            (None, false) => {
+                return Err(RegistryError::UnsupportedMediaType(
+                    "a body needs `Content-Type: application/json`".to_owned(),
+                ))
+            }
+            (Some(_), _) => &bytes,
+        };
+        serde_json::from_slice(json).map(JsonBody).map_err(|err| {
+            RegistryError::BadRequest(if err.is_data() {
+                format!("the body is not a valid request: {err}")
+            } else {
+                format!("the body is not valid JSON: {err}")
+            })
+        })
+    }
 }
 
-/// Query parameters, each at most once, within the query limits. List it after
-/// `Authenticated`: a query string is parsed only for a known caller.
+/// The body of a push, by its media type: the JSON form, or a prompt file as YAML. Any other
+/// `Content-Type` is 415 before the body is read.
+enum PushBody {
+    Json(Bytes),
+    Yaml(Bytes),
+}
+
+impl<S: Store + Clone> FromRequest<Arc<Ctx<S>>> for PushBody {
+    type Rejection = RegistryError;
+
+    async fn from_request(request: Request, ctx: &Arc<Ctx<S>>) -> ApiResult<Self> {
+        let media = media_type(request.headers()).unwrap_or_default();
+        let yaml = match media.as_str() {
+            "application/json" => false,
+            "application/yaml" | "application/x-yaml" | "text/yaml" => true,
+            _ => {
+                return Err(RegistryError::UnsupportedMediaType(format!(
+                    "Content-Type {media:?} is not supported: send application/json or \
+                     application/yaml"
+                )))
+            }
+        };
+        let bytes = PendingBody::from_request(request, ctx)
+            .await?
+            .read()
+            .await?;
+        Ok(if yaml {
+            PushBody::Yaml(bytes)
+        } else {
+            PushBody::Json(bytes)
+        })
+    }
+}
+
+/// Query parameters, each at most once, within the query limits. List it after the caller:
+/// a query string is parsed only for a known caller.
 #[derive(Debug)]
 struct Query(Vec<(String, String)>);
 
 impl<S: Store + Clone> FromRequestParts<Arc<Ctx<S>>> for Query {
-    type Rejection = ApiError;
+    type Rejection = RegistryError;
 
-    async fn from_request_parts(parts: &mut Parts, ctx: &Arc<Ctx<S>>) -> ApiResult<Self> {
-        Ok(Query::parse(parts.uri.query(), &ctx.limits)?)
+    async fn from_request_parts(
+        parts: &mut Parts,
+        ctx: &Arc<Ctx<S>>,
+    ) -> Result<Self, RegistryError> {
+        Query::parse(parts.uri.query(), &ctx.limits)
     }
 }
 
@@ -293,118 +442,54 @@ impl Query {
             .find(|(key, _)| key == name)
             .map(|(_, value)| value.as_str())
     }
-}
 
-fn json_object(bytes: &[u8]) -> Result<serde_json::Map<String, Value>, RegistryError> {
-    if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Ok(serde_json::Map::new());
-    }
-    match serde_json::from_slice(bytes) {
-        Ok(Value::Object(object)) => Ok(object),
-        Ok(_) => Err(RegistryError::BadRequest(
-            "the body must be a JSON object".to_owned(),
-        )),
-        Err(err) => Err(RegistryError::BadRequest(format!(
-            "the body is not valid JSON: {err}"
-        ))),
+    /// A required version parameter (`v1`, `v2`).
+    fn version(&self, name: &str) -> Result<Version, RegistryError> {
+        self.get(name)
+            .ok_or_else(|| RegistryError::BadRequest(format!("`{name}` is required")))
+            .and_then(parse_version)
     }
 }
 
-fn optional_string(
-    object: &serde_json::Map<String, Value>,
-    name: &str,
-) -> Result<Option<String>, RegistryError> {
-    match object.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(text)) => Ok(Some(text.clone())),
-        Some(_) => Err(RegistryError::BadRequest(format!(
-            "`{name}` must be a string"
-        ))),
-    }
-}
-
-fn version_value(value: &Value, name: &str) -> Result<Version, RegistryError> {
-    match value {
-        Value::String(text) => parse_version(text),
-        Value::Number(number) => parse_version(&number.to_string()),
-        _ => Err(RegistryError::BadRequest(format!(
-            "`{name}` must be a version string"
-        ))),
-    }
-}
-
-fn ensure_known_fields(
-    object: &serde_json::Map<String, Value>,
-    known: &[&str],
-) -> Result<(), RegistryError> {
-    match object.keys().find(|key| !known.contains(&key.as_str())) {
-        Some(key) => Err(RegistryError::BadRequest(format!(
-            "unknown field `{key}`; expected {}",
-            known.join(", ")
-        ))),
-        None => Ok(()),
-    }
-}
-
+/// `POST /prompts` (author): validate on a CPU slot, store; 201 created, 200 an identical
+/// replay.
 async fn push_prompt<S: Store + Clone>(
     State(ctx): State<Arc<Ctx<S>>>,
-    Authenticated(caller): Authenticated,
-    headers: HeaderMap,
-    body: PendingBody,
-) -> ApiResult<Response> {
-    caller.require(Role::Author, "pushing a prompt")?;
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-        .unwrap_or_default();
-    let media = content_type
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
-    let yaml = match media.as_str() {
-        "application/json" => false,
-        "application/yaml" | "application/x-yaml" | "text/yaml" => true,
-        _ => {
-            return Err(RegistryError::UnsupportedMediaType(format!(
-                "Content-Type {content_type:?} is not supported: send application/json or \
-                 application/yaml"
-            ))
-            .into())
-        }
-    };
-    let bytes = body.read().await?;
+    Allowed { caller, .. }: Allowed<Pushing>,
+    body: PushBody,
+) -> ApiResult<(StatusCode, Json<PushOutcome>)> {
     let actor = caller.name.clone();
     let pushed = ctx
         .cpu
-        .run("validating the pushed prompt", move |_deadline| {
-            if yaml {
-                push::from_yaml(&bytes)
-            } else {
-                push::from_json(&bytes, &actor)
-            }
-        })
+        .run(
+            "validating the pushed prompt",
+            move |_deadline| match body {
+                PushBody::Yaml(bytes) => push::from_yaml(&bytes),
+                PushBody::Json(bytes) => push::from_json(&bytes, &actor),
+            },
+        )
         .await?;
-    let outcome = ctx.app.registry.push(pushed, &caller.name).await?;
-    let status = if outcome.created {
+    let stored = ctx.app.registry.push(pushed, &caller.name).await?;
+    let status = if stored.created {
         StatusCode::CREATED
     } else {
         StatusCode::OK
     };
-    Ok((status, Json(outcome)).into_response())
+    Ok((status, Json(stored.outcome)))
 }
 
+/// `GET /prompts/{ref}` (reader for staging and production, author for dev and simulation):
+/// the version the mode sees, with its `ETag`; 304 on `If-None-Match`.
 async fn resolve<S: Store + Clone>(
     State(ctx): State<Arc<Ctx<S>>>,
-    Authenticated(caller): Authenticated,
+    caller: Caller,
     query: Query,
     headers: HeaderMap,
-    reference: Result<Path<String>, PathRejection>,
+    Path(reference): Path<String>,
 ) -> ApiResult<Response> {
-    let mode = query
+    let mode: Mode = query
         .get("mode")
-        .map(Mode::parse)
+        .map(str::parse)
         .transpose()?
         .unwrap_or_default();
     let needed = if mode.sees_drafts() {
@@ -413,14 +498,13 @@ async fn resolve<S: Store + Clone>(
         Role::Reader
     };
     caller.require(needed, format_args!("resolving in {mode} mode"))?;
-    let mut reference = PromptRef::parse(&path_param(reference)?)?;
+    let mut reference = PromptRef::parse(&reference)?;
     if let Some(pinned) = query.get("version") {
         let pinned = parse_version(pinned)?;
         if reference.version.is_some_and(|version| version != pinned) {
             return Err(RegistryError::BadRequest(
                 "the reference and `?version=` pin different versions".to_owned(),
-            )
-            .into());
+            ));
         }
         reference.version = Some(pinned);
     }
@@ -439,18 +523,19 @@ async fn resolve<S: Store + Clone>(
     if matches {
         return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag_value)]).into_response());
     }
+    // The body is the cached document plus the version's current state, serialized as is:
+    // the shape of `promptops_registry_api::ResolvedPrompt` (a test decodes it so), without
+    // decoding the document on every request.
     Ok(([(header::ETAG, etag_value)], Json(resolved.body())).into_response())
 }
 
+/// `GET /prompts/{id}/versions?limit=&cursor=` (reader).
 async fn versions<S: Store + Clone>(
     State(ctx): State<Arc<Ctx<S>>>,
-    Authenticated(caller): Authenticated,
+    _: Allowed<Listing>,
+    PromptId(id): PromptId,
     query: Query,
-    id: Result<Path<String>, PathRejection>,
-) -> ApiResult<Response> {
-    caller.require(Role::Reader, "listing versions")?;
-    let id = path_param(id)?;
-    check_id(&id)?;
+) -> ApiResult<Json<VersionsPage>> {
     let limit = query
         .get("limit")
         .map(|text| {
@@ -467,116 +552,67 @@ async fn versions<S: Store + Clone>(
         .registry
         .versions(&id, limit, query.get("cursor"))
         .await?;
-    Ok(Json(page).into_response())
+    Ok(Json(page))
 }
 
+/// `GET /prompts/{id}/diff?v1=&v2=` (author), computed on a CPU slot.
 async fn diff<S: Store + Clone>(
     State(ctx): State<Arc<Ctx<S>>>,
-    Authenticated(caller): Authenticated,
+    _: Allowed<Diffing>,
+    PromptId(id): PromptId,
     query: Query,
-    id: Result<Path<String>, PathRejection>,
-) -> ApiResult<Response> {
-    caller.require(Role::Author, "diffing versions")?;
-    let id = path_param(id)?;
-    check_id(&id)?;
-    let version = |name: &str| {
-        query
-            .get(name)
-            .ok_or_else(|| RegistryError::BadRequest(format!("`{name}` is required")))
-            .and_then(parse_version)
-    };
-    let (v1, v2) = (version("v1")?, version("v2")?);
-    Ok(Json(ctx.app.registry.diff(&id, &v1, &v2, &ctx.cpu).await?).into_response())
+) -> ApiResult<Json<Diff>> {
+    let (v1, v2) = (query.version("v1")?, query.version("v2")?);
+    Ok(Json(ctx.app.registry.diff(&id, &v1, &v2, &ctx.cpu).await?))
 }
 
-/// What promote and rollback both start from: a releaser, a valid id and a JSON object body
-/// holding only the route's known fields (checked in this order, so a weak role is 403 before
-/// the body is read).
-struct PointerMove {
-    caller: Caller,
-    id: String,
-    object: serde_json::Map<String, Value>,
-}
-
-impl PointerMove {
-    async fn read(
-        caller: Caller,
-        action: &str,
-        id: Result<Path<String>, PathRejection>,
-        body: PendingBody,
-        known_fields: &[&str],
-    ) -> Result<PointerMove, RegistryError> {
-        caller.require(Role::Releaser, action)?;
-        let id = path_param(id)?;
-        check_id(&id)?;
-        let object = json_object(&body.read().await?)?;
-        ensure_known_fields(&object, known_fields)?;
-        Ok(PointerMove { caller, id, object })
-    }
-}
-
+/// `POST /prompts/{id}/promote` (releaser).
 async fn promote<S: Store + Clone>(
     State(ctx): State<Arc<Ctx<S>>>,
-    Authenticated(caller): Authenticated,
-    id: Result<Path<String>, PathRejection>,
-    body: PendingBody,
-) -> ApiResult<Response> {
-    let PointerMove { caller, id, object } = PointerMove::read(
-        caller,
-        "promoting",
-        id,
-        body,
-        &["version", "expected_stable", "reason"],
-    )
-    .await?;
-    let version = object
-        .get("version")
-        .ok_or_else(|| RegistryError::BadRequest("`version` is required".to_owned()))
-        .and_then(|value| version_value(value, "version"))?;
-    let expected_stable = match object.get("expected_stable") {
-        None => None,
-        Some(Value::Null) => Some(None),
-        Some(value) => Some(Some(version_value(value, "expected_stable")?)),
-    };
-    let reason = optional_string(&object, "reason")?;
+    Allowed { caller, .. }: Allowed<Promoting>,
+    PromptId(id): PromptId,
+    JsonBody(request): JsonBody<PromoteRequest>,
+) -> ApiResult<Json<MoveOutcome>> {
     let outcome = ctx
         .app
         .registry
-        .promote(&id, &version, expected_stable, reason, &caller.name)
+        .promote(
+            &id,
+            &request.version,
+            request.expected_stable,
+            request.reason,
+            &caller.name,
+        )
         .await?;
-    Ok(Json(outcome).into_response())
+    Ok(Json(outcome))
 }
 
+/// `POST /prompts/{id}/rollback` (releaser).
 async fn rollback<S: Store + Clone>(
     State(ctx): State<Arc<Ctx<S>>>,
-    Authenticated(caller): Authenticated,
-    id: Result<Path<String>, PathRejection>,
-    body: PendingBody,
-) -> ApiResult<Response> {
-    let PointerMove { caller, id, object } =
-        PointerMove::read(caller, "rolling back", id, body, &["version", "reason"]).await?;
-    let version = match object.get("version") {
-        None | Some(Value::Null) => None,
-        Some(value) => Some(version_value(value, "version")?),
-    };
-    let reason = optional_string(&object, "reason")?;
+    Allowed { caller, .. }: Allowed<RollingBack>,
+    PromptId(id): PromptId,
+    JsonBody(request): JsonBody<RollbackRequest>,
+) -> ApiResult<Json<MoveOutcome>> {
     let outcome = ctx
         .app
         .registry
-        .rollback(&id, version.as_ref(), reason, &caller.name)
+        .rollback(&id, request.version.as_ref(), request.reason, &caller.name)
         .await?;
-    Ok(Json(outcome).into_response())
+    Ok(Json(outcome))
 }
 
+/// `GET /prompts/{id}/history` (reader).
 async fn history<S: Store + Clone>(
     State(ctx): State<Arc<Ctx<S>>>,
-    Authenticated(caller): Authenticated,
-    id: Result<Path<String>, PathRejection>,
-) -> ApiResult<Response> {
-    caller.require(Role::Reader, "reading history")?;
-    let id = path_param(id)?;
+    _: Allowed<ReadingHistory>,
+    PromptId(id): PromptId,
+) -> ApiResult<Json<History>> {
     let events = ctx.app.registry.history(&id).await?;
-    Ok(Json(json!({ "prompt_id": id, "events": events })).into_response())
+    Ok(Json(History {
+        prompt_id: id,
+        events,
+    }))
 }
 
 #[cfg(test)]

@@ -1,7 +1,5 @@
 //! Prompt ids, version references and modes as the HTTP contract spells them.
 
-use std::fmt;
-
 use promptops_core::Version;
 
 use crate::error::RegistryError;
@@ -89,61 +87,18 @@ impl PromptRef {
     }
 }
 
-/// The environment a caller resolves for: what it may see.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum Mode {
-    /// Simulation runs: drafts visible.
-    Simulation,
-    /// Development: drafts visible.
-    Dev,
-    /// Staging: stable versions only.
-    Staging,
-    /// Production (the default): stable versions only.
-    #[default]
-    Production,
-}
+pub use promptops_registry_api::Mode;
 
-impl Mode {
-    /// Every mode.
-    pub const ALL: [Mode; 4] = [Mode::Simulation, Mode::Dev, Mode::Staging, Mode::Production];
-
-    /// The spelling in `?mode=`.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Mode::Simulation => "simulation",
-            Mode::Dev => "dev",
-            Mode::Staging => "staging",
-            Mode::Production => "production",
-        }
-    }
-
-    /// Parses `?mode=`.
-    pub fn parse(text: &str) -> Result<Mode, RegistryError> {
-        Mode::ALL
-            .into_iter()
-            .find(|mode| mode.as_str() == text)
-            .ok_or_else(|| {
-                RegistryError::BadRequest(format!(
-                    "unknown mode {text:?}: expected one of simulation, dev, staging, production"
-                ))
-            })
-    }
-
-    /// Whether drafts are visible in this mode.
-    pub const fn sees_drafts(self) -> bool {
-        matches!(self, Mode::Simulation | Mode::Dev)
-    }
-}
-
-impl fmt::Display for Mode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+impl From<promptops_registry_api::UnknownMode> for RegistryError {
+    fn from(err: promptops_registry_api::UnknownMode) -> Self {
+        RegistryError::BadRequest(err.to_string())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use promptops_registry_api::ErrorCode;
 
     #[test]
     fn ids_accept_the_seed_and_promptops_spellings_only() {
@@ -177,7 +132,7 @@ mod tests {
             long.as_str(),
         ] {
             let err = check_id(id).unwrap_err();
-            assert_eq!(err.code(), "invalid_id", "{id:?}");
+            assert_eq!(err.code(), ErrorCode::InvalidId, "{id:?}");
         }
     }
 
@@ -214,9 +169,9 @@ mod tests {
     #[test]
     fn modes_parse_and_gate_drafts() {
         for mode in Mode::ALL {
-            assert_eq!(Mode::parse(mode.as_str()).unwrap(), mode);
+            assert_eq!(mode.as_str().parse::<Mode>().unwrap(), mode);
         }
-        assert!(Mode::parse("prod").is_err());
+        assert!("prod".parse::<Mode>().is_err());
         assert!(Mode::Dev.sees_drafts() && Mode::Simulation.sees_drafts());
         assert!(!Mode::Staging.sees_drafts() && !Mode::Production.sees_drafts());
         assert_eq!(Mode::default(), Mode::Production);

@@ -34,6 +34,8 @@ pub use auth::{Auth, Caller, Role, Tokens};
 pub use error::{PushDiagnostic, RegistryError};
 pub use ids::{check_id, Mode, PromptRef};
 pub use limits::Limits;
+/// The wire contract this registry serves (request and response bodies, routes, codes).
+pub use promptops_registry_api as api;
 pub use registry::{Registry, Resolved};
 pub use server::ServerLimits;
 pub use store::{Store, StoreError};

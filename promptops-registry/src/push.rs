@@ -5,29 +5,11 @@ use promptops_build::diagnostic::Diagnostic;
 use promptops_build::lines::LineIndex;
 use promptops_build::template::TemplateChecker;
 use promptops_build::tree::{hex_sha256, validate, SourceFile, Tree};
-use promptops_core::{PromptDef, Status, VarDef, VarType, Version};
-use serde::Deserialize;
+use promptops_core::{PromptDef, Status, VarDef, VarType};
+use promptops_registry_api::PushRequest;
 
 use crate::error::{PushDiagnostic, RegistryError};
 use crate::ids::check_id;
-
-/// The JSON body of `POST /prompts`, as the seed's API takes it.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct JsonPush {
-    /// The prompt id.
-    pub prompt_id: String,
-    /// The version, `"1.2.0"` (a bare number is accepted too).
-    pub version: Version,
-    /// The template.
-    pub content: String,
-    /// Free text.
-    #[serde(default)]
-    pub description: Option<String>,
-    /// Search tags.
-    #[serde(default)]
-    pub tags: Vec<String>,
-}
 
 /// A validated push: the prompt as it will be stored, and the hash its idempotency is
 /// judged by.
@@ -56,7 +38,7 @@ fn diagnostic(d: &Diagnostic) -> PushDiagnostic {
 /// add fields or variables. A carriage return that does not end a line is refused (see
 /// [`check_line_endings`]); the content is stored, and hashed, byte for byte as sent.
 pub fn from_json(body: &[u8], actor: &str) -> Result<Pushed, RegistryError> {
-    let push: JsonPush = serde_json::from_slice(body).map_err(|err| {
+    let push: PushRequest = serde_json::from_slice(body).map_err(|err| {
         if err.is_data() {
             RegistryError::InvalidPrompt(vec![PushDiagnostic {
                 code: "invalid_field".to_owned(),
@@ -326,7 +308,7 @@ mod tests {
         let good = "id: support.greet\nversion: 2\nowner: team\nmodel: nova-lite\ntags: []\ntemplate: Hi {{ name }}\n";
         let pushed = from_yaml(good.as_bytes()).unwrap();
         assert_eq!(pushed.def.id, "support.greet");
-        assert_eq!(pushed.def.version, Version::new(2));
+        assert_eq!(pushed.def.version, promptops_core::Version::new(2));
         assert_eq!(pushed.def.status, Status::Draft);
         assert_eq!(pushed.def.content_hash, hex_sha256(good.as_bytes()));
 

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Instant, SystemTime};
 
 use promptops_core::{wire, Status, Version};
+use promptops_registry_api::{Diff, MoveOutcome, PushOutcome, VersionsPage};
 use serde::Serialize;
 
 use crate::cpu::{too_complex, CpuPool};
@@ -47,19 +48,13 @@ type DocumentKey = (String, String, String);
 /// pushed, from the metadata).
 type Document = serde_json::Map<String, serde_json::Value>;
 
-/// The answer to a push.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct PushOutcome {
-    /// The prompt id.
-    pub prompt_id: String,
-    /// The version, as first pushed.
-    pub version: Version,
-    /// Always `draft` for a new version; the stored status for a replay.
-    pub status: Status,
-    /// The content hash.
-    pub content_hash: String,
-    /// Whether this push created the version (`false`: an identical replay).
-    #[serde(skip)]
+/// A push as stored: the answer's body, and whether this push created the version (**201**)
+/// or replayed an identical one (**200**).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PushResult {
+    /// The answer's body.
+    pub outcome: PushOutcome,
+    /// `false` for an identical replay.
     pub created: bool,
 }
 
@@ -113,44 +108,6 @@ impl Resolved {
     }
 }
 
-/// One page of `versions`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct VersionsPage {
-    /// The prompt id.
-    pub prompt_id: String,
-    /// Versions in ascending numeric order.
-    pub versions: Vec<VersionMeta>,
-    /// Pass as `cursor` for the next page; absent on the last page.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub next_cursor: Option<String>,
-}
-
-/// The answer to promote and rollback.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct MoveOutcome {
-    /// The prompt id.
-    pub prompt_id: String,
-    /// The version that is stable now.
-    pub version: Version,
-    /// Always `stable`.
-    pub status: Status,
-    /// The version that was stable before (the same one when nothing changed).
-    pub previous_stable: Option<Version>,
-}
-
-/// The answer to a diff.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Diff {
-    /// The prompt id.
-    pub prompt_id: String,
-    /// The old version.
-    pub v1: Version,
-    /// The new version.
-    pub v2: Version,
-    /// A unified diff of the two templates, headed `--- id/v1` and `+++ id/v2`.
-    pub diff: String,
-}
-
 fn store_error(err: StoreError) -> RegistryError {
     RegistryError::Store(err.to_string())
 }
@@ -177,7 +134,7 @@ impl<S: Store> Registry<S> {
     /// Stores a pushed prompt as a new draft version. The same id, version and content again
     /// is an idempotent replay; other content under an existing version is a conflict,
     /// because released text is immutable.
-    pub async fn push(&self, pushed: Pushed, actor: &str) -> Result<PushOutcome, RegistryError> {
+    pub async fn push(&self, pushed: Pushed, actor: &str) -> Result<PushResult, RegistryError> {
         let def = pushed.def;
         check_id(&def.id)?;
         let meta = VersionMeta {
@@ -200,19 +157,23 @@ impl<S: Store> Registry<S> {
             .await
             .map_err(store_error)?
         {
-            Inserted::Created => Ok(PushOutcome {
-                prompt_id: def.id,
-                version: def.version,
-                status: Status::Draft,
-                content_hash: def.content_hash,
+            Inserted::Created => Ok(PushResult {
+                outcome: PushOutcome {
+                    prompt_id: def.id,
+                    version: def.version,
+                    status: Status::Draft,
+                    content_hash: def.content_hash,
+                },
                 created: true,
             }),
             Inserted::Exists(existing) if existing.content_hash == def.content_hash => {
-                Ok(PushOutcome {
-                    prompt_id: def.id,
-                    version: existing.version,
-                    status: existing.status,
-                    content_hash: existing.content_hash,
+                Ok(PushResult {
+                    outcome: PushOutcome {
+                        prompt_id: def.id,
+                        version: existing.version,
+                        status: existing.status,
+                        content_hash: existing.content_hash,
+                    },
                     created: false,
                 })
             }

@@ -33,7 +33,6 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 
 use crate::error::RegistryError;
-use crate::http::ApiError;
 
 /// The longest a refused connection may take to send its request head before it is closed
 /// without an answer (or the header timeout, when that is shorter).
@@ -171,10 +170,10 @@ struct RefusedAnswer(usize);
 
 impl RefusedAnswer {
     fn response(self) -> axum::response::Response {
-        let mut response = ApiError(RegistryError::TooManyConnections(format!(
+        let mut response = RegistryError::TooManyConnections(format!(
             "the registry is serving its maximum of {} connections; retry shortly",
             self.0
-        )))
+        ))
         .into_response();
         response.headers_mut().insert(
             axum::http::header::CONNECTION,

@@ -13,31 +13,13 @@
 
 use std::future::Future;
 
-use promptops_core::{Status, Version};
-use serde::{Deserialize, Serialize};
+use promptops_core::Version;
 
 #[cfg(feature = "aws")]
 pub mod dynamo;
 pub mod sqlite;
 
-/// A version's metadata: everything but the prompt document itself.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct VersionMeta {
-    /// The version, as first pushed.
-    pub version: Version,
-    /// Its lifecycle state now.
-    pub status: Status,
-    /// SHA-256 of the pushed source (YAML file or template).
-    pub content_hash: String,
-    /// The pushed description.
-    pub description: Option<String>,
-    /// The pushed tags.
-    pub tags: Vec<String>,
-    /// When it was pushed (RFC 3339, UTC).
-    pub created_at: String,
-    /// Who pushed it.
-    pub created_by: String,
-}
+pub use promptops_registry_api::{Action, HistoryEvent, VersionMeta};
 
 /// A stored version: metadata and the prompt document (`promptops_core::wire` JSON).
 #[derive(Debug, Clone, PartialEq)]
@@ -58,50 +40,6 @@ pub struct Pointer {
     pub stable: Option<Version>,
     /// Number of moves so far.
     pub moves: u64,
-}
-
-/// A pointer move.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Action {
-    /// A version was promoted to stable.
-    Promote,
-    /// The pointer went back to an earlier stable version.
-    Rollback,
-}
-
-impl Action {
-    /// `promote` or `rollback`.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Action::Promote => "promote",
-            Action::Rollback => "rollback",
-        }
-    }
-
-    /// Parses the stored spelling.
-    pub fn parse(text: &str) -> Option<Action> {
-        [Action::Promote, Action::Rollback]
-            .into_iter()
-            .find(|action| action.as_str() == text)
-    }
-}
-
-/// One entry of the audit trail.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct HistoryEvent {
-    /// What happened.
-    pub action: Action,
-    /// The stable version before (none for the first promote).
-    pub from: Option<Version>,
-    /// The stable version after.
-    pub to: Version,
-    /// Who did it (the token's name, or the caller's IAM ARN).
-    pub actor: String,
-    /// Why, as given.
-    pub reason: Option<String>,
-    /// When (RFC 3339, UTC).
-    pub at: String,
 }
 
 /// Why a store operation failed.

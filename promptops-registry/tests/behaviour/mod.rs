@@ -192,6 +192,31 @@ pub async fn bad_requests_are_json_errors_never_500(server: &Server) {
             400,
             "bad_request",
         ),
+        // Every JSON route takes only JSON: another media type is 415 before the body is
+        // read, a body without one too; a bare request is an empty object (400 here, as
+        // promote needs a version).
+        (
+            POST,
+            "/prompts/a/promote",
+            Some(("text/plain", br#"{"version":"1"}"#.to_vec())),
+            415,
+            "unsupported_media_type",
+        ),
+        (
+            POST,
+            "/prompts/a/rollback",
+            Some(("application/x-www-form-urlencoded", b"version=1".to_vec())),
+            415,
+            "unsupported_media_type",
+        ),
+        (POST, "/prompts/a/promote", None, 400, "bad_request"),
+        (
+            POST,
+            "/prompts/a/rollback",
+            Some(("application/json", br#"{"version":["1"]}"#.to_vec())),
+            400,
+            "bad_request",
+        ),
         (GET, "/nowhere", None, 404, "not_found"),
         (GET, "/prompts/a/b/c", None, 404, "not_found"),
         (
@@ -246,6 +271,11 @@ pub async fn resolve_is_gated_by_mode(server: &Server) {
     assert_eq!(prod.body["version"], "1");
     assert_eq!(prod.body["status"], "stable");
     assert_eq!(prod.body["content"], "v1 text");
+    // The answer is the contract's type, checks included.
+    let decoded = promptops_registry::api::ResolvedPrompt::decode(&prod.text).unwrap();
+    assert_eq!(decoded.prompt.template, "v1 text");
+    assert_eq!(decoded.prompt.status, promptops_core::Status::Stable);
+    assert!(decoded.created_at.ends_with('Z'), "{}", decoded.created_at);
     // The seed's spelling and ?version= pin too.
     assert_eq!(
         server
@@ -490,8 +520,14 @@ pub async fn rollback_pops_the_stable_stack(server: &Server) {
         .await
         .expect_error(409, "conflict");
     server.promote("r", "1").await.expect(200);
+    // A bare request (no body, no Content-Type) is the empty request.
     server
-        .post_json("/prompts/r/rollback", RELEASER, json!({}))
+        .call(
+            reqwest::Method::POST,
+            "/prompts/r/rollback",
+            Some(RELEASER),
+            None,
+        )
         .await
         .expect_error(409, "conflict");
     server.promote("r", "2").await.expect(200);
