@@ -15,10 +15,11 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use promptops_registry::api::client::{Client, ClientError, Credentials, ErrorKind, Resolution};
+use promptops_registry::api::{AuthMode, MoveOutcome, PromoteRequest, RollbackRequest, Version};
 use promptops_registry::http::{router_with_limits, AppState};
 use promptops_registry::store::sqlite::SqliteStore;
 use promptops_registry::{Auth, Limits, Registry, ServerLimits, Tokens};
-use serde_json::{json, Value};
 
 use crate::Outcome;
 
@@ -42,50 +43,12 @@ pub struct RegistryArgs {
         long,
         global = true,
         env = "PROMPTOPS_REGISTRY_AUTH",
-        value_enum,
-        ignore_case = true,
+        value_parser = str::parse::<AuthMode>,
         value_name = "MODE"
     )]
     auth: Option<AuthMode>,
     #[command(subcommand)]
     command: RegistryCommand,
-}
-
-/// How the client commands authenticate (`--auth`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum AuthMode {
-    /// `Authorization: Bearer` with PROMPTOPS_REGISTRY_TOKEN.
-    Bearer,
-    /// A SigV4 signature for `lambda` with the AWS credentials.
-    Sigv4,
-    /// No credentials.
-    None,
-}
-
-impl AuthMode {
-    /// The mode `--auth` gives, or the default for `base` (see [`RegistryArgs`]'s `--auth`).
-    pub fn choose(asked: Option<AuthMode>, base: &str, has_token: bool) -> AuthMode {
-        match asked {
-            Some(mode) => mode,
-            None if has_token => AuthMode::Bearer,
-            None if is_function_url(base) => AuthMode::Sigv4,
-            None => AuthMode::None,
-        }
-    }
-}
-
-/// Whether `base` is a Lambda Function URL (which only SigV4 gets through, with IAM auth).
-fn is_function_url(base: &str) -> bool {
-    #[cfg(feature = "registry-aws")]
-    {
-        promptops_aws::sigv4::function_url_region(base).is_some()
-    }
-    #[cfg(not(feature = "registry-aws"))]
-    {
-        // Without the feature nothing could sign for it anyway.
-        let _ = base;
-        false
-    }
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -281,16 +244,19 @@ pub fn run(args: &RegistryArgs) -> Outcome {
             let token = std::env::var("PROMPTOPS_REGISTRY_TOKEN")
                 .ok()
                 .filter(|token| !token.trim().is_empty());
-            let base = base.trim().trim_end_matches('/');
             let mode = AuthMode::choose(args.auth, base, token.is_some());
-            let auth = match runtime.block_on(ClientAuth::new(mode, base, token)) {
-                Ok(auth) => auth,
+            let client = Credentials::for_mode(mode, base, token)
+                .map_err(|err| err.to_string())
+                .and_then(|credentials| {
+                    Client::builder(base)
+                        .credentials(credentials)
+                        .user_agent(concat!("promptops/", env!("CARGO_PKG_VERSION")))
+                        .build()
+                        .map_err(|err| chain(&err))
+                });
+            let client = match client {
+                Ok(client) => client,
                 Err(message) => return Outcome::fail(format!("error: {message}\n"), 2),
-            };
-            let client = Client {
-                http: reqwest::Client::new(),
-                base: base.to_owned(),
-                auth,
             };
             runtime.block_on(client_command(&client, command))
         }
@@ -440,318 +406,187 @@ async fn run_server<S: promptops_registry::Store + Clone>(
     Outcome::ok(String::new())
 }
 
-/// A registry client: base URL and credentials.
-struct Client {
-    http: reqwest::Client,
-    base: String,
-    auth: ClientAuth,
+/// An error and its sources, `: `-separated, for the terminal.
+fn chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let message = cause.to_string();
+        if !text.contains(&message) {
+            text.push_str(": ");
+            text.push_str(&message);
+        }
+        source = cause.source();
+    }
+    text
 }
 
-/// The credentials of the client commands.
-enum ClientAuth {
-    None,
-    Bearer(String),
-    #[cfg(feature = "registry-aws")]
-    SigV4(promptops_aws::sigv4::Signer),
-}
-
-impl ClientAuth {
-    /// The credentials for `mode`: the token, or a signer over the standard AWS chain for the
-    /// Function URL's region (else the configured one).
-    async fn new(mode: AuthMode, base: &str, token: Option<String>) -> Result<Self, String> {
-        match mode {
-            AuthMode::None => Ok(ClientAuth::None),
-            AuthMode::Bearer => token.map(ClientAuth::Bearer).ok_or_else(|| {
-                "--auth bearer needs a token in PROMPTOPS_REGISTRY_TOKEN".to_owned()
-            }),
-            #[cfg(feature = "registry-aws")]
-            AuthMode::Sigv4 => {
-                let region = promptops_aws::sigv4::function_url_region(base);
-                promptops_aws::sigv4::Signer::from_env(region.as_deref())
-                    .await
-                    .map(ClientAuth::SigV4)
-                    .map_err(|err| format!("cannot sign requests to {base}: {err}"))
-            }
-            #[cfg(not(feature = "registry-aws"))]
-            AuthMode::Sigv4 => Err(format!(
-                "cannot sign requests to {base}: this promptops was built without the \
-                 `registry-aws` feature, which SigV4 signing needs"
-            )),
+/// The outcome of a failed request: exit 1 when the registry refused it (a 4xx), 3 when it is
+/// unreachable or failed (no answer, a 5xx, an answer that is not the contract's), 2 when it
+/// could not be made here.
+fn failure(err: &ClientError) -> Outcome {
+    let mut message = format!("error: {}\n", chain(err));
+    if let ClientError::Refused {
+        status: 403,
+        code: None,
+        ..
+    } = err
+    {
+        message.push_str(
+            "help: AWS refused the request before the registry saw it: check the AWS \
+             credentials and region (--auth sigv4), and that the caller may \
+             lambda:InvokeFunctionUrl on the registry\n",
+        );
+    }
+    if let ClientError::Refused { diagnostics, .. } = err {
+        for diagnostic in diagnostics {
+            message.push_str(&format!(
+                "  {}:{} {} {}\n",
+                diagnostic.line, diagnostic.column, diagnostic.code, diagnostic.message
+            ));
         }
     }
+    let code = match err.kind() {
+        ErrorKind::Refused => 1,
+        ErrorKind::Local => 2,
+        ErrorKind::Unavailable | ErrorKind::Undecodable => 3,
+    };
+    Outcome::fail(message, code)
 }
 
-/// An answer from the registry, or why there is none.
-enum Answer {
-    /// A status and its JSON body.
-    Status(u16, Value),
-    /// No answer (connection refused, timeout, a body that is not JSON).
-    Unreachable(String),
-    /// The request could not be made (a bad URL, no credentials to sign with).
-    Local(String),
-}
-
-impl Client {
-    /// Sends `method` to `path` with `query` and an optional `(content type, body)`, with the
-    /// credentials.
-    async fn send(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        query: &[(&str, &str)],
-        body: Option<(&str, Vec<u8>)>,
-    ) -> Answer {
-        let mut url = match reqwest::Url::parse(&format!("{}{path}", self.base)) {
-            Ok(url) => url,
-            Err(err) => return Answer::Local(format!("{}: not a URL: {err}", self.base)),
-        };
-        if !query.is_empty() {
-            url.query_pairs_mut().extend_pairs(query);
-        }
-        // The headers a signature covers, besides the host.
-        let mut headers: Vec<(&str, &str)> = Vec::new();
-        if let Some((content_type, _)) = &body {
-            headers.push(("content-type", content_type));
-        }
-        let mut request = self.http.request(method.clone(), url.clone());
-        for (name, value) in &headers {
-            request = request.header(*name, *value);
-        }
-        match &self.auth {
-            ClientAuth::None => {}
-            ClientAuth::Bearer(token) => request = request.bearer_auth(token),
-            #[cfg(feature = "registry-aws")]
-            ClientAuth::SigV4(signer) => {
-                let bytes = body.as_ref().map_or(&[][..], |(_, bytes)| bytes.as_slice());
-                // The exact URL sent is the one signed.
-                match signer
-                    .sign(method.as_str(), url.as_str(), &headers, bytes)
-                    .await
-                {
-                    Ok(signed) => {
-                        for (name, value) in signed {
-                            request = request.header(name, value);
-                        }
-                    }
-                    Err(err) => return Answer::Local(format!("cannot sign the request: {err}")),
-                }
-            }
-        }
-        if let Some((_, bytes)) = body {
-            request = request.body(bytes);
-        }
-        let response = match request.send().await {
-            Ok(response) => response,
-            Err(err) => return Answer::Unreachable(format!("{}: {err}", self.base)),
-        };
-        let status = response.status().as_u16();
-        let text = response.text().await.unwrap_or_default();
-        if text.is_empty() {
-            return Answer::Status(status, Value::Null);
-        }
-        match serde_json::from_str(&text) {
-            Ok(body) => Answer::Status(status, body),
-            Err(_) => Answer::Unreachable(format!(
-                "{}: answered {status} with a body that is not JSON",
-                self.base
-            )),
-        }
-    }
-
-    async fn get(&self, path: &str, query: &[(&str, &str)]) -> Answer {
-        self.send(reqwest::Method::GET, path, query, None).await
-    }
-
-    async fn post(&self, path: &str, content_type: &str, body: Vec<u8>) -> Answer {
-        self.send(reqwest::Method::POST, path, &[], Some((content_type, body)))
-            .await
-    }
-}
-
-/// Percent-encodes one path segment (ids and references are checked by the server).
-fn segment(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'@' => {
-                (b as char).to_string()
-            }
-            other => format!("%{other:02X}"),
-        })
-        .collect()
-}
-
-/// Turns an answer into an outcome: `show` renders a 2xx body.
-fn outcome(answer: Answer, show: impl FnOnce(&Value) -> String) -> Outcome {
+/// `show` of a success, or the failure.
+fn outcome<T>(answer: Result<T, ClientError>, show: impl FnOnce(T) -> String) -> Outcome {
     match answer {
-        Answer::Status(status, body) if (200..300).contains(&status) => Outcome::ok(show(&body)),
-        Answer::Status(status, body) => {
-            // The registry answers `{"error", "code"}`; a Function URL refusing the caller
-            // (bad signature, no permission) answers `{"Message"}`.
-            let aws_message = body["Message"].as_str().or(body["message"].as_str());
-            let reason = reqwest::StatusCode::from_u16(status)
-                .ok()
-                .and_then(|status| status.canonical_reason())
-                .map_or_else(|| "error".to_owned(), str::to_ascii_lowercase);
-            let mut message = format!(
-                "error: {} ({status} {})\n",
-                body["error"]
-                    .as_str()
-                    .or(aws_message)
-                    .unwrap_or("request refused"),
-                body["code"].as_str().unwrap_or(&reason)
-            );
-            if status == 403 && body["error"].is_null() && aws_message.is_some() {
-                message.push_str(
-                    "help: AWS refused the request before the registry saw it: check the AWS \
-                     credentials and region (--auth sigv4), and that the caller may \
-                     lambda:InvokeFunctionUrl on the registry\n",
-                );
-            }
-            for diagnostic in body["diagnostics"].as_array().into_iter().flatten() {
-                message.push_str(&format!(
-                    "  {}:{} {} {}\n",
-                    diagnostic["line"],
-                    diagnostic["column"],
-                    diagnostic["code"].as_str().unwrap_or_default(),
-                    diagnostic["message"].as_str().unwrap_or_default()
-                ));
-            }
-            Outcome::fail(message, if status >= 500 { 3 } else { 1 })
-        }
-        Answer::Unreachable(why) => {
-            Outcome::fail(format!("error: registry unreachable: {why}\n"), 3)
-        }
-        Answer::Local(why) => Outcome::fail(format!("error: {why}\n"), 2),
+        Ok(value) => Outcome::ok(show(value)),
+        Err(err) => failure(&err),
     }
 }
 
-fn pretty(body: &Value) -> String {
-    format!(
-        "{}\n",
-        serde_json::to_string_pretty(body).unwrap_or_default()
-    )
+/// Parses a version argument (exit 2 when it is not one).
+fn version_arg(text: &str) -> Result<Version, Outcome> {
+    text.parse()
+        .map_err(|err| Outcome::fail(format!("error: version {text:?}: {err}\n"), 2))
 }
 
 async fn client_command(client: &Client, command: &RegistryCommand) -> Outcome {
-    match command {
+    match run_client_command(client, command).await {
+        Ok(outcome) | Err(outcome) => outcome,
+    }
+}
+
+async fn run_client_command(
+    client: &Client,
+    command: &RegistryCommand,
+) -> Result<Outcome, Outcome> {
+    Ok(match command {
         RegistryCommand::Serve { .. } => Outcome::fail("error: unreachable\n".to_owned(), 2),
         RegistryCommand::Push { files } => push_files(client, files).await,
         RegistryCommand::Publish { dir } => publish(client, dir).await,
-        RegistryCommand::Get { reference, mode } => outcome(
-            client
-                .get(
-                    &format!("/prompts/{}", segment(reference)),
-                    &[("mode", mode)],
-                )
-                .await,
-            pretty,
-        ),
-        RegistryCommand::Versions { id } => outcome(
-            client
-                .get(&format!("/prompts/{}/versions", segment(id)), &[])
-                .await,
-            |body| {
-                let mut text = String::new();
-                for version in body["versions"].as_array().into_iter().flatten() {
-                    text.push_str(&format!(
-                        "{:<12} {:<11} {}  {}\n",
-                        version["version"].as_str().unwrap_or_default(),
-                        version["status"].as_str().unwrap_or_default(),
-                        version["created_at"].as_str().unwrap_or_default(),
-                        version["content_hash"].as_str().unwrap_or_default()
-                    ));
+        RegistryCommand::Get { reference, mode } => {
+            let mode = mode
+                .parse()
+                .map_err(|err| Outcome::fail(format!("error: --mode: {err}\n"), 2))?;
+            match client.resolve(reference, mode, None, None).await {
+                // The wire JSON as the registry sent it, indented.
+                Ok(Resolution::Found { body, .. }) => {
+                    match serde_json::from_str::<serde_json::Value>(&body) {
+                        Ok(value) => Outcome::ok(format!(
+                            "{}\n",
+                            serde_json::to_string_pretty(&value).unwrap_or(body)
+                        )),
+                        Err(_) => Outcome::fail(
+                            format!("error: {}: the answer is not JSON\n", client.base()),
+                            3,
+                        ),
+                    }
                 }
-                text
-            },
-        ),
-        RegistryCommand::Diff { id, v1, v2 } => outcome(
-            client
-                .get(
-                    &format!("/prompts/{}/diff", segment(id)),
-                    &[("v1", v1), ("v2", v2)],
-                )
-                .await,
-            |body| body["diff"].as_str().unwrap_or_default().to_owned(),
-        ),
+                Ok(Resolution::NotFound { message }) => {
+                    Outcome::fail(format!("error: {message} (404 not_found)\n"), 1)
+                }
+                Ok(Resolution::NotModified) => Outcome::fail(
+                    "error: the registry answered 304 to a request without a tag\n".to_owned(),
+                    3,
+                ),
+                Err(err) => failure(&err),
+            }
+        }
+        RegistryCommand::Versions { id } => {
+            outcome(client.versions(id, None, None).await, |page| {
+                page.versions
+                    .iter()
+                    .map(|version| {
+                        format!(
+                            "{:<12} {:<11} {}  {}\n",
+                            version.version.to_string(),
+                            version.status.as_str(),
+                            version.created_at,
+                            version.content_hash
+                        )
+                    })
+                    .collect()
+            })
+        }
+        RegistryCommand::Diff { id, v1, v2 } => {
+            let (v1, v2) = (version_arg(v1)?, version_arg(v2)?);
+            outcome(client.diff(id, &v1, &v2).await, |diff| diff.diff)
+        }
         RegistryCommand::Promote {
             id,
             version,
             expect,
             reason,
         } => {
-            let mut body = json!({ "version": version });
-            if let Some(expect) = expect {
-                body["expected_stable"] = json!(expect);
-            }
-            if let Some(reason) = reason {
-                body["reason"] = json!(reason);
-            }
-            outcome(
-                client
-                    .post(
-                        &format!("/prompts/{}/promote", segment(id)),
-                        "application/json",
-                        body.to_string().into_bytes(),
-                    )
-                    .await,
-                moved,
-            )
+            let request = PromoteRequest {
+                version: version_arg(version)?,
+                expected_stable: expect.as_deref().map(version_arg).transpose()?.map(Some),
+                reason: reason.clone(),
+            };
+            outcome(client.promote(id, &request).await, moved)
         }
         RegistryCommand::Rollback {
             id,
             version,
             reason,
         } => {
-            let mut body = json!({});
-            if let Some(version) = version {
-                body["version"] = json!(version);
-            }
-            if let Some(reason) = reason {
-                body["reason"] = json!(reason);
-            }
-            outcome(
-                client
-                    .post(
-                        &format!("/prompts/{}/rollback", segment(id)),
-                        "application/json",
-                        body.to_string().into_bytes(),
-                    )
-                    .await,
-                moved,
-            )
+            let request = RollbackRequest {
+                version: version.as_deref().map(version_arg).transpose()?,
+                reason: reason.clone(),
+            };
+            outcome(client.rollback(id, &request).await, moved)
         }
-        RegistryCommand::History { id } => outcome(
-            client
-                .get(&format!("/prompts/{}/history", segment(id)), &[])
-                .await,
-            |body| {
-                let mut text = String::new();
-                for event in body["events"].as_array().into_iter().flatten() {
-                    text.push_str(&format!(
+        RegistryCommand::History { id } => outcome(client.history(id).await, |history| {
+            history
+                .events
+                .iter()
+                .map(|event| {
+                    format!(
                         "{} {:<8} {} -> {}  by {}{}\n",
-                        event["at"].as_str().unwrap_or_default(),
-                        event["action"].as_str().unwrap_or_default(),
-                        event["from"].as_str().unwrap_or("-"),
-                        event["to"].as_str().unwrap_or_default(),
-                        event["actor"].as_str().unwrap_or_default(),
-                        event["reason"]
-                            .as_str()
-                            .map(|r| format!(": {r}"))
-                            .unwrap_or_default()
-                    ));
-                }
-                text
-            },
-        ),
-    }
+                        event.at,
+                        event.action.as_str(),
+                        event
+                            .from
+                            .map_or_else(|| "-".to_owned(), |from| from.to_string()),
+                        event.to,
+                        event.actor,
+                        event
+                            .reason
+                            .as_deref()
+                            .map_or_else(String::new, |reason| format!(": {reason}"))
+                    )
+                })
+                .collect()
+        }),
+    })
 }
 
-fn moved(body: &Value) -> String {
+fn moved(outcome: MoveOutcome) -> String {
     format!(
         "{} stable: {} (was {})\n",
-        body["prompt_id"].as_str().unwrap_or_default(),
-        body["version"].as_str().unwrap_or_default(),
-        body["previous_stable"].as_str().unwrap_or("none")
+        outcome.prompt_id,
+        outcome.version,
+        outcome
+            .previous_stable
+            .map_or_else(|| "none".to_owned(), |version| version.to_string())
     )
 }
 
@@ -762,14 +597,13 @@ async fn push_files(client: &Client, files: &[PathBuf]) -> Outcome {
             Ok(bytes) => bytes,
             Err(err) => return Outcome::fail(format!("error: {}: {err}\n", file.display()), 2),
         };
-        let answer = client.post("/prompts", "application/yaml", bytes).await;
-        let result = outcome(answer, |body| {
+        let result = outcome(client.push_yaml(&bytes).await, |pushed| {
             format!(
                 "{} {}@{} ({})\n",
                 file.display(),
-                body["prompt_id"].as_str().unwrap_or_default(),
-                body["version"].as_str().unwrap_or_default(),
-                body["status"].as_str().unwrap_or_default()
+                pushed.outcome.prompt_id,
+                pushed.outcome.version,
+                pushed.outcome.status.as_str()
             )
         });
         if result.code != 0 {
@@ -798,33 +632,32 @@ async fn publish(client: &Client, dir: &Path) -> Outcome {
     let (mut created, mut unchanged) = (0, 0);
     let mut stdout = String::new();
     for file in &tree.files {
-        let answer = client
-            .post("/prompts", "application/yaml", file.bytes.clone())
-            .await;
-        match answer {
-            Answer::Status(201, body) => {
+        match client.push_yaml(&file.bytes).await {
+            Ok(pushed) if pushed.created => {
                 created += 1;
                 stdout.push_str(&format!(
                     "pushed    {}@{}\n",
-                    body["prompt_id"].as_str().unwrap_or_default(),
-                    body["version"].as_str().unwrap_or_default()
+                    pushed.outcome.prompt_id, pushed.outcome.version
                 ));
             }
-            Answer::Status(200, _) => unchanged += 1,
-            Answer::Status(409, body) => {
+            Ok(_) => unchanged += 1,
+            Err(ClientError::Refused {
+                status: 409,
+                message,
+                ..
+            }) => {
                 return Outcome {
                     stdout,
                     stderr: format!(
-                        "error: {}: {}\nhelp: the text changed under a released version: bump \
-                         `version` in the prompt file\n",
-                        file.path,
-                        body["error"].as_str().unwrap_or("conflict")
+                        "error: {}: {message}\nhelp: the text changed under a released version: \
+                         bump `version` in the prompt file\n",
+                        file.path
                     ),
                     code: 1,
                 }
             }
-            other => {
-                let failed = outcome(other, |_| String::new());
+            Err(err) => {
+                let failed = failure(&err);
                 return Outcome {
                     stdout,
                     stderr: format!("{}: {}", file.path, failed.stderr),
@@ -864,29 +697,5 @@ mod tests {
         ] {
             assert!(StoreSpec::parse(bad).is_err(), "{bad}");
         }
-    }
-
-    #[test]
-    fn the_auth_mode_defaults_to_the_token_then_sigv4_for_a_function_url() {
-        let function_url = "https://abc123.lambda-url.eu-west-1.on.aws";
-        let local = "http://127.0.0.1:8080";
-        assert_eq!(AuthMode::choose(None, local, true), AuthMode::Bearer);
-        assert_eq!(AuthMode::choose(None, function_url, true), AuthMode::Bearer);
-        assert_eq!(AuthMode::choose(None, local, false), AuthMode::None);
-        let expected = if cfg!(feature = "registry-aws") {
-            AuthMode::Sigv4
-        } else {
-            AuthMode::None
-        };
-        assert_eq!(AuthMode::choose(None, function_url, false), expected);
-        for mode in [AuthMode::Bearer, AuthMode::Sigv4, AuthMode::None] {
-            assert_eq!(AuthMode::choose(Some(mode), function_url, true), mode);
-        }
-    }
-
-    #[test]
-    fn path_segments_are_escaped() {
-        assert_eq!(segment("my_agent@1.2.0"), "my_agent@1.2.0");
-        assert_eq!(segment("../x y"), "..%2Fx%20y");
     }
 }

@@ -174,7 +174,9 @@ fn publish_get_promote_history_against_a_served_registry() {
     let forbidden = client(&served, READER, &["promote", id, "3"]);
     assert_eq!(forbidden.code, 1);
     assert!(
-        forbidden.stderr.contains("403 forbidden"),
+        forbidden
+            .stderr
+            .contains("403 Forbidden: promoting needs the releaser role"),
         "{}",
         forbidden.stderr
     );
@@ -456,7 +458,9 @@ fn registry_commands_sign_with_the_aws_credentials() {
     );
     assert_eq!(forbidden.code, 1, "{}", forbidden.stderr);
     assert!(
-        forbidden.stderr.contains("403 forbidden"),
+        forbidden
+            .stderr
+            .contains("403 Forbidden: promoting needs the releaser role"),
         "{}",
         forbidden.stderr
     );
@@ -483,7 +487,7 @@ fn a_bad_signature_or_none_is_refused_before_the_registry() {
     assert!(
         wrong.stderr.contains(
             "The request signature we calculated does not match the signature you provided"
-        ) && wrong.stderr.contains("(403 forbidden)")
+        ) && wrong.stderr.contains("403 Forbidden: ")
             && wrong.stderr.contains("help: AWS refused the request"),
         "{}",
         wrong.stderr

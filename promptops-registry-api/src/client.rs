@@ -229,7 +229,7 @@ pub enum ClientError {
         message: String,
     },
     /// No answer: the connection failed or timed out.
-    #[error("{request}: no answer")]
+    #[error("{request}: unreachable")]
     NoAnswer {
         /// Method and URL.
         request: String,

@@ -34,3 +34,5 @@ pub use bodies::{
 };
 pub use error::{ErrorBody, ErrorCode, PushDiagnostic};
 pub use mode::{Mode, UnknownMode};
+/// The version and status types the bodies use, so a client needs no other promptops crate.
+pub use promptops_core::{Status, Version};
