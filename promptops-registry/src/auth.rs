@@ -80,6 +80,22 @@ pub struct TokensError {
     pub message: String,
 }
 
+/// The tokens file: `tokens: [{name, role, sha256}]`.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TokensFile {
+    tokens: Vec<TokenEntry>,
+}
+
+/// One token of the file; `role` is checked after decoding, for a message that lists the roles.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TokenEntry {
+    name: String,
+    role: String,
+    sha256: String,
+}
+
 /// Bearer tokens by the hex SHA-256 of the token. Plain tokens are never stored.
 #[derive(Clone, Default)]
 pub struct Tokens {
@@ -115,51 +131,28 @@ impl Tokens {
 
     /// Parses the text of a tokens file.
     pub fn parse(text: &str) -> Result<Tokens, String> {
-        let documents = promptops_build::yaml::parse(text).map_err(|err| {
-            format!(
-                "line {}, column {}: {}",
-                err.pos.line, err.pos.col, err.message
-            )
-        })?;
-        let root = documents.first().ok_or("the file is empty")?;
-        let entries = root
-            .as_map()
-            .and_then(|map| map.iter().find(|(key, _)| key.as_str() == Some("tokens")))
-            .and_then(|(_, value)| value.as_seq())
-            .ok_or("expected `tokens: [{name, role, sha256}, ...]`")?;
+        if text.trim().is_empty() {
+            return Err("the file is empty".to_owned());
+        }
+        let file: TokensFile = serde_saphyr::from_str(text)
+            .map_err(|err| format!("expected `tokens: [{{name, role, sha256}}, ...]`: {err}"))?;
         let mut tokens = Tokens::default();
-        for (index, entry) in entries.iter().enumerate() {
-            let field = |name: &str| {
-                entry
-                    .as_map()
-                    .and_then(|map| map.iter().find(|(key, _)| key.as_str() == Some(name)))
-                    .and_then(|(_, value)| value.as_str())
-                    .map(str::to_owned)
-                    .ok_or(format!("token #{} has no `{name}`", index + 1))
-            };
-            let name = field("name")?;
-            let role_text = field("role")?;
-            let role = Role::parse(&role_text).ok_or(format!(
-                "token `{name}` has role `{role_text}`; roles are reader, author, releaser"
+        for TokenEntry { name, role, sha256 } in file.tokens {
+            let role = Role::parse(&role).ok_or(format!(
+                "token `{name}` has role `{role}`; roles are reader, author, releaser"
             ))?;
-            let hash = field("sha256")?.to_ascii_lowercase();
+            let hash = sha256.to_ascii_lowercase();
             if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
                 return Err(format!(
                     "token `{name}`: `sha256` must be 64 hex digits (the SHA-256 of the token, \
                      never the token itself)"
                 ));
             }
-            if tokens
-                .by_hash
-                .insert(
-                    hash,
-                    Caller {
-                        name: name.clone(),
-                        role,
-                    },
-                )
-                .is_some()
-            {
+            let caller = Caller {
+                name: name.clone(),
+                role,
+            };
+            if tokens.by_hash.insert(hash, caller).is_some() {
                 return Err(format!("token `{name}` has the same hash as another token"));
             }
         }
@@ -316,7 +309,15 @@ mod tests {
                 "tokens:\n  - name: a\n    role: reader\n    sha256: plain\n",
                 "64 hex",
             ),
-            ("tokens:\n  - role: reader\n    sha256: x\n", "no `name`"),
+            (
+                "tokens:\n  - role: reader\n    sha256: x\n",
+                "missing field `name`",
+            ),
+            (
+                "tokens:\n  - name: a\n    role: reader\n    sha256: x\n    admin: true\n",
+                "unknown field `admin`",
+            ),
+            ("tokens: [\n", "expected `tokens:"),
         ] {
             let err = Tokens::parse(text).unwrap_err();
             assert!(err.contains(needle), "{text:?}: {err}");
