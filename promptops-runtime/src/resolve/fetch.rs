@@ -1,0 +1,255 @@
+//! Asking the registry's tiers for a prompt ([`Fetch`]) and adopting the answer: decoding it,
+//! checking it against the compiled contract, and the definition a compatible version runs as.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, LazyLock, Mutex};
+use std::time::Instant;
+
+use promptops_core::contract::{check_replacement, Incompatible};
+use promptops_core::wire;
+
+use super::cache::{Answer, Cached, Entry};
+use super::{Inner, Source};
+use crate::def::{PromptDef, Version};
+use crate::events;
+
+/// One request to a registry tier.
+#[derive(Debug, Clone, Copy)]
+pub struct FetchRequest<'a> {
+    /// The prompt id.
+    pub id: &'a str,
+    /// A pinned version, or `None` for the mode's current answer.
+    pub version: Option<Version>,
+    /// The mode (`production`, ...).
+    pub mode: &'a str,
+    /// The ETag of the cached answer, sent as `If-None-Match`.
+    pub etag: Option<&'a str>,
+}
+
+/// A registry tier's answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fetched {
+    /// `200`: the prompt's wire JSON and its ETag.
+    Document {
+        /// The body ([`promptops_core::wire`] JSON).
+        body: String,
+        /// The `ETag` header, if any.
+        etag: Option<String>,
+    },
+    /// `304`: the cached answer is still current.
+    NotModified,
+    /// `404`: no version in this mode (or no such pinned version).
+    NotFound,
+}
+
+/// A registry tier that did not answer usefully (unreachable, 5xx, refused credentials, ...).
+/// The message never contains a token.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct FetchError {
+    /// What went wrong.
+    pub message: String,
+}
+
+impl FetchError {
+    /// An error with this message.
+    pub fn new(message: impl Into<String>) -> Self {
+        FetchError {
+            message: message.into(),
+        }
+    }
+}
+
+/// The future a [`Fetch`] returns.
+pub type FetchFuture<'a> = Pin<Box<dyn Future<Output = Result<Fetched, FetchError>> + Send + 'a>>;
+
+/// One way of asking the registry for a prompt (HTTP, Lambda invoke).
+pub trait Fetch: Send + Sync + fmt::Debug {
+    /// Which tier this is, for events.
+    fn source(&self) -> Source;
+    /// Asks for one prompt.
+    fn fetch<'a>(&'a self, request: FetchRequest<'a>) -> FetchFuture<'a>;
+}
+
+/// One fetch for `entry` through the tiers, then the cache update and the wake-up.
+pub(super) async fn fetch_task(inner: Arc<Inner>, entry: Arc<Entry>) {
+    let etag = entry
+        .lock()
+        .cached
+        .as_ref()
+        .and_then(|cached| cached.etag.clone());
+    let request = FetchRequest {
+        id: &entry.compiled.id,
+        version: entry.pin,
+        mode: &inner.config.mode,
+        etag: etag.as_deref(),
+    };
+    let mut outcome = Err((
+        Source::Compiled,
+        FetchError::new("no registry tier configured"),
+    ));
+    for tier in &inner.tiers {
+        let answer =
+            match tokio::time::timeout(inner.config.fetch_timeout, tier.fetch(request)).await {
+                Ok(answer) => answer,
+                Err(_) => Err(FetchError::new(format!(
+                    "no answer within {:?}",
+                    inner.config.fetch_timeout
+                ))),
+            };
+        match answer {
+            Ok(fetched) => {
+                outcome = Ok((tier.source(), fetched));
+                break;
+            }
+            Err(err) => outcome = Err((tier.source(), err)),
+        }
+    }
+    let now = Instant::now();
+    let update = match outcome {
+        Ok((source, Fetched::NotModified)) => {
+            let mut state = entry.lock();
+            match &mut state.cached {
+                Some(cached) => {
+                    cached.validated = now;
+                    Ok(())
+                }
+                None => {
+                    drop(state);
+                    Err((
+                        source,
+                        FetchError::new("304 for a prompt with nothing cached"),
+                    ))
+                }
+            }
+        }
+        Ok((source, Fetched::NotFound)) => {
+            entry.lock().cached = Some(Cached {
+                answer: Answer::Absent,
+                etag: None,
+                source,
+                validated: now,
+            });
+            Ok(())
+        }
+        Ok((source, Fetched::Document { body, etag })) => match accept(entry.compiled, &body) {
+            Ok(answer) => {
+                entry.lock().cached = Some(Cached {
+                    answer,
+                    etag,
+                    source,
+                    validated: now,
+                });
+                Ok(())
+            }
+            Err(err) => Err((source, err)),
+        },
+        Err(failure) => Err(failure),
+    };
+    {
+        let mut breaker = inner
+            .breaker
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        breaker.record(
+            update.is_ok(),
+            now,
+            inner.config.breaker_threshold,
+            inner.config.breaker_cooldown,
+        );
+    }
+    if let Err((source, err)) = update {
+        tracing::warn!(
+            target: events::TARGET,
+            event = events::EVENT_REGISTRY_UNAVAILABLE,
+            prompt_id = entry.compiled.id.as_str(),
+            source = source.as_str(),
+            error_message = err.message.as_str(),
+        );
+    }
+    entry.lock().inflight = false;
+    entry.done.notify_waiters();
+}
+
+/// Decodes a registry document and checks it against the compiled contract.
+fn accept(compiled: &'static PromptDef, body: &str) -> Result<Answer, FetchError> {
+    let remote = wire::from_json(body)
+        .map_err(|err| FetchError::new(format!("the registry's answer does not decode: {err}")))?;
+    if remote.id != compiled.id {
+        return Err(FetchError::new(format!(
+            "asked for `{}`, the registry answered `{}`",
+            compiled.id, remote.id
+        )));
+    }
+    match check_replacement(compiled, &remote) {
+        Ok(()) => Ok(Answer::Use(adopt(compiled, remote))),
+        Err(incompatible) => {
+            emit_mismatch(compiled, &remote, &incompatible);
+            Ok(Answer::Refused(remote.version))
+        }
+    }
+}
+
+/// Remote definitions in use, by id, version and content hash, kept for the life of the
+/// process: a handle's definition is `&'static`, and a process meets few versions.
+static ADOPTED: LazyLock<Mutex<HashMap<AdoptedKey, &'static PromptDef>>> =
+    LazyLock::new(|| Mutex::new(HashMap::new()));
+
+/// An adopted definition's id, version and content hash.
+type AdoptedKey = (String, String, String);
+
+/// The `'static` definition a compatible remote version runs as: the compiled prompt itself
+/// when the text is the same, else the remote one with every variable sensitive on either
+/// side marked sensitive, and the compiled model when the registry's copy names none.
+fn adopt(compiled: &'static PromptDef, mut remote: PromptDef) -> &'static PromptDef {
+    if remote.version == compiled.version && remote.content_hash == compiled.content_hash {
+        return compiled;
+    }
+    let key = (
+        remote.id.clone(),
+        remote.version.to_string(),
+        remote.content_hash.clone(),
+    );
+    let mut adopted = ADOPTED
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some(def) = adopted.get(&key) {
+        return def;
+    }
+    for var in &mut remote.variables {
+        if compiled
+            .variable(&var.name)
+            .is_some_and(|known| known.sensitive)
+        {
+            var.sensitive = true;
+        }
+    }
+    if remote.model.is_empty() {
+        remote.model.clone_from(&compiled.model);
+        remote.model_id.clone_from(&compiled.model_id);
+    }
+    let def: &'static PromptDef = Box::leak(Box::new(remote));
+    adopted.insert(key, def);
+    def
+}
+
+fn emit_mismatch(compiled: &PromptDef, remote: &PromptDef, incompatible: &Incompatible) {
+    let differences: Vec<String> = incompatible
+        .differences
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    tracing::warn!(
+        target: events::TARGET,
+        event = events::EVENT_CONTRACT_MISMATCH,
+        prompt_id = compiled.id.as_str(),
+        compiled_version = %compiled.version,
+        remote_version = %remote.version,
+        remote_content_hash = remote.content_hash.as_str(),
+        differences = differences.join("; ").as_str(),
+        error_message = %incompatible,
+    );
+}
