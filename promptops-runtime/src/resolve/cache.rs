@@ -7,13 +7,14 @@ use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 
 use super::{CacheState, Resolution, Source, Verdict};
-use crate::def::{PromptDef, Version};
+use crate::def::{DefRef, PromptDef, Version};
 
 /// A cached registry answer.
 #[derive(Debug, Clone)]
 pub(super) enum Answer {
-    /// A compatible remote version.
-    Use(&'static PromptDef),
+    /// A compatible remote version (or the compiled prompt, when the registry's copy is the
+    /// same text). Shared, not leaked: replacing the answer drops it once no call holds it.
+    Use(DefRef),
     /// The version of a remote answer that breaks the contract (the compiled prompt runs).
     Refused(Version),
     /// No version in this mode.
@@ -90,21 +91,21 @@ pub(super) fn answer_resolution(
 ) -> Resolution {
     match &cached.answer {
         Answer::Use(def) => Resolution {
-            def,
+            def: def.clone(),
             source: cached.source,
             cache,
             verdict: Verdict::Compatible,
             registry_version: Some(def.version),
         },
         Answer::Refused(version) => Resolution {
-            def: compiled,
+            def: DefRef::Static(compiled),
             source: Source::Compiled,
             cache,
             verdict: Verdict::Incompatible,
             registry_version: Some(*version),
         },
         Answer::Absent => Resolution {
-            def: compiled,
+            def: DefRef::Static(compiled),
             source: Source::Compiled,
             cache,
             verdict: Verdict::NotFound,

@@ -1,11 +1,10 @@
 //! Asking the registry's tiers for a prompt ([`Fetch`]) and adopting the answer: decoding it,
 //! checking it against the compiled contract, and the definition a compatible version runs as.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, LazyLock, Mutex};
+use std::sync::Arc;
 use std::time::Instant;
 
 use promptops_core::contract::{check_replacement, Incompatible};
@@ -13,7 +12,7 @@ use promptops_core::wire;
 
 use super::cache::{Answer, Cached, Entry};
 use super::{Inner, Source};
-use crate::def::{PromptDef, Version};
+use crate::def::{DefRef, PromptDef, Version};
 use crate::events;
 
 /// One request to a registry tier.
@@ -193,31 +192,17 @@ fn accept(compiled: &'static PromptDef, body: &str) -> Result<Answer, FetchError
     }
 }
 
-/// Remote definitions in use, by id, version and content hash, kept for the life of the
-/// process: a handle's definition is `&'static`, and a process meets few versions.
-static ADOPTED: LazyLock<Mutex<HashMap<AdoptedKey, &'static PromptDef>>> =
-    LazyLock::new(|| Mutex::new(HashMap::new()));
-
-/// An adopted definition's id, version and content hash.
-type AdoptedKey = (String, String, String);
-
-/// The `'static` definition a compatible remote version runs as: the compiled prompt itself
-/// when the text is the same, else the remote one with every variable sensitive on either
-/// side marked sensitive, and the compiled model when the registry's copy names none.
-fn adopt(compiled: &'static PromptDef, mut remote: PromptDef) -> &'static PromptDef {
+/// The definition a compatible remote version runs as: the compiled prompt itself when the
+/// text is the same, else the remote one with every variable sensitive on either side marked
+/// sensitive, and the compiled model when the registry's copy names none.
+///
+/// A remote definition is shared ([`DefRef::Shared`]), not kept for the life of the process:
+/// the cache entry and the calls rendering it hold it, and it is dropped once the entry has
+/// been replaced by a later answer and those calls are done, so a long-running process that
+/// meets many versions keeps only the ones in use.
+fn adopt(compiled: &'static PromptDef, mut remote: PromptDef) -> DefRef {
     if remote.version == compiled.version && remote.content_hash == compiled.content_hash {
-        return compiled;
-    }
-    let key = (
-        remote.id.clone(),
-        remote.version.to_string(),
-        remote.content_hash.clone(),
-    );
-    let mut adopted = ADOPTED
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-    if let Some(def) = adopted.get(&key) {
-        return def;
+        return DefRef::Static(compiled);
     }
     for var in &mut remote.variables {
         if compiled
@@ -231,9 +216,7 @@ fn adopt(compiled: &'static PromptDef, mut remote: PromptDef) -> &'static Prompt
         remote.model.clone_from(&compiled.model);
         remote.model_id.clone_from(&compiled.model_id);
     }
-    let def: &'static PromptDef = Box::leak(Box::new(remote));
-    adopted.insert(key, def);
-    def
+    DefRef::Shared(Arc::new(remote))
 }
 
 fn emit_mismatch(compiled: &PromptDef, remote: &PromptDef, incompatible: &Incompatible) {
@@ -252,4 +235,82 @@ fn emit_mismatch(compiled: &PromptDef, remote: &PromptDef, incompatible: &Incomp
         differences = differences.join("; ").as_str(),
         error_message = %incompatible,
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::sync::Weak;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::resolve::{Resolver, ResolverConfig};
+
+    /// A registry whose every answer is a new version of `compiled`'s prompt, same contract.
+    #[derive(Debug)]
+    struct NewVersionEachTime {
+        compiled: &'static PromptDef,
+        next: AtomicU32,
+    }
+
+    impl Fetch for NewVersionEachTime {
+        fn source(&self) -> Source {
+            Source::Http
+        }
+
+        fn fetch<'a>(&'a self, _request: FetchRequest<'a>) -> FetchFuture<'a> {
+            let version = self.next.fetch_add(1, Ordering::SeqCst);
+            let mut remote = self.compiled.clone();
+            remote.version = Version::new(version);
+            remote.template = format!("remote text {version}");
+            remote.content_hash = format!("hash-{version}");
+            let body = wire::to_json(&remote);
+            Box::pin(async move { Ok(Fetched::Document { body, etag: None }) })
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn replaced_remote_versions_are_dropped() {
+        let compiled: &'static PromptDef = Box::leak(Box::new(PromptDef::new(
+            "tests.many-versions",
+            Version::new(1),
+            "o",
+            "m",
+            "compiled text",
+        )));
+        let tier = NewVersionEachTime {
+            compiled,
+            next: AtomicU32::new(2),
+        };
+        // Every call finds its answer expired and waits for the next version.
+        let config = ResolverConfig {
+            ttl: Duration::ZERO,
+            warm_budget: Duration::from_secs(5),
+            cold_budget: Duration::from_secs(5),
+            ..ResolverConfig::default()
+        };
+        let resolver = Resolver::new(vec![Box::new(tier)], config);
+        let mut previous: Vec<Weak<PromptDef>> = Vec::new();
+        for round in 2..=50 {
+            let resolution = resolver.resolve(compiled).await;
+            assert_eq!(resolution.source, Source::Http);
+            assert_eq!(resolution.def.version, Version::new(round));
+            let DefRef::Shared(def) = &resolution.def else {
+                panic!("a remote version is shared, not static");
+            };
+            // The cache and this resolution hold it, nothing else.
+            assert_eq!(Arc::strong_count(def), 2);
+            previous.push(Arc::downgrade(def));
+        }
+        let last = previous.pop().expect("versions were adopted");
+        assert!(
+            last.upgrade().is_some(),
+            "the current answer is kept by the cache"
+        );
+        let alive = previous
+            .iter()
+            .filter(|def| def.upgrade().is_some())
+            .count();
+        assert_eq!(alive, 0, "every replaced version is dropped");
+    }
 }

@@ -76,7 +76,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 
 use crate::config::ConfigError;
-use crate::def::{PromptDef, Version};
+use crate::def::{DefRef, PromptDef, Version};
 use crate::events;
 
 use cache::{answer_resolution, Answer, Breaker, Entry, EntryState};
@@ -171,10 +171,11 @@ impl Verdict {
 }
 
 /// The definition a call runs, and why.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Resolution {
-    /// The definition to render: a compatible remote version, or the compiled prompt.
-    pub def: &'static PromptDef,
+    /// The definition to render: a compatible remote version (shared with the cache, and
+    /// dropped once the cache has replaced it and no call holds it), or the compiled prompt.
+    pub def: DefRef,
     /// Where `def` came from.
     pub source: Source,
     /// How the cache took part.
@@ -189,7 +190,7 @@ impl Resolution {
     /// The compiled prompt, with no registry involved.
     pub const fn compiled(def: &'static PromptDef) -> Self {
         Resolution {
-            def,
+            def: DefRef::Static(def),
             source: Source::Compiled,
             cache: CacheState::Off,
             verdict: Verdict::Unchecked,
@@ -426,7 +427,7 @@ impl Resolver {
         notified.as_mut().enable();
         self.start_fetch(entry);
         let fallback = usable.unwrap_or(Resolution {
-            def: entry.compiled,
+            def: DefRef::Static(entry.compiled),
             source: Source::Compiled,
             cache: CacheState::Miss,
             verdict: Verdict::Unchecked,
