@@ -180,7 +180,7 @@ impl AuthChoice {
         set: &impl Fn(&str) -> Option<String>,
     ) -> Result<AuthChoice, ConfigError> {
         let token = set(TOKEN_ENV);
-        let url_region = function_url_region(url);
+        let url_region = promptops_core::function_url::region(url);
         let asked = set(AUTH_ENV).map(|value| value.trim().to_ascii_lowercase());
         let sigv4 = match asked.as_deref() {
             Some("none") => return Ok(AuthChoice::None),
@@ -238,40 +238,6 @@ impl AuthChoice {
     }
 }
 
-/// The region of a Lambda Function URL, `https://<url-id>.lambda-url.<region>.on.aws/...`, or
-/// `None` for any other URL. The rule of `promptops_aws::sigv4::function_url_region`, kept here
-/// because this crate reaches promptops-aws only with the `registry-aws` feature, and without
-/// it a Function URL must still be recognised (to say that the build cannot sign for it); a
-/// test checks that the two agree.
-fn function_url_region(url: &str) -> Option<String> {
-    let rest = url.trim();
-    let scheme_end = rest.find("://")?;
-    if !rest[..scheme_end].eq_ignore_ascii_case("https") {
-        return None;
-    }
-    let authority = rest[scheme_end + 3..]
-        .split(['/', '?', '#'])
-        .next()
-        .unwrap_or_default();
-    let host = match authority.rsplit_once(':') {
-        Some((host, "443")) => host,
-        Some(_) => return None,
-        None => authority,
-    };
-    let host = host.to_ascii_lowercase();
-    let labels: Vec<&str> = host.split('.').collect();
-    let [id, "lambda-url", region, "on", "aws"] = labels.as_slice() else {
-        return None;
-    };
-    let label = |text: &str| {
-        !text.is_empty()
-            && text
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-    };
-    (label(id) && label(region)).then(|| (*region).to_owned())
-}
-
 #[cfg(feature = "registry-client")]
 fn http_tier(url: String, auth: AuthChoice) -> Result<Box<dyn Fetch>, ConfigError> {
     let auth = match auth {
@@ -291,7 +257,7 @@ fn http_tier(url: String, auth: AuthChoice) -> Result<Box<dyn Fetch>, ConfigErro
     let fetcher = http::HttpFetcher::with_auth(&url, auth).map_err(|err| ConfigError {
         variable: URL_ENV,
         value: url,
-        problem: err.to_string(),
+        problem: promptops_core::error::chain(&err),
     })?;
     Ok(Box::new(fetcher))
 }
@@ -312,7 +278,7 @@ fn lambda_tier(function: String) -> Result<Box<dyn Fetch>, ConfigError> {
     let fetcher = lambda::LambdaFetcher::new(&function).map_err(|err| ConfigError {
         variable: FUNCTION_ENV,
         value: function,
-        problem: err.to_string(),
+        problem: promptops_core::error::chain(&err),
     })?;
     Ok(Box::new(fetcher))
 }
@@ -496,36 +462,6 @@ mod tests {
         assert!(
             text.contains("Bearer([redacted])") && !text.contains("t0k3n"),
             "{text}"
-        );
-    }
-
-    #[cfg(feature = "registry-aws")]
-    #[test]
-    fn function_urls_are_recognised_as_promptops_aws_does() {
-        for url in [
-            FUNCTION_URL,
-            "https://abc.lambda-url.us-east-1.on.aws",
-            "HTTPS://ABC.Lambda-Url.AP-SOUTHEAST-2.on.aws:443/prompts/x?mode=dev",
-            " https://x.lambda-url.eu-central-1.on.aws/ ",
-            "http://abc.lambda-url.eu-west-1.on.aws/",
-            "https://abc.lambda-url.eu-west-1.on.aws:8443/",
-            "https://lambda-url.eu-west-1.on.aws/",
-            "https://abc.lambda-url..on.aws/",
-            "https://a.b.lambda-url.eu-west-1.on.aws/",
-            "https://abc.lambda-url.eu-west-1.on.aws.example.com/",
-            "https://example.com/abc.lambda-url.eu-west-1.on.aws",
-            "http://127.0.0.1:8080",
-            "abc.lambda-url.eu-west-1.on.aws",
-        ] {
-            assert_eq!(
-                function_url_region(url),
-                promptops_aws::sigv4::function_url_region(url),
-                "{url}"
-            );
-        }
-        assert_eq!(
-            function_url_region(FUNCTION_URL).as_deref(),
-            Some("eu-west-1")
         );
     }
 

@@ -45,20 +45,96 @@ pub enum Fetched {
 }
 
 /// A registry tier that did not answer usefully (unreachable, 5xx, refused credentials, ...).
-/// The message never contains a token.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{message}")]
-pub struct FetchError {
-    /// What went wrong.
-    pub message: String,
+///
+/// Each variant keeps what it wraps as its [`source`](std::error::Error::source); its own
+/// message says only what was asked. Print it with [`promptops_core::error::chain`], as the
+/// `prompt_registry_unavailable` event does. No message contains a token.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FetchError {
+    /// An HTTP request could not be sent, or its answer not read.
+    #[cfg(feature = "registry-client")]
+    #[error("{what}")]
+    Http {
+        /// The request (`GET <url>`) or the step (building the client).
+        what: String,
+        /// reqwest's error, without the URL `what` already names.
+        #[source]
+        source: reqwest::Error,
+    },
+    /// A request could not be signed (e.g. no AWS credentials).
+    #[cfg(feature = "registry-aws")]
+    #[error("{what}: cannot sign the request")]
+    Sign {
+        /// The request.
+        what: String,
+        /// Why it could not be signed.
+        #[source]
+        source: promptops_aws::sigv4::SignError,
+    },
+    /// The registry's function could not be invoked.
+    #[cfg(feature = "registry-aws")]
+    #[error("{what}")]
+    Invoke {
+        /// The invocation (`invoke <function> for <id>`).
+        what: String,
+        /// The SDK's error (boxed: it is large).
+        #[source]
+        source: Box<
+            aws_sdk_lambda::error::SdkError<
+                aws_sdk_lambda::operation::invoke::InvokeError,
+                aws_sdk_lambda::config::http::HttpResponse,
+            >,
+        >,
+    },
+    /// An answer (or its envelope) does not decode.
+    #[error("{what}")]
+    Decode {
+        /// What does not decode.
+        what: String,
+        /// The decoder's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The registry answered with an error status.
+    #[error("{what}: {status}{}", spaced(message))]
+    Status {
+        /// The request.
+        what: String,
+        /// The HTTP status with its reason phrase (`403 Forbidden`).
+        status: String,
+        /// The message of the registry's JSON error body, or empty.
+        message: String,
+    },
+    /// Anything else, described where it happened.
+    #[error("{0}")]
+    Other(String),
 }
 
 impl FetchError {
-    /// An error with this message.
+    /// An error with this message (for a problem that wraps no other error).
     pub fn new(message: impl Into<String>) -> Self {
-        FetchError {
-            message: message.into(),
+        FetchError::Other(message.into())
+    }
+
+    /// An answer that does not decode: `what`, because of `source`.
+    pub fn decode(
+        what: impl Into<String>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        FetchError::Decode {
+            what: what.into(),
+            source: source.into(),
         }
+    }
+}
+
+/// ` <message>`, or nothing for an empty message.
+fn spaced(message: &str) -> String {
+    if message.is_empty() {
+        String::new()
+    } else {
+        format!(" {message}")
     }
 }
 
@@ -166,7 +242,7 @@ pub(super) async fn fetch_task(inner: Arc<Inner>, entry: Arc<Entry>) {
             event = events::EVENT_REGISTRY_UNAVAILABLE,
             prompt_id = entry.compiled.id.as_str(),
             source = source.as_str(),
-            error_message = err.message.as_str(),
+            error_message = promptops_core::error::chain(&err).as_str(),
         );
     }
     entry.lock().inflight = false;
@@ -176,7 +252,7 @@ pub(super) async fn fetch_task(inner: Arc<Inner>, entry: Arc<Entry>) {
 /// Decodes a registry document and checks it against the compiled contract.
 fn accept(compiled: &'static PromptDef, body: &str) -> Result<Answer, FetchError> {
     let remote = wire::from_json(body)
-        .map_err(|err| FetchError::new(format!("the registry's answer does not decode: {err}")))?;
+        .map_err(|err| FetchError::decode("the registry's answer does not decode", err))?;
     if remote.id != compiled.id {
         return Err(FetchError::new(format!(
             "asked for `{}`, the registry answered `{}`",
