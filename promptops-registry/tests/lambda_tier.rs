@@ -6,7 +6,7 @@
 //! registry instance would.
 
 mod common;
-#[path = "../../promptops-runtime/tests/greeter/mod.rs"]
+#[path = "../../tests/tests/greeter/mod.rs"]
 mod greeter;
 
 use std::process::Stdio;
