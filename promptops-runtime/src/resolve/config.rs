@@ -128,11 +128,14 @@ impl ResolverConfig {
     }
 }
 
+/// The registry tiers a resolver asks, in order.
+type Tiers = Vec<Box<dyn Fetch>>;
+
 /// The tiers and settings the variables read through `lookup` ask for (see the
 /// [module docs](super)), or `None` when they name no registry.
 pub(super) fn from_lookup(
     lookup: impl Fn(&str) -> Option<String>,
-) -> Result<Option<(Vec<Box<dyn Fetch>>, ResolverConfig)>, ConfigError> {
+) -> Result<Option<(Tiers, ResolverConfig)>, ConfigError> {
     let set = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
     let function = set(FUNCTION_ENV);
     let url = set(URL_ENV);
