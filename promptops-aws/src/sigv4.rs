@@ -267,7 +267,7 @@ impl Signer {
                 {
                     Ok(cached.credentials.clone())
                 }
-                _ => Err(SignError::Credentials(error_chain(&err))),
+                _ => Err(SignError::Credentials(promptops_core::error::chain(&err))),
             },
         }
     }
@@ -277,22 +277,6 @@ impl Signer {
 fn refresh_at(now: SystemTime, expiry: SystemTime) -> SystemTime {
     let remaining = expiry.duration_since(now).unwrap_or(Duration::ZERO);
     now + remaining.saturating_sub(REFRESH_BEFORE_EXPIRY.min(remaining / 2))
-}
-
-/// An error and its sources, `: `-separated (the provider errors put the useful part in a
-/// source).
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        let message = cause.to_string();
-        if !text.contains(&message) {
-            text.push_str(": ");
-            text.push_str(&message);
-        }
-        source = cause.source();
-    }
-    text
 }
 
 /// Refuses what the signer cannot sign, before it would panic on a URL without a host.
@@ -314,34 +298,9 @@ fn check_url(url: &str) -> Result<(), SignError> {
     Ok(())
 }
 
-/// The region of a Lambda Function URL, `https://<url-id>.lambda-url.<region>.on.aws/...`, or
-/// `None` for any other URL.
-pub fn function_url_region(url: &str) -> Option<String> {
-    let rest = url.trim();
-    let scheme_end = rest.find("://")?;
-    if !rest[..scheme_end].eq_ignore_ascii_case("https") {
-        return None;
-    }
-    let rest = &rest[scheme_end + 3..];
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    let host = match authority.rsplit_once(':') {
-        Some((host, "443")) => host,
-        Some(_) => return None,
-        None => authority,
-    };
-    let host = host.to_ascii_lowercase();
-    let labels: Vec<&str> = host.split('.').collect();
-    let [id, "lambda-url", region, "on", "aws"] = labels.as_slice() else {
-        return None;
-    };
-    let label = |text: &str| {
-        !text.is_empty()
-            && text
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-    };
-    (label(id) && label(region)).then(|| (*region).to_owned())
-}
+/// The region of a Lambda Function URL (the one parser, in promptops-core, so a runtime built
+/// without AWS support recognises the same URLs).
+pub use promptops_core::function_url::region as function_url_region;
 
 #[cfg(test)]
 mod tests {
@@ -494,40 +453,6 @@ mod tests {
         ] {
             let err = signer(None).sign("GET", url, &[], b"").await.unwrap_err();
             assert!(matches!(err, SignError::InvalidUrl { .. }), "{url}: {err}");
-        }
-    }
-
-    #[test]
-    fn function_url_regions() {
-        for (url, region) in [
-            (
-                "https://abc123def.lambda-url.eu-west-1.on.aws/",
-                Some("eu-west-1"),
-            ),
-            (
-                "https://abc123def.lambda-url.us-east-1.on.aws",
-                Some("us-east-1"),
-            ),
-            (
-                "HTTPS://ABC.Lambda-Url.AP-SOUTHEAST-2.on.aws:443/prompts/x?mode=dev",
-                Some("ap-southeast-2"),
-            ),
-            (
-                " https://x.lambda-url.eu-central-1.on.aws/ ",
-                Some("eu-central-1"),
-            ),
-            ("http://abc.lambda-url.eu-west-1.on.aws/", None),
-            ("https://abc.lambda-url.eu-west-1.on.aws:8443/", None),
-            ("https://lambda-url.eu-west-1.on.aws/", None),
-            ("https://abc.lambda-url..on.aws/", None),
-            ("https://a.b.lambda-url.eu-west-1.on.aws/", None),
-            ("https://abc.lambda-url.eu-west-1.on.aws.example.com/", None),
-            ("https://example.com/abc.lambda-url.eu-west-1.on.aws", None),
-            ("https://abc.execute-api.eu-west-1.amazonaws.com/", None),
-            ("http://127.0.0.1:8080", None),
-            ("abc.lambda-url.eu-west-1.on.aws", None),
-        ] {
-            assert_eq!(function_url_region(url).as_deref(), region, "{url}");
         }
     }
 

@@ -13,6 +13,8 @@
 //! * [`wire`]: the one JSON writer and reader, with a format version;
 //! * [`contract`]: a prompt's typed contract, its [hash](contract::contract_hash), and the rule
 //!   for whether one prompt may [replace](contract::check_replacement) a compiled one;
+//! * [`error::chain`]: an error and its sources as one line, where it is printed;
+//! * [`function_url`]: recognising a Lambda Function URL and its region;
 //! * [`limits`]: the limits on a template's source that every compiler of templates checks
 //!   first, so no template can overflow a stack.
 //!
@@ -22,6 +24,8 @@
 #![warn(missing_docs)]
 
 pub mod contract;
+pub mod error;
+pub mod function_url;
 pub mod limits;
 mod model;
 mod version;

@@ -6,7 +6,7 @@
 //! registry instance would.
 
 mod common;
-#[path = "../../promptops-runtime/tests/greeter/mod.rs"]
+#[path = "../../tests/tests/greeter/mod.rs"]
 mod greeter;
 
 use std::process::Stdio;
@@ -197,7 +197,7 @@ async fn an_unknown_or_silent_function_falls_back_to_the_compiled_prompt() {
         LambdaFetcher::with_client("no-such-registry", lambda_client(&api)).expect("tier");
     let resolver = Resolver::new(vec![Box::new(fetcher) as Box<dyn Fetch>], config(60_000));
     let resolution = resolver.resolve(compiled).await;
-    assert!(std::ptr::eq(resolution.def, compiled));
+    assert!(std::ptr::eq(&*resolution.def, compiled));
     assert_eq!(
         (resolution.source, resolution.cache),
         (Source::Compiled, CacheState::Miss)
@@ -221,7 +221,7 @@ async fn an_unknown_or_silent_function_falls_back_to_the_compiled_prompt() {
     let started = std::time::Instant::now();
     let resolution = resolver.resolve(compiled).await;
     let waited = started.elapsed();
-    assert!(std::ptr::eq(resolution.def, compiled));
+    assert!(std::ptr::eq(&*resolution.def, compiled));
     assert_eq!(
         (resolution.source, resolution.cache),
         (Source::Compiled, CacheState::Miss)
@@ -278,7 +278,7 @@ async fn the_environment_alone_selects_the_lambda_tier_and_its_mode() {
     assert_eq!(production.verdict, Verdict::NotFound, "{production:?}");
     assert_eq!(production.source, Source::Compiled);
     let dev = resolver_in("dev").resolve(compiled).await;
-    assert!(std::ptr::eq(dev.def, compiled));
+    assert!(std::ptr::eq(&*dev.def, compiled));
     let unavailable = events_about(id, "prompt_registry_unavailable");
     let message = unavailable
         .last()

@@ -376,7 +376,7 @@ impl Runtime {
     /// Emits `prompt_failed` for a call that could not even be rendered.
     fn render_failed(&self, resolution: &Resolution, options: &CallOptions, error: &InvokeError) {
         self.emit_failure(
-            resolution.def,
+            &resolution.def,
             resolution.source,
             options,
             &error.to_string(),
@@ -397,7 +397,7 @@ impl Runtime {
 
     fn emit_failure(
         &self,
-        prompt: &'static PromptDef,
+        prompt: &PromptDef,
         source: Source,
         options: &CallOptions,
         message: &str,

@@ -581,11 +581,11 @@ pub fn render_resolution(
     vars: &dyn TemplateVars,
     input: Option<&str>,
 ) -> Result<Rendered, RenderError> {
-    let render = |def: &'static PromptDef| match input {
+    let render = |def: DefRef| match input {
         Some(input) => render_def_with_input(def, vars, input),
         None => render_def(def, vars),
     };
-    match render(resolution.def) {
+    match render(resolution.def.clone()) {
         Ok(mut rendered) => {
             rendered.source = resolution.source;
             Ok(rendered)
@@ -602,7 +602,7 @@ pub fn render_resolution(
                 error = err.kind.as_str(),
                 error_message = %err,
             );
-            render(compiled)
+            render(DefRef::Static(compiled))
         }
         Err(err) => Err(err),
     }
@@ -940,7 +940,7 @@ mod tests {
         remote.content_hash = "remote-hash".into();
         let remote: &'static PromptDef = Box::leak(Box::new(remote));
         let resolution = Resolution {
-            def: remote,
+            def: remote.into(),
             source: Source::Http,
             ..Resolution::compiled(compiled)
         };
@@ -969,7 +969,7 @@ mod tests {
             "remote text",
         )));
         let resolution = Resolution {
-            def: fine,
+            def: fine.into(),
             source: Source::Http,
             ..Resolution::compiled(compiled)
         };

@@ -325,7 +325,7 @@ impl Record {
         resolution: &Resolution,
     ) -> Result<Rendered, RenderFailure> {
         let vars = DynVars::from_owned(
-            resolution.def,
+            &resolution.def,
             self.vars.iter().map(|(name, value)| (*name, value)),
         )?;
         Ok(render_resolution(

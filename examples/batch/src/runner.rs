@@ -27,7 +27,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use promptops_runtime::{CallOptions, InvokeError, PromptDef, Resolution, Runtime};
+use promptops_runtime::{CallOptions, DefRef, InvokeError, PromptDef, Resolution, Runtime};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
@@ -515,6 +515,17 @@ fn prepare(config: &JobConfig, done: IdSet) -> Result<Prepared, BatchError> {
     })
 }
 
+/// The definition a run pinned, for the run's life: records borrow its variable names and the
+/// job keeps it to the end. A registry version is shared by the resolver (and dropped when
+/// replaced), so the run keeps its own copy: one definition per run, never one per version
+/// the process meets, which is what keeps a long-running resolver's memory bounded.
+fn run_lifetime(def: &DefRef) -> &'static PromptDef {
+    match def {
+        DefRef::Static(def) => def,
+        DefRef::Shared(def) => Box::leak(Box::new(PromptDef::clone(def))),
+    }
+}
+
 async fn run_invoke(
     config: &JobConfig,
     results_path: &Path,
@@ -531,7 +542,7 @@ async fn run_invoke(
     }
     let compiled = config.prompt;
     let mut pinned = config.clone();
-    pinned.prompt = resolution.def;
+    pinned.prompt = run_lifetime(&resolution.def);
     let config = &pinned;
     let def = config.prompt;
     let resume = if !config.fresh && results_path.exists() {
@@ -778,6 +789,7 @@ async fn dispatch(
                     let key = (record.id.clone(), record.line);
                     let runtime = runtime.clone();
                     let model_id = model_id.clone();
+                    let resolution = resolution.clone();
                     let handle = tasks.spawn(async move {
                         process_resolved(
                             &runtime,

@@ -133,7 +133,10 @@ impl HttpFetcher {
         let client = reqwest::Client::builder()
             .user_agent(concat!("promptops-runtime/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|err| FetchError::new(format!("cannot build the HTTP client: {err}")))?;
+            .map_err(|source| FetchError::Http {
+                what: "cannot build the HTTP client".to_owned(),
+                source,
+            })?;
         Ok(HttpFetcher { client, base, auth })
     }
 
@@ -151,7 +154,7 @@ impl HttpFetcher {
         // Ids are dotted `[a-z0-9_-]` segments (checked by the build), safe in a path.
         let url = format!("{}/prompts/{}", self.base, request.id);
         let mut full = reqwest::Url::parse(&url)
-            .map_err(|err| FetchError::new(format!("GET {url}: not a URL: {err}")))?;
+            .map_err(|err| FetchError::decode(format!("GET {url}: not a URL"), err))?;
         full.query_pairs_mut().append_pair("mode", request.mode);
         if let Some(version) = request.version {
             full.query_pairs_mut()
@@ -174,18 +177,19 @@ impl HttpFetcher {
             #[cfg(feature = "registry-aws")]
             HttpAuth::SigV4(sigv4) => {
                 // The exact URL sent is the one signed.
-                let signed = sigv4.sign(full.as_str(), &headers).await.map_err(|err| {
-                    FetchError::new(format!("GET {url}: cannot sign the request: {err}"))
-                })?;
+                let signed = sigv4
+                    .sign(full.as_str(), &headers)
+                    .await
+                    .map_err(|source| FetchError::Sign {
+                        what: format!("GET {url}"),
+                        source,
+                    })?;
                 for (name, value) in signed {
                     call = call.header(name, value);
                 }
             }
         }
-        let response = call
-            .send()
-            .await
-            .map_err(|err| FetchError::new(format!("GET {url}: {}", without_url(&err))))?;
+        let response = call.send().await.map_err(|err| http_error(&url, err))?;
         let status = response.status();
         let etag = response
             .headers()
@@ -196,7 +200,7 @@ impl HttpFetcher {
             Ok(body) => body,
             // An error status's body only adds detail; a document's body is the answer.
             Err(_) if status != StatusCode::OK => String::new(),
-            Err(err) => return Err(FetchError::new(format!("GET {url}: {}", without_url(&err)))),
+            Err(err) => return Err(http_error(&url, err)),
         };
         interpret_answer(&format!("GET {url}"), status.as_u16(), etag, body)
     }
@@ -228,26 +232,21 @@ pub(crate) fn interpret_answer(
             let status = StatusCode::from_u16(status)
                 .map(|status| status.to_string())
                 .unwrap_or_else(|_| status.to_string());
-            Err(FetchError::new(
-                format!("{what}: {status} {message}").trim_end().to_owned(),
-            ))
+            Err(FetchError::Status {
+                what: what.to_owned(),
+                status,
+                message,
+            })
         }
     }
 }
 
-/// reqwest's message without the URL it repeats (ours is already in front).
-fn without_url(err: &reqwest::Error) -> String {
-    let mut text = err.to_string();
-    if let Some(url) = err.url() {
-        text = text.replace(&format!(" ({url})"), "");
+/// A failed `GET url`, keeping reqwest's error without the URL it would repeat.
+fn http_error(url: &str, source: reqwest::Error) -> FetchError {
+    FetchError::Http {
+        what: format!("GET {url}"),
+        source: source.without_url(),
     }
-    let mut source = std::error::Error::source(err);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 impl Fetch for HttpFetcher {
@@ -267,25 +266,28 @@ mod answer_tests {
     #[test]
     fn statuses_map_to_answers_and_errors_carry_the_message() {
         assert_eq!(
-            interpret_answer("GET x", 200, Some("\"e\"".into()), "{}".into()),
-            Ok(Fetched::Document {
+            interpret_answer("GET x", 200, Some("\"e\"".into()), "{}".into()).unwrap(),
+            Fetched::Document {
                 body: "{}".into(),
                 etag: Some("\"e\"".into())
-            })
+            }
         );
         assert_eq!(
-            interpret_answer("GET x", 304, None, String::new()),
-            Ok(Fetched::NotModified)
+            interpret_answer("GET x", 304, None, String::new()).unwrap(),
+            Fetched::NotModified
         );
         assert_eq!(
-            interpret_answer("GET x", 404, None, "{}".into()),
-            Ok(Fetched::NotFound)
+            interpret_answer("GET x", 404, None, "{}".into()).unwrap(),
+            Fetched::NotFound
         );
         let refused = interpret_answer("GET x", 403, None, r#"{"Message":"bad sig"}"#.into());
-        assert_eq!(refused.unwrap_err().message, "GET x: 403 Forbidden bad sig");
+        assert_eq!(
+            refused.unwrap_err().to_string(),
+            "GET x: 403 Forbidden bad sig"
+        );
         let failed = interpret_answer("GET x", 503, None, "not json".into());
         assert_eq!(
-            failed.unwrap_err().message,
+            failed.unwrap_err().to_string(),
             "GET x: 503 Service Unavailable"
         );
     }

@@ -87,11 +87,9 @@ impl LambdaFetcher {
             .payload(Blob::new(payload.into_bytes()))
             .send()
             .await
-            .map_err(|err| {
-                FetchError::new(format!(
-                    "{what}: {}",
-                    aws_sdk_lambda::error::DisplayErrorContext(&err)
-                ))
+            .map_err(|source| FetchError::Invoke {
+                what: what.clone(),
+                source: Box::new(source),
             })?;
         let body = output
             .payload()
@@ -107,16 +105,19 @@ impl LambdaFetcher {
             )));
         }
         let response: FunctionUrlResponse = serde_json::from_str(&body).map_err(|err| {
-            FetchError::new(format!(
-                "{what}: the answer is not a Function URL response: {err}"
-            ))
+            FetchError::decode(
+                format!("{what}: the answer is not a Function URL response"),
+                err,
+            )
         })?;
         let text = if response.is_base64_encoded {
             let bytes = base64::engine::general_purpose::STANDARD
                 .decode(response.body.as_bytes())
-                .map_err(|err| FetchError::new(format!("{what}: the body is not base64: {err}")))?;
+                .map_err(|err| {
+                    FetchError::decode(format!("{what}: the body is not base64"), err)
+                })?;
             String::from_utf8(bytes)
-                .map_err(|_| FetchError::new(format!("{what}: the body is not UTF-8")))?
+                .map_err(|err| FetchError::decode(format!("{what}: the body is not UTF-8"), err))?
         } else {
             response.body
         };

@@ -334,7 +334,7 @@ async fn a_compatible_promotion_is_used_and_an_incompatible_one_refused() {
     assert_eq!(first.source, Source::Compiled);
     assert_eq!(first.verdict, Verdict::NotFound);
     assert_eq!(first.cache, CacheState::Fetched);
-    assert!(std::ptr::eq(first.def, compiled));
+    assert!(std::ptr::eq(&*first.def, compiled));
 
     // Promote the compatible v2: after the TTL, the next call revalidates and runs v2.
     registry.promote(2).await;
@@ -422,7 +422,7 @@ async fn a_compatible_promotion_is_used_and_an_incompatible_one_refused() {
     tokio::time::sleep(Duration::from_millis(120)).await;
     let again = resolver.resolve(compiled).await;
     assert_eq!(again.verdict, Verdict::Incompatible);
-    assert!(std::ptr::eq(again.def, compiled));
+    assert!(std::ptr::eq(&*again.def, compiled));
     assert_eq!(
         events_named(&events_about(&registry.id), "prompt_contract_mismatch").len(),
         1
@@ -457,7 +457,7 @@ async fn a_dead_registry_serves_stale_then_compiled_and_opens_the_circuit() {
     // Past max-stale: the compiled prompt.
     tokio::time::sleep(Duration::from_millis(450)).await;
     let expired = resolver.resolve(compiled).await;
-    assert!(std::ptr::eq(expired.def, compiled));
+    assert!(std::ptr::eq(&*expired.def, compiled));
     assert_eq!(expired.source, Source::Compiled);
     assert_eq!(expired.cache, CacheState::Miss);
 
@@ -693,7 +693,7 @@ async fn the_promote_cases_hold_over_dynamodb_and_s3() {
     registry.promote(3).await;
     tokio::time::sleep(Duration::from_millis(120)).await;
     let refused = resolver.resolve(compiled).await;
-    assert!(std::ptr::eq(refused.def, compiled));
+    assert!(std::ptr::eq(&*refused.def, compiled));
     assert_eq!(refused.verdict, Verdict::Incompatible);
     assert_eq!(refused.registry_version, Some(Version::new(3)));
     let mismatches = events_named(&events_about(&registry.id), "prompt_contract_mismatch").len();
@@ -818,7 +818,7 @@ async fn missing_credentials_are_a_registry_failure_not_a_call_failure() {
     let signer = Signer::new(SharedCredentialsProvider::new(NoCredentials), REGION);
     let resolver = signed_resolver(&registry, signer, config(100));
     let resolution = resolver.resolve(compiled).await;
-    assert!(std::ptr::eq(resolution.def, compiled));
+    assert!(std::ptr::eq(&*resolution.def, compiled));
     assert_eq!(resolution.source, Source::Compiled);
     let events = unavailable(&registry.id);
     let error = events.last().expect("an event")["error_message"]
