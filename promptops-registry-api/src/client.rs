@@ -34,10 +34,9 @@ use promptops_core::Version;
 use reqwest::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE, ETAG, IF_NONE_MATCH};
 use reqwest::Method;
 use serde::de::DeserializeOwned;
-use serde::Deserialize;
 
 use crate::{
-    routes, AuthMode, Diff, ErrorBody, ErrorCode, History, Mode, MoveOutcome, PromoteRequest,
+    routes, AuthMode, Diff, ErrorAnswer, ErrorCode, History, Mode, MoveOutcome, PromoteRequest,
     PushDiagnostic, PushOutcome, PushRequest, RollbackRequest, VersionsPage,
 };
 
@@ -263,7 +262,8 @@ pub enum ClientError {
     },
 }
 
-fn status_text(status: u16) -> String {
+/// A status with its reason phrase (`403 Forbidden`), or the bare number for one without.
+pub fn status_text(status: u16) -> String {
     match reqwest::StatusCode::from_u16(status) {
         Ok(code) => code.to_string(),
         Err(_) => status.to_string(),
@@ -435,14 +435,6 @@ struct Answer {
     status: u16,
     etag: Option<String>,
     body: Vec<u8>,
-}
-
-/// The registry's error body, or a Function URL's refusal (`{"Message": …}`).
-#[derive(Deserialize)]
-struct AwsMessage {
-    #[serde(alias = "message")]
-    #[serde(rename = "Message")]
-    message: String,
 }
 
 impl Client {
@@ -737,13 +729,11 @@ impl Answer {
     /// The error a non-2xx answer is: refused for a 4xx, failed for a 5xx (anything else is
     /// not the contract's).
     fn error(self) -> ClientError {
-        let (code, message, diagnostics) = match serde_json::from_slice::<ErrorBody>(&self.body) {
-            Ok(body) => (Some(body.code), body.error, body.diagnostics),
-            Err(_) => match serde_json::from_slice::<AwsMessage>(&self.body) {
-                Ok(aws) => (None, aws.message, Vec::new()),
-                Err(_) => (None, String::new(), Vec::new()),
-            },
-        };
+        let ErrorAnswer {
+            code,
+            message,
+            diagnostics,
+        } = ErrorAnswer::parse(&self.body);
         match self.status {
             400..=499 => ClientError::Refused {
                 request: self.request,

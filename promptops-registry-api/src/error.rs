@@ -32,6 +32,46 @@ pub struct PushDiagnostic {
     pub help: Option<String>,
 }
 
+/// What an error answer says, whoever wrote it: the registry's [`ErrorBody`], or the
+/// `{"Message": …}` of AWS in front of a Function URL (a refused signature), or nothing
+/// readable. Every client of the contract reads error answers through
+/// [`ErrorAnswer::parse`].
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ErrorAnswer {
+    /// The registry's code; `None` when the registry did not write the answer.
+    pub code: Option<ErrorCode>,
+    /// The message, or empty.
+    pub message: String,
+    /// An invalid push's diagnostics.
+    pub diagnostics: Vec<PushDiagnostic>,
+}
+
+impl ErrorAnswer {
+    /// Reads an error answer's body.
+    pub fn parse(body: &[u8]) -> ErrorAnswer {
+        /// A Function URL's (or API Gateway's) own refusal.
+        #[derive(Deserialize)]
+        struct AwsMessage {
+            #[serde(rename = "Message", alias = "message")]
+            message: String,
+        }
+        if let Ok(body) = serde_json::from_slice::<ErrorBody>(body) {
+            return ErrorAnswer {
+                code: Some(body.code),
+                message: body.error,
+                diagnostics: body.diagnostics,
+            };
+        }
+        match serde_json::from_slice::<AwsMessage>(body) {
+            Ok(aws) => ErrorAnswer {
+                message: aws.message,
+                ..ErrorAnswer::default()
+            },
+            Err(_) => ErrorAnswer::default(),
+        }
+    }
+}
+
 /// The stable word in an error body's `code`, each with the status the contract gives it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -175,6 +215,18 @@ mod tests {
             serde_json::from_str(r#"{"error":"slow down","code":"rate_limited"}"#).unwrap();
         assert_eq!(body.code, ErrorCode::Unknown);
         assert!(body.diagnostics.is_empty());
+    }
+
+    #[test]
+    fn error_answers_are_read_from_the_registry_or_aws() {
+        let registry = ErrorAnswer::parse(br#"{"error":"no such prompt","code":"not_found"}"#);
+        assert_eq!(registry.code, Some(ErrorCode::NotFound));
+        assert_eq!(registry.message, "no such prompt");
+        let aws = ErrorAnswer::parse(br#"{"Message":"Forbidden"}"#);
+        assert_eq!((aws.code, aws.message.as_str()), (None, "Forbidden"));
+        let lower = ErrorAnswer::parse(br#"{"message":"Internal Server Error"}"#);
+        assert_eq!(lower.message, "Internal Server Error");
+        assert_eq!(ErrorAnswer::parse(b"<html>"), ErrorAnswer::default());
     }
 
     #[test]

@@ -32,7 +32,7 @@ pub use bodies::{
     Action, Diff, History, HistoryEvent, MoveOutcome, PromoteRequest, PushOutcome, PushRequest,
     ResolvedPrompt, RollbackRequest, VersionMeta, VersionsPage,
 };
-pub use error::{ErrorBody, ErrorCode, PushDiagnostic};
+pub use error::{ErrorAnswer, ErrorBody, ErrorCode, PushDiagnostic};
 pub use mode::{Mode, UnknownMode};
 /// The version and status types the bodies use, so a client needs no other promptops crate.
 pub use promptops_core::{Status, Version};

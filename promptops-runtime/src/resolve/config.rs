@@ -14,6 +14,7 @@ use super::lambda;
 use super::Fetch;
 use crate::config::ConfigError;
 use crate::def::Version;
+use promptops_registry_api::{AuthMode, Mode};
 
 /// Environment variable naming the registry's Lambda function (direct invoke tier).
 pub const FUNCTION_ENV: &str = "PROMPT_REGISTRY_FUNCTION";
@@ -36,14 +37,12 @@ pub const WARM_BUDGET_ENV: &str = "PROMPTOPS_REGISTRY_WARM_BUDGET_MS";
 /// Environment variable pinning versions: `id@version`, comma-separated.
 pub const PIN_ENV: &str = "PROMPTOPS_REGISTRY_PIN";
 
-/// The registry modes (the registry's `?mode=`).
-pub const MODES: [&str; 4] = ["production", "staging", "dev", "simulation"];
 
 /// The cache and budget settings of a [`Resolver`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResolverConfig {
     /// The mode sent on every request.
-    pub mode: String,
+    pub mode: Mode,
     /// How long an answer is fresh.
     pub ttl: Duration,
     /// How long past its TTL the last good answer is served while the registry fails.
@@ -65,7 +64,7 @@ pub struct ResolverConfig {
 impl Default for ResolverConfig {
     fn default() -> Self {
         ResolverConfig {
-            mode: "production".to_owned(),
+            mode: Mode::Production,
             ttl: Duration::from_secs(60),
             max_stale: Duration::from_secs(300),
             cold_budget: Duration::from_millis(250),
@@ -83,15 +82,15 @@ impl ResolverConfig {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let mut config = ResolverConfig::default();
         if let Some(mode) = lookup(MODE_ENV).filter(|mode| !mode.trim().is_empty()) {
-            let mode = mode.trim().to_ascii_lowercase();
-            if !MODES.contains(&mode.as_str()) {
-                return Err(ConfigError {
-                    variable: MODE_ENV,
-                    value: mode,
-                    problem: format!("is not one of {}", MODES.join(", ")),
-                });
-            }
-            config.mode = mode;
+            config.mode =
+                mode.trim()
+                    .to_ascii_lowercase()
+                    .parse()
+                    .map_err(|_| ConfigError {
+                        variable: MODE_ENV,
+                        value: mode.trim().to_owned(),
+                        problem: "is not one of simulation, dev, staging, production".to_owned(),
+                    })?;
         }
         let millis = |variable: &'static str, slot: &mut Duration| {
             if let Some(value) = lookup(variable).filter(|value| !value.trim().is_empty()) {
@@ -183,36 +182,31 @@ impl AuthChoice {
         set: &impl Fn(&str) -> Option<String>,
     ) -> Result<AuthChoice, ConfigError> {
         let token = set(TOKEN_ENV);
-        let url_region = promptops_core::function_url::region(url);
-        let asked = set(AUTH_ENV).map(|value| value.trim().to_ascii_lowercase());
-        let sigv4 = match asked.as_deref() {
-            Some("none") => return Ok(AuthChoice::None),
-            Some("bearer") => {
+        let asked = set(AUTH_ENV)
+            .map(|value| {
+                value.parse::<AuthMode>().map_err(|err| ConfigError {
+                    variable: AUTH_ENV,
+                    value: value.trim().to_owned(),
+                    problem: format!("is not one of bearer, sigv4, none ({err})"),
+                })
+            })
+            .transpose()?;
+        // The contract's one rule: asked, else the token, else SigV4 for a Function URL.
+        match AuthMode::choose(asked, url, token.is_some()) {
+            AuthMode::None => return Ok(AuthChoice::None),
+            AuthMode::Bearer => {
                 return token.map(AuthChoice::Bearer).ok_or_else(|| ConfigError {
                     variable: AUTH_ENV,
                     value: "bearer".to_owned(),
                     problem: format!("needs a token in {TOKEN_ENV}"),
                 })
             }
-            Some("sigv4") => true,
-            Some(other) => {
-                return Err(ConfigError {
-                    variable: AUTH_ENV,
-                    value: other.to_owned(),
-                    problem: "is not one of bearer, sigv4, none".to_owned(),
-                })
-            }
-            None => match token {
-                Some(token) => return Ok(AuthChoice::Bearer(token)),
-                None => url_region.is_some(),
-            },
-        };
-        if !sigv4 {
-            return Ok(AuthChoice::None);
+            AuthMode::Sigv4 => {}
         }
+        let url_region = promptops_core::function_url::region(url);
         // Asked for, or the default for a Function URL.
         let (variable, value) = match asked {
-            Some(value) => (AUTH_ENV, value),
+            Some(mode) => (AUTH_ENV, mode.as_str().to_owned()),
             None => (URL_ENV, url.to_owned()),
         };
         if !cfg!(feature = "registry-aws") {
@@ -243,11 +237,14 @@ impl AuthChoice {
 
 #[cfg(feature = "registry-client")]
 fn http_tier(url: String, auth: AuthChoice) -> Result<Box<dyn Fetch>, ConfigError> {
-    let auth = match auth {
-        AuthChoice::None => http::HttpAuth::None,
-        AuthChoice::Bearer(token) => http::HttpAuth::Bearer(token),
+    use promptops_registry_api::client::Credentials;
+    let credentials = match auth {
+        AuthChoice::None => Credentials::None,
+        AuthChoice::Bearer(token) => Credentials::Bearer(token),
         #[cfg(feature = "registry-aws")]
-        AuthChoice::SigV4 { region } => http::HttpAuth::SigV4(http::SigV4Auth::from_env(region)),
+        AuthChoice::SigV4 { region } => Credentials::SigV4(
+            promptops_registry_api::client::SigV4::from_env(Some(region)),
+        ),
         #[cfg(not(feature = "registry-aws"))]
         AuthChoice::SigV4 { .. } => {
             return Err(ConfigError {
@@ -257,7 +254,7 @@ fn http_tier(url: String, auth: AuthChoice) -> Result<Box<dyn Fetch>, ConfigErro
             })
         }
     };
-    let fetcher = http::HttpFetcher::with_auth(&url, auth).map_err(|err| ConfigError {
+    let fetcher = http::HttpFetcher::with_credentials(&url, credentials).map_err(|err| ConfigError {
         variable: URL_ENV,
         value: url,
         problem: promptops_core::error::chain(&err),
@@ -316,7 +313,7 @@ mod tests {
         .into();
         let config =
             ResolverConfig::from_lookup(|name| vars.get(name).map(|v| (*v).to_owned())).unwrap();
-        assert_eq!(config.mode, "staging");
+        assert_eq!(config.mode, Mode::Staging);
         assert_eq!(config.ttl, Duration::from_secs(1));
         assert_eq!(config.max_stale, Duration::from_secs(2));
         assert_eq!(config.cold_budget, Duration::from_millis(30));
@@ -329,7 +326,7 @@ mod tests {
 
         let defaults = ResolverConfig::from_lookup(|_| None).unwrap();
         assert_eq!(defaults, ResolverConfig::default());
-        assert_eq!(defaults.mode, "production");
+        assert_eq!(defaults.mode, Mode::Production);
         assert_eq!(defaults.ttl, Duration::from_secs(60));
         assert_eq!(defaults.cold_budget, Duration::from_millis(250));
         assert_eq!(defaults.warm_budget, Duration::ZERO);
@@ -451,7 +448,7 @@ mod tests {
                 .expect("configured");
         let text = format!("{resolver:?}");
         assert!(
-            text.contains(r#"SigV4(SigV4Auth { region: "eu-west-1""#),
+            text.contains(r#"SigV4(SigV4 { region: Some("eu-west-1")"#),
             "{text}"
         );
         let resolver = Resolver::from_lookup(|name| match name {

@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use promptops_core::contract::{check_replacement, Incompatible};
 use promptops_core::wire;
+use promptops_registry_api::Mode;
 
 use super::cache::{Answer, Cached, Entry};
 use super::{Inner, Source};
@@ -22,8 +23,8 @@ pub struct FetchRequest<'a> {
     pub id: &'a str,
     /// A pinned version, or `None` for the mode's current answer.
     pub version: Option<Version>,
-    /// The mode (`production`, ...).
-    pub mode: &'a str,
+    /// The mode.
+    pub mode: Mode,
     /// The ETag of the cached answer, sent as `If-None-Match`.
     pub etag: Option<&'a str>,
 }
@@ -52,26 +53,11 @@ pub enum Fetched {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum FetchError {
-    /// An HTTP request could not be sent, or its answer not read.
+    /// The HTTP tier's request failed: refused, unavailable or undecodable (see
+    /// [`ClientError::kind`](promptops_registry_api::client::ClientError::kind)).
     #[cfg(feature = "registry-client")]
-    #[error("{what}")]
-    Http {
-        /// The request (`GET <url>`) or the step (building the client).
-        what: String,
-        /// reqwest's error, without the URL `what` already names.
-        #[source]
-        source: reqwest::Error,
-    },
-    /// A request could not be signed (e.g. no AWS credentials).
-    #[cfg(feature = "registry-aws")]
-    #[error("{what}: cannot sign the request")]
-    Sign {
-        /// The request.
-        what: String,
-        /// Why it could not be signed.
-        #[source]
-        source: promptops_aws::sigv4::SignError,
-    },
+    #[error(transparent)]
+    Client(#[from] promptops_registry_api::client::ClientError),
     /// The registry's function could not be invoked.
     #[cfg(feature = "registry-aws")]
     #[error("{what}")]
@@ -159,7 +145,7 @@ pub(super) async fn fetch_task(inner: Arc<Inner>, entry: Arc<Entry>) {
     let request = FetchRequest {
         id: &entry.compiled.id,
         version: entry.pin,
-        mode: &inner.config.mode,
+        mode: inner.config.mode,
         etag: etag.as_deref(),
     };
     let mut outcome = Err((

@@ -19,10 +19,11 @@ use std::fmt;
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::InvocationType;
 use base64::Engine as _;
+use promptops_registry_api::client::status_text;
+use promptops_registry_api::{routes, ErrorAnswer};
 use serde::Deserialize;
 use tokio::sync::OnceCell;
 
-use super::http::interpret_answer;
 use super::{Fetch, FetchError, FetchFuture, FetchRequest, Fetched, Source};
 
 /// The registry through a direct Lambda invoke.
@@ -130,6 +131,30 @@ impl LambdaFetcher {
     }
 }
 
+/// A registry answer (`status`, its `ETag` and body) carried in the function's response, as a
+/// [`Fetched`]: `200` a document, `304` not modified, `404` no version; anything else is an
+/// error naming the status and the message of the error answer
+/// ([`ErrorAnswer::parse`], as the HTTP client reads it). `what` names the request.
+fn interpret_answer(
+    what: &str,
+    status: u16,
+    etag: Option<String>,
+    body: String,
+) -> Result<Fetched, FetchError> {
+    match status {
+        200 => Ok(Fetched::Document { body, etag }),
+        304 => Ok(Fetched::NotModified),
+        404 => Ok(Fetched::NotFound),
+        _ => {
+            Err(FetchError::Status {
+                what: what.to_owned(),
+                status: status_text(status),
+                message: ErrorAnswer::parse(body.as_bytes()).message,
+            })
+        }
+    }
+}
+
 impl Fetch for LambdaFetcher {
     fn source(&self) -> Source {
         Source::Lambda
@@ -143,10 +168,10 @@ impl Fetch for LambdaFetcher {
 /// The Function URL event (payload format 2.0) for the resolve request.
 fn function_url_event(request: &FetchRequest<'_>) -> String {
     // Ids are dotted `[a-z0-9_-]` segments and modes are fixed words: nothing to escape.
-    let path = format!("/prompts/{}", request.id);
+    let path = routes::resolve(request.id);
     let mut query = format!("mode={}", request.mode);
     let mut parameters = serde_json::Map::new();
-    parameters.insert("mode".to_owned(), request.mode.into());
+    parameters.insert("mode".to_owned(), request.mode.as_str().into());
     if let Some(version) = request.version {
         query.push_str(&format!("&version={version}"));
         parameters.insert("version".to_owned(), version.to_string().into());
@@ -217,7 +242,7 @@ mod tests {
         let event = function_url_event(&FetchRequest {
             id: "customer_support.intent_classifier",
             version: Some(version),
-            mode: "staging",
+            mode: promptops_registry_api::Mode::Staging,
             etag: Some("\"abc\""),
         });
         let event: serde_json::Value = serde_json::from_str(&event).expect("JSON");
@@ -237,7 +262,7 @@ mod tests {
         let event = function_url_event(&FetchRequest {
             id: "a.b",
             version: None,
-            mode: "production",
+            mode: promptops_registry_api::Mode::Production,
             etag: None,
         });
         let event: serde_json::Value = serde_json::from_str(&event).expect("JSON");
@@ -255,6 +280,40 @@ mod tests {
         assert_eq!(
             fetcher.function(),
             "arn:aws:lambda:eu-west-1:1:function:reg:live"
+        );
+    }
+}
+
+#[cfg(test)]
+mod answer_tests {
+    use super::*;
+
+    #[test]
+    fn statuses_map_to_answers_and_errors_carry_the_message() {
+        assert_eq!(
+            interpret_answer("GET x", 200, Some("\"e\"".into()), "{}".into()).unwrap(),
+            Fetched::Document {
+                body: "{}".into(),
+                etag: Some("\"e\"".into())
+            }
+        );
+        assert_eq!(
+            interpret_answer("GET x", 304, None, String::new()).unwrap(),
+            Fetched::NotModified
+        );
+        assert_eq!(
+            interpret_answer("GET x", 404, None, "{}".into()).unwrap(),
+            Fetched::NotFound
+        );
+        let refused = interpret_answer("GET x", 403, None, r#"{"Message":"bad sig"}"#.into());
+        assert_eq!(
+            refused.unwrap_err().to_string(),
+            "GET x: 403 Forbidden bad sig"
+        );
+        let failed = interpret_answer("GET x", 503, None, "not json".into());
+        assert_eq!(
+            failed.unwrap_err().to_string(),
+            "GET x: 503 Service Unavailable"
         );
     }
 }
