@@ -379,7 +379,7 @@ async fn serve(
                 Ok(store) => store,
                 Err(err) => {
                     return Outcome::fail(
-                        format!("error: cannot open {}: {err}\n", path.display()),
+                        format!("error: cannot open {}: {}\n", path.display(), err.report()),
                         2,
                     )
                 }

@@ -152,7 +152,8 @@ pub struct Diff {
 }
 
 fn store_error(err: StoreError) -> RegistryError {
-    RegistryError::Store(err.to_string())
+    // The whole chain (operation, then SQLite's or the SDK's causes) into the log text.
+    RegistryError::Store(err.report())
 }
 
 /// Now, as RFC 3339 UTC with seconds (`2026-11-25T22:51:00Z`).

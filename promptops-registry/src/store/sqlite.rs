@@ -63,8 +63,9 @@ impl std::fmt::Debug for SqliteStore {
     }
 }
 
-fn backend(err: impl std::fmt::Display) -> StoreError {
-    StoreError::Backend(err.to_string())
+/// Maps a SQLite failure to [`StoreError::Sqlite`], saying what the store was doing.
+fn sqlite(operation: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError {
+    move |source| StoreError::Sqlite { operation, source }
 }
 
 fn lock(connection: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
@@ -76,14 +77,18 @@ fn lock(connection: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
 }
 
 fn open_connection(path: &Path) -> Result<Connection, StoreError> {
-    let connection = Connection::open(path).map_err(backend)?;
-    connection
-        .busy_timeout(std::time::Duration::from_secs(10))
-        .map_err(backend)?;
-    connection
-        .execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")
-        .map_err(backend)?;
-    Ok(connection)
+    let opened = (|| {
+        let connection = Connection::open(path)?;
+        connection.busy_timeout(std::time::Duration::from_secs(10))?;
+        connection.execute_batch(
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;",
+        )?;
+        Ok(connection)
+    })();
+    opened.map_err(|source| StoreError::Open {
+        path: path.to_owned(),
+        source,
+    })
 }
 
 impl SqliteStore {
@@ -91,7 +96,12 @@ impl SqliteStore {
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
         let path = path.as_ref();
         let writer = open_connection(path)?;
-        writer.execute_batch(SCHEMA).map_err(backend)?;
+        writer
+            .execute_batch(SCHEMA)
+            .map_err(|source| StoreError::Open {
+                path: path.to_owned(),
+                source,
+            })?;
         let readers = (0..READERS)
             .map(|_| open_connection(path).map(Mutex::new))
             .collect::<Result<Vec<_>, _>>()?;
@@ -108,9 +118,7 @@ impl SqliteStore {
         work: impl FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
         let writer = Arc::clone(&self.writer);
-        tokio::task::spawn_blocking(move || work(&mut lock(&writer)))
-            .await
-            .map_err(backend)?
+        tokio::task::spawn_blocking(move || work(&mut lock(&writer))).await?
     }
 
     /// Runs `work` on a free reader connection (the first one not in use, else the first).
@@ -131,11 +139,14 @@ impl SqliteStore {
 
 fn parse_version(text: &str) -> Result<Version, StoreError> {
     text.parse()
-        .map_err(|err| StoreError::Backend(format!("stored version {text:?}: {err}")))
+        .map_err(|err| StoreError::corrupt(format!("stored version {text:?}"), err))
 }
 
 fn parse_status(text: &str) -> Result<Status, StoreError> {
-    Status::parse(text).ok_or_else(|| StoreError::Backend(format!("stored status {text:?}")))
+    Status::parse(text).ok_or_else(|| StoreError::Corrupt {
+        what: format!("stored status {text:?}"),
+        source: None,
+    })
 }
 
 /// Columns of `versions` read into [`VersionMeta`], in [`META_COLUMNS`] order.
@@ -150,19 +161,24 @@ const GET_VERSION: &str = "SELECT version, status, content_hash, description, ta
 const GET_VERSION_META: &str = "SELECT version, status, content_hash, description, tags, \
      created_at, created_by FROM versions WHERE prompt_id = ?1 AND version_key = ?2";
 
+/// A row's [`META_COLUMNS`]: SQLite's errors outside (the caller names the query), what does
+/// not decode inside.
 fn meta_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<VersionMeta, StoreError>> {
     let version: String = row.get(0)?;
     let status: String = row.get(1)?;
     let tags: String = row.get(4)?;
+    let (content_hash, description, created_at, created_by) =
+        (row.get(2)?, row.get(3)?, row.get(5)?, row.get(6)?);
     Ok((|| {
         Ok(VersionMeta {
             version: parse_version(&version)?,
             status: parse_status(&status)?,
-            content_hash: row.get(2).map_err(backend)?,
-            description: row.get(3).map_err(backend)?,
-            tags: serde_json::from_str(&tags).map_err(backend)?,
-            created_at: row.get(5).map_err(backend)?,
-            created_by: row.get(6).map_err(backend)?,
+            content_hash,
+            description,
+            tags: serde_json::from_str(&tags)
+                .map_err(|err| StoreError::corrupt(format!("stored tags {tags:?}"), err))?,
+            created_at,
+            created_by,
         })
     })())
 }
@@ -175,12 +191,13 @@ fn read_pointer(connection: &Connection, id: &str) -> Result<Pointer, StoreError
                 .query_row(params![id], |row| Ok((row.get(0)?, row.get(1)?)))
                 .optional()
         })
-        .map_err(backend)?;
+        .map_err(sqlite("reading pointers"))?;
     match row {
         None => Ok(Pointer::default()),
         Some((stable, moves)) => Ok(Pointer {
             stable: stable.as_deref().map(parse_version).transpose()?,
-            moves: u64::try_from(moves).map_err(backend)?,
+            moves: u64::try_from(moves)
+                .map_err(|err| StoreError::corrupt(format!("stored move count {moves}"), err))?,
         }),
     }
 }
@@ -190,7 +207,10 @@ impl Store for SqliteStore {
         let record = record.clone();
         self.write(move |connection| {
             let meta = &record.meta;
-            let tags = serde_json::to_string(&meta.tags).map_err(backend)?;
+            let tags = serde_json::to_string(&meta.tags).map_err(|err| StoreError::Failed {
+                what: "encoding the tags".to_owned(),
+                source: Some(err.into()),
+            })?;
             let inserted = connection
                 .execute(
                     "INSERT INTO versions (prompt_id, version_key, version, status, content_hash,
@@ -210,7 +230,7 @@ impl Store for SqliteStore {
                         record.document,
                     ],
                 )
-                .map_err(backend)?;
+                .map_err(sqlite("inserting into versions"))?;
             if inserted == 1 {
                 return Ok(Inserted::Created);
             }
@@ -220,7 +240,7 @@ impl Store for SqliteStore {
                     params![record.prompt_id, meta.version.canonical()],
                     meta_from_row,
                 )
-                .map_err(backend)??;
+                .map_err(sqlite("reading versions"))??;
             Ok(Inserted::Exists(existing))
         })
         .await
@@ -241,7 +261,7 @@ impl Store for SqliteStore {
                         })
                         .optional()
                 })
-                .map_err(backend)?;
+                .map_err(sqlite("reading versions"))?;
             match row {
                 None => Ok(None),
                 Some((meta, document)) => Ok(Some(VersionRecord {
@@ -266,7 +286,7 @@ impl Store for SqliteStore {
                         .query_row(params![id, version.canonical()], meta_from_row)
                         .optional()
                 })
-                .map_err(backend)?
+                .map_err(sqlite("reading versions"))?
                 .transpose()
         })
     }
@@ -274,7 +294,9 @@ impl Store for SqliteStore {
     async fn stable_version_meta(&self, id: &str) -> Result<Option<VersionMeta>, StoreError> {
         self.read(|connection| {
             // One read transaction: the pointer and the version from the same snapshot.
-            let snapshot = connection.unchecked_transaction().map_err(backend)?;
+            let snapshot = connection
+                .unchecked_transaction()
+                .map_err(sqlite("beginning a read transaction"))?;
             let Some(stable) = read_pointer(&snapshot, id)?.stable else {
                 return Ok(None);
             };
@@ -285,7 +307,7 @@ impl Store for SqliteStore {
                         .query_row(params![id, stable.canonical()], meta_from_row)
                         .optional()
                 })
-                .map_err(backend)?
+                .map_err(sqlite("reading versions"))?
                 .transpose()
         })
     }
@@ -296,11 +318,12 @@ impl Store for SqliteStore {
                 .prepare_cached(&format!(
                     "SELECT {META_COLUMNS} FROM versions WHERE prompt_id = ?1"
                 ))
-                .map_err(backend)?;
+                .map_err(sqlite("listing versions"))?;
             let rows = statement
                 .query_map(params![id], meta_from_row)
-                .map_err(backend)?;
-            rows.map(|row| row.map_err(backend)?).collect()
+                .map_err(sqlite("listing versions"))?;
+            rows.map(|row| row.map_err(sqlite("listing versions"))?)
+                .collect()
         })
     }
 
@@ -315,7 +338,7 @@ impl Store for SqliteStore {
                     "SELECT action, from_version, to_version, actor, reason, at FROM history
                      WHERE prompt_id = ?1 ORDER BY seq",
                 )
-                .map_err(backend)?;
+                .map_err(sqlite("reading history"))?;
             let rows = statement
                 .query_map(params![id], |row| {
                     Ok((
@@ -327,12 +350,15 @@ impl Store for SqliteStore {
                         row.get::<_, String>(5)?,
                     ))
                 })
-                .map_err(backend)?;
+                .map_err(sqlite("reading history"))?;
             rows.map(|row| {
-                let (action, from, to, actor, reason, at) = row.map_err(backend)?;
+                let (action, from, to, actor, reason, at) =
+                    row.map_err(sqlite("reading history"))?;
                 Ok(HistoryEvent {
-                    action: Action::parse(&action)
-                        .ok_or_else(|| StoreError::Backend(format!("stored action {action:?}")))?,
+                    action: Action::parse(&action).ok_or_else(|| StoreError::Corrupt {
+                        what: format!("stored action {action:?}"),
+                        source: None,
+                    })?,
                     from: from.as_deref().map(parse_version).transpose()?,
                     to: parse_version(&to)?,
                     actor,
@@ -354,7 +380,7 @@ impl Store for SqliteStore {
         self.write(move |connection| {
             let tx = connection
                 .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(backend)?;
+                .map_err(sqlite("beginning a write transaction"))?;
             let now = read_pointer(&tx, &id)?;
             if now != expected {
                 return Err(StoreError::Conflict);
@@ -364,7 +390,7 @@ impl Store for SqliteStore {
                     "UPDATE versions SET status = 'stable' WHERE prompt_id = ?1 AND version_key = ?2",
                     params![id, event.to.canonical()],
                 )
-                .map_err(backend)?;
+                .map_err(sqlite("updating versions"))?;
             if target != 1 {
                 return Err(StoreError::Conflict);
             }
@@ -373,15 +399,19 @@ impl Store for SqliteStore {
                     "UPDATE versions SET status = 'deprecated' WHERE prompt_id = ?1 AND version_key = ?2",
                     params![id, from.canonical()],
                 )
-                .map_err(backend)?;
+                .map_err(sqlite("updating versions"))?;
             }
-            let moves = i64::try_from(expected.moves + 1).map_err(backend)?;
+            let next = expected.moves.saturating_add(1);
+            let moves = i64::try_from(next).map_err(|err| StoreError::Failed {
+                what: format!("move count {next} out of range"),
+                source: Some(err.into()),
+            })?;
             tx.execute(
                 "INSERT INTO pointers (prompt_id, stable, moves) VALUES (?1, ?2, ?3)
                  ON CONFLICT (prompt_id) DO UPDATE SET stable = excluded.stable, moves = excluded.moves",
                 params![id, event.to.to_string(), moves],
             )
-            .map_err(backend)?;
+            .map_err(sqlite("updating pointers"))?;
             tx.execute(
                 "INSERT INTO history (prompt_id, seq, action, from_version, to_version, actor, reason, at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -396,8 +426,8 @@ impl Store for SqliteStore {
                     event.at,
                 ],
             )
-            .map_err(backend)?;
-            tx.commit().map_err(backend)
+            .map_err(sqlite("appending to history"))?;
+            tx.commit().map_err(sqlite("committing a pointer move"))
         })
         .await
     }
