@@ -8,6 +8,9 @@
 # this measures moto far more than the registry).
 #
 # Usage: bench/registry_bench.sh [ROUNDS] [SECONDS]      (default 3 rounds of 10 s)
+# PROMPTOPS_BENCH_BEFORE=PATH: a `promptops` binary built from another commit (say main's); it
+# serves a second registry (its own database, same setup) and each round measures it too, right
+# after this build's, so "before" and "after" share the machine's conditions.
 # Needs wrk (Debian package `wrk`; installed with apt-get when missing and running as root) and,
 # for the moto row, the venv that scripts/test.sh creates (target/venv; skipped when absent).
 set -euo pipefail
@@ -19,6 +22,7 @@ reg_port=8090
 base_port=8091
 moto_port=8092
 dyn_port=8093
+before_port=8094
 token="bench-reader-and-releaser"
 
 if ! command -v wrk >/dev/null; then
@@ -45,16 +49,29 @@ pids+=("$reg_pid")
 target/release/examples/trivial_json "127.0.0.1:$base_port" 2>"$work/trivial.log" &
 base_pid=$!
 pids+=("$base_pid")
-for port in $reg_port $base_port; do
+ports=("$reg_port" "$base_port")
+before=${PROMPTOPS_BENCH_BEFORE:-}
+if [ -n "$before" ]; then
+  "$before" registry serve --listen "127.0.0.1:$before_port" \
+    --store "sqlite:$work/registry-before.db" --tokens "$work/tokens.yaml" 2>"$work/registry-before.log" &
+  before_pid=$!
+  pids+=("$before_pid")
+  ports+=("$before_port")
+fi
+for port in "${ports[@]}"; do
   for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
 done
 
 auth=(-H "Authorization: Bearer $token")
-curl -sf "${auth[@]}" -H 'content-type: application/json' \
-  -d '{"prompt_id":"bench.prompt","version":"1","content":"Classify: {{ message }}"}' \
-  "http://127.0.0.1:$reg_port/prompts" >/dev/null
-curl -sf "${auth[@]}" -H 'content-type: application/json' -d '{"version":"1"}' \
-  "http://127.0.0.1:$reg_port/prompts/bench.prompt/promote" >/dev/null
+for port in "${ports[@]}"; do
+  [ "$port" = "$base_port" ] && continue
+  curl -sf "${auth[@]}" -H 'content-type: application/json' \
+    -d '{"prompt_id":"bench.prompt","version":"1","content":"Classify: {{ message }}"}' \
+    "http://127.0.0.1:$port/prompts" >/dev/null
+  curl -sf "${auth[@]}" -H 'content-type: application/json' -d '{"version":"1"}' \
+    "http://127.0.0.1:$port/prompts/bench.prompt/promote" >/dev/null
+done
+echo "load average at the start: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # CPU time a process has used, in clock ticks (user + system).
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
@@ -87,7 +104,13 @@ for round in $(seq "$rounds"); do
   read -r rps p50 p99 cpu < <(measure "http://127.0.0.1:$reg_port/prompts/bench.prompt" "$reg_pid")
   printf '%-6s %-28s %10s %9s %9s %12s\n' "$round" "registry resolve (sqlite)" "$rps" "$p50" "$p99" "$cpu"
   echo "$rps $p99 $cpu" >> "$work/registry.txt"
+  if [ -n "$before" ]; then
+    read -r rps p50 p99 cpu < <(measure "http://127.0.0.1:$before_port/prompts/bench.prompt" "$before_pid")
+    printf '%-6s %-28s %10s %9s %9s %12s\n' "$round" "registry resolve, before" "$rps" "$p50" "$p99" "$cpu"
+    echo "$rps $p99 $cpu" >> "$work/before.txt"
+  fi
 done
+echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 base=$(cut -d' ' -f1 "$work/base.txt" | median)
 base_cpu=$(cut -d' ' -f2 "$work/base.txt" | median)
@@ -97,6 +120,12 @@ reg_cpu=$(cut -d' ' -f3 "$work/registry.txt" | median)
 echo "median req/s: registry $reg, trivial handler $base, ratio $(echo "scale=2; $reg / $base" | bc)"
 echo "median CPU per request: registry ${reg_cpu} µs, trivial handler ${base_cpu} µs, ratio $(echo "scale=2; $base_cpu / $reg_cpu" | bc)"
 echo "median p99: registry ${reg_p99} ms"
+if [ -n "$before" ]; then
+  bef=$(cut -d' ' -f1 "$work/before.txt" | median)
+  bef_p99=$(cut -d' ' -f2 "$work/before.txt" | median)
+  bef_cpu=$(cut -d' ' -f3 "$work/before.txt" | median)
+  echo "before: median req/s $bef (ratio $(echo "scale=2; $bef / $base" | bc)), p99 ${bef_p99} ms, CPU per request ${bef_cpu} µs (ratio $(echo "scale=2; $base_cpu / $bef_cpu" | bc))"
+fi
 
 echo "promote latency while 64 connections resolve the prompt being promoted:"
 wrk -t2 -c64 -d30s "${auth[@]}" "http://127.0.0.1:$reg_port/prompts/bench.latency" >/dev/null 2>&1 &

@@ -21,6 +21,8 @@ use promptops_registry::http::{router_with_limits, AppState};
 use promptops_registry::store::sqlite::SqliteStore;
 use promptops_registry::{Auth, Limits, Registry, ServerLimits, Tokens};
 
+use promptops_core::error::chain;
+
 use crate::Outcome;
 
 /// Arguments of `promptops registry`.
@@ -345,7 +347,7 @@ async fn serve(
                 Ok(store) => store,
                 Err(err) => {
                     return Outcome::fail(
-                        format!("error: cannot open {}: {err}\n", path.display()),
+                        format!("error: cannot open {}: {}\n", path.display(), chain(&err)),
                         2,
                     )
                 }
@@ -404,21 +406,6 @@ async fn run_server<S: promptops_registry::Store + Clone>(
     )
     .await;
     Outcome::ok(String::new())
-}
-
-/// An error and its sources, `: `-separated, for the terminal.
-fn chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        let message = cause.to_string();
-        if !text.contains(&message) {
-            text.push_str(": ");
-            text.push_str(&message);
-        }
-        source = cause.source();
-    }
-    text
 }
 
 /// The outcome of a failed request: exit 1 when the registry refused it (a 4xx), 3 when it is

@@ -44,9 +44,22 @@ pub enum RegistryError {
     /// A token whose role may not do this.
     #[error("{0}")]
     Forbidden(String),
-    /// The store failed; the message is for logs, not for callers.
-    #[error("store error: {0}")]
-    Store(String),
+    /// The store failed; its cause is for logs, not for callers.
+    #[error("the store failed")]
+    Store(#[from] crate::store::StoreError),
+    /// A stored document does not decode (written by something else, or corrupt); the cause
+    /// is for logs, not for callers.
+    #[error("the stored document of {what} does not decode")]
+    StoredDocument {
+        /// Which version (`id@version`).
+        what: String,
+        /// The decoder's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// A read that could not settle (the stable version kept changing under it); retry.
+    #[error("{0}")]
+    Contended(String),
     /// The request body did not arrive within the request timeout.
     #[error("{0}")]
     BodyTimeout(String),
@@ -89,7 +102,9 @@ impl RegistryError {
             RegistryError::Conflict(_) => ErrorCode::Conflict,
             RegistryError::Unauthorized(_) => ErrorCode::Unauthorized,
             RegistryError::Forbidden(_) => ErrorCode::Forbidden,
-            RegistryError::Store(_) => ErrorCode::Unavailable,
+            RegistryError::Store(_)
+            | RegistryError::StoredDocument { .. }
+            | RegistryError::Contended(_) => ErrorCode::Unavailable,
             RegistryError::BodyTimeout(_) => ErrorCode::BodyTimeout,
             RegistryError::Timeout(_) => ErrorCode::Timeout,
             RegistryError::Busy(_) => ErrorCode::Busy,
@@ -102,7 +117,9 @@ impl RegistryError {
     /// The message a caller sees: never a store's internals.
     pub fn public_message(&self) -> String {
         match self {
-            RegistryError::Store(_) => {
+            RegistryError::Store(_)
+            | RegistryError::StoredDocument { .. }
+            | RegistryError::Contended(_) => {
                 "the registry's store is unavailable; retry later".to_owned()
             }
             RegistryError::Internal(_) => {
@@ -128,8 +145,14 @@ impl IntoResponse for RegistryError {
     /// or a bug is logged with its cause and answered without it.
     fn into_response(self) -> Response {
         match &self {
-            RegistryError::Store(_) | RegistryError::Internal(_) => {
-                tracing::error!(target: "promptops::registry", error = %self, "request failed");
+            RegistryError::Store(_)
+            | RegistryError::StoredDocument { .. }
+            | RegistryError::Contended(_)
+            | RegistryError::Internal(_) => {
+                // The whole chain (the store's operation, then SQLite's or the SDK's causes),
+                // in the log only.
+                let error = promptops_core::error::chain(&self);
+                tracing::error!(target: "promptops::registry", error = %error, "request failed");
             }
             _ => {}
         }

@@ -96,20 +96,27 @@ impl Resolved {
 
     /// The prompt as the model type, decoded from the wire JSON with the current status.
     pub fn def(&self) -> Result<promptops_core::PromptDef, RegistryError> {
-        let json = serde_json::to_string(&self.body())
-            .map_err(|err| RegistryError::Store(format!("stored document: {err}")))?;
-        wire::from_json(&json)
-            .map_err(|err| RegistryError::Store(format!("stored document: {err}")))
+        let stored =
+            |source: Box<dyn std::error::Error + Send + Sync>| RegistryError::StoredDocument {
+                what: format!("{}@{}", self.document_id(), self.meta.version),
+                source,
+            };
+        let json = serde_json::to_string(&self.body()).map_err(|err| stored(err.into()))?;
+        wire::from_json(&json).map_err(|err| stored(err.into()))
+    }
+
+    /// The prompt id the stored document names.
+    fn document_id(&self) -> &str {
+        self.document
+            .get("prompt_id")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or("?")
     }
 
     /// The ETag: the content hash, so a version has the same tag in every mode.
     pub fn etag(&self) -> String {
         format!("\"{}\"", self.meta.content_hash)
     }
-}
-
-fn store_error(err: StoreError) -> RegistryError {
-    RegistryError::Store(err.to_string())
 }
 
 /// Now, as RFC 3339 UTC with seconds (`2026-11-25T22:51:00Z`).
@@ -151,12 +158,7 @@ impl<S: Store> Registry<S> {
             meta,
             document: wire::to_json(&def),
         };
-        match self
-            .store
-            .insert_version(&record)
-            .await
-            .map_err(store_error)?
-        {
+        match self.store.insert_version(&record).await? {
             Inserted::Created => Ok(PushResult {
                 outcome: PushOutcome {
                     prompt_id: def.id,
@@ -188,8 +190,7 @@ impl<S: Store> Registry<S> {
     async fn record(&self, id: &str, version: &Version) -> Result<VersionRecord, RegistryError> {
         self.store
             .get_version(id, version)
-            .await
-            .map_err(store_error)?
+            .await?
             .ok_or_else(|| RegistryError::NotFound(format!("{id}@{version} does not exist")))
     }
 
@@ -199,8 +200,7 @@ impl<S: Store> Registry<S> {
         let meta = self
             .store
             .get_version_meta(id, version)
-            .await
-            .map_err(store_error)?
+            .await?
             .ok_or_else(|| RegistryError::NotFound(format!("{id}@{version} does not exist")))?;
         self.with_document(id, meta).await
     }
@@ -240,15 +240,14 @@ impl<S: Store> Registry<S> {
     /// A stored document, checked by the one wire decoder (format, contract hash), as a JSON
     /// object without its state-dependent fields.
     fn document(record: &VersionRecord) -> Result<Document, RegistryError> {
-        let invalid = |err: &dyn std::fmt::Display| {
-            RegistryError::Store(format!(
-                "stored document of {}@{}: {err}",
-                record.prompt_id, record.meta.version
-            ))
-        };
-        wire::from_json(&record.document).map_err(|err| invalid(&err))?;
+        let invalid =
+            |err: Box<dyn std::error::Error + Send + Sync>| RegistryError::StoredDocument {
+                what: format!("{}@{}", record.prompt_id, record.meta.version),
+                source: err,
+            };
+        wire::from_json(&record.document).map_err(|err| invalid(err.into()))?;
         let mut document: Document =
-            serde_json::from_str(&record.document).map_err(|err| invalid(&err))?;
+            serde_json::from_str(&record.document).map_err(|err| invalid(err.into()))?;
         document.remove("status");
         document.remove("version");
         Ok(document)
@@ -270,8 +269,7 @@ impl<S: Store> Registry<S> {
                 let newest = self
                     .store
                     .list_versions(id)
-                    .await
-                    .map_err(store_error)?
+                    .await?
                     .into_iter()
                     .filter(|meta| meta.status != Status::Deprecated)
                     .map(|meta| meta.version)
@@ -294,17 +292,15 @@ impl<S: Store> Registry<S> {
     /// stopped being stable, so both are read again until the version says `stable`.
     async fn stable(&self, id: &str) -> Result<Resolved, RegistryError> {
         for _ in 0..MOVE_ATTEMPTS {
-            let meta = self
-                .store
-                .stable_version_meta(id)
-                .await
-                .map_err(store_error)?
-                .ok_or_else(|| RegistryError::NotFound(format!("{id} has no stable version")))?;
+            let meta =
+                self.store.stable_version_meta(id).await?.ok_or_else(|| {
+                    RegistryError::NotFound(format!("{id} has no stable version"))
+                })?;
             if meta.status == Status::Stable {
                 return self.with_document(id, meta).await;
             }
         }
-        Err(RegistryError::Store(format!(
+        Err(RegistryError::Contended(format!(
             "{id}: the stable version kept changing while it was read"
         )))
     }
@@ -320,7 +316,7 @@ impl<S: Store> Registry<S> {
         check_id(id)?;
         let limit = limit.unwrap_or(MAX_PAGE).clamp(1, MAX_PAGE);
         let after = cursor.map(crate::ids::parse_version).transpose()?;
-        let mut versions = self.store.list_versions(id).await.map_err(store_error)?;
+        let mut versions = self.store.list_versions(id).await?;
         versions.sort_by_key(|meta| meta.version);
         let mut page: Vec<VersionMeta> = versions
             .into_iter()
@@ -347,9 +343,11 @@ impl<S: Store> Registry<S> {
         version: &Version,
     ) -> Result<(Version, String), RegistryError> {
         let record = self.record(id, version).await?;
-        let def = wire::from_json(&record.document).map_err(|err| {
-            RegistryError::Store(format!("stored document of {id}@{version}: {err}"))
-        })?;
+        let def =
+            wire::from_json(&record.document).map_err(|err| RegistryError::StoredDocument {
+                what: format!("{id}@{version}"),
+                source: err.into(),
+            })?;
         Ok((record.meta.version, def.template))
     }
 
@@ -382,7 +380,7 @@ impl<S: Store> Registry<S> {
     /// The audit trail, oldest first.
     pub async fn history(&self, id: &str) -> Result<Vec<HistoryEvent>, RegistryError> {
         check_id(id)?;
-        self.store.history(id).await.map_err(store_error)
+        self.store.history(id).await.map_err(RegistryError::from)
     }
 
     /// Makes `version` the one stable version. With `expected_stable`, only if that is the
@@ -398,7 +396,7 @@ impl<S: Store> Registry<S> {
         check_id(id)?;
         let target = self.record(id, version).await?.meta.version;
         for _ in 0..MOVE_ATTEMPTS {
-            let pointer = self.store.pointer(id).await.map_err(store_error)?;
+            let pointer = self.store.pointer(id).await?;
             if let Some(expected) = expected_stable {
                 if pointer.stable != expected {
                     return Err(RegistryError::Conflict(format!(
@@ -445,8 +443,8 @@ impl<S: Store> Registry<S> {
             self.record(id, version).await?;
         }
         for _ in 0..MOVE_ATTEMPTS {
-            let pointer = self.store.pointer(id).await.map_err(store_error)?;
-            let history = self.store.history(id).await.map_err(store_error)?;
+            let pointer = self.store.pointer(id).await?;
+            let history = self.store.history(id).await?;
             if history.len() as u64 != pointer.moves {
                 continue; // a move landed between the two reads
             }
@@ -524,7 +522,7 @@ impl<S: Store> Registry<S> {
             Err(StoreError::Conflict) => Err(RegistryError::Conflict(format!(
                 "{id}: the stable version changed concurrently"
             ))),
-            Err(err) => Err(store_error(err)),
+            Err(err) => Err(err.into()),
         }
     }
 }

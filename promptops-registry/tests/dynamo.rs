@@ -454,7 +454,7 @@ async fn items_and_objects_have_the_documented_layout() {
         .expect("overwrite behind the store's back");
     let tampered = store.get_version("layout.prompt_v2", &version("1.2")).await;
     assert!(
-        matches!(&tampered, Err(StoreError::Backend(message)) if message.contains("SHA-256")),
+        matches!(&tampered, Err(StoreError::Corrupt { what, .. }) if what.contains("SHA-256")),
         "{tampered:?}"
     );
 }

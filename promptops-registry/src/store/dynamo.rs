@@ -254,7 +254,9 @@ impl DynamoStore {
     /// Writes `body` under `key` unless an object is there (which, by the key's construction,
     /// holds the same bytes).
     async fn put_document(&self, key: &str, body: &str) -> Result<(), StoreError> {
-        for attempt in 1..=S3_PUT_ATTEMPTS {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
             let result = self
                 .s3
                 .put_object()
@@ -275,14 +277,17 @@ impl DynamoStore {
                         ))
                         .await;
                     }
-                    _ => return Err(sdk_error("S3 PutObject", &self.bucket, err)),
+                    // The last attempt's conflict lands here too, with its SDK error.
+                    _ => {
+                        return Err(sdk_error(
+                            "S3 PutObject",
+                            &format!("{}/{key}", self.bucket),
+                            err,
+                        ))
+                    }
                 },
             }
         }
-        Err(StoreError::Backend(format!(
-            "S3 PutObject on {}/{key}: conditional write conflicts persisted",
-            self.bucket
-        )))
     }
 
     /// Best-effort removal of an object no version can ever reference.
@@ -312,27 +317,29 @@ impl DynamoStore {
             .key(key)
             .send()
             .await
-            .map_err(|err| sdk_error("S3 GetObject", &self.bucket, err))?;
+            .map_err(|err| sdk_error("S3 GetObject", &format!("{}/{key}", self.bucket), err))?;
         let bytes = output
             .body
             .collect()
             .await
-            .map_err(|err| {
-                StoreError::Backend(format!("S3 GetObject on {}/{key}: {err}", self.bucket))
+            .map_err(|err| StoreError::Aws {
+                operation: "S3 GetObject (reading the body)",
+                resource: format!("{}/{key}", self.bucket),
+                source: err.into(),
             })?
             .into_bytes();
         let actual = promptops_build::tree::hex_sha256(&bytes);
         if actual != sha256 {
-            return Err(StoreError::Backend(format!(
-                "S3 object {}/{key} has SHA-256 {actual}, the version item expects {sha256}",
-                self.bucket
-            )));
+            return Err(StoreError::Corrupt {
+                what: format!(
+                    "S3 object {}/{key} has SHA-256 {actual}, the version item expects {sha256}",
+                    self.bucket
+                ),
+                source: None,
+            });
         }
         String::from_utf8(bytes.to_vec()).map_err(|err| {
-            StoreError::Backend(format!(
-                "S3 object {}/{key} is not UTF-8: {err}",
-                self.bucket
-            ))
+            StoreError::corrupt(format!("S3 object {}/{key} is not UTF-8", self.bucket), err)
         })
     }
 }
@@ -340,7 +347,10 @@ impl DynamoStore {
 /// The S3 key of a document: only validated parts (the id is checked again here, so the key
 /// never depends on a caller having done it).
 fn document_key(id: &str, version: &Version, sha256: &str) -> Result<String, StoreError> {
-    check_id(id).map_err(|err| StoreError::Backend(format!("refusing to store: {err}")))?;
+    check_id(id).map_err(|err| StoreError::Failed {
+        what: "refusing to build an S3 key from an invalid id".to_owned(),
+        source: Some(err.into()),
+    })?;
     Ok(format!(
         "{S3_PREFIX}{id}/{}/{sha256}.json",
         version.canonical()
@@ -351,17 +361,17 @@ fn history_key(seq: u64) -> String {
     format!("{HISTORY_PREFIX}{seq:020}")
 }
 
-/// A backend error with the operation, the resource and the SDK's full error chain (for logs;
-/// the registry never shows it to callers).
-fn sdk_error<E, R>(operation: &str, resource: &str, err: SdkError<E, R>) -> StoreError
+/// An SDK failure with the operation and the resource it was called on; the SDK's error is
+/// kept whole as the source (for logs; the registry never shows it to callers).
+fn sdk_error<E, R>(operation: &'static str, resource: &str, err: SdkError<E, R>) -> StoreError
 where
-    E: std::error::Error + 'static,
-    R: std::fmt::Debug,
+    SdkError<E, R>: std::error::Error + Send + Sync + 'static,
 {
-    StoreError::Backend(format!(
-        "{operation} on {resource}: {}",
-        DisplayErrorContext(&err)
-    ))
+    StoreError::Aws {
+        operation,
+        resource: resource.to_owned(),
+        source: Box::new(err),
+    }
 }
 
 /// Reads typed attributes out of an item, naming the item in every error.
@@ -372,10 +382,10 @@ struct Fields<'a> {
 
 impl<'a> Fields<'a> {
     fn missing(&self, name: &str) -> StoreError {
-        StoreError::Backend(format!(
-            "{}: attribute `{name}` is missing or mistyped",
-            self.what
-        ))
+        StoreError::Corrupt {
+            what: format!("{}: attribute `{name}` is missing or mistyped", self.what),
+            source: None,
+        }
     }
 
     fn opt_s(&self, name: &str) -> Result<Option<&'a str>, StoreError> {
@@ -392,7 +402,9 @@ impl<'a> Fields<'a> {
 
     fn n(&self, name: &str) -> Result<u64, StoreError> {
         match self.item.get(name) {
-            Some(AttributeValue::N(number)) => number.parse().map_err(|_| self.missing(name)),
+            Some(AttributeValue::N(number)) => number.parse().map_err(|err| {
+                StoreError::corrupt(format!("{}: attribute `{name}`", self.what), err)
+            }),
             _ => Err(self.missing(name)),
         }
     }
@@ -400,14 +412,14 @@ impl<'a> Fields<'a> {
     fn version(&self, name: &str) -> Result<Version, StoreError> {
         let text = self.s(name)?;
         text.parse()
-            .map_err(|err| StoreError::Backend(format!("{}: attribute `{name}`: {err}", self.what)))
+            .map_err(|err| StoreError::corrupt(format!("{}: attribute `{name}`", self.what), err))
     }
 
     fn opt_version(&self, name: &str) -> Result<Option<Version>, StoreError> {
         self.opt_s(name)?
             .map(|text| {
                 text.parse().map_err(|err| {
-                    StoreError::Backend(format!("{}: attribute `{name}`: {err}", self.what))
+                    StoreError::corrupt(format!("{}: attribute `{name}`", self.what), err)
                 })
             })
             .transpose()
@@ -444,8 +456,10 @@ fn version_from_item(item: &HashMap<String, AttributeValue>) -> Result<VersionIt
     Ok(VersionItem {
         meta: VersionMeta {
             version: fields.version("version_as_pushed")?,
-            status: Status::parse(status)
-                .ok_or_else(|| StoreError::Backend(format!("version item: status {status:?}")))?,
+            status: Status::parse(status).ok_or_else(|| StoreError::Corrupt {
+                what: format!("version item: status {status:?}"),
+                source: None,
+            })?,
             content_hash: fields.s("content_hash")?.to_owned(),
             description: fields.opt_s("description")?.map(str::to_owned),
             tags: fields.strings("tags")?,
@@ -464,8 +478,10 @@ fn history_from_item(item: &HashMap<String, AttributeValue>) -> Result<HistoryEv
     };
     let action = fields.s("action")?;
     Ok(HistoryEvent {
-        action: Action::parse(action)
-            .ok_or_else(|| StoreError::Backend(format!("history item: action {action:?}")))?,
+        action: Action::parse(action).ok_or_else(|| StoreError::Corrupt {
+            what: format!("history item: action {action:?}"),
+            source: None,
+        })?,
         from: fields.opt_version("from_version")?,
         to: fields.version("to_version")?,
         actor: fields.s("actor")?.to_owned(),
@@ -490,8 +506,11 @@ fn put_opt(item: &mut HashMap<String, AttributeValue>, name: &str, value: Option
     }
 }
 
-fn build_error(err: impl std::fmt::Display) -> StoreError {
-    StoreError::Backend(format!("building a DynamoDB request: {err}"))
+fn build_error(err: aws_sdk_dynamodb::error::BuildError) -> StoreError {
+    StoreError::Failed {
+        what: "building a DynamoDB request".to_owned(),
+        source: Some(err.into()),
+    }
 }
 
 /// Whether a cancelled transaction failed on a condition (or on a concurrent write to one of
@@ -526,8 +545,8 @@ impl Store for DynamoStore {
         self.put_document(&s3_key, &record.document).await?;
 
         if self.faults.fail_before_commit.swap(false, Ordering::SeqCst) {
-            return Err(StoreError::Backend(
-                "injected fault: after the S3 write, before the DynamoDB commit".to_owned(),
+            return Err(StoreError::failed(
+                "injected fault: after the S3 write, before the DynamoDB commit",
             ));
         }
 
@@ -568,7 +587,7 @@ impl Store for DynamoStore {
             Some(item) => version_from_item(item)?,
             None => {
                 let item = self.get_item(id, range).await?.ok_or_else(|| {
-                    StoreError::Backend(format!(
+                    StoreError::failed(format!(
                         "{id}@{}: the conditional put failed but no item is stored",
                         meta.version
                     ))

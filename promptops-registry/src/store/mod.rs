@@ -42,15 +42,92 @@ pub struct Pointer {
     pub moves: u64,
 }
 
+/// An underlying error of any type, kept as a [`StoreError`]'s source (the AWS SDK has one
+/// error type per operation; boxing them keeps this enum independent of those types).
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
 /// Why a store operation failed.
+///
+/// A variant that wraps another error keeps it as its [`source`](std::error::Error::source),
+/// and its own message says only what the store was doing (which operation, on which table or
+/// bucket): a report that walks the chain ([`StoreError::report`]) then shows every cause once.
+/// Strings appear only where an error is born in the store itself.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The pointer moved since it was read, or a version's state changed: read again.
     #[error("the prompt changed concurrently")]
     Conflict,
-    /// The store itself failed (I/O, network, the service).
-    #[error("{0}")]
-    Backend(String),
+    /// The SQLite database could not be opened or set up.
+    #[error("opening the SQLite database {}", path.display())]
+    Open {
+        /// The database file.
+        path: std::path::PathBuf,
+        /// What SQLite said.
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// A SQLite statement or transaction failed.
+    #[error("SQLite: {operation}")]
+    Sqlite {
+        /// What the store was doing, naming the table (`reading pointers`).
+        operation: &'static str,
+        /// What SQLite said.
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// The blocking task that ran a SQLite write did not finish (it panicked, or the runtime
+    /// is shutting down).
+    #[error("SQLite: the write task did not finish")]
+    Task(#[from] tokio::task::JoinError),
+    /// A call to an AWS service failed.
+    #[error("{operation} on {resource}")]
+    Aws {
+        /// The service and operation (`DynamoDB GetItem`).
+        operation: &'static str,
+        /// The table, bucket or object (`bucket/key`) it was called on.
+        resource: String,
+        /// The SDK's error.
+        #[source]
+        source: BoxError,
+    },
+    /// What the store holds is not what it wrote: a row or item that does not decode, an
+    /// object whose hash differs from its version's.
+    #[error("{what}")]
+    Corrupt {
+        /// Which record, and what is wrong with it.
+        what: String,
+        /// The decoding error, when there is one.
+        #[source]
+        source: Option<BoxError>,
+    },
+    /// The store failed for a reason of its own (a key it refuses to build, a value it cannot
+    /// encode, a test's injected fault).
+    #[error("{what}")]
+    Failed {
+        /// What failed.
+        what: String,
+        /// The underlying error, when there is one.
+        #[source]
+        source: Option<BoxError>,
+    },
+}
+
+impl StoreError {
+    /// A record that does not decode: `what` names it, `source` says why.
+    pub fn corrupt(what: impl Into<String>, source: impl Into<BoxError>) -> StoreError {
+        StoreError::Corrupt {
+            what: what.into(),
+            source: Some(source.into()),
+        }
+    }
+
+    /// A failure born in the store, with no underlying error.
+    pub fn failed(what: impl Into<String>) -> StoreError {
+        StoreError::Failed {
+            what: what.into(),
+            source: None,
+        }
+    }
 }
 
 /// The outcome of [`Store::insert_version`].
@@ -131,4 +208,46 @@ pub trait Store: Send + Sync + 'static {
         expected: &Pointer,
         event: &HistoryEvent,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn store_errors_keep_their_sources_and_report_the_whole_chain() {
+        // The registry's error type will wrap a StoreError: it must be a thread-safe error.
+        fn is_error<E: std::error::Error + Send + Sync + 'static>(_: &E) {}
+
+        let dir =
+            std::env::temp_dir().join(format!("promptops-no-such-dir-{}", std::process::id()));
+        let err = sqlite::SqliteStore::open(dir.join("deeper").join("registry.db"))
+            .expect_err("the directory does not exist");
+        is_error(&err);
+        assert!(matches!(err, StoreError::Open { .. }), "{err:?}");
+        let source = std::error::Error::source(&err).expect("SQLite's error is kept");
+        assert!(source.downcast_ref::<rusqlite::Error>().is_some());
+        // The message says what and where; the report adds SQLite's own words once.
+        assert!(err.to_string().contains("registry.db"), "{err}");
+        assert!(
+            promptops_core::error::chain(&err).starts_with(&format!("{err}: {source}")),
+            "{}",
+            promptops_core::error::chain(&err)
+        );
+
+        let corrupt = StoreError::corrupt(
+            "stored version \"x\"",
+            "x".parse::<Version>().expect_err("not a version"),
+        );
+        assert!(std::error::Error::source(&corrupt).is_some());
+        assert!(
+            promptops_core::error::chain(&corrupt).starts_with("stored version \"x\": "),
+            "{}",
+            promptops_core::error::chain(&corrupt)
+        );
+        assert_eq!(
+            promptops_core::error::chain(&StoreError::Conflict),
+            "the prompt changed concurrently"
+        );
+    }
 }

@@ -5,7 +5,35 @@
 //! acknowledged write. Each primitive is one transaction; `move_pointer` takes the write lock
 //! up front (`BEGIN IMMEDIATE`), so concurrent moves serialize and the losers see the moved
 //! pointer. Reads use their own connections, so they never wait for a write's fsync.
+//!
+//! # The stable-pointer cache
+//!
+//! A production resolve asks for the stable version (`stable_version_meta`) on every request,
+//! and the answer changes only when the pointer moves. Each reader connection therefore keeps
+//! the stable versions it has read, tagged with SQLite's `PRAGMA data_version` at the time, and
+//! answers from them while `data_version` on that connection is unchanged. That one pragma
+//! replaces a read transaction with two B-tree lookups, the row decoding and the version
+//! parsing (what it saves is measured in BENCHMARKS.md).
+//!
+//! Why this stays right when another process writes the file: `data_version` on a connection
+//! changes whenever *any other* connection has committed to the database, in this process or
+//! another, and it is read in a read transaction of its own, which sees every commit that
+//! returned before it began. A reader connection never writes (all writes go through the
+//! writer connection), so no commit escapes it: this process's own promotes arrive the same
+//! way as a second process's. So:
+//!
+//! * a resolve that begins after a move was acknowledged (by any process) reads a new
+//!   `data_version`, drops the cache and reads the pointer from the database;
+//! * a cache entry is filled on the same connection, under the same lock, after the pragma, so
+//!   it is never older than the `data_version` it is tagged with (it may be newer, when a
+//!   commit lands between the two: then that read itself moved the connection's
+//!   `data_version`, and the next resolve drops the entry);
+//! * the pragma's read transaction ends before the call returns (the statement is reset), so a
+//!   connection never sits on an old snapshot.
+//!
+//! The cache is per connection because `data_version` values mean nothing across connections.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -50,11 +78,49 @@ CREATE TABLE IF NOT EXISTS history (
 /// Readers kept open beside the writer.
 const READERS: usize = 4;
 
+/// Most prompts whose stable version one reader connection keeps; when full, it starts over
+/// (ids that do not exist are cached as "none", so a scan of made-up ids must not grow it).
+const STABLE_CACHE_ENTRIES: usize = 4096;
+
 /// The embedded SQLite store.
 #[derive(Clone)]
 pub struct SqliteStore {
     writer: Arc<Mutex<Connection>>,
-    readers: Arc<Vec<Mutex<Connection>>>,
+    readers: Arc<Vec<Mutex<Reader>>>,
+}
+
+/// A reader connection and the stable versions read on it (see the module docs).
+struct Reader {
+    connection: Connection,
+    stable: StableCache,
+}
+
+/// Stable versions by prompt id (`None`: no stable version), valid while the connection's
+/// `PRAGMA data_version` is `data_version`.
+#[derive(Default)]
+struct StableCache {
+    data_version: Option<i64>,
+    entries: HashMap<String, Option<VersionMeta>>,
+}
+
+impl StableCache {
+    /// The cached answer for `id`, if the database has not changed since it was read; drops
+    /// every entry when it has.
+    fn get(&mut self, data_version: i64, id: &str) -> Option<&Option<VersionMeta>> {
+        if self.data_version != Some(data_version) {
+            self.entries.clear();
+            self.data_version = Some(data_version);
+            return None;
+        }
+        self.entries.get(id)
+    }
+
+    fn insert(&mut self, id: &str, stable: Option<VersionMeta>) {
+        if self.entries.len() >= STABLE_CACHE_ENTRIES {
+            self.entries.clear();
+        }
+        self.entries.insert(id.to_owned(), stable);
+    }
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -63,11 +129,12 @@ impl std::fmt::Debug for SqliteStore {
     }
 }
 
-fn backend(err: impl std::fmt::Display) -> StoreError {
-    StoreError::Backend(err.to_string())
+/// Maps a SQLite failure to [`StoreError::Sqlite`], saying what the store was doing.
+fn sqlite(operation: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError {
+    move |source| StoreError::Sqlite { operation, source }
 }
 
-fn lock(connection: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
+fn lock<T>(connection: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while holding the lock cannot leave SQLite inconsistent (transactions roll back
     // on drop), so a poisoned lock is still usable.
     connection
@@ -76,14 +143,18 @@ fn lock(connection: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
 }
 
 fn open_connection(path: &Path) -> Result<Connection, StoreError> {
-    let connection = Connection::open(path).map_err(backend)?;
-    connection
-        .busy_timeout(std::time::Duration::from_secs(10))
-        .map_err(backend)?;
-    connection
-        .execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")
-        .map_err(backend)?;
-    Ok(connection)
+    let opened = (|| {
+        let connection = Connection::open(path)?;
+        connection.busy_timeout(std::time::Duration::from_secs(10))?;
+        connection.execute_batch(
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;",
+        )?;
+        Ok(connection)
+    })();
+    opened.map_err(|source| StoreError::Open {
+        path: path.to_owned(),
+        source,
+    })
 }
 
 impl SqliteStore {
@@ -91,9 +162,21 @@ impl SqliteStore {
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
         let path = path.as_ref();
         let writer = open_connection(path)?;
-        writer.execute_batch(SCHEMA).map_err(backend)?;
+        writer
+            .execute_batch(SCHEMA)
+            .map_err(|source| StoreError::Open {
+                path: path.to_owned(),
+                source,
+            })?;
         let readers = (0..READERS)
-            .map(|_| open_connection(path).map(Mutex::new))
+            .map(|_| {
+                open_connection(path).map(|connection| {
+                    Mutex::new(Reader {
+                        connection,
+                        stable: StableCache::default(),
+                    })
+                })
+            })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(SqliteStore {
             writer: Arc::new(Mutex::new(writer)),
@@ -108,34 +191,66 @@ impl SqliteStore {
         work: impl FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
         let writer = Arc::clone(&self.writer);
-        tokio::task::spawn_blocking(move || work(&mut lock(&writer)))
-            .await
-            .map_err(backend)?
+        tokio::task::spawn_blocking(move || work(&mut lock(&writer))).await?
     }
 
-    /// Runs `work` on a free reader connection (the first one not in use, else the first).
-    /// Reads in WAL mode take microseconds and never wait for the writer, so they run on the
-    /// calling thread.
+    /// A free reader (the first one not in use, else the first). Reads in WAL mode take
+    /// microseconds and never wait for the writer, so they run on the calling thread.
+    fn reader(&self) -> MutexGuard<'_, Reader> {
+        for reader in self.readers.iter() {
+            if let Ok(reader) = reader.try_lock() {
+                return reader;
+            }
+        }
+        lock(&self.readers[0])
+    }
+
+    /// Runs `work` on a free reader connection.
     fn read<T>(
         &self,
         work: impl FnOnce(&Connection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        for reader in self.readers.iter() {
-            if let Ok(connection) = reader.try_lock() {
-                return work(&connection);
-            }
-        }
-        work(&lock(&self.readers[0]))
+        work(&self.reader().connection)
     }
+}
+
+/// The connection's `PRAGMA data_version`: it changes when another connection commits.
+fn data_version(connection: &Connection) -> Result<i64, StoreError> {
+    connection
+        .prepare_cached("PRAGMA data_version")
+        .and_then(|mut statement| statement.query_row([], |row| row.get(0)))
+        .map_err(sqlite("reading data_version"))
+}
+
+/// The stable version's metadata, the pointer and the version read in one snapshot.
+fn read_stable(connection: &Connection, id: &str) -> Result<Option<VersionMeta>, StoreError> {
+    let snapshot = connection
+        .unchecked_transaction()
+        .map_err(sqlite("beginning a read transaction"))?;
+    let Some(stable) = read_pointer(&snapshot, id)?.stable else {
+        return Ok(None);
+    };
+    snapshot
+        .prepare_cached(GET_VERSION_META)
+        .and_then(|mut statement| {
+            statement
+                .query_row(params![id, stable.canonical()], meta_from_row)
+                .optional()
+        })
+        .map_err(sqlite("reading versions"))?
+        .transpose()
 }
 
 fn parse_version(text: &str) -> Result<Version, StoreError> {
     text.parse()
-        .map_err(|err| StoreError::Backend(format!("stored version {text:?}: {err}")))
+        .map_err(|err| StoreError::corrupt(format!("stored version {text:?}"), err))
 }
 
 fn parse_status(text: &str) -> Result<Status, StoreError> {
-    Status::parse(text).ok_or_else(|| StoreError::Backend(format!("stored status {text:?}")))
+    Status::parse(text).ok_or_else(|| StoreError::Corrupt {
+        what: format!("stored status {text:?}"),
+        source: None,
+    })
 }
 
 /// Columns of `versions` read into [`VersionMeta`], in [`META_COLUMNS`] order.
@@ -150,19 +265,24 @@ const GET_VERSION: &str = "SELECT version, status, content_hash, description, ta
 const GET_VERSION_META: &str = "SELECT version, status, content_hash, description, tags, \
      created_at, created_by FROM versions WHERE prompt_id = ?1 AND version_key = ?2";
 
+/// A row's [`META_COLUMNS`]: SQLite's errors outside (the caller names the query), what does
+/// not decode inside.
 fn meta_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<VersionMeta, StoreError>> {
     let version: String = row.get(0)?;
     let status: String = row.get(1)?;
     let tags: String = row.get(4)?;
+    let (content_hash, description, created_at, created_by) =
+        (row.get(2)?, row.get(3)?, row.get(5)?, row.get(6)?);
     Ok((|| {
         Ok(VersionMeta {
             version: parse_version(&version)?,
             status: parse_status(&status)?,
-            content_hash: row.get(2).map_err(backend)?,
-            description: row.get(3).map_err(backend)?,
-            tags: serde_json::from_str(&tags).map_err(backend)?,
-            created_at: row.get(5).map_err(backend)?,
-            created_by: row.get(6).map_err(backend)?,
+            content_hash,
+            description,
+            tags: serde_json::from_str(&tags)
+                .map_err(|err| StoreError::corrupt(format!("stored tags {tags:?}"), err))?,
+            created_at,
+            created_by,
         })
     })())
 }
@@ -175,12 +295,13 @@ fn read_pointer(connection: &Connection, id: &str) -> Result<Pointer, StoreError
                 .query_row(params![id], |row| Ok((row.get(0)?, row.get(1)?)))
                 .optional()
         })
-        .map_err(backend)?;
+        .map_err(sqlite("reading pointers"))?;
     match row {
         None => Ok(Pointer::default()),
         Some((stable, moves)) => Ok(Pointer {
             stable: stable.as_deref().map(parse_version).transpose()?,
-            moves: u64::try_from(moves).map_err(backend)?,
+            moves: u64::try_from(moves)
+                .map_err(|err| StoreError::corrupt(format!("stored move count {moves}"), err))?,
         }),
     }
 }
@@ -190,7 +311,10 @@ impl Store for SqliteStore {
         let record = record.clone();
         self.write(move |connection| {
             let meta = &record.meta;
-            let tags = serde_json::to_string(&meta.tags).map_err(backend)?;
+            let tags = serde_json::to_string(&meta.tags).map_err(|err| StoreError::Failed {
+                what: "encoding the tags".to_owned(),
+                source: Some(err.into()),
+            })?;
             let inserted = connection
                 .execute(
                     "INSERT INTO versions (prompt_id, version_key, version, status, content_hash,
@@ -210,7 +334,7 @@ impl Store for SqliteStore {
                         record.document,
                     ],
                 )
-                .map_err(backend)?;
+                .map_err(sqlite("inserting into versions"))?;
             if inserted == 1 {
                 return Ok(Inserted::Created);
             }
@@ -220,7 +344,7 @@ impl Store for SqliteStore {
                     params![record.prompt_id, meta.version.canonical()],
                     meta_from_row,
                 )
-                .map_err(backend)??;
+                .map_err(sqlite("reading versions"))??;
             Ok(Inserted::Exists(existing))
         })
         .await
@@ -241,7 +365,7 @@ impl Store for SqliteStore {
                         })
                         .optional()
                 })
-                .map_err(backend)?;
+                .map_err(sqlite("reading versions"))?;
             match row {
                 None => Ok(None),
                 Some((meta, document)) => Ok(Some(VersionRecord {
@@ -266,28 +390,23 @@ impl Store for SqliteStore {
                         .query_row(params![id, version.canonical()], meta_from_row)
                         .optional()
                 })
-                .map_err(backend)?
+                .map_err(sqlite("reading versions"))?
                 .transpose()
         })
     }
 
     async fn stable_version_meta(&self, id: &str) -> Result<Option<VersionMeta>, StoreError> {
-        self.read(|connection| {
-            // One read transaction: the pointer and the version from the same snapshot.
-            let snapshot = connection.unchecked_transaction().map_err(backend)?;
-            let Some(stable) = read_pointer(&snapshot, id)?.stable else {
-                return Ok(None);
-            };
-            snapshot
-                .prepare_cached(GET_VERSION_META)
-                .and_then(|mut statement| {
-                    statement
-                        .query_row(params![id, stable.canonical()], meta_from_row)
-                        .optional()
-                })
-                .map_err(backend)?
-                .transpose()
-        })
+        let mut reader = self.reader();
+        let Reader { connection, stable } = &mut *reader;
+        // First the pragma, then (on a miss) the read, on this connection and under its lock:
+        // see the module docs for why the entry is then never stale.
+        let version = data_version(connection)?;
+        if let Some(cached) = stable.get(version, id) {
+            return Ok(cached.clone());
+        }
+        let read = read_stable(connection, id)?;
+        stable.insert(id, read.clone());
+        Ok(read)
     }
 
     async fn list_versions(&self, id: &str) -> Result<Vec<VersionMeta>, StoreError> {
@@ -296,11 +415,12 @@ impl Store for SqliteStore {
                 .prepare_cached(&format!(
                     "SELECT {META_COLUMNS} FROM versions WHERE prompt_id = ?1"
                 ))
-                .map_err(backend)?;
+                .map_err(sqlite("listing versions"))?;
             let rows = statement
                 .query_map(params![id], meta_from_row)
-                .map_err(backend)?;
-            rows.map(|row| row.map_err(backend)?).collect()
+                .map_err(sqlite("listing versions"))?;
+            rows.map(|row| row.map_err(sqlite("listing versions"))?)
+                .collect()
         })
     }
 
@@ -315,7 +435,7 @@ impl Store for SqliteStore {
                     "SELECT action, from_version, to_version, actor, reason, at FROM history
                      WHERE prompt_id = ?1 ORDER BY seq",
                 )
-                .map_err(backend)?;
+                .map_err(sqlite("reading history"))?;
             let rows = statement
                 .query_map(params![id], |row| {
                     Ok((
@@ -327,12 +447,15 @@ impl Store for SqliteStore {
                         row.get::<_, String>(5)?,
                     ))
                 })
-                .map_err(backend)?;
+                .map_err(sqlite("reading history"))?;
             rows.map(|row| {
-                let (action, from, to, actor, reason, at) = row.map_err(backend)?;
+                let (action, from, to, actor, reason, at) =
+                    row.map_err(sqlite("reading history"))?;
                 Ok(HistoryEvent {
-                    action: Action::parse(&action)
-                        .ok_or_else(|| StoreError::Backend(format!("stored action {action:?}")))?,
+                    action: Action::parse(&action).ok_or_else(|| StoreError::Corrupt {
+                        what: format!("stored action {action:?}"),
+                        source: None,
+                    })?,
                     from: from.as_deref().map(parse_version).transpose()?,
                     to: parse_version(&to)?,
                     actor,
@@ -354,7 +477,7 @@ impl Store for SqliteStore {
         self.write(move |connection| {
             let tx = connection
                 .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(backend)?;
+                .map_err(sqlite("beginning a write transaction"))?;
             let now = read_pointer(&tx, &id)?;
             if now != expected {
                 return Err(StoreError::Conflict);
@@ -364,7 +487,7 @@ impl Store for SqliteStore {
                     "UPDATE versions SET status = 'stable' WHERE prompt_id = ?1 AND version_key = ?2",
                     params![id, event.to.canonical()],
                 )
-                .map_err(backend)?;
+                .map_err(sqlite("updating versions"))?;
             if target != 1 {
                 return Err(StoreError::Conflict);
             }
@@ -373,15 +496,19 @@ impl Store for SqliteStore {
                     "UPDATE versions SET status = 'deprecated' WHERE prompt_id = ?1 AND version_key = ?2",
                     params![id, from.canonical()],
                 )
-                .map_err(backend)?;
+                .map_err(sqlite("updating versions"))?;
             }
-            let moves = i64::try_from(expected.moves + 1).map_err(backend)?;
+            let next = expected.moves.saturating_add(1);
+            let moves = i64::try_from(next).map_err(|err| StoreError::Failed {
+                what: format!("move count {next} out of range"),
+                source: Some(err.into()),
+            })?;
             tx.execute(
                 "INSERT INTO pointers (prompt_id, stable, moves) VALUES (?1, ?2, ?3)
                  ON CONFLICT (prompt_id) DO UPDATE SET stable = excluded.stable, moves = excluded.moves",
                 params![id, event.to.to_string(), moves],
             )
-            .map_err(backend)?;
+            .map_err(sqlite("updating pointers"))?;
             tx.execute(
                 "INSERT INTO history (prompt_id, seq, action, from_version, to_version, actor, reason, at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -396,8 +523,8 @@ impl Store for SqliteStore {
                     event.at,
                 ],
             )
-            .map_err(backend)?;
-            tx.commit().map_err(backend)
+            .map_err(sqlite("appending to history"))?;
+            tx.commit().map_err(sqlite("committing a pointer move"))
         })
         .await
     }

@@ -37,7 +37,6 @@ pub const WARM_BUDGET_ENV: &str = "PROMPTOPS_REGISTRY_WARM_BUDGET_MS";
 /// Environment variable pinning versions: `id@version`, comma-separated.
 pub const PIN_ENV: &str = "PROMPTOPS_REGISTRY_PIN";
 
-
 /// The cache and budget settings of a [`Resolver`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResolverConfig {
@@ -82,15 +81,15 @@ impl ResolverConfig {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let mut config = ResolverConfig::default();
         if let Some(mode) = lookup(MODE_ENV).filter(|mode| !mode.trim().is_empty()) {
-            config.mode =
-                mode.trim()
-                    .to_ascii_lowercase()
-                    .parse()
-                    .map_err(|_| ConfigError {
-                        variable: MODE_ENV,
-                        value: mode.trim().to_owned(),
-                        problem: "is not one of simulation, dev, staging, production".to_owned(),
-                    })?;
+            config.mode = mode
+                .trim()
+                .to_ascii_lowercase()
+                .parse()
+                .map_err(|_| ConfigError {
+                    variable: MODE_ENV,
+                    value: mode.trim().to_owned(),
+                    problem: "is not one of simulation, dev, staging, production".to_owned(),
+                })?;
         }
         let millis = |variable: &'static str, slot: &mut Duration| {
             if let Some(value) = lookup(variable).filter(|value| !value.trim().is_empty()) {
@@ -254,11 +253,12 @@ fn http_tier(url: String, auth: AuthChoice) -> Result<Box<dyn Fetch>, ConfigErro
             })
         }
     };
-    let fetcher = http::HttpFetcher::with_credentials(&url, credentials).map_err(|err| ConfigError {
-        variable: URL_ENV,
-        value: url,
-        problem: promptops_core::error::chain(&err),
-    })?;
+    let fetcher =
+        http::HttpFetcher::with_credentials(&url, credentials).map_err(|err| ConfigError {
+            variable: URL_ENV,
+            value: url,
+            problem: promptops_core::error::chain(&err),
+        })?;
     Ok(Box::new(fetcher))
 }
 

@@ -145,13 +145,11 @@ fn interpret_answer(
         200 => Ok(Fetched::Document { body, etag }),
         304 => Ok(Fetched::NotModified),
         404 => Ok(Fetched::NotFound),
-        _ => {
-            Err(FetchError::Status {
-                what: what.to_owned(),
-                status: status_text(status),
-                message: ErrorAnswer::parse(body.as_bytes()).message,
-            })
-        }
+        _ => Err(FetchError::Status {
+            what: what.to_owned(),
+            status: status_text(status),
+            message: ErrorAnswer::parse(body.as_bytes()).message,
+        }),
     }
 }
 

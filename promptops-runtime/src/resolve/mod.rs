@@ -81,8 +81,8 @@ use crate::events;
 
 use cache::{answer_resolution, Answer, Breaker, Entry, EntryState};
 pub use config::{
-    ResolverConfig, AUTH_ENV, COLD_BUDGET_ENV, FUNCTION_ENV, MAX_STALE_ENV, MODE_ENV,
-    PIN_ENV, TOKEN_ENV, TTL_ENV, URL_ENV, WARM_BUDGET_ENV,
+    ResolverConfig, AUTH_ENV, COLD_BUDGET_ENV, FUNCTION_ENV, MAX_STALE_ENV, MODE_ENV, PIN_ENV,
+    TOKEN_ENV, TTL_ENV, URL_ENV, WARM_BUDGET_ENV,
 };
 use fetch::fetch_task;
 pub use fetch::{Fetch, FetchError, FetchFuture, FetchRequest, Fetched};
