@@ -180,7 +180,7 @@ fn emit_reference_macro(
         );
     }
     hasher_input.push_str(options.environment.as_str());
-    let hash = crate::tree::hex_sha256(hasher_input.as_bytes());
+    let hash = promptops_core::hash::sha256_hex(hasher_input.as_bytes());
     out.push('\n');
     let _ = writeln!(out, "#[doc(hidden)]");
     let _ = writeln!(

@@ -13,6 +13,9 @@
 //! * [`wire`]: the one JSON writer and reader, with a format version;
 //! * [`contract`]: a prompt's typed contract, its [hash](contract::contract_hash), and the rule
 //!   for whether one prompt may [replace](contract::check_replacement) a compiled one;
+//! * [`builtins`]: the template engine's own names, and the rule that infers a template's
+//!   variables from the names it reads;
+//! * [`hash`]: the SHA-256 every crate uses, and a prompt's content hash;
 //! * [`limits`]: the limits on a template's source that every compiler of templates checks
 //!   first, so no template can overflow a stack.
 //!
@@ -21,7 +24,9 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod builtins;
 pub mod contract;
+pub mod hash;
 pub mod limits;
 mod model;
 mod version;
