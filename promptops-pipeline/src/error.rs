@@ -68,3 +68,37 @@ impl StageError {
         }
     }
 }
+
+/// An error and its sources, `: `-separated: the one place the pipeline flattens an error into
+/// text (for an errors object, a log line or a function error). A source whose text the
+/// message already contains is left out, so a wrapper that repeats its cause reads once.
+pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let message = cause.to_string();
+        if !message.is_empty() && !text.contains(&message) {
+            text.push_str(": ");
+            text.push_str(&message);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("reading {0:?}")]
+    struct Outer(&'static str, #[source] std::io::Error);
+
+    #[test]
+    fn a_chain_reads_outermost_first_and_repeats_nothing() {
+        let err = Outer("k", std::io::Error::other("disk on fire"));
+        assert_eq!(error_chain(&err), "reading \"k\": disk on fire");
+        let plain = std::io::Error::other("alone");
+        assert_eq!(error_chain(&plain), "alone");
+    }
+}
