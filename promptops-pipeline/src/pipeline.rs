@@ -443,7 +443,7 @@ impl Pipeline {
                 );
                 let error = StageError {
                     stage: Stage::Invoke,
-                    message: err.to_string(),
+                    message: error_chain(&err),
                     transient,
                 };
                 Err(failure(error))

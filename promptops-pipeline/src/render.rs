@@ -12,7 +12,7 @@ use promptops_runtime::{DefRef, DynVars, Rendered};
 
 use crate::config::{PromptConfig, Source};
 use crate::env::Env;
-use crate::error::{Stage, StageError};
+use crate::error::{error_chain, Stage, StageError};
 
 /// The owner recorded for prompts that come from S3 templates.
 pub const TEMPLATE_OWNER: &str = "prompt_templates";
@@ -208,8 +208,8 @@ pub fn render_checked(def: DefRef, values: &[(String, Value)]) -> Result<Rendere
         &def,
         values.iter().map(|(name, value)| (name.as_str(), value)),
     )
-    .map_err(|err| StageError::new(Stage::Render, err.to_string()))?;
-    render_def(def.clone(), &vars).map_err(|err| StageError::new(Stage::Render, err.to_string()))
+    .map_err(|err| StageError::new(Stage::Render, error_chain(&err)))?;
+    render_def(def.clone(), &vars).map_err(|err| StageError::new(Stage::Render, error_chain(&err)))
 }
 
 /// The whole render stage for a config: `template_text` is the S3 template's text when the
