@@ -11,10 +11,14 @@
 //!   structs, options and slices) cost rustc ~6 M instructions per prompt; a literal costs a
 //!   small fraction of that.
 //! * Per prompt, the typed layer is: the handle function (`#[inline]`, so no machine code until
-//!   a caller uses it), an uninhabited `Spec` marker whose impl has only associated types, a
+//!   a caller uses it; it names its entry in `ALL` by its module's `SLOT` const, which carries
+//!   the id in its doc comment), an uninhabited `Spec` marker whose impl has only associated types, a
 //!   `Vars` struct with a small `TemplateVars` impl that hands each field to the renderer, and
 //!   for classifiers a `Label` enum with the standard derives.
 //! * [`CodegenOptions::typed`] `false` leaves the typed layer out (data-only mode).
+//!
+//! * One doc-comment style (`///`) throughout, and no blanket lint allowances: a `Vars` field
+//!   gets `#[allow(non_snake_case)]` only when it keeps a template name such as `customerName`.
 //!
 //! Output is deterministic: the same prompts always produce the same bytes.
 
@@ -180,7 +184,7 @@ fn emit_reference_macro(
         );
     }
     hasher_input.push_str(options.environment.as_str());
-    let hash = crate::tree::hex_sha256(hasher_input.as_bytes());
+    let hash = promptops_core::hash::sha256_hex(hasher_input.as_bytes());
     out.push('\n');
     let _ = writeln!(out, "#[doc(hidden)]");
     let _ = writeln!(
@@ -265,26 +269,32 @@ fn emit_children(
         let id = child_id(segment);
         out.push('\n');
         match child.prompt {
-            Some((prompt, slot)) => {
+            Some((prompt, _)) => {
                 let handle = Handle {
                     ident: &ident,
                     all: &all,
-                    slot,
                 };
                 emit_handle_fn(out, &prompt.def, &handle, &pad, rt);
-                let _ = writeln!(
+                doc(
                     out,
-                    "{pad}#[doc = {:?}]",
-                    format!("Prompt `{id}`: its `Spec` and typed contract.")
+                    &pad,
+                    &format!("Prompt `{id}`: its `Spec` and typed contract."),
                 );
             }
-            None => {
-                let _ = writeln!(out, "{pad}#[doc = {:?}]", format!("Prompts under `{id}`."));
-            }
+            None => doc(out, &pad, &format!("Prompts under `{id}`.")),
         }
         let _ = writeln!(out, "{pad}pub mod {ident} {{");
-        if let Some((prompt, _)) = child.prompt {
-            emit_typed_items(out, &prompt.def, &format!("{pad}    "), rt);
+        if let Some((prompt, slot)) = child.prompt {
+            let inner = format!("{pad}    ");
+            // The handle names its entry in `ALL` through this const, so the id sits beside
+            // the number in the source (a const is one literal for rustc, no body).
+            doc(
+                out,
+                &inner,
+                &format!("The position of `{id}` in `ALL` (sorted by id)."),
+            );
+            let _ = writeln!(out, "{inner}pub(crate) const SLOT: usize = {slot};");
+            emit_typed_items(out, &prompt.def, &inner, rt);
         }
         emit_children(out, child, &id, depth + 1, options);
         let _ = writeln!(out, "{pad}}}");
@@ -295,17 +305,16 @@ fn ident(segment: &str) -> String {
     naming::snake_ident(segment).unwrap_or_else(|_| segment.replace('-', "_"))
 }
 
-/// Where a handle function finds its definition: `ALL` (as a path from its module) and the
-/// prompt's position there.
+/// Where a handle function finds its definition: `ALL` (as a path from its module); the
+/// prompt's position there is its module's `SLOT`.
 struct Handle<'a> {
     ident: &'a str,
     all: &'a str,
-    slot: usize,
 }
 
 fn emit_handle_fn(out: &mut String, def: &PromptDef, handle: &Handle<'_>, pad: &str, rt: &str) {
-    let Handle { ident, all, slot } = handle;
-    let _ = writeln!(out, "{pad}#[doc = {:?}]", handle_doc(def).join("\n"));
+    let Handle { ident, all } = handle;
+    doc(out, pad, &handle_doc(def).join("\n"));
     if def.status == Status::Deprecated {
         let note = def
             .deprecation_note
@@ -318,7 +327,10 @@ fn emit_handle_fn(out: &mut String, def: &PromptDef, handle: &Handle<'_>, pad: &
         out,
         "{pad}pub fn {ident}() -> {rt}::Prompt<{ident}::Spec> {{"
     );
-    let _ = writeln!(out, "{pad}    {rt}::Prompt::__new({all}.def({slot}))");
+    let _ = writeln!(
+        out,
+        "{pad}    {rt}::Prompt::__new({all}.def({ident}::SLOT))"
+    );
     let _ = writeln!(out, "{pad}}}");
     out.push('\n');
 }
@@ -326,31 +338,31 @@ fn emit_handle_fn(out: &mut String, def: &PromptDef, handle: &Handle<'_>, pad: &
 fn handle_doc(def: &PromptDef) -> Vec<String> {
     let mut lines = Vec::new();
     match &def.description {
-        Some(description) => lines.extend(description.trim_end().lines().map(|l| format!(" {l}"))),
-        None => lines.push(format!(" Prompt `{}`.", def.id)),
+        Some(description) => lines.extend(description.trim_end().lines().map(str::to_owned)),
+        None => lines.push(format!("Prompt `{}`.", def.id)),
     }
     lines.push(String::new());
-    lines.push(format!(" - id: `{}`", def.id));
+    lines.push(format!("- id: `{}`", def.id));
     let version = match def.parent {
-        Some(parent) => format!(" - version: {} (parent {parent})", def.version),
-        None => format!(" - version: {}", def.version),
+        Some(parent) => format!("- version: {} (parent {parent})", def.version),
+        None => format!("- version: {}", def.version),
     };
     lines.push(version);
-    lines.push(format!(" - owner: {}", def.owner));
+    lines.push(format!("- owner: {}", def.owner));
     if def.model == def.model_id {
-        lines.push(format!(" - model: `{}`", def.model));
+        lines.push(format!("- model: `{}`", def.model));
     } else {
-        lines.push(format!(" - model: `{}` (`{}`)", def.model, def.model_id));
+        lines.push(format!("- model: `{}` (`{}`)", def.model, def.model_id));
     }
-    lines.push(format!(" - status: {}", def.status));
+    lines.push(format!("- status: {}", def.status));
     if !def.tags.is_empty() {
-        lines.push(format!(" - tags: {}", def.tags.join(", ")));
+        lines.push(format!("- tags: {}", def.tags.join(", ")));
     }
     if !def.labels.is_empty() {
-        lines.push(format!(" - labels: {}", def.labels.join(", ")));
+        lines.push(format!("- labels: {}", def.labels.join(", ")));
     }
     if let Some(source_path) = &def.source_path {
-        lines.push(format!(" - source: `{source_path}`"));
+        lines.push(format!("- source: `{source_path}`"));
     }
     lines
 }
@@ -402,19 +414,18 @@ fn emit_typed_items(out: &mut String, def: &PromptDef, pad: &str, rt: &str) {
 fn emit_vars(out: &mut String, def: &PromptDef, borrows: bool, pad: &str, rt: &str) {
     let lifetime = if borrows { "<'a>" } else { "" };
     let _ = writeln!(out, "{pad}/// The template variables of `{}`.", def.id);
-    let _ = writeln!(out, "{pad}#[allow(non_snake_case)]");
     let _ = writeln!(out, "{pad}pub struct Vars{lifetime} {{");
     for variable in &def.variables {
         let ident = field_ident(&variable.name);
-        let mut doc = variable
+        let mut doc_text = variable
             .description
             .clone()
             .unwrap_or_else(|| format!("`{}`", variable.name));
         if variable.sensitive {
-            doc.push_str(" (sensitive: never logged)");
+            doc_text.push_str(" (sensitive: never logged)");
         }
         if let Some(default) = &variable.default {
-            doc.push_str(&format!(" (default: {})", default_display(default)));
+            doc_text.push_str(&format!(" (default: {})", default_display(default)));
         }
         let ty = rust_type(variable.ty);
         let ty = if variable.required {
@@ -422,7 +433,11 @@ fn emit_vars(out: &mut String, def: &PromptDef, borrows: bool, pad: &str, rt: &s
         } else {
             format!("Option<{ty}>")
         };
-        let _ = writeln!(out, "{pad}    #[doc = {doc:?}]");
+        doc(out, &format!("{pad}    "), &doc_text);
+        if !is_snake_case(&ident) {
+            // The field keeps the template's own name (`customerName`).
+            let _ = writeln!(out, "{pad}    #[allow(non_snake_case)]");
+        }
         let _ = writeln!(out, "{pad}    pub {ident}: {ty},");
     }
     let _ = writeln!(out, "{pad}}}");
@@ -462,7 +477,7 @@ fn emit_labels(out: &mut String, def: &PromptDef, pad: &str, rt: &str) {
     );
     let _ = writeln!(out, "{pad}pub enum Label {{");
     for (label, variant) in def.labels.iter().zip(&variants) {
-        let _ = writeln!(out, "{pad}    #[doc = {:?}]", format!("`{label}`"));
+        doc(out, &format!("{pad}    "), &format!("`{label}`"));
         let _ = writeln!(out, "{pad}    {variant},");
     }
     let _ = writeln!(out, "{pad}}}");
@@ -479,6 +494,31 @@ fn emit_labels(out: &mut String, def: &PromptDef, pad: &str, rt: &str) {
         variant_list.join(", ")
     );
     let _ = writeln!(out, "{pad}}}");
+}
+
+/// `text` as `///` doc comments, one per line, at indentation `pad`: the one doc-comment style
+/// of the generated code. Control characters (a carriage return would end a doc comment
+/// early, and rustc refuses a bare one) become spaces.
+fn doc(out: &mut String, pad: &str, text: &str) {
+    for line in text.lines() {
+        let line: String = line
+            .chars()
+            .map(|c| if c.is_control() && c != '\t' { ' ' } else { c })
+            .collect();
+        let line = line.trim_end();
+        if line.is_empty() {
+            let _ = writeln!(out, "{pad}///");
+        } else {
+            let _ = writeln!(out, "{pad}/// {line}");
+        }
+    }
+}
+
+/// Whether rustc's `non_snake_case` lint accepts `ident`: no uppercase letter and no `__`
+/// inside (leading and trailing underscores are fine), the same rule as rustc's.
+fn is_snake_case(ident: &str) -> bool {
+    let ident = ident.strip_prefix("r#").unwrap_or(ident).trim_matches('_');
+    !ident.contains("__") && !ident.chars().any(char::is_uppercase)
 }
 
 fn field_ident(name: &str) -> String {
@@ -595,8 +635,10 @@ mod tests {
         ));
         assert!(code.contains("pub static ALL: ::promptops_runtime::Registry = ::promptops_runtime::Registry::new(&__PROMPTOPS_IDS, &__PROMPTOPS_DATA, &__PROMPTOPS_CACHE);"));
         // Each handle names its slot in `ALL`, relative to its own module.
-        assert!(code.contains("pub fn one() -> ::promptops_runtime::Prompt<one::Spec> {\n        ::promptops_runtime::Prompt::__new(super::ALL.def(0))"), "{code}");
-        assert!(code.contains("::promptops_runtime::Prompt::__new(super::ALL.def(1))"));
+        assert!(code.contains("pub fn one() -> ::promptops_runtime::Prompt<one::Spec> {\n        ::promptops_runtime::Prompt::__new(super::ALL.def(one::SLOT))"), "{code}");
+        assert!(code.contains("::promptops_runtime::Prompt::__new(super::ALL.def(two::SLOT))"));
+        assert!(code.contains("    pub mod one {\n        /// The position of `a.one` in `ALL` (sorted by id).\n        pub(crate) const SLOT: usize = 0;"), "{code}");
+        assert!(code.contains("/// The position of `b.two` in `ALL` (sorted by id).\n        pub(crate) const SLOT: usize = 1;"), "{code}");
         assert_eq!(code.matches("pub static ").count(), 1);
         // The embedded text is exactly what the core crate writes and reads back.
         let first = prompts(&["a.one"]).remove(0);
@@ -619,7 +661,10 @@ mod tests {
             &CodegenOptions::default(),
         );
         assert!(code.contains("pub fn classify() -> ::promptops_runtime::Prompt<classify::Spec>"));
-        assert!(code.contains("        pub struct Vars<'a> {\n            #[doc = \"`name`\"]\n            pub name: &'a str,\n        }"), "{code}");
+        assert!(code.contains("        pub struct Vars<'a> {\n            /// `name`\n            pub name: &'a str,\n        }"), "{code}");
+        // One doc-comment style, and no blanket lint allowance.
+        assert!(!code.contains("#[doc ="), "{code}");
+        assert!(!code.contains("allow(non_snake_case)"), "{code}");
         assert!(code.contains(
             "        impl ::promptops_runtime::TemplateVars for Vars<'_> {\n            #[inline]\n            \
              fn visit(&self, visitor: &mut dyn ::promptops_runtime::VarVisitor) {\n                \
@@ -664,6 +709,52 @@ mod tests {
         );
         assert!(code.contains("visitor.optional_boolean(\"flag\", self.flag);"));
         assert!(code.contains("impl ::promptops_runtime::TemplateVars for Vars {"));
+    }
+
+    #[test]
+    fn only_a_field_that_needs_it_allows_a_non_snake_case_name() {
+        let validated = validate(&Tree {
+            display_prefix: "prompts/".into(),
+            files: vec![SourceFile::new(
+                "a/b.yaml",
+                "id: a.b\nversion: 1\nowner: t\nmodel: nova-lite\ntags: []\n\
+                 description: \"First line.\\r\\n\\nSecond \\rline.\"\n\
+                 template: \"{{ customerName }} {{ plan }}\"\n"
+                    .to_owned(),
+            )],
+            ..Tree::default()
+        });
+        assert!(validated.is_ok(), "{:?}", validated.diagnostics);
+        let code = generate(&validated.prompts, &CodegenOptions::default());
+        assert_eq!(
+            code.matches("#[allow(non_snake_case)]").count(),
+            1,
+            "{code}"
+        );
+        assert!(
+            code.contains("#[allow(non_snake_case)]\n            pub customerName: &'a str,"),
+            "{code}"
+        );
+        assert!(
+            code.contains("/// `plan`\n            pub plan: &'a str,"),
+            "{code}"
+        );
+        // A carriage return in a description cannot end a doc comment.
+        assert!(
+            code.contains("    /// First line.\n    ///\n    /// Second  line.\n"),
+            "{code}"
+        );
+        assert!(!code.contains('\r'));
+    }
+
+    #[test]
+    fn snake_case_as_rustc_sees_it() {
+        for ok in ["name", "r#type", "_private", "a1_b2", "trailing_"] {
+            assert!(is_snake_case(ok), "{ok}");
+        }
+        for not in ["customerName", "a__b", "URL"] {
+            assert!(!is_snake_case(not), "{not}");
+        }
     }
 
     #[test]

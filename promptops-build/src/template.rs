@@ -20,10 +20,10 @@ use crate::diagnostic::{Code, Diagnostic, SourceText};
 use crate::lines::LineIndex;
 use crate::yaml::{Node, Pos, Style};
 
-/// Compiles templates the way the runtime will, and lists the globals a template may use freely.
+/// Compiles templates the way the runtime will; the variables it reports leave out the engine's own
+/// names (`promptops_core::builtins`, the rule the pipeline shares).
 pub struct TemplateChecker {
     env: Environment<'static>,
-    globals: BTreeSet<String>,
     limits: TemplateLimits,
 }
 
@@ -61,10 +61,8 @@ impl TemplateChecker {
         let mut env = Environment::new();
         env.set_debug(true);
         env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
-        let globals = env.globals().map(|(name, _)| name.to_owned()).collect();
         TemplateChecker {
             env,
-            globals,
             limits: TemplateLimits::default(),
         }
     }
@@ -132,11 +130,9 @@ impl TemplateChecker {
             });
         }
         match self.env.template_from_str(text) {
-            Ok(template) => Ok(template
-                .undeclared_variables(false)
-                .into_iter()
-                .filter(|name| !self.globals.contains(name))
-                .collect()),
+            Ok(template) => Ok(promptops_core::builtins::template_variables(
+                template.undeclared_variables(false),
+            )),
             Err(err) => {
                 // minijinja's byte range may end inside a multi-byte character: widen it to
                 // whole characters.
@@ -368,6 +364,13 @@ mod tests {
         let (node, text) = template_node(doc);
         let source = SourceText::new("t.yaml", doc);
         TemplateChecker::new().check(&source, "template", &node, &text)
+    }
+
+    #[test]
+    fn cores_builtin_names_are_minijinjas_globals() {
+        let env = Environment::new();
+        let globals: Vec<&str> = env.globals().map(|(name, _)| name).collect();
+        assert_eq!(globals, promptops_core::builtins::MINIJINJA_GLOBALS);
     }
 
     #[test]

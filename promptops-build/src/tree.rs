@@ -3,8 +3,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use sha2::{Digest, Sha256};
-
 use crate::diagnostic::{Code, Diagnostic, SourceText};
 use crate::eval::{self, Suite, SuiteContext};
 use crate::models::ModelTable;
@@ -150,7 +148,7 @@ fn validate_file(
     let identity = FileIdentity {
         stem: stem(&file.path),
         source_path: &file.path,
-        content_hash: hex_sha256(&file.bytes),
+        content_hash: promptops_core::hash::content_hash(&file.bytes),
     };
     schema::parse_prompt(&source, &root, &identity, context, diagnostics)
 }
@@ -347,15 +345,4 @@ fn located(prompt: &Prompt, code: Code, message: String) -> Diagnostic {
         help: None,
         notes: Vec::new(),
     }
-}
-
-/// Lowercase hex SHA-256.
-pub fn hex_sha256(bytes: &[u8]) -> String {
-    let digest = Sha256::digest(bytes);
-    let mut hex = String::with_capacity(64);
-    for byte in digest {
-        hex.push(char::from_digit(u32::from(byte >> 4), 16).unwrap_or('0'));
-        hex.push(char::from_digit(u32::from(byte & 0xf), 16).unwrap_or('0'));
-    }
-    hex
 }

@@ -11,9 +11,11 @@ use std::sync::Arc;
 use promptops_pipeline::bucket::BucketError;
 use promptops_pipeline::config::{PromptConfig, Source, MAX_CONFIG_BYTES};
 use promptops_pipeline::env::{resolve_env, Env};
+use promptops_pipeline::error::error_chain;
 use promptops_pipeline::pipeline::{Outcome as PipelineOutcome, MAX_TEMPLATE_BYTES};
 use promptops_pipeline::render::render_config;
 use promptops_pipeline::slug::slug_for;
+use promptops_pipeline::template::template_text;
 use promptops_pipeline::{Bucket, DirBucket, Pipeline, PipelineSettings, Stage, StageError};
 
 use crate::Outcome;
@@ -120,7 +122,7 @@ fn run_local(dir: &Path, settings: PipelineSettings, concurrency: usize) -> Outc
     let started = std::time::Instant::now();
     let summary = match tokio.block_on(pipeline.process_all(concurrency)) {
         Ok(summary) => summary,
-        Err(err) => return Outcome::fail(format!("{}: {err}\n", dir.display()), 2),
+        Err(err) => return Outcome::fail(format!("{}: {}\n", dir.display(), error_chain(&err)), 2),
     };
     let mut out = String::new();
     let _ = writeln!(
@@ -188,7 +190,7 @@ fn check_one(path: &Path, templates: Option<&Path>, env: Env) -> Result<String, 
             BucketError::TooLarge { size, .. } => parse(format!(
                 "the config is {size} bytes; the limit is {MAX_CONFIG_BYTES} (1 MiB)"
             )),
-            err => parse(format!("cannot read: {err}")),
+            err => parse(format!("cannot read: {}", error_chain(&err))),
         })?
         .body;
     let key = format!("prompt_inputs/{name}");
@@ -204,18 +206,11 @@ fn check_one(path: &Path, templates: Option<&Path>, env: Env) -> Result<String, 
                     .unwrap_or_else(|| Path::new("."))
                     .join("prompt_templates"),
             };
-            let object = DirBucket::new(&dir)
-                .read(file, MAX_TEMPLATE_BYTES)
-                .map_err(|err| match err {
-                    BucketError::NotFound(_) => StageError::new(
-                        Stage::Render,
-                        format!("missing template {}", dir.join(file).display()),
-                    ),
-                    err => StageError::new(Stage::Render, format!("template {file}: {err}")),
-                })?;
-            Some(String::from_utf8(object.body).map_err(|_| {
-                StageError::new(Stage::Render, format!("template {file} is not UTF-8"))
-            })?)
+            // The pipeline's own rule for templates (missing, refused, not UTF-8), so the gate
+            // passes exactly what a run would render.
+            let read = DirBucket::new(&dir).read(file, MAX_TEMPLATE_BYTES);
+            let location = dir.join(file).display().to_string();
+            Some(template_text(file, &location, read).map_err(|err| err.to_stage_error())?)
         }
         Source::Prompt(_) => None,
     };

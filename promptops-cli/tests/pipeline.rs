@@ -7,6 +7,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use promptops_core::hash::sha256_hex;
 use serde_json::Value;
 
 /// A directory removed on drop.
@@ -118,14 +119,6 @@ fn good_config(n: &str, slug: Option<&str>) -> String {
         config["output_slug"] = slug.into();
     }
     config.to_string()
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    sha2::Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 const WELCOME: &str = r#"{"prompt": "marketing.welcome-email", "variables": {"customer_name": "Ada", "product": "Acme Cloud"}, "output_format": "html"}"#;

@@ -19,7 +19,6 @@
 use std::fmt;
 
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 use crate::{PromptDef, VarType};
 
@@ -206,17 +205,7 @@ pub fn contract_hash(def: &PromptDef) -> String {
     };
     // Serializing plain structs of strings and bools cannot fail.
     let canonical = serde_json::to_vec(&contract).unwrap_or_default();
-    hex(&Sha256::digest(&canonical))
-}
-
-/// Lowercase hex of `bytes`.
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    use fmt::Write as _;
-    let mut text = String::with_capacity(bytes.len() * 2);
-    for byte in bytes {
-        let _ = write!(text, "{byte:02x}");
-    }
-    text
+    crate::hash::sha256_hex(&canonical)
 }
 
 #[cfg(test)]

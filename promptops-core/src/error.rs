@@ -6,14 +6,14 @@
 
 use std::error::Error;
 
-/// An error and its sources, `: `-separated, leaving out a source whose message the text so
-/// far already holds (many errors repeat their source's message in their own).
+/// An error and its sources, `: `-separated, leaving out a source whose message is empty or
+/// already in the text so far (many errors repeat their source's message in their own).
 pub fn chain(err: &dyn Error) -> String {
     let mut text = err.to_string();
     let mut source = err.source();
     while let Some(cause) = source {
         let message = cause.to_string();
-        if !text.contains(&message) {
+        if !message.is_empty() && !text.contains(&message) {
             text.push_str(": ");
             text.push_str(&message);
         }

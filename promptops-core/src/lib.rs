@@ -13,6 +13,9 @@
 //! * [`wire`]: the one JSON writer and reader, with a format version;
 //! * [`contract`]: a prompt's typed contract, its [hash](contract::contract_hash), and the rule
 //!   for whether one prompt may [replace](contract::check_replacement) a compiled one;
+//! * [`builtins`]: the template engine's own names, and the rule that infers a template's
+//!   variables from the names it reads;
+//! * [`hash`]: the SHA-256 every crate uses, and a prompt's content hash;
 //! * [`error::chain`]: an error and its sources as one line, where it is printed;
 //! * [`function_url`]: recognising a Lambda Function URL and its region;
 //! * [`limits`]: the limits on a template's source that every compiler of templates checks
@@ -23,9 +26,11 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod builtins;
 pub mod contract;
 pub mod error;
 pub mod function_url;
+pub mod hash;
 pub mod limits;
 mod model;
 mod version;

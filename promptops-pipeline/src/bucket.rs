@@ -23,7 +23,7 @@ pub struct Object {
 }
 
 /// One listed object.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Listed {
     /// The key.
     pub key: String,
@@ -68,9 +68,39 @@ pub enum BucketError {
         /// Why.
         reason: String,
     },
-    /// The store failed (network, permissions, disk); may pass on a retry.
-    #[error("{0}")]
-    Storage(String),
+    /// The store failed (network, permissions, disk); may pass on a retry. `context` names
+    /// the operation and the key (`GetObject "prompt_inputs/a.json"`); the underlying error,
+    /// when there is one, is the source (print with [`error_chain`](crate::error::error_chain)).
+    #[error("{context}")]
+    Storage {
+        /// The operation, bucket or key that failed.
+        context: String,
+        /// What failed underneath (the SDK's error, an I/O error); `None` when the failure is
+        /// born here.
+        #[source]
+        source: Option<BoxError>,
+    },
+}
+
+/// Any underlying error, kept as a source.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+impl BucketError {
+    /// A storage failure of `context` caused by `source`.
+    pub fn storage(context: impl Into<String>, source: impl Into<BoxError>) -> Self {
+        BucketError::Storage {
+            context: context.into(),
+            source: Some(source.into()),
+        }
+    }
+
+    /// A storage failure found here, with no underlying error.
+    pub fn storage_failure(context: impl Into<String>) -> Self {
+        BucketError::Storage {
+            context: context.into(),
+            source: None,
+        }
+    }
 }
 
 /// A bucket: S3, or a local directory.
@@ -145,7 +175,7 @@ async fn blocking<T: Send + 'static>(
 ) -> Result<T, BucketError> {
     tokio::task::spawn_blocking(work)
         .await
-        .map_err(|err| BucketError::Storage(format!("file task failed: {err}")))?
+        .map_err(|err| BucketError::storage("the file task failed", err))?
 }
 
 pub(crate) fn page(mut objects: Vec<Listed>, max: usize) -> Page {
@@ -205,10 +235,7 @@ impl S3Bucket {
                 if service.is_some_and(|e| e.is_no_such_key()) {
                     BucketError::NotFound(key.to_owned())
                 } else {
-                    BucketError::Storage(format!(
-                        "GetObject {key:?}: {}",
-                        aws_sdk_s3::error::DisplayErrorContext(&err)
-                    ))
+                    BucketError::storage(format!("GetObject {key:?}"), err)
                 }
             })?;
         let size = u64::try_from(response.content_length().unwrap_or_default()).unwrap_or_default();
@@ -230,7 +257,7 @@ impl S3Bucket {
             .body
             .collect()
             .await
-            .map_err(|err| BucketError::Storage(format!("reading {key:?}: {err}")))?
+            .map_err(|err| BucketError::storage(format!("reading {key:?}"), err))?
             .into_bytes()
             .to_vec();
         Ok(Object { body, metadata })
@@ -254,12 +281,11 @@ impl S3Bucket {
         for (name, value) in metadata {
             request = request.metadata(name, value);
         }
-        request.send().await.map(|_| ()).map_err(|err| {
-            BucketError::Storage(format!(
-                "PutObject {key:?}: {}",
-                aws_sdk_s3::error::DisplayErrorContext(&err)
-            ))
-        })
+        request
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|err| BucketError::storage(format!("PutObject {key:?}"), err))
     }
 
     async fn list(
@@ -277,12 +303,7 @@ impl S3Bucket {
             .set_continuation_token(token.map(str::to_owned))
             .send()
             .await
-            .map_err(|err| {
-                BucketError::Storage(format!(
-                    "ListObjectsV2 {prefix:?}: {}",
-                    aws_sdk_s3::error::DisplayErrorContext(&err)
-                ))
-            })?;
+            .map_err(|err| BucketError::storage(format!("ListObjectsV2 {prefix:?}"), err))?;
         let objects = response
             .contents()
             .iter()

@@ -68,3 +68,25 @@ impl StageError {
         }
     }
 }
+
+/// An error and its sources as one line: the pipeline flattens an error into text (an errors
+/// object, a log line, a function error) only through this, which is the workspace's one
+/// chain walker.
+pub use promptops_core::error::chain as error_chain;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("reading {0:?}")]
+    struct Outer(&'static str, #[source] std::io::Error);
+
+    #[test]
+    fn a_chain_reads_outermost_first_and_repeats_nothing() {
+        let err = Outer("k", std::io::Error::other("disk on fire"));
+        assert_eq!(error_chain(&err), "reading \"k\": disk on fire");
+        let plain = std::io::Error::other("alone");
+        assert_eq!(error_chain(&plain), "alone");
+    }
+}

@@ -18,12 +18,13 @@ use std::sync::Arc;
 
 use axum::Router;
 use lambda_http::lambda_runtime::Diagnostic;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
-use crate::env::decode_key;
-use crate::error::{Stage, StageError};
+use crate::api::ErrorBody;
+use crate::env::{decode_key, Env};
+use crate::error::{error_chain, Stage, StageError};
 use crate::pipeline::{each_isolated, Failure, Outcome, Pipeline};
 
 /// The stages a Step Functions task input may name (`"stage": ...`); the state machine's task
@@ -62,22 +63,155 @@ pub enum Event {
     Http(Box<Value>),
 }
 
-/// A Step Functions task input. Unknown fields are refused: a `generated` text in particular
-/// (the publish stage takes only a reference to what the invoke stage stored).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TaskInput {
-    /// One of [`STAGES`].
-    pub stage: String,
-    /// The input key (`prompt_inputs/NAME.json`, decoded).
-    pub key: String,
-    /// `publish`: the key of the generation record the `invoke` task stored (its result's
-    /// `generated_key`).
-    #[serde(default)]
-    pub generated_key: Option<String>,
-    /// `record_failure`: the error Step Functions caught (`{"Error": ..., "Cause": ...}`).
-    #[serde(default)]
-    pub error: Option<Value>,
+/// A Step Functions task input, tagged by `stage` (one of [`STAGES`]); an unknown stage is
+/// refused by name. Each stage takes exactly its own fields, anything else is refused: a
+/// `generated` text in particular (the publish stage takes only a reference to what the
+/// invoke stage stored), or a `generated_key` on any stage but `publish`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "stage", rename_all = "snake_case", deny_unknown_fields)]
+pub enum TaskInput {
+    /// Read, check and render the input; nothing is invoked or written.
+    Render {
+        /// The input key (`prompt_inputs/NAME.json`, decoded).
+        key: String,
+    },
+    /// Render again and call the model; store the answer as a generation record.
+    Invoke {
+        /// The input key.
+        key: String,
+    },
+    /// Publish the generation record the `invoke` task stored, after checking it.
+    Publish {
+        /// The input key.
+        key: String,
+        /// The record's key (the `invoke` task's `generated_key`).
+        generated_key: String,
+    },
+    /// Write the errors object for a failure the state machine caught.
+    RecordFailure {
+        /// The input key.
+        key: String,
+        /// The error Step Functions caught (`{"Error": ..., "Cause": ...}`).
+        #[serde(default)]
+        error: Option<Value>,
+    },
+}
+
+impl TaskInput {
+    /// The stage's name, as in the task input and [`STAGES`].
+    pub fn stage(&self) -> &'static str {
+        match self {
+            TaskInput::Render { .. } => "render",
+            TaskInput::Invoke { .. } => "invoke",
+            TaskInput::Publish { .. } => "publish",
+            TaskInput::RecordFailure { .. } => "record_failure",
+        }
+    }
+
+    /// The input key.
+    pub fn key(&self) -> &str {
+        match self {
+            TaskInput::Render { key }
+            | TaskInput::Invoke { key }
+            | TaskInput::Publish { key, .. }
+            | TaskInput::RecordFailure { key, .. } => key,
+        }
+    }
+}
+
+/// A Lambda result as JSON. The answers are plain structs of strings and numbers, which
+/// always serialize.
+fn answer<T: Serialize>(answer: &T) -> Value {
+    serde_json::to_value(answer).unwrap_or_default()
+}
+
+/// What happened to one record of an S3 event, in the event's result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum RecordResult {
+    /// The output was written.
+    Published {
+        /// The input's key.
+        source_key: String,
+        /// The output's key.
+        output_key: String,
+    },
+    /// The record failed: refused before it named an input (no `source_key`), or failed in
+    /// a stage (its errors object was written, unless writing it failed too).
+    Failed {
+        /// The input's key, once known.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        source_key: Option<String>,
+        /// The stage that failed.
+        stage: Stage,
+        /// Why.
+        error: String,
+        /// The errors object, if one was written.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        errors_key: Option<String>,
+    },
+}
+
+impl RecordResult {
+    /// Whether the record's output was written.
+    pub fn is_published(&self) -> bool {
+        matches!(self, RecordResult::Published { .. })
+    }
+}
+
+/// An S3 event's result: every record's outcome, in the records' order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct S3Answer {
+    /// How many records the event had.
+    pub records: usize,
+    /// How many failed.
+    pub failed: usize,
+    /// Each record's outcome.
+    pub results: Vec<RecordResult>,
+}
+
+/// `render`'s answer: where the input will go.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RenderAnswer {
+    /// The input's key.
+    pub source_key: String,
+    /// Its environment.
+    pub env: Env,
+    /// The output slug.
+    pub slug: String,
+    /// The output's key.
+    pub output_key: String,
+    /// The prompt's id.
+    pub prompt_id: String,
+    /// The prompt's version.
+    pub prompt_version: String,
+}
+
+/// `invoke`'s answer: the generation record's key, the only thing `publish` is handed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvokeAnswer {
+    /// The generation record's key.
+    pub generated_key: String,
+    /// The model that answered.
+    pub model_id: String,
+}
+
+/// `publish`'s answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublishAnswer {
+    /// The output's key.
+    pub output_key: String,
+}
+
+/// `record_failure`'s answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordFailureAnswer {
+    /// The errors object written.
+    pub errors_key: String,
+    /// The stage that failed.
+    pub stage: Stage,
+    /// The failure's message.
+    pub error: String,
 }
 
 /// Tells the events apart: `Records` is S3, `stage` is Step Functions, `requestContext` is
@@ -92,7 +226,7 @@ pub fn classify(event: Value) -> Result<Event, Diagnostic> {
             .map_err(|err| {
                 diagnostic(
                     "PipelineBadEvent",
-                    format!("a Step Functions task input is {{\"stage\", \"key\"}} (and \"generated_key\" for publish, \"error\" for record_failure), nothing else: {err}"),
+                    format!("a Step Functions task input is {{\"stage\": {}, \"key\"}} (and \"generated_key\" for publish, \"error\" for record_failure), nothing else: {err}", STAGES.join("|")),
                 )
             });
     }
@@ -178,14 +312,15 @@ impl Handler {
             |_, err| self.refused(format!("internal error: the record's task stopped ({err})")),
         )
         .await;
-        let failed = results
-            .iter()
-            .filter(|r| r["status"] != "published")
-            .count();
-        json!({"records": results.len(), "failed": failed, "results": results})
+        let failed = results.iter().filter(|r| !r.is_published()).count();
+        answer(&S3Answer {
+            records: results.len(),
+            failed,
+            results,
+        })
     }
 
-    async fn handle_record(&self, record: &Value, request_id: &str) -> Value {
+    async fn handle_record(&self, record: &Value, request_id: &str) -> RecordResult {
         let record: Record = match serde_json::from_value(record.clone()) {
             Ok(record) => record,
             Err(err) => return self.refused(format!("not an S3 record: {err}")),
@@ -204,23 +339,23 @@ impl Handler {
             Outcome::Published {
                 source_key,
                 output_key,
-            } => {
-                json!({"status": "published", "source_key": source_key, "output_key": output_key})
-            }
+            } => RecordResult::Published {
+                source_key,
+                output_key,
+            },
             Outcome::Failed {
                 failure,
                 errors_key,
-            } => json!({
-                "status": "failed",
-                "source_key": failure.source_key,
-                "stage": failure.error.stage,
-                "error": failure.error.message,
-                "errors_key": errors_key,
-            }),
+            } => RecordResult::Failed {
+                source_key: Some(failure.source_key),
+                stage: failure.error.stage,
+                error: failure.error.message,
+                errors_key,
+            },
         }
     }
 
-    fn refused(&self, message: String) -> Value {
+    fn refused(&self, message: String) -> RecordResult {
         tracing::warn!(
             target: promptops_runtime::events::TARGET,
             event = promptops_runtime::events::EVENT_FAILED,
@@ -228,7 +363,12 @@ impl Handler {
             error = message.as_str(),
             runtime = "pipeline",
         );
-        json!({"status": "failed", "stage": "parse", "error": message})
+        RecordResult::Failed {
+            source_key: None,
+            stage: Stage::Parse,
+            error: message,
+            errors_key: None,
+        }
     }
 
     /// One Step Functions task. A failure is a function error whose type is
@@ -240,28 +380,22 @@ impl Handler {
         request_id: &str,
     ) -> Result<Value, Diagnostic> {
         let pipeline = &self.pipeline;
-        match task.stage.as_str() {
-            "render" => {
-                let prepared = pipeline
-                    .prepare(&task.key)
-                    .await
-                    .map_err(failure_diagnostic)?;
-                Ok(json!({
-                    "source_key": prepared.source_key,
-                    "env": prepared.env,
-                    "slug": prepared.slug,
-                    "output_key": prepared.output_key(),
-                    "prompt_id": prepared.rendered.prompt.id,
-                    "prompt_version": prepared.rendered.prompt.version.to_string(),
+        match task {
+            TaskInput::Render { key } => {
+                let prepared = pipeline.prepare(&key).await.map_err(failure_diagnostic)?;
+                Ok(answer(&RenderAnswer {
+                    source_key: prepared.source_key.clone(),
+                    env: prepared.env,
+                    slug: prepared.slug.clone(),
+                    output_key: prepared.output_key(),
+                    prompt_id: prepared.rendered.prompt.id.clone(),
+                    prompt_version: prepared.rendered.prompt.version.to_string(),
                 }))
             }
-            "invoke" => {
+            TaskInput::Invoke { key } => {
                 // Rendering is deterministic and cheap; doing it again here keeps the state
                 // small (no rendered prompt, which may hold sensitive values, in the history).
-                let prepared = pipeline
-                    .prepare(&task.key)
-                    .await
-                    .map_err(failure_diagnostic)?;
+                let prepared = pipeline.prepare(&key).await.map_err(failure_diagnostic)?;
                 let generated = pipeline
                     .invoke(&prepared, Some(request_id))
                     .await
@@ -270,19 +404,13 @@ impl Handler {
                     .store_generation(&prepared, &generated, request_id)
                     .await
                     .map_err(failure_diagnostic)?;
-                Ok(json!({"generated_key": generated_key, "model_id": generated.model_id}))
+                Ok(answer(&InvokeAnswer {
+                    generated_key,
+                    model_id: generated.model_id,
+                }))
             }
-            "publish" => {
-                let Some(generated_key) = task.generated_key else {
-                    return Err(diagnostic(
-                        "PipelineBadEvent",
-                        "publish needs `generated_key` (the invoke task's result)",
-                    ));
-                };
-                let prepared = pipeline
-                    .prepare(&task.key)
-                    .await
-                    .map_err(failure_diagnostic)?;
+            TaskInput::Publish { key, generated_key } => {
+                let prepared = pipeline.prepare(&key).await.map_err(failure_diagnostic)?;
                 let generated = pipeline
                     .load_generation(&prepared, &generated_key)
                     .await
@@ -291,24 +419,19 @@ impl Handler {
                     .publish(&prepared, &generated)
                     .await
                     .map_err(failure_diagnostic)?;
-                Ok(json!({"output_key": output_key}))
+                Ok(answer(&PublishAnswer { output_key }))
             }
-            "record_failure" => {
-                let failure = caught_failure(&task.key, task.error.as_ref());
+            TaskInput::RecordFailure { key, error } => {
+                let failure = caught_failure(&key, error.as_ref());
                 match pipeline.record_failure(&failure).await {
-                    Ok(errors_key) => Ok(
-                        json!({"errors_key": errors_key, "stage": failure.error.stage, "error": failure.error.message}),
-                    ),
-                    Err(err) => Err(diagnostic(TRANSIENT_ERROR, err.to_string())),
+                    Ok(errors_key) => Ok(answer(&RecordFailureAnswer {
+                        errors_key,
+                        stage: failure.error.stage,
+                        error: failure.error.message,
+                    })),
+                    Err(err) => Err(diagnostic(TRANSIENT_ERROR, error_chain(&err))),
                 }
             }
-            other => Err(diagnostic(
-                "PipelineBadEvent",
-                format!(
-                    "unknown stage {other:?} (expected one of {})",
-                    STAGES.join(", ")
-                ),
-            )),
         }
     }
 
@@ -316,12 +439,19 @@ impl Handler {
     pub async fn handle_http(&self, event: Value) -> Value {
         let request = match lambda_http::request::from_str(&event.to_string()) {
             Ok(request) => request,
-            Err(err) => return http_response(
-                400,
-                &json!({"code": "bad_request", "error": format!("not an HTTP API request: {err}")})
-                    .to_string(),
-                "application/json",
-            ),
+            Err(err) => {
+                let body = ErrorBody {
+                    code: "bad_request".to_owned(),
+                    error: format!("not an HTTP API request: {err}"),
+                    source_key: None,
+                    errors_key: None,
+                };
+                return http_response(
+                    400,
+                    &serde_json::to_string(&body).unwrap_or_default(),
+                    "application/json",
+                );
+            }
         };
         let (parts, body) = request.into_parts();
         let request = axum::http::Request::from_parts(parts, axum::body::Body::from(body.to_vec()));
@@ -353,26 +483,53 @@ fn http_response(status: u16, body: &str, content_type: &str) -> Value {
     })
 }
 
+/// A stage failure as a function error's message, and as `record_failure` reads it back from
+/// the `Cause` Step Functions caught: one type for both ends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailureMessage {
+    /// The stage that failed.
+    pub stage: Stage,
+    /// Why.
+    pub error: String,
+    /// The errors object's name.
+    pub slug: String,
+    /// The input's environment, if it was resolved.
+    #[serde(default)]
+    pub env: Option<Env>,
+    /// Whether a retry may pass.
+    #[serde(default)]
+    pub transient: bool,
+}
+
 fn failure_diagnostic(failure: Failure) -> Diagnostic {
     let error_type = if failure.error.transient {
         TRANSIENT_ERROR.to_owned()
     } else {
         error_type(failure.error.stage)
     };
-    let message = json!({
-        "stage": failure.error.stage,
-        "error": failure.error.message,
-        "slug": failure.slug,
-        "env": failure.env,
-        "transient": failure.error.transient,
-    });
-    diagnostic(&error_type, message.to_string())
+    let message = FailureMessage {
+        stage: failure.error.stage,
+        error: failure.error.message,
+        slug: failure.slug,
+        env: failure.env,
+        transient: failure.error.transient,
+    };
+    diagnostic(
+        &error_type,
+        serde_json::to_string(&message).unwrap_or_default(),
+    )
 }
 
 /// The failure Step Functions caught: `{"Error": TYPE, "Cause": "{\"errorMessage\": JSON}"}`
-/// for our own errors; anything else (a timeout, a Lambda service error) is an invoke-stage
-/// failure with the raw text.
+/// (a [`FailureMessage`]) for our own errors; anything else (a timeout, a Lambda service
+/// error) is an invoke-stage failure with the raw text.
 pub fn caught_failure(key: &str, caught: Option<&Value>) -> Failure {
+    /// The envelope the Lambda service wraps a function error in.
+    #[derive(Deserialize)]
+    struct Cause {
+        #[serde(rename = "errorMessage")]
+        error_message: String,
+    }
     let fallback_slug =
         crate::slug::slug_for(key, None).unwrap_or_else(|_| crate::slug::key_hash_slug(key));
     let error_name = caught
@@ -383,35 +540,23 @@ pub fn caught_failure(key: &str, caught: Option<&Value>) -> Failure {
         .and_then(|c| c.get("Cause"))
         .and_then(Value::as_str)
         .unwrap_or("");
-    let ours: Option<Value> = serde_json::from_str::<Value>(cause)
+    let ours = serde_json::from_str::<Cause>(cause)
         .ok()
-        .and_then(|cause| {
-            cause
-                .get("errorMessage")
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-        })
-        .and_then(|message| serde_json::from_str(&message).ok());
+        .and_then(|cause| serde_json::from_str::<FailureMessage>(&cause.error_message).ok());
     match ours {
-        Some(ours) => {
-            let stage = serde_json::from_value(ours["stage"].clone()).unwrap_or(Stage::Invoke);
-            let message = ours["error"].as_str().unwrap_or(cause).to_owned();
-            let error = StageError {
-                stage,
-                message,
-                transient: ours["transient"] == true,
-            };
-            Failure {
-                error,
-                source_key: key.to_owned(),
-                env: serde_json::from_value(ours["env"].clone()).ok().flatten(),
-                slug: ours["slug"]
-                    .as_str()
-                    .map(crate::slug::sanitise)
-                    .filter(|s| !s.is_empty())
-                    .unwrap_or(fallback_slug),
-            }
-        }
+        Some(ours) => Failure {
+            error: StageError {
+                stage: ours.stage,
+                message: ours.error,
+                transient: ours.transient,
+            },
+            source_key: key.to_owned(),
+            env: ours.env,
+            // The cause is the caller's text: the slug names a file, so it is sanitised again.
+            slug: Some(crate::slug::sanitise(&ours.slug))
+                .filter(|slug| !slug.is_empty())
+                .unwrap_or(fallback_slug),
+        },
         None => Failure {
             error: StageError::new(Stage::Invoke, format!("{error_name}: {cause}")),
             source_key: key.to_owned(),
@@ -450,6 +595,41 @@ mod tests {
             classify(json!({"stage": 3})).unwrap_err().error_type,
             "PipelineBadEvent"
         );
+    }
+
+    #[test]
+    fn task_inputs_are_tagged_by_stage() {
+        let task = |value: Value| match classify(value) {
+            Ok(Event::Task(task)) => Ok(task),
+            Ok(other) => panic!("not a task: {other:?}"),
+            Err(diag) => Err(diag),
+        };
+        for stage in STAGES {
+            let mut input = json!({"stage": stage, "key": "prompt_inputs/a.json"});
+            if *stage == "publish" {
+                input["generated_key"] = json!("beta/generated/a/r.json");
+            }
+            let parsed = task(input).expect("every listed stage parses");
+            assert_eq!(parsed.stage(), *stage);
+            assert_eq!(parsed.key(), "prompt_inputs/a.json");
+        }
+        let unknown = task(json!({"stage": "deploy", "key": "prompt_inputs/a.json"})).unwrap_err();
+        assert_eq!(unknown.error_type, "PipelineBadEvent");
+        assert!(
+            unknown.error_message.contains("unknown variant `deploy`")
+                && unknown.error_message.contains("record_failure"),
+            "{}",
+            unknown.error_message
+        );
+        // Each stage takes its own fields only.
+        for refused in [
+            json!({"stage": "publish", "key": "prompt_inputs/a.json"}),
+            json!({"stage": "invoke", "key": "prompt_inputs/a.json", "generated_key": "x"}),
+            json!({"stage": "publish", "key": "k", "generated_key": "g", "generated": {"text": "FORGED"}}),
+            json!({"stage": "render"}),
+        ] {
+            assert_eq!(task(refused).unwrap_err().error_type, "PipelineBadEvent");
+        }
     }
 
     #[test]

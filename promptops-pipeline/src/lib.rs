@@ -8,6 +8,7 @@
 //! - [`slug`]: the output slug, sanitised to `[a-z0-9_-]`;
 //! - [`render`]: check the variables against the prompt's contract and render (compiled-in
 //!   prompt, or a template from `prompt_templates/` compiled with strict undefined);
+//! - [`template`]: read an S3 template (the one rule for a run, a preview and a check);
 //! - [`publish`]: the output document (HTML with model output as text, or Markdown) and its
 //!   metadata.
 //!
@@ -26,6 +27,7 @@ pub mod pipeline;
 pub mod publish;
 pub mod render;
 pub mod slug;
+pub mod template;
 
 pub use bucket::{Bucket, DirBucket, S3Bucket};
 pub use config::{OutputFormat, PromptConfig};

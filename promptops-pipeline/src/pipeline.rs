@@ -7,6 +7,7 @@
 
 use std::sync::{Arc, Mutex};
 
+use promptops_core::hash::sha256_hex;
 use promptops_core::TemplateLimits;
 use promptops_runtime::events::{EVENT_FAILED, TARGET};
 use promptops_runtime::{CallOptions, InvokeError, Rendered, Runtime};
@@ -14,11 +15,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::bucket::{Bucket, BucketError};
 use crate::config::{PromptConfig, Source, MAX_CONFIG_BYTES};
-use crate::env::{check_input_key, resolve_env, Env, INPUT_PREFIX, TEMPLATE_PREFIX};
-use crate::error::{Stage, StageError};
-use crate::publish::{document, sha256_hex, OutputMeta};
+use crate::env::{check_input_key, resolve_env, Env, INPUT_PREFIX};
+use crate::error::{error_chain, Stage, StageError};
+use crate::publish::{document, OutputMeta};
 use crate::render::render_config;
 use crate::slug::{key_hash_slug, slug_for};
+use crate::template::load_template;
 
 /// Templates larger than this are refused unread: the template size limit every compiler of
 /// templates checks ([`TemplateLimits::DEFAULT_MAX_BYTES`], 256 KiB).
@@ -371,30 +373,11 @@ impl Pipeline {
         progress.learn_slug(slug.clone());
         progress.enter(Stage::Render);
         let template = match config.source() {
-            Ok(Source::Template(name)) => {
-                let object = self
-                    .bucket
-                    .get(&format!("{TEMPLATE_PREFIX}{name}"), MAX_TEMPLATE_BYTES)
+            Ok(Source::Template(name)) => Some(
+                load_template(&self.bucket, name)
                     .await
-                    .map_err(|err| {
-                        fail(match err {
-                            BucketError::NotFound(_) => StageError::new(
-                                Stage::Render,
-                                format!(
-                                    "missing template: no {TEMPLATE_PREFIX}{name} in the bucket"
-                                ),
-                            ),
-                            err => bucket_error(Stage::Render, err),
-                        })
-                    })?;
-                let text = String::from_utf8(object.body).map_err(|_| {
-                    fail(StageError::new(
-                        Stage::Render,
-                        format!("template {name} is not UTF-8"),
-                    ))
-                })?;
-                Some(text)
-            }
+                    .map_err(|err| fail(err.to_stage_error()))?,
+            ),
             _ => None,
         };
         let rendered = render_off_worker(&config, template, env)
@@ -460,7 +443,7 @@ impl Pipeline {
                 );
                 let error = StageError {
                     stage: Stage::Invoke,
-                    message: err.to_string(),
+                    message: error_chain(&err),
                     transient,
                 };
                 Err(failure(error))
@@ -638,7 +621,7 @@ impl Pipeline {
         );
         let key = format!("{}{}.json", own.errors_prefix(), failure.slug);
         let body = serde_json::to_vec_pretty(&record)
-            .map_err(|err| BucketError::Storage(err.to_string()))?;
+            .map_err(|err| BucketError::storage("serializing the errors object", err))?;
         self.bucket
             .put(&key, body, "application/json", &Default::default())
             .await?;
@@ -805,9 +788,10 @@ impl Progress {
 /// A storage error as a stage error: a missing or oversized object is permanent, anything else
 /// may pass on a retry.
 fn bucket_error(stage: Stage, err: BucketError) -> StageError {
+    let message = error_chain(&err);
     match err {
-        BucketError::Storage(_) => StageError::transient(stage, err.to_string()),
-        _ => StageError::new(stage, err.to_string()),
+        BucketError::Storage { .. } => StageError::transient(stage, message),
+        _ => StageError::new(stage, message),
     }
 }
 

@@ -2,8 +2,6 @@
 
 use std::collections::BTreeMap;
 
-use sha2::{Digest, Sha256};
-
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC};
 
 use crate::config::OutputFormat;
@@ -72,14 +70,6 @@ pub fn document(format: OutputFormat, title: &str, text: &str) -> String {
     }
 }
 
-/// Lowercase hex SHA-256 of `bytes`.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
 /// What every output object carries as metadata (S3 user metadata, or the local sidecar file).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutputMeta {
@@ -141,7 +131,7 @@ mod tests {
         let meta = OutputMeta {
             prompt_id: "marketing.welcome-email".into(),
             prompt_version: "1".into(),
-            content_hash: sha256_hex(b"x"),
+            content_hash: promptops_core::hash::sha256_hex(b"x"),
             model_id: "local".into(),
             source_key: "prompt_inputs/café au lait.json".into(),
             env: Env::Beta,

@@ -9,11 +9,10 @@ use minijinja::{Environment, UndefinedBehavior};
 use promptops_core::{PromptDef, Status, TemplateLimits, Value, VarDef, VarType, Version};
 use promptops_runtime::render::render_def;
 use promptops_runtime::{DefRef, DynVars, Rendered};
-use sha2::{Digest, Sha256};
 
 use crate::config::{PromptConfig, Source};
 use crate::env::Env;
-use crate::error::{Stage, StageError};
+use crate::error::{error_chain, Stage, StageError};
 
 /// The owner recorded for prompts that come from S3 templates.
 pub const TEMPLATE_OWNER: &str = "prompt_templates";
@@ -103,10 +102,7 @@ pub fn cached_templates() -> (usize, usize) {
 /// contract is inferred, as for prompt files without `variables`: every variable the template
 /// uses is a required string.
 pub fn template_prompt(name: &str, text: &str) -> Result<Arc<PromptDef>, StageError> {
-    let hash: String = Sha256::digest(text.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let hash = promptops_core::hash::content_hash(text.as_bytes());
     let key = (name.to_owned(), hash.clone());
     if let Some(def) = templates().definitions.get(&key) {
         return Ok(Arc::clone(def));
@@ -122,8 +118,8 @@ pub fn template_prompt(name: &str, text: &str) -> Result<Arc<PromptDef>, StageEr
     let template = env
         .template_from_str(text)
         .map_err(|err| StageError::new(Stage::Render, format!("template {name}: {err}")))?;
-    let mut used: Vec<String> = template.undeclared_variables(false).into_iter().collect();
-    used.sort();
+    // The same inference as the build script's, engine globals (`range`, ...) left out.
+    let used = promptops_core::builtins::template_variables(template.undeclared_variables(false));
     let mut def = PromptDef::new(
         format!("{}{name}", crate::env::TEMPLATE_PREFIX),
         Version::new(1),
@@ -212,8 +208,8 @@ pub fn render_checked(def: DefRef, values: &[(String, Value)]) -> Result<Rendere
         &def,
         values.iter().map(|(name, value)| (name.as_str(), value)),
     )
-    .map_err(|err| StageError::new(Stage::Render, err.to_string()))?;
-    render_def(def.clone(), &vars).map_err(|err| StageError::new(Stage::Render, err.to_string()))
+    .map_err(|err| StageError::new(Stage::Render, error_chain(&err)))?;
+    render_def(def.clone(), &vars).map_err(|err| StageError::new(Stage::Render, error_chain(&err)))
 }
 
 /// The whole render stage for a config: `template_text` is the S3 template's text when the
@@ -346,6 +342,23 @@ mod tests {
             &template_prompt("welcome.txt", text).unwrap(),
             &template_prompt("welcome.txt", text).unwrap()
         ));
+    }
+
+    #[test]
+    fn engine_names_are_not_template_variables() {
+        // `range` and `namespace` are minijinja's; `loop` is the for loop's own. Only `name` is
+        // the config's to supply, as the build script would infer for a prompt file.
+        let text = "{% set ns = namespace(n=0) %}{% for i in range(2) %}{{ loop.index }}{{ name }}{% endfor %}";
+        let def = template_prompt("builtins.txt", text).expect("compiles");
+        let names: Vec<&str> = def.variables.iter().map(|var| var.name.as_str()).collect();
+        assert_eq!(names, ["name"]);
+        let ok = render_config(
+            &config(None, Some("builtins.txt"), serde_json::json!({"name": "x"})),
+            Some(text),
+            Env::Beta,
+        )
+        .expect("renders without range or namespace in the config");
+        assert_eq!(ok.user, "1x2x");
     }
 
     #[test]

@@ -1,7 +1,5 @@
 //! Output names: `output_slug`, else the input's file name, sanitised to `[a-z0-9_-]`.
 
-use sha2::{Digest, Sha256};
-
 use crate::env::file_name;
 use crate::error::{Stage, StageError};
 
@@ -41,9 +39,8 @@ pub fn slug_for(key: &str, output_slug: Option<&str>) -> Result<String, StageErr
 /// The name of the errors object for an input whose slug cannot be known (bad JSON, an empty
 /// slug): `key-` and the first 16 hex digits of the key's SHA-256. Same key, same name.
 pub fn key_hash_slug(key: &str) -> String {
-    let digest = Sha256::digest(key.as_bytes());
-    let hex: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
-    format!("key-{hex}")
+    let hex = promptops_core::hash::sha256_hex(key.as_bytes());
+    format!("key-{}", &hex[..16])
 }
 
 #[cfg(test)]

@@ -157,7 +157,7 @@ fn every_task_payload_is_a_task_input_the_handler_accepts() {
             .collect();
         match classify(Value::Object(filled.clone())) {
             Ok(Event::Task(task)) => {
-                assert_eq!(Some(task.stage.as_str()), payload["stage"].as_str())
+                assert_eq!(Some(task.stage()), payload["stage"].as_str())
             }
             other => panic!("{name}: {filled:?} is not a task input: {other:?}"),
         }

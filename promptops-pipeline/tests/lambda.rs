@@ -9,12 +9,25 @@ use common::moto::Moto;
 use common::runtime_api::RuntimeApi;
 use common::{aws_env, http_answer, http_event, invoke, s3_record, spawn};
 use promptops_bedrock_mock::{MockBedrock, Script};
+use promptops_pipeline::api::{ErrorBody, OutputsPage, Preview, Regenerated};
+use promptops_pipeline::lambda::{
+    InvokeAnswer, PublishAnswer, RecordFailureAnswer, RecordResult, RenderAnswer, S3Answer,
+    TaskInput,
+};
+use promptops_pipeline::pipeline::ErrorRecord;
+use promptops_pipeline::{Env, Stage};
 use serde_json::{json, Value};
 
 const MODEL: &str = "anthropic.claude-3-haiku-20240307-v1:0";
 const HOSTILE: &str = "Welcome!\n<script>alert('owned')</script><img src=x onerror=alert(1)>";
 
 const WELCOME: &str = r#"{"prompt": "marketing.welcome-email", "variables": {"customer_name": "Ada", "product": "Acme Cloud"}, "output_format": "html"}"#;
+
+/// An answer's body as the API's own wire type.
+fn decode<T: serde::de::DeserializeOwned>(body: Value) -> T {
+    serde_json::from_value(body.clone())
+        .unwrap_or_else(|err| panic!("{body} is not a {}: {err}", std::any::type_name::<T>()))
+}
 
 struct World {
     moto: Moto,
@@ -163,15 +176,12 @@ async fn s3_events_render_invoke_bedrock_and_publish_each_record_on_its_own() {
     let response = invoke(&mut api, "batch", &json!({"Records": records}))
         .await
         .expect("a response, not a function error");
-    assert_eq!(response["records"], 12, "{response}");
-    assert_eq!(response["failed"], 8, "{response}");
-    let status: Vec<&str> = response["results"]
-        .as_array()
-        .expect("results")
-        .iter()
-        .map(|r| r["status"].as_str().unwrap_or(""))
-        .collect();
-    assert_eq!(status[..4], ["published"; 4], "{response}");
+    let response: S3Answer = decode(response);
+    assert_eq!((response.records, response.failed), (12, 8), "{response:?}");
+    assert!(
+        response.results[..4].iter().all(RecordResult::is_published),
+        "{response:?}"
+    );
 
     // Outputs: complete HTML with the model's output as text, and the metadata.
     let (html, meta, content_type) = world.get("beta/outputs/by-metadata.html").await;
@@ -248,25 +258,20 @@ async fn s3_events_render_invoke_bedrock_and_publish_each_record_on_its_own() {
         ("no-template", "render", "missing template"),
         ("huge", "parse", "limit is 1048576"),
     ] {
-        let record = world.json(&format!("beta/errors/{slug}.json")).await;
-        assert_eq!(record["stage"], stage, "{slug}: {record}");
-        assert!(
-            record["error"]
-                .as_str()
-                .unwrap_or_default()
-                .contains(needle),
-            "{slug}: {record}"
-        );
-        assert_eq!(record["env"], "beta");
+        let record: ErrorRecord = decode(world.json(&format!("beta/errors/{slug}.json")).await);
+        assert_eq!(record.stage.as_str(), stage, "{slug}: {record:?}");
+        assert!(record.error.contains(needle), "{slug}: {record:?}");
+        assert_eq!(record.env, Env::Beta);
     }
-    let bucket_error = &response["results"][10];
-    assert!(
-        bucket_error["error"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("someone-elses-bucket"),
-        "{response}"
-    );
+    match &response.results[10] {
+        RecordResult::Failed {
+            error, source_key, ..
+        } => {
+            assert!(error.contains("someone-elses-bucket"), "{response:?}");
+            assert_eq!(*source_key, None, "refused before it named an input");
+        }
+        other => panic!("{other:?}"),
+    }
     let keys = world.keys().await;
     assert!(!keys.iter().any(|key| key.starts_with("prod/")), "{keys:?}");
     assert_eq!(
@@ -292,9 +297,13 @@ async fn s3_events_render_invoke_bedrock_and_publish_each_record_on_its_own() {
     )
     .await
     .expect("response");
+    let again: S3Answer = decode(again);
     assert_eq!(
-        again["results"][0]["output_key"],
-        "beta/outputs/welcome.html"
+        again.results,
+        [RecordResult::Published {
+            source_key: "prompt_inputs/beta-welcome.json".into(),
+            output_key: "beta/outputs/welcome.html".into()
+        }]
     );
     assert_eq!(world.keys().await, keys);
 
@@ -377,7 +386,8 @@ async fn the_http_api_lists_previews_without_writing_and_regenerates() {
             .expect("response"),
         );
         assert_eq!(status, 200, "{answer}");
-        assert_eq!(answer["output_key"], format!("beta/outputs/{name}.html"));
+        let answer: Regenerated = decode(answer);
+        assert_eq!(answer.output_key, format!("beta/outputs/{name}.html"));
     }
     for (body, code) in [
         (r#"{"key": "beta/outputs/a.html"}"#, 400),
@@ -395,7 +405,8 @@ async fn the_http_api_lists_previews_without_writing_and_regenerates() {
             .expect("response"),
         );
         assert_eq!(status, code, "{body}: {answer}");
-        assert!(answer["error"].is_string(), "{answer}");
+        let answer: ErrorBody = decode(answer);
+        assert!(!answer.error.is_empty(), "{answer:?}");
     }
 
     // List, paginated.
@@ -409,14 +420,10 @@ async fn the_http_api_lists_previews_without_writing_and_regenerates() {
         .expect("response"),
     );
     assert_eq!(status, 200, "{page}");
-    let first: Vec<&str> = page["outputs"]
-        .as_array()
-        .expect("outputs")
-        .iter()
-        .filter_map(|o| o["key"].as_str())
-        .collect();
+    let page: OutputsPage = decode(page);
+    let first: Vec<&str> = page.outputs.iter().map(|o| o.key.as_str()).collect();
     assert_eq!(first, ["beta/outputs/a.html", "beta/outputs/b.html"]);
-    let token = page["next_token"].as_str().expect("a next page");
+    let token = page.next_token.as_deref().expect("a next page");
     let query = format!(
         "env=beta&limit=2&token={}",
         common::s3_event_key(token).replace('+', "%20")
@@ -430,14 +437,10 @@ async fn the_http_api_lists_previews_without_writing_and_regenerates() {
         .await
         .expect("response"),
     );
-    let second: Vec<&str> = page["outputs"]
-        .as_array()
-        .expect("outputs")
-        .iter()
-        .filter_map(|o| o["key"].as_str())
-        .collect();
+    let page: OutputsPage = decode(page);
+    let second: Vec<&str> = page.outputs.iter().map(|o| o.key.as_str()).collect();
     assert_eq!(second, ["beta/outputs/c.html"]);
-    assert!(page["next_token"].is_null());
+    assert_eq!(page.next_token, None);
     let (status, _) = http_answer(
         &invoke(
             &mut api,
@@ -468,7 +471,7 @@ async fn the_http_api_lists_previews_without_writing_and_regenerates() {
             .expect("response"),
     );
     assert_eq!(status, 200, "{preview}");
-    assert_eq!(preview["user"], "Dear Ada.");
+    assert_eq!(decode::<Preview>(preview).user, "Dear Ada.");
     let (status, preview) = http_answer(
         &invoke(
             &mut api,
@@ -479,10 +482,9 @@ async fn the_http_api_lists_previews_without_writing_and_regenerates() {
         .expect("response"),
     );
     assert_eq!(status, 200, "{preview}");
-    assert!(preview["user"]
-        .as_str()
-        .unwrap_or_default()
-        .contains("Write a welcome email to Ada"));
+    let preview: Preview = decode(preview);
+    assert!(preview.user.contains("Write a welcome email to Ada"));
+    assert_eq!(preview.model_id.as_deref(), Some(MODEL));
     let (status, preview) = http_answer(
         &invoke(
             &mut api,
@@ -498,10 +500,9 @@ async fn the_http_api_lists_previews_without_writing_and_regenerates() {
         .expect("response"),
     );
     assert_eq!(status, 422, "{preview}");
-    assert!(preview["error"]
-        .as_str()
-        .unwrap_or_default()
-        .contains("missing required variable `name`"));
+    let preview: ErrorBody = decode(preview);
+    assert_eq!(preview.code, "render");
+    assert!(preview.error.contains("missing required variable `name`"));
     let (status, _) = http_answer(
         &invoke(
             &mut api,
@@ -520,7 +521,10 @@ async fn the_http_api_lists_previews_without_writing_and_regenerates() {
             .await
             .expect("response"),
     );
-    assert_eq!((status, answer["code"].as_str()), (404, Some("not_found")));
+    assert_eq!(
+        (status, decode::<ErrorBody>(answer).code.as_str()),
+        (404, "not_found")
+    );
     function.kill().await.expect("kill");
 }
 
@@ -546,33 +550,51 @@ async fn step_functions_stages_render_invoke_publish_and_record_failures() {
     let mut function = spawn(&api, &world.env("beta", &[("BEDROCK_MODEL_ID", MODEL)]));
     let key = "prompt_inputs/beta-sfn.json";
 
-    let render = invoke(&mut api, "render", &json!({"stage": "render", "key": key}))
-        .await
-        .expect("render");
-    assert_eq!(render["output_key"], "beta/outputs/sfn.html");
+    let task = |task: TaskInput| serde_json::to_value(task).expect("a task input");
+    let render = invoke(
+        &mut api,
+        "render",
+        &task(TaskInput::Render { key: key.into() }),
+    )
+    .await
+    .expect("render");
+    assert_eq!(
+        decode::<RenderAnswer>(render).output_key,
+        "beta/outputs/sfn.html"
+    );
     assert!(
         world.keys().await.iter().all(|k| !k.starts_with("beta/")),
         "render writes nothing"
     );
-    let generated = invoke(&mut api, "invoke", &json!({"stage": "invoke", "key": key}))
-        .await
-        .expect("invoke");
+    let generated = invoke(
+        &mut api,
+        "invoke",
+        &task(TaskInput::Invoke { key: key.into() }),
+    )
+    .await
+    .expect("invoke");
     // The invoke stage hands over a reference to the text it stored, never the text.
-    assert_eq!(generated["model_id"], MODEL, "{generated}");
-    let generated_key = generated["generated_key"].as_str().expect("generated_key");
-    assert!(
-        generated_key.starts_with("beta/generated/sfn/"),
-        "{generated}"
-    );
     assert!(!generated.to_string().contains("From the state machine"));
+    let generated: InvokeAnswer = decode(generated);
+    assert_eq!(generated.model_id, MODEL, "{generated:?}");
+    assert!(
+        generated.generated_key.starts_with("beta/generated/sfn/"),
+        "{generated:?}"
+    );
     let published = invoke(
         &mut api,
         "publish",
-        &json!({"stage": "publish", "key": key, "generated_key": generated_key}),
+        &task(TaskInput::Publish {
+            key: key.into(),
+            generated_key: generated.generated_key,
+        }),
     )
     .await
     .expect("publish");
-    assert_eq!(published["output_key"], "beta/outputs/sfn.html");
+    assert_eq!(
+        decode::<PublishAnswer>(published).output_key,
+        "beta/outputs/sfn.html"
+    );
     assert!(world
         .get("beta/outputs/sfn.html")
         .await
@@ -590,14 +612,22 @@ async fn step_functions_stages_render_invoke_publish_and_record_failures() {
     .expect_err("render fails");
     assert_eq!(error_type, "PipelineRenderFailed");
     let caught = json!({"Error": error_type, "Cause": json!({"errorType": error_type, "errorMessage": message}).to_string()});
-    let recorded = invoke(&mut api, "record", &json!({"stage": "record_failure", "key": "prompt_inputs/beta-broken.json", "error": caught})).await.expect("record");
-    assert_eq!(recorded["errors_key"], "beta/errors/broken.json");
-    let record = world.json("beta/errors/broken.json").await;
-    assert_eq!(record["stage"], "render");
-    assert!(record["error"]
-        .as_str()
-        .unwrap_or_default()
-        .contains("missing required variable"));
+    let recorded = invoke(
+        &mut api,
+        "record",
+        &task(TaskInput::RecordFailure {
+            key: "prompt_inputs/beta-broken.json".into(),
+            error: Some(caught),
+        }),
+    )
+    .await
+    .expect("record");
+    let recorded: RecordFailureAnswer = decode(recorded);
+    assert_eq!(recorded.errors_key, "beta/errors/broken.json");
+    assert_eq!(recorded.stage, Stage::Render);
+    let record: ErrorRecord = decode(world.json("beta/errors/broken.json").await);
+    assert_eq!(record.stage, Stage::Render);
+    assert!(record.error.contains("missing required variable"));
 
     // Throttled past the retry budget: a transient error the state machine retries.
     world.bedrock.script(

@@ -113,7 +113,7 @@ impl fmt::Debug for Tokens {
 
 /// The hex SHA-256 of a token, as the tokens file stores it.
 pub fn token_hash(token: &str) -> String {
-    promptops_build::tree::hex_sha256(token.as_bytes())
+    promptops_core::hash::sha256_hex(token.as_bytes())
 }
 
 impl Tokens {

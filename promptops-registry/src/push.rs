@@ -4,7 +4,8 @@
 use promptops_build::diagnostic::Diagnostic;
 use promptops_build::lines::LineIndex;
 use promptops_build::template::TemplateChecker;
-use promptops_build::tree::{hex_sha256, validate, SourceFile, Tree};
+use promptops_build::tree::{validate, SourceFile, Tree};
+use promptops_core::hash::content_hash;
 use promptops_core::{PromptDef, Status, VarDef, VarType};
 use promptops_registry_api::PushRequest;
 
@@ -71,7 +72,7 @@ pub fn from_json(body: &[u8], actor: &str) -> Result<Pushed, RegistryError> {
         .into_iter()
         .map(|name| VarDef::required(name, VarType::String))
         .collect();
-    def.content_hash = hex_sha256(push.content.as_bytes());
+    def.content_hash = content_hash(push.content.as_bytes());
     def.refresh_contract_hash();
     Ok(Pushed { def })
 }
@@ -186,7 +187,10 @@ mod tests {
             .variables
             .iter()
             .all(|v| v.required && v.ty == VarType::String));
-        assert_eq!(def.content_hash, hex_sha256(b"Hi {{ name }}, {{ topic }}"));
+        assert_eq!(
+            def.content_hash,
+            content_hash(b"Hi {{ name }}, {{ topic }}")
+        );
     }
 
     #[test]
@@ -241,7 +245,7 @@ mod tests {
         let names: Vec<&str> = def.variables.iter().map(|v| v.name.as_str()).collect();
         assert_eq!(names, ["name", "order"]);
         assert_eq!(def.template, content);
-        assert_eq!(def.content_hash, hex_sha256(content.as_bytes()));
+        assert_eq!(def.content_hash, content_hash(content.as_bytes()));
 
         // Errors in CRLF content are at their line and column.
         let body = serde_json::json!({"prompt_id": "a", "version": "1", "content": "one\r\ntwo {{ x \r\n"});
@@ -310,7 +314,7 @@ mod tests {
         assert_eq!(pushed.def.id, "support.greet");
         assert_eq!(pushed.def.version, promptops_core::Version::new(2));
         assert_eq!(pushed.def.status, Status::Draft);
-        assert_eq!(pushed.def.content_hash, hex_sha256(good.as_bytes()));
+        assert_eq!(pushed.def.content_hash, content_hash(good.as_bytes()));
 
         let bad =
             "id: support.greet\nversion: 2\nownr: team\nmodel: nova-lite\ntags: []\ntemplate: Hi\n";

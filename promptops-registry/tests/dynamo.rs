@@ -43,7 +43,7 @@ fn record(id: &str, v: &str, text: &str) -> VersionRecord {
         meta: VersionMeta {
             version: version(v),
             status: Status::Draft,
-            content_hash: promptops_build::tree::hex_sha256(text.as_bytes()),
+            content_hash: promptops_core::hash::content_hash(text.as_bytes()),
             description: Some(format!("{id} {v}")),
             tags: vec!["t1".to_owned(), "t2".to_owned()],
             created_at: "2026-01-01T00:00:00Z".to_owned(),
@@ -426,7 +426,7 @@ async fn items_and_objects_have_the_documented_layout() {
         moto.object_keys(store.bucket()).await,
         std::slice::from_ref(s3_key)
     );
-    let digest = promptops_build::tree::hex_sha256(pushed.document.as_bytes());
+    let digest = promptops_core::hash::sha256_hex(pushed.document.as_bytes());
     assert_eq!(
         s3_key,
         &format!("prompts/layout.prompt_v2/1.2.0/{digest}.json")

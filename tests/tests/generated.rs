@@ -109,7 +109,7 @@ fn seed_prompt_is_compiled_in_as_its_v3_successor() {
     // The hash is of the file as checked in.
     assert_eq!(
         classifier.content_hash(),
-        promptops_build::tree::hex_sha256(&bytes)
+        promptops_core::hash::content_hash(&bytes)
     );
 }
 

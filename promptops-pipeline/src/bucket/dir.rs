@@ -83,7 +83,7 @@ impl DirBucket {
 
     fn open_root(&self) -> Result<Dir, BucketError> {
         Dir::open_ambient_dir(&self.root, ambient_authority())
-            .map_err(|err| BucketError::Storage(format!("{}: {err}", self.root.display())))
+            .map_err(|err| BucketError::storage(self.root.display().to_string(), err))
     }
 
     /// Reads `key` and its sidecar, refusing objects larger than `limit` bytes without reading
@@ -99,9 +99,10 @@ impl DirBucket {
         let sidecar = format!("{name}{META_SUFFIX}");
         let metadata = match read_file(&dir, &dirs, &sidecar, MAX_SIDECAR_BYTES, key)? {
             Some(bytes) => serde_json::from_slice(&bytes).map_err(|err| {
-                BucketError::Storage(format!(
-                    "{key}{META_SUFFIX}: not a JSON object of strings: {err}"
-                ))
+                BucketError::storage(
+                    format!("{key}{META_SUFFIX}: not a JSON object of strings"),
+                    err,
+                )
             })?,
             None => BTreeMap::new(),
         };
@@ -119,10 +120,11 @@ impl DirBucket {
     ) -> Result<(), BucketError> {
         let (dirs, name) = split_key(key)?;
         let meta = serde_json::to_vec_pretty(metadata)
-            .map_err(|err| BucketError::Storage(err.to_string()))?;
+            .map_err(|err| BucketError::storage(format!("{key}{META_SUFFIX}"), err))?;
         let root = self.open_root()?;
-        let dir = open_dirs(&root, &dirs, true, key)?
-            .ok_or_else(|| BucketError::Storage(format!("{key}: its directory vanished")))?;
+        let dir = open_dirs(&root, &dirs, true, key)?.ok_or_else(|| {
+            BucketError::storage_failure(format!("{key}: its directory vanished"))
+        })?;
         let sidecar = format!("{name}{META_SUFFIX}");
         for target in [name, sidecar.as_str()] {
             // Renaming over a link would replace the link, not write through it; refusing it
@@ -165,10 +167,10 @@ impl DirBucket {
         };
         let entries = dir
             .entries()
-            .map_err(|err| BucketError::Storage(format!("{prefix}: {err}")))?;
+            .map_err(|err| BucketError::storage(prefix, err))?;
         let mut keys = Vec::new();
         for entry in entries {
-            let entry = entry.map_err(|err| BucketError::Storage(format!("{prefix}: {err}")))?;
+            let entry = entry.map_err(|err| BucketError::storage(prefix, err))?;
             let Ok(name) = entry.file_name().into_string() else {
                 continue;
             };
@@ -229,7 +231,7 @@ fn open_dirs(
 ) -> Result<Option<Dir>, BucketError> {
     let mut dir = root
         .try_clone()
-        .map_err(|err| BucketError::Storage(format!("{key}: {err}")))?;
+        .map_err(|err| BucketError::storage(key, err))?;
     for (depth, segment) in segments.iter().enumerate() {
         let mut opened = dir.open_dir_nofollow(segment);
         if create && matches!(&opened, Err(err) if err.kind() == ErrorKind::NotFound) {
@@ -237,12 +239,7 @@ fn open_dirs(
                 Ok(()) => {}
                 // Another writer made it first.
                 Err(err) if err.kind() == ErrorKind::AlreadyExists => {}
-                Err(err) => {
-                    return Err(BucketError::Storage(format!(
-                        "{}: {err}",
-                        segments[..=depth].join("/")
-                    )))
-                }
+                Err(err) => return Err(BucketError::storage(segments[..=depth].join("/"), err)),
             }
             opened = dir.open_dir_nofollow(segment);
         }
@@ -279,7 +276,7 @@ fn read_file(
     };
     let meta = file
         .metadata()
-        .map_err(|err| BucketError::Storage(format!("{key}: {err}")))?;
+        .map_err(|err| BucketError::storage(key, err))?;
     if !meta.is_file() {
         return Err(refused(key, parents, name, "is not a regular file"));
     }
@@ -294,7 +291,7 @@ fn read_file(
     let mut body = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(limit));
     file.take(limit as u64 + 1)
         .read_to_end(&mut body)
-        .map_err(|err| BucketError::Storage(format!("{key}: {err}")))?;
+        .map_err(|err| BucketError::storage(key, err))?;
     if body.len() > limit {
         // It grew after the size check.
         return Err(too_large(body.len() as u64));
@@ -305,7 +302,7 @@ fn read_file(
 /// Writes `bytes` to a fresh temporary file beside `target` in `dir` and fsyncs it; returns
 /// its name.
 fn write_temp(dir: &Dir, target: &str, bytes: &[u8], key: &str) -> Result<String, BucketError> {
-    let storage = |err: io::Error| BucketError::Storage(format!("{key}: {err}"));
+    let storage = |err: io::Error| BucketError::storage(key, err);
     let random = RandomState::new();
     for _ in 0..TEMP_ATTEMPTS {
         let count = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
@@ -331,7 +328,7 @@ fn write_temp(dir: &Dir, target: &str, bytes: &[u8], key: &str) -> Result<String
         }
         return Ok(temp);
     }
-    Err(BucketError::Storage(format!(
+    Err(BucketError::storage_failure(format!(
         "{key}: no free temporary name beside {target} after {TEMP_ATTEMPTS} tries"
     )))
 }
@@ -343,7 +340,7 @@ fn rename_pair(
     (sidecar_temp, sidecar): (&str, &str),
     (body_temp, name): (&str, &str),
 ) -> Result<(), BucketError> {
-    let storage = |err: io::Error| BucketError::Storage(format!("{name}: {err}"));
+    let storage = |err: io::Error| BucketError::storage(name, err);
     // The directory opened for reading (cap-std's own handle is `O_PATH`, which can neither
     // be locked nor fsynced).
     let handle = dir.open(".").map_err(storage)?.into_std();
@@ -368,7 +365,7 @@ fn open_error(dir: &Dir, key: &str, parents: &[&str], name: &str, err: io::Error
     if is_symlink(dir, name) {
         refused(key, parents, name, "is a symbolic link")
     } else {
-        BucketError::Storage(format!("{key}: {}: {err}", path_of(parents, name)))
+        BucketError::storage(format!("{key}: {}", path_of(parents, name)), err)
     }
 }
 

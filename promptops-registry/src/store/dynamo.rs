@@ -328,7 +328,7 @@ impl DynamoStore {
                 source: err.into(),
             })?
             .into_bytes();
-        let actual = promptops_build::tree::hex_sha256(&bytes);
+        let actual = promptops_core::hash::sha256_hex(&bytes);
         if actual != sha256 {
             return Err(StoreError::Corrupt {
                 what: format!(
@@ -540,7 +540,7 @@ impl Store for DynamoStore {
             return Ok(Inserted::Exists(version_from_item(&item)?.meta));
         }
 
-        let sha256 = promptops_build::tree::hex_sha256(record.document.as_bytes());
+        let sha256 = promptops_core::hash::sha256_hex(record.document.as_bytes());
         let s3_key = document_key(id, &meta.version, &sha256)?;
         self.put_document(&s3_key, &record.document).await?;
 
