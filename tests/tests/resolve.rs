@@ -27,7 +27,8 @@ use promptops_registry::http::{router, AppState};
 use promptops_registry::store::sqlite::SqliteStore;
 use promptops_registry::{Auth, Registry, Store, Tokens};
 use promptops_runtime::events::EventCapture;
-use promptops_runtime::resolve::http::{HttpAuth, HttpFetcher, SigV4Auth};
+use promptops_registry::api::client::{Credentials, SigV4};
+use promptops_runtime::resolve::http::HttpFetcher;
 use promptops_runtime::resolve::{CacheState, Fetch, ResolverConfig, Verdict};
 use promptops_runtime::{Resolver, Runtime, Source, Version};
 use promptops_tests::sigv4::{require_signature, VerifiedCaller, Verifier};
@@ -297,7 +298,7 @@ fn static_signer(key: &str, secret: &str, session_token: Option<&str>) -> Signer
 
 /// A resolver signing with `signer`.
 fn signed_resolver(registry: &TestRegistry, signer: Signer, config: ResolverConfig) -> Resolver {
-    let http = HttpFetcher::with_auth(&registry.url(), HttpAuth::SigV4(SigV4Auth::new(signer)))
+    let http = HttpFetcher::with_credentials(&registry.url(), Credentials::SigV4(SigV4::new(signer)))
         .expect("client");
     Resolver::new(vec![Box::new(http) as Box<dyn Fetch>], config)
 }
@@ -613,7 +614,7 @@ async fn the_environment_alone_turns_resolution_on() {
     let resolver = Resolver::from_lookup(lookup)
         .expect("valid")
         .expect("a registry is configured");
-    assert_eq!(resolver.config().mode, "production");
+    assert_eq!(resolver.config().mode, promptops_registry::Mode::Production);
     let runtime = Runtime::local().with_resolver(resolver);
     let greeter = promptops_runtime::Prompt::<Greeter>::__new(compiled(&registry.id));
     let done = greeter
