@@ -32,17 +32,12 @@ fn direct_s3_and_http_events_under_cargo_lambda_watch() {
         return;
     };
     // The README's setup: its bucket (each test has a moto of its own), the sample input.
-    let mut env = read_env_file(&events_dir().join("local.env"));
-    let bucket = env
-        .iter()
+    let env_file = events_dir().join("local.env");
+    let bucket = read_env_file(&env_file)
+        .into_iter()
         .find(|(key, _)| key == "BUCKET")
-        .map(|(_, value)| value.clone())
+        .map(|(_, value)| value)
         .expect("BUCKET in local.env");
-    for (key, value) in &mut env {
-        if key == "AWS_ENDPOINT_URL_S3" {
-            value.clone_from(&moto.endpoint);
-        }
-    }
     let input = std::fs::read(crate_dir().join("samples/prompt_inputs/beta-welcome.json"))
         .expect("the sample input");
     let s3 = moto.s3();
@@ -66,7 +61,8 @@ fn direct_s3_and_http_events_under_cargo_lambda_watch() {
         "promptops-pipeline",
         "promptops-pipeline-lambda",
         Path::new(env!("CARGO_BIN_EXE_promptops-pipeline-lambda")),
-        &env,
+        &env_file,
+        &[("AWS_ENDPOINT_URL_S3", moto.endpoint.clone())],
     ) else {
         return;
     };

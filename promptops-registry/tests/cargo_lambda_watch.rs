@@ -7,7 +7,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use promptops_tests::cargo_lambda::{read_env_file, Invoked, Watch};
+use promptops_tests::cargo_lambda::{Invoked, Watch};
 use serde_json::Value;
 
 fn events_dir() -> PathBuf {
@@ -26,15 +26,13 @@ fn http(invoked: &Invoked) -> (u64, Value) {
 /// The README's walk through the event files, with the README's environment file and the
 /// store settings in `store` in its place.
 fn lifecycle(what: &str, store: &[(&str, String)]) {
-    let mut env = read_env_file(&events_dir().join("local.env"));
-    env.retain(|(key, _)| !store.iter().any(|(k, _)| k == key));
-    env.extend(store.iter().map(|(k, v)| ((*k).to_owned(), v.clone())));
     let Some(watch) = Watch::start(
         what,
         "promptops-registry",
         "promptops-registry-lambda",
         Path::new(env!("CARGO_BIN_EXE_promptops-registry-lambda")),
-        &env,
+        &events_dir().join("local.env"),
+        store,
     ) else {
         return;
     };

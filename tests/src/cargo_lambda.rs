@@ -14,7 +14,7 @@
 //! [`Watch::start`] prints why and returns `None` (the test passes without running), unless
 //! `CI=true`, where it panics, as [`crate::moto`] does.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -99,7 +99,8 @@ fn lines(lines: &Mutex<Vec<String>>) -> Vec<String> {
 }
 
 /// `KEY=VALUE` lines of an env file as `cargo lambda watch --env-file` reads them (blank lines
-/// and `#` comments skipped).
+/// and `#` comments skipped, quotes around a value removed). [`Watch::start`] also hands the
+/// file to the emulator, whose stricter reader then refuses what it cannot parse.
 pub fn read_env_file(path: &Path) -> Vec<(String, String)> {
     let text = std::fs::read_to_string(path)
         .unwrap_or_else(|err| panic!("cannot read {}: {err}", path.display()));
@@ -107,7 +108,14 @@ pub fn read_env_file(path: &Path) -> Vec<(String, String)> {
         .map(str::trim)
         .filter(|line| !line.is_empty() && !line.starts_with('#'))
         .map(|line| match line.split_once('=') {
-            Some((key, value)) => (key.trim().to_owned(), value.trim().to_owned()),
+            Some((key, value)) => {
+                let value = value.trim();
+                let unquoted = ['"', '\'']
+                    .iter()
+                    .find_map(|quote| value.strip_prefix(*quote)?.strip_suffix(*quote))
+                    .unwrap_or(value);
+                (key.trim().to_owned(), unquoted.to_owned())
+            }
             None => panic!("{}: not KEY=VALUE: {line:?}", path.display()),
         })
         .collect()
@@ -146,8 +154,9 @@ pub struct Watch {
 }
 
 impl Watch {
-    /// Starts the emulator for `package`'s binary `function` (waiting until it listens), then
-    /// `binary` (the built `function`) with watch's Lambda environment plus `env`; or, when no
+    /// Starts the emulator for `package`'s binary `function` with `--env-file env_file`
+    /// (waiting until it listens), then `binary` (the built `function`) with watch's Lambda
+    /// environment plus the file's variables, `overrides` replacing or adding some; or, when no
     /// cargo-lambda is configured and `CI` is not `true`, prints why `what` is skipped and
     /// returns `None`.
     pub fn start(
@@ -155,7 +164,8 @@ impl Watch {
         package: &str,
         function: &str,
         binary: &Path,
-        env: &[(String, String)],
+        env_file: &Path,
+        overrides: &[(&str, String)],
     ) -> Option<Watch> {
         let Some(cargo_lambda) = cargo_lambda() else {
             let why = "cargo-lambda is not installed: run `bash scripts/test.sh` (it installs \
@@ -167,6 +177,9 @@ impl Watch {
             eprintln!("SKIPPED ({what}): {why}");
             return None;
         };
+        let mut env = read_env_file(env_file);
+        env.retain(|(key, _)| !overrides.iter().any(|(k, _)| k == key));
+        env.extend(overrides.iter().map(|(k, v)| ((*k).to_owned(), v.clone())));
         let mut failures = Vec::new();
         for _ in 0..PORT_ATTEMPTS {
             let port = free_port();
@@ -174,6 +187,8 @@ impl Watch {
                 Command::new(&cargo_lambda)
                     .args(["lambda", "watch", "--only-lambda-apis", "--quiet"])
                     .args(["-p", package, "--bin", function])
+                    .arg("--env-file")
+                    .arg(env_file)
                     .args(["-A", "127.0.0.1", "-P", &port.to_string()])
                     .current_dir(crate::workspace_root())
                     .env("CARGO_TERM_COLOR", "never"),
@@ -254,6 +269,45 @@ impl Watch {
             stdout: lines(&process.stdout).join("\n"),
             stderr: lines(&process.stderr).join("\n"),
         }
+    }
+
+    /// `POST`s `body` (JSON) to the emulator's Function URL endpoint for the function
+    /// (`/lambda-url/FUNCTION/`, what `curl` would reach): the emulator wraps it in a payload v2
+    /// event and turns the function's answer back into an HTTP response. Returns its status and
+    /// body; bounded by [`INVOKE_TIMEOUT`].
+    pub fn post_function_url(&self, body: &str) -> (u16, String) {
+        let fail = |err: std::io::Error| -> ! {
+            panic!("POST to the emulator's Function URL endpoint: {err}")
+        };
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).unwrap_or_else(|e| fail(e));
+        stream
+            .set_read_timeout(Some(INVOKE_TIMEOUT))
+            .unwrap_or_else(|e| fail(e));
+        let request = format!(
+            "POST /lambda-url/{}/ HTTP/1.1\r\nhost: 127.0.0.1:{}\r\n\
+             content-type: application/json\r\ncontent-length: {}\r\n\
+             connection: close\r\n\r\n{body}",
+            self.function,
+            self.port,
+            body.len()
+        );
+        stream
+            .write_all(request.as_bytes())
+            .unwrap_or_else(|e| fail(e));
+        let mut answer = String::new();
+        stream
+            .read_to_string(&mut answer)
+            .unwrap_or_else(|e| fail(e));
+        let status = answer
+            .split(' ')
+            .nth(1)
+            .and_then(|code| code.parse().ok())
+            .unwrap_or_else(|| panic!("not an HTTP answer: {answer:?}"));
+        let body = answer
+            .split_once("\r\n\r\n")
+            .map(|(_, body)| body.to_owned())
+            .unwrap_or_default();
+        (status, body)
     }
 
     /// The JSON objects the function printed so far (its events; other lines skipped).

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use promptops_tests::cargo_lambda::{read_env_file, Watch};
+use promptops_tests::cargo_lambda::Watch;
 use serde_json::Value;
 
 fn events_dir() -> PathBuf {
@@ -18,13 +18,13 @@ fn classifier() -> &'static promptops_runtime::PromptDef {
 
 #[test]
 fn direct_and_function_url_events_under_cargo_lambda_watch() {
-    let env = read_env_file(&events_dir().join("local.env"));
     let Some(watch) = Watch::start(
         "promptops-lambda under cargo lambda watch",
         "promptops-lambda",
         "promptops-lambda",
         Path::new(env!("CARGO_BIN_EXE_promptops-lambda")),
-        &env,
+        &events_dir().join("local.env"),
+        &[],
     ) else {
         return;
     };
@@ -42,6 +42,13 @@ fn direct_and_function_url_events_under_cargo_lambda_watch() {
         .unwrap_or_else(|err| panic!("{err}: {http}"));
     assert_eq!(body["intent"], "technical", "{body}");
 
+    // The emulator's own Function URL endpoint (what `curl` reaches): it builds the payload v2
+    // event itself and needs the v2 answer's `cookies` field.
+    let (status, text) = watch.post_function_url(r#"{"message": "What does the pro plan cost?"}"#);
+    assert_eq!(status, 200, "{text}");
+    let body: Value = serde_json::from_str(&text).unwrap_or_else(|err| panic!("{err}: {text}"));
+    assert_eq!(body["intent"], "sales", "{body}");
+
     // The emulator's deadline was ignored, and said so once.
     let started = Instant::now();
     let events = loop {
@@ -50,7 +57,7 @@ fn direct_and_function_url_events_under_cargo_lambda_watch() {
             .iter()
             .filter(|e| e["event"] == "prompt_completed")
             .count();
-        if completed == 2 || started.elapsed() > Duration::from_secs(10) {
+        if completed == 3 || started.elapsed() > Duration::from_secs(10) {
             break events;
         }
         std::thread::sleep(Duration::from_millis(20));
