@@ -6,8 +6,9 @@
 # Usage: scripts/package_lambdas.sh [--arch arm64|x86_64] [BINARY...]
 #   default: --arch arm64, both binaries (promptops-registry-lambda, promptops-pipeline-lambda)
 #
-# cargo-lambda and zig come pinned from PyPI into target/lambda-venv; zig is the cross linker
-# (cargo-zigbuild links against an old glibc that provided.al2023 satisfies). What needs a
+# cargo-lambda and zig come pinned from PyPI into target/lambda-venv (scripts/lambda_tools.sh,
+# shared with scripts/test.sh); zig is the cross linker (cargo-zigbuild links against an old
+# glibc that provided.al2023 satisfies). What needs a
 # machine with access to the Rust dist server (the CI runner): the Rust standard library of the
 # target, `rustup target add aarch64-unknown-linux-gnu` for arm64 (x86_64 hosts ship only their
 # own). The production build (drafts excluded from the prompts crate) is PROMPTOPS_ENV=production
@@ -15,9 +16,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-CARGO_LAMBDA_VERSION=1.9.2
-ZIGLANG_VERSION=0.14.1
-VENV=target/lambda-venv
+# The pinned cargo-lambda and zig, shared with scripts/test.sh.
+source scripts/lambda_tools.sh
 
 arch=arm64
 binaries=()
@@ -46,19 +46,9 @@ package_of() {
     esac
 }
 
-tools_ready() {
-    [[ "$("$VENV/bin/cargo-lambda" lambda --version 2>/dev/null)" == *"$CARGO_LAMBDA_VERSION"* ]] &&
-        "$VENV/bin/python" -c "import importlib.metadata as m; assert m.version('ziglang') == '$ZIGLANG_VERSION'" 2>/dev/null
-}
-if ! tools_ready; then
-    echo "package_lambdas.sh: installing cargo-lambda==$CARGO_LAMBDA_VERSION ziglang==$ZIGLANG_VERSION into $VENV" >&2
-    python3 -m venv --clear "$VENV"
-    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
-        "cargo-lambda==$CARGO_LAMBDA_VERSION" "ziglang==$ZIGLANG_VERSION"
-    tools_ready
-fi
+install_lambda_tools
 # cargo-zigbuild finds zig as `python3 -m ziglang` when `zig` is not on PATH: the venv's python.
-export PATH="$PWD/$VENV/bin:$PATH"
+export PATH="$PWD/$LAMBDA_VENV/bin:$PATH"
 
 if ! rustup target list --installed 2>/dev/null | grep -qx "$triple"; then
     echo "package_lambdas.sh: the Rust standard library for $triple is not installed;" >&2

@@ -7,6 +7,12 @@
 # PROMPTOPS_MOTO_PYTHON; each test starts its own moto on a loopback port. A Python of your own
 # with moto installed can be given the same way (the venv is then left alone).
 #
+# cargo-lambda (pinned in scripts/lambda_tools.sh, shared with scripts/package_lambdas.sh) is
+# installed the same way into target/lambda-venv and handed to the tests as
+# PROMPTOPS_CARGO_LAMBDA: each Lambda binary is also run under cargo-lambda's own emulator
+# (`cargo lambda watch`) and invoked with `cargo lambda invoke` and the event files its README
+# shows. A cargo-lambda of your own can be given the same way.
+#
 # Before the Rust tests run, infra/checks/run.sh runs the static checks of the Terraform and the
 # workflows (issue 15), with its own pinned tools under target/; it and moto's install overlap
 # the compilation of the tests.
@@ -17,6 +23,7 @@ cd "$(dirname "$0")/.."
 
 MOTO_VERSION=5.1.22
 VENV=target/venv
+source scripts/lambda_tools.sh
 
 moto_ready() {
     "$1" -c "import moto, werkzeug, moto.server; assert moto.__version__ == '$MOTO_VERSION', moto.__version__" \
@@ -35,16 +42,23 @@ setup_moto() {
         moto_ready "$VENV/bin/python"
 }
 
-# moto's install and the static checks below are mostly downloads and Python: they run in the
-# background while cargo compiles the tests (about 3 minutes of a clean-clone run saved), and
-# their output is printed when they are done. The tests themselves start only after both.
+# moto's and cargo-lambda's installs and the static checks below are mostly downloads and
+# Python: they run in the background while cargo compiles the tests (about 3 minutes of a
+# clean-clone run saved), and their output is printed when they are done. The tests themselves
+# start only after all three.
 mkdir -p target
 MOTO_LOG=target/test-moto.log
 INFRA_LOG=target/test-infra-checks.log
+LAMBDA_LOG=target/test-cargo-lambda.log
 moto_pid=""
 if [[ -z "${PROMPTOPS_MOTO_PYTHON:-}" ]]; then
     setup_moto >"$MOTO_LOG" 2>&1 &
     moto_pid=$!
+fi
+lambda_pid=""
+if [[ -z "${PROMPTOPS_CARGO_LAMBDA:-}" ]]; then
+    install_lambda_tools >"$LAMBDA_LOG" 2>&1 &
+    lambda_pid=$!
 fi
 # The static checks of infra/ and .github/workflows/ (checkov with the project's policies, the
 # python-hcl2 tests of the IAM and deployment rules, actionlint); their tools are pinned and
@@ -84,6 +98,23 @@ else
     # Outside CI the moto tests then say they are skipped; a half-made venv must not be found.
     rm -rf "$VENV"
     echo "scripts/test.sh: WARNING: moto is not available; the DynamoDB + S3 tests will be skipped" >&2
+fi
+
+if [[ -n "${PROMPTOPS_CARGO_LAMBDA:-}" ]]; then
+    echo "scripts/test.sh: cargo-lambda from PROMPTOPS_CARGO_LAMBDA=$PROMPTOPS_CARGO_LAMBDA" >&2
+elif wait "$lambda_pid"; then
+    cat "$LAMBDA_LOG" >&2
+    PROMPTOPS_CARGO_LAMBDA="$(pwd)/$LAMBDA_VENV/bin/cargo-lambda"
+    export PROMPTOPS_CARGO_LAMBDA
+else
+    cat "$LAMBDA_LOG" >&2
+    if [[ "${CI:-}" == "true" ]]; then
+        echo "scripts/test.sh: could not install cargo-lambda==$CARGO_LAMBDA_VERSION (needs python3 with venv and pip)" >&2
+        exit 1
+    fi
+    # Outside CI the cargo-lambda tests then say they are skipped.
+    rm -rf "$LAMBDA_VENV"
+    echo "scripts/test.sh: WARNING: cargo-lambda is not available; the \`cargo lambda watch\` tests will be skipped" >&2
 fi
 
 exec cargo test --workspace "$@"

@@ -39,6 +39,9 @@ pub const EVENT_CONTRACT_MISMATCH: &str = "prompt_contract_mismatch";
 pub const EVENT_RENDER_FALLBACK: &str = "prompt_render_fallback";
 /// Name of the event emitted when every registry tier failed for a prompt.
 pub const EVENT_REGISTRY_UNAVAILABLE: &str = "prompt_registry_unavailable";
+/// Name of the event a [`DeadlineReader`](crate::deadline::DeadlineReader) emits, once per
+/// process, when it ignores an implausible Lambda deadline (a local emulator's).
+pub const EVENT_DEADLINE_IGNORED: &str = "lambda_deadline_ignored";
 
 /// The identity fields shared by the three events of one call.
 #[derive(Debug, Clone, Copy)]

@@ -13,6 +13,7 @@
 //! * retries with backoff and jitter, per-attempt and total timeouts ([`RetryPolicy`]), typed
 //!   errors ([`InvokeError`]);
 //! * `prompt_invoked` / `prompt_completed` / `prompt_failed` JSON events ([`events`]);
+//! * Lambda's invocation deadline, believed only when plausible ([`deadline`]);
 //! * resolution through a prompt registry ([`resolve`]): with `PROMPT_REGISTRY_FUNCTION`
 //!   (direct Lambda invoke, feature `registry-aws`) or `PROMPT_REGISTRY_URL` (HTTP, feature
 //!   `registry-client`) set, [`Runtime::from_env`] gives a runtime whose typed handles
@@ -44,6 +45,7 @@
 #[cfg(feature = "bedrock")]
 pub mod bedrock;
 pub mod config;
+pub mod deadline;
 pub mod def;
 pub mod error;
 pub mod events;
@@ -60,6 +62,7 @@ pub mod spec;
 #[cfg(feature = "bedrock")]
 pub use bedrock::BedrockModel;
 pub use config::{ConfigError, ModelConfig};
+pub use deadline::{plausible_deadline, DeadlineReader, ImplausibleDeadline};
 pub use def::{DefRef, Inference, Metrics, PromptDef, Status, Value, VarDef, VarType, Version};
 pub use error::InvokeError;
 pub use invoke::{CallOptions, Completion, Runtime};

@@ -111,8 +111,16 @@ impl Report {
 struct Invocation {
     request_id: String,
     payload: Vec<u8>,
-    /// Time the function gets, from the moment the event is handed out.
-    timeout: Duration,
+    deadline: Deadline,
+}
+
+/// What the `Lambda-Runtime-Deadline-Ms` header of an event says.
+enum Deadline {
+    /// AWS's: the time the function gets, from the moment the event is handed out, sent as
+    /// milliseconds since the epoch.
+    After(Duration),
+    /// Exactly this value, as local emulators send it (`600000`, `0`).
+    Raw(u64),
 }
 
 /// How the function finished an invocation queued by `Invoke`.
@@ -208,7 +216,17 @@ impl RuntimeApi {
         let _ = self.events.send(Invocation {
             request_id: request_id.to_owned(),
             payload,
-            timeout,
+            deadline: Deadline::After(timeout),
+        });
+    }
+
+    /// Queues an event whose `Lambda-Runtime-Deadline-Ms` is exactly `deadline_ms`, not a
+    /// timestamp: what local emulators send (cargo-lambda 1.9.2's `600000`, awslambdarpc's `0`).
+    pub fn enqueue_with_raw_deadline(&self, request_id: &str, payload: Vec<u8>, deadline_ms: u64) {
+        let _ = self.events.send(Invocation {
+            request_id: request_id.to_owned(),
+            payload,
+            deadline: Deadline::Raw(deadline_ms),
         });
     }
 
@@ -363,7 +381,7 @@ async fn invoke(state: &State, function: &str, payload: String) -> Response<Full
     let _ = state.events.send(Invocation {
         request_id: request_id.clone(),
         payload: payload.into_bytes(),
-        timeout: DEFAULT_TIMEOUT,
+        deadline: Deadline::After(DEFAULT_TIMEOUT),
     });
     let builder = Response::builder()
         .header("content-type", "application/json")
@@ -410,10 +428,13 @@ fn answer_invoke(state: &State, report: &Report) {
 }
 
 fn next_response(invocation: Invocation) -> Response<Full<Bytes>> {
-    let deadline_ms = (SystemTime::now() + invocation.timeout)
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_millis();
+    let deadline_ms = match invocation.deadline {
+        Deadline::After(timeout) => (SystemTime::now() + timeout)
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_millis(),
+        Deadline::Raw(deadline_ms) => u128::from(deadline_ms),
+    };
     let trace_id = format!(
         "Root=1-00000000-{:024x};Parent=0000000000000001;Sampled=0",
         invocation.request_id.len()

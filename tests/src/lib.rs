@@ -2,7 +2,8 @@
 //! `promptops-build` over a prompt tree, real `cargo build` runs of them, and snapshot files.
 //!
 //! [`moto`] launches moto's standalone server; [`sigv4`] is a Function URL's signature check as
-//! an axum middleware.
+//! an axum middleware; [`cargo_lambda`] runs a Lambda binary under `cargo lambda watch`'s
+//! emulator and invokes it with `cargo lambda invoke`.
 //!
 //! Snapshots are compared byte for byte; run the tests with `PROMPTOPS_BLESS=1` to rewrite them
 //! from the actual output, then review the diff before committing.
@@ -13,6 +14,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+pub mod cargo_lambda;
 pub mod lambda_runtime;
 pub mod moto;
 pub mod sigv4;

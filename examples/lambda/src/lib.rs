@@ -207,6 +207,11 @@ pub struct HttpResponse {
     pub body: String,
     /// Always `false`: the body is JSON text.
     pub is_base64_encoded: bool,
+    /// `Some([])` in answers to payload v2 events (Function URL, HTTP API), which define the
+    /// field: cargo-lambda's emulator refuses a v2 answer without it (a 500 from its Function URL
+    /// endpoint). Absent for REST v1 events, whose format has no such field.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cookies: Option<Vec<String>>,
 }
 
 impl HttpResponse {
@@ -220,7 +225,14 @@ impl HttpResponse {
             headers: BTreeMap::from([("content-type".to_owned(), "application/json".to_owned())]),
             body,
             is_base64_encoded: false,
+            cookies: None,
         }
+    }
+
+    /// This response in the shape of the payload version of `event`.
+    fn for_event(mut self, event: &HttpEvent) -> Self {
+        self.cookies = event.payload_v2.then(Vec::new);
+        self
     }
 }
 
@@ -411,6 +423,9 @@ pub struct HttpEvent {
     pub body: Option<String>,
     /// Whether the body is base64-encoded.
     pub is_base64_encoded: bool,
+    /// Whether this is a payload v2 event (it has `requestContext.http`): Function URL or HTTP
+    /// API, whose answers carry `cookies`.
+    pub payload_v2: bool,
 }
 
 impl Event {
@@ -446,10 +461,14 @@ impl Event {
                 })
             }
         };
+        let payload_v2 = event
+            .pointer("/requestContext/http")
+            .is_some_and(Value::is_object);
         Ok(Event::Http(HttpEvent {
             method,
             body,
             is_base64_encoded,
+            payload_v2,
         }))
     }
 }
@@ -546,10 +565,11 @@ pub async fn handle_with_deadline(
                     Err(err)
                 }
             };
-            Ok(Response::Http(match outcome {
+            let response = match outcome {
                 Ok(done) => HttpResponse::json(200, &done),
                 Err(err) => err.to_http(request_id),
-            }))
+            };
+            Ok(Response::Http(response.for_event(&http)))
         }
     }
 }

@@ -2,12 +2,16 @@
 //! `lambda_runtime` feeding every event to [`promptops_lambda::handle_with_deadline`].
 
 use lambda_runtime::{service_fn, LambdaEvent};
+use promptops_runtime::DeadlineReader;
 use serde_json::Value;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
+    // First: a deadline earlier than this is not a real one (see promptops_runtime::deadline).
+    let deadlines = DeadlineReader::new();
     promptops_runtime::events::init_json_logging()?;
     let runtime = promptops_lambda::runtime_from_env().await?;
+    let deadlines = &deadlines;
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
         let runtime = runtime.clone();
         async move {
@@ -20,8 +24,13 @@ async fn main() -> Result<(), lambda_runtime::Error> {
                 .unwrap_or_default();
             promptops_lambda::revalidate_prompts(&runtime, budget).await;
             let (payload, context) = event.into_parts();
-            // Lambda always sends the deadline; 0 would mean "none given", not "already past".
-            let deadline = (context.deadline > 0).then(|| context.deadline());
+            // AWS sends an epoch-ms timestamp; local emulators send a duration or 0, which
+            // would leave the model no time at all: those are no deadline.
+            let deadline = deadlines.read(
+                context.deadline,
+                &context.request_id,
+                promptops_lambda::RUNTIME_NAME,
+            );
             promptops_lambda::handle_with_deadline(&runtime, &context.request_id, deadline, payload)
                 .await
         }

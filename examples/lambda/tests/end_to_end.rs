@@ -218,3 +218,68 @@ async fn binary_calls_bedrock_and_reports_model_errors() {
     assert_eq!(failed["error"], "rejected");
     assert_eq!(failed["error_code"], "AccessDeniedException");
 }
+
+/// Issue 26: local emulators send a deadline that is no timestamp (cargo-lambda 1.9.2's
+/// `600000`, a duration; awslambdarpc's `0`). Read as one, it lies in 1970 and left the model
+/// no time: every call failed as timed out. Now it is ignored, said once, and the call runs
+/// with the configured timeouts; a real deadline still cuts a slow model short.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_emulators_deadline_is_no_deadline_and_is_reported_once() {
+    let mock = MockBedrock::start().await.unwrap();
+    let model_id = classifier().model_id.as_str();
+    let missing = std::env::temp_dir().join("promptops-lambda-no-such-aws-file");
+    let missing = missing.to_string_lossy().into_owned();
+    let endpoint = mock.endpoint_url();
+    let mut api = RuntimeApi::start().await.unwrap();
+    let function = Function::spawn(
+        &api,
+        &[
+            ("PROMPTOPS_MODEL", "bedrock"),
+            ("PROMPTOPS_MAX_ATTEMPTS", "1"),
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_ACCESS_KEY_ID", "AKIDLAMBDATEST"),
+            ("AWS_SECRET_ACCESS_KEY", "lambda-test-secret"),
+            ("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", &endpoint),
+            ("AWS_CONFIG_FILE", &missing),
+            ("AWS_SHARED_CREDENTIALS_FILE", &missing),
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+        ],
+    );
+    // A model that takes a moment: with the 1970 deadline it never got the chance.
+    mock.script(
+        model_id,
+        Script::answer("billing").latency(Duration::from_millis(300)),
+    );
+    for (id, deadline_ms) in [("emu-600000", 600_000), ("emu-zero", 0)] {
+        let event = json!({"message": "I was charged twice this month"});
+        api.enqueue_with_raw_deadline(id, event.to_string().into_bytes(), deadline_ms);
+        let report = api.next_outcome(WAIT).await.expect("an answer");
+        let done = response_json(&report);
+        assert_eq!(done["intent"], "billing", "{id}: {done}");
+        assert_eq!(done["request_id"], id);
+    }
+    // A real deadline keeps working as before: 1 s for a 30 s model is a timed-out ModelError
+    // before the deadline.
+    mock.script(
+        model_id,
+        Script::answer("billing").latency(Duration::from_secs(30)),
+    );
+    let started = std::time::Instant::now();
+    let event = json!({"message": "refund please"}).to_string().into_bytes();
+    api.enqueue_with_timeout("real-deadline", event, Duration::from_millis(1000));
+    let error = error_json(&api.next_outcome(WAIT).await.expect("an answer"));
+    assert_eq!(error["errorType"], "ModelError", "{error}");
+    assert!(started.elapsed() < Duration::from_millis(1000));
+
+    let events = function.kill().await;
+    let ignored: Vec<&Value> = events
+        .iter()
+        .filter(|event| event["event"] == "lambda_deadline_ignored")
+        .collect();
+    assert_eq!(ignored.len(), 1, "once per process: {events:#?}");
+    assert_eq!(ignored[0]["deadline_ms"], 600_000);
+    assert_eq!(ignored[0]["reason"], "before_start");
+    assert_eq!(ignored[0]["request_id"], "emu-600000");
+    assert_eq!(ignored[0]["runtime"], "lambda");
+    assert_eq!(ignored[0]["target"], "promptops");
+}

@@ -186,7 +186,17 @@ async fn function_url_event_gets_an_http_response() {
         .map(String::as_str)
         .collect();
     keys.sort_unstable();
-    assert_eq!(keys, ["body", "headers", "isBase64Encoded", "statusCode"]);
+    assert_eq!(
+        keys,
+        [
+            "body",
+            "cookies",
+            "headers",
+            "isBase64Encoded",
+            "statusCode"
+        ]
+    );
+    assert_eq!(wire["cookies"], json!([]), "payload v2 defines cookies");
 }
 
 #[tokio::test]
@@ -196,6 +206,7 @@ async fn rest_api_v1_event_is_served_too() {
     let (http, json) = as_http(handle(&runtime, "r", event).await.unwrap());
     assert_eq!(http.status_code, 200);
     assert_eq!(json["intent"], "billing");
+    assert_eq!(http.cookies, None, "REST v1 answers have no cookies field");
 
     let (http, json) = as_http(
         handle(&runtime, "r", http_v1_event("DELETE", "{}"))
