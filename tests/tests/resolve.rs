@@ -22,12 +22,12 @@ use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
 use promptops_aws::sigv4::{Credentials, SharedCredentialsProvider, Signer};
+use promptops_registry::api::client::{Credentials as RegistryCredentials, SigV4};
 use promptops_registry::auth::{token_hash, IamCaller};
 use promptops_registry::http::{router, AppState};
 use promptops_registry::store::sqlite::SqliteStore;
 use promptops_registry::{Auth, Registry, Store, Tokens};
 use promptops_runtime::events::EventCapture;
-use promptops_registry::api::client::{Credentials, SigV4};
 use promptops_runtime::resolve::http::HttpFetcher;
 use promptops_runtime::resolve::{CacheState, Fetch, ResolverConfig, Verdict};
 use promptops_runtime::{Resolver, Runtime, Source, Version};
@@ -298,8 +298,11 @@ fn static_signer(key: &str, secret: &str, session_token: Option<&str>) -> Signer
 
 /// A resolver signing with `signer`.
 fn signed_resolver(registry: &TestRegistry, signer: Signer, config: ResolverConfig) -> Resolver {
-    let http = HttpFetcher::with_credentials(&registry.url(), Credentials::SigV4(SigV4::new(signer)))
-        .expect("client");
+    let http = HttpFetcher::with_credentials(
+        &registry.url(),
+        RegistryCredentials::SigV4(SigV4::new(signer)),
+    )
+    .expect("client");
     Resolver::new(vec![Box::new(http) as Box<dyn Fetch>], config)
 }
 
