@@ -73,3 +73,33 @@ fn the_generated_crate_reaches_the_macro_through_its_own_dependency() {
         "{direct:?}"
     );
 }
+
+#[test]
+fn the_registry_contract_is_types_until_a_client_is_asked_for() {
+    // Without `client`, the contract crate is the model and serde: the server and a
+    // generated crate pay nothing for the client.
+    let direct = normal_dependencies("promptops-registry-api", &["--depth", "1"]);
+    assert_eq!(
+        direct,
+        [
+            "promptops-registry-api",
+            "promptops-core",
+            "serde",
+            "serde_json",
+            "thiserror"
+        ]
+    );
+    // The server and the runtime speak the contract through it; the CLI and the runtime's
+    // HTTP tier through its client.
+    for (package, features) in [
+        ("promptops-registry", &["--no-default-features"][..]),
+        ("promptops-runtime", &["--features", "registry-client"][..]),
+        ("promptops-cli", &[][..]),
+    ] {
+        let crates = normal_dependencies(package, features);
+        assert!(
+            crates.iter().any(|name| name == "promptops-registry-api"),
+            "{package}: {crates:?}"
+        );
+    }
+}
