@@ -830,7 +830,7 @@ async fn missing_credentials_are_a_registry_failure_not_a_call_failure() {
         .unwrap_or_default()
         .to_owned();
     assert!(
-        error.contains("cannot sign the request: cannot load AWS credentials"),
+        error.contains("cannot sign it: cannot load AWS credentials"),
         "{error}"
     );
     // Nothing was sent.
