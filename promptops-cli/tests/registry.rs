@@ -8,6 +8,8 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
+use promptops_tests::serve::ServerThread;
+
 const RELEASER: &str = "cli-releaser-token";
 const READER: &str = "cli-reader-token";
 
@@ -280,19 +282,7 @@ const AGENT_ARN: &str = "arn:aws:sts::123456789012:assumed-role/classifier/lambd
 /// its own runtime on a thread; stopped on drop.
 struct SignedRegistry {
     url: String,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Drop for SignedRegistry {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
+    _server: ServerThread,
 }
 
 /// Hands the verified caller on as the Lambda adapter hands on a Function URL's IAM caller.
@@ -331,31 +321,10 @@ fn serve_signed(dir: &Path) -> SignedRegistry {
             std::sync::Arc::new(verifier),
             require_signature,
         ));
-    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let thread = std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .expect("server runtime");
-        runtime.block_on(async move {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-                .await
-                .expect("bind");
-            addr_tx.send(listener.local_addr().expect("addr")).ok();
-            tokio::select! {
-                _ = axum::serve(listener, app) => {}
-                _ = stopped => {}
-            }
-        });
-        runtime.shutdown_background();
-    });
-    let addr = addr_rx.recv().expect("server started");
+    let server = ServerThread::start(app);
     SignedRegistry {
-        url: format!("http://{addr}"),
-        stop: Some(stop),
-        thread: Some(thread),
+        url: server.url(),
+        _server: server,
     }
 }
 

@@ -2,15 +2,11 @@
 //! watch`), invoked with `cargo lambda invoke` and the README's event files (a Step Functions
 //! task input, an S3 notification, an HTTP API request) and environment file, with S3 on moto.
 
-// Only the S3 part of the shared helpers is used here.
-#[allow(unused_imports)]
-mod common;
-
 use std::path::{Path, PathBuf};
 
 use aws_sdk_s3::primitives::ByteStream;
-use common::moto::Moto;
 use promptops_tests::cargo_lambda::{read_env_file, Watch};
+use promptops_tests::moto::Moto;
 use serde_json::Value;
 
 fn crate_dir() -> &'static Path {
@@ -28,7 +24,7 @@ fn direct_s3_and_http_events_under_cargo_lambda_watch() {
         .enable_all()
         .build()
         .expect("a tokio runtime");
-    let Some(moto) = runtime.block_on(Moto::start()) else {
+    let Some(moto) = runtime.block_on(Moto::start("pipeline on S3")) else {
         return;
     };
     // The README's setup: its bucket (each test has a moto of its own), the sample input.
@@ -42,11 +38,7 @@ fn direct_s3_and_http_events_under_cargo_lambda_watch() {
         .expect("the sample input");
     let s3 = moto.s3();
     runtime.block_on(async {
-        s3.create_bucket()
-            .bucket(&bucket)
-            .send()
-            .await
-            .expect("create the bucket");
+        moto.create_bucket(&bucket).await;
         s3.put_object()
             .bucket(&bucket)
             .key("prompt_inputs/beta-welcome.json")
@@ -62,7 +54,7 @@ fn direct_s3_and_http_events_under_cargo_lambda_watch() {
         "promptops-pipeline-lambda",
         Path::new(env!("CARGO_BIN_EXE_promptops-pipeline-lambda")),
         &env_file,
-        &[("AWS_ENDPOINT_URL_S3", moto.endpoint.clone())],
+        &[("AWS_ENDPOINT_URL_S3", moto.endpoint().to_owned())],
     ) else {
         return;
     };

@@ -14,9 +14,10 @@
 mod common;
 
 use aws_sdk_s3::primitives::ByteStream;
-use common::moto::Moto;
-use common::runtime_api::RuntimeApi;
-use common::{aws_env, invoke, peak_rss_kib, s3_record, spawn_limited};
+use common::{aws_env, invoke, pipeline_function};
+use promptops_tests::events::s3_record;
+use promptops_tests::lambda_runtime::RuntimeApi;
+use promptops_tests::moto::Moto;
 use serde_json::{json, Value};
 
 /// Address space for the function: far above its normal needs (its debug build maps about
@@ -30,8 +31,8 @@ struct World {
 
 impl World {
     async fn start() -> Option<World> {
-        let moto = Moto::start().await?;
-        let bucket = moto.fresh_bucket().await;
+        let moto = Moto::start("pipeline on S3").await?;
+        let bucket = moto.fresh_bucket("prompt-pipeline").await;
         Some(World { moto, bucket })
     }
 
@@ -74,7 +75,7 @@ impl World {
     /// The function's environment: a beta deployment over this bucket, local model only.
     fn env(&self) -> Vec<(&'static str, String)> {
         // No BEDROCK_MODEL_ID: the local model answers and Bedrock is never called.
-        let mut env = aws_env(&self.moto.endpoint, "http://127.0.0.1:9");
+        let mut env = aws_env(self.moto.endpoint(), "http://127.0.0.1:9");
         env.push(("PIPELINE_ENV", "beta".to_owned()));
         env.push(("BUCKET", self.bucket.clone()));
         env
@@ -131,8 +132,9 @@ async fn bad_templates_among_200_records_fail_alone_and_every_other_record_is_pr
     let event = json!({"Records": keys.iter().map(|key| s3_record(&world.bucket, key)).collect::<Vec<_>>()});
 
     let mut api = RuntimeApi::start().await.expect("runtime api");
-    let mut function = spawn_limited(&api, &world.env(), ADDRESS_SPACE);
-    let pid = function.id().expect("pid");
+    let mut function = pipeline_function(&api, &world.env())
+        .address_space(ADDRESS_SPACE)
+        .spawn();
     let response = invoke(&mut api, "bombs", &event)
         .await
         .unwrap_or_else(|err| panic!("a function error, not a response: {err:?}"));
@@ -186,10 +188,7 @@ async fn bad_templates_among_200_records_fail_alone_and_every_other_record_is_pr
         Some("[local model: prompt_templates/good.txt v1] Item N197: hello\n")
     );
     // Still alive, and still serving.
-    assert!(
-        function.try_wait().expect("try_wait").is_none(),
-        "the function exited"
-    );
+    assert!(function.exit_status().is_none(), "the function exited");
     let again = invoke(
         &mut api,
         "again",
@@ -200,9 +199,9 @@ async fn bad_templates_among_200_records_fail_alone_and_every_other_record_is_pr
     assert_eq!(again["failed"], 0, "{again}");
     eprintln!(
         "two bad templates among 200 records: peak RSS {} KiB",
-        peak_rss_kib(pid).unwrap_or_default()
+        function.peak_rss_kib().unwrap_or_default()
     );
-    function.kill().await.expect("kill");
+    function.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -221,7 +220,9 @@ async fn a_forged_publish_payload_is_refused_and_publishes_nothing() {
         ])
         .await;
     let mut api = RuntimeApi::start().await.expect("runtime api");
-    let mut function = spawn_limited(&api, &world.env(), ADDRESS_SPACE);
+    let function = pipeline_function(&api, &world.env())
+        .address_space(ADDRESS_SPACE)
+        .spawn();
     let key = good_input(1).0;
     let output = "beta/outputs/good-001.md";
 
@@ -317,5 +318,5 @@ async fn a_forged_publish_payload_is_refused_and_publishes_nothing() {
     assert_eq!(error_type, "PipelinePublishFailed", "{message}");
     assert!(message.contains("another rendering"), "{message}");
     assert_eq!(world.get(output).await.as_deref(), real);
-    function.kill().await.expect("kill");
+    function.stop().await;
 }

@@ -5,9 +5,7 @@
 mod common;
 
 use aws_sdk_s3::primitives::ByteStream;
-use common::moto::Moto;
-use common::runtime_api::RuntimeApi;
-use common::{aws_env, http_answer, http_event, invoke, s3_record, spawn};
+use common::{aws_env, invoke, pipeline_function};
 use promptops_bedrock_mock::{MockBedrock, Script};
 use promptops_pipeline::api::{ErrorBody, OutputsPage, Preview, Regenerated};
 use promptops_pipeline::lambda::{
@@ -16,6 +14,9 @@ use promptops_pipeline::lambda::{
 };
 use promptops_pipeline::pipeline::ErrorRecord;
 use promptops_pipeline::{Env, Stage};
+use promptops_tests::events::{http_answer, http_v2_event, s3_event_key, s3_record};
+use promptops_tests::lambda_runtime::RuntimeApi;
+use promptops_tests::moto::Moto;
 use serde_json::{json, Value};
 
 const MODEL: &str = "anthropic.claude-3-haiku-20240307-v1:0";
@@ -37,8 +38,8 @@ struct World {
 
 impl World {
     async fn start() -> Option<World> {
-        let moto = Moto::start().await?;
-        let bucket = moto.fresh_bucket().await;
+        let moto = Moto::start("pipeline on S3").await?;
+        let bucket = moto.fresh_bucket("prompt-pipeline").await;
         let bedrock = MockBedrock::start().await.expect("bedrock mock");
         Some(World {
             moto,
@@ -102,7 +103,7 @@ impl World {
         pipeline_env: &str,
         extra: &[(&'static str, &str)],
     ) -> Vec<(&'static str, String)> {
-        let mut env = aws_env(&self.moto.endpoint, &self.bedrock.endpoint_url());
+        let mut env = aws_env(self.moto.endpoint(), &self.bedrock.endpoint_url());
         env.push(("PIPELINE_ENV", pipeline_env.to_owned()));
         env.push(("BUCKET", self.bucket.clone()));
         env.extend(extra.iter().map(|(k, v)| (*k, (*v).to_owned())));
@@ -155,13 +156,14 @@ async fn s3_events_render_invoke_bedrock_and_publish_each_record_on_its_own() {
     world.put("prompt_inputs/huge.json", huge, None).await;
 
     let mut api = RuntimeApi::start().await.expect("runtime api");
-    let mut function = spawn(
+    let function = pipeline_function(
         &api,
         &world.env(
             "beta",
             &[("DEFAULT_ENV", "beta"), ("BEDROCK_MODEL_ID", MODEL)],
         ),
-    );
+    )
+    .spawn();
 
     let mut records: Vec<Value> = inputs
         .iter()
@@ -312,7 +314,7 @@ async fn s3_events_render_invoke_bedrock_and_publish_each_record_on_its_own() {
         .await
         .expect_err("bad event");
     assert_eq!(error_type, "PipelineBadEvent");
-    function.kill().await.expect("kill");
+    function.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -327,7 +329,7 @@ async fn a_prod_deployment_without_a_model_uses_the_local_model_and_refuses_beta
         .put("prompt_inputs/beta-welcome.json", WELCOME, None)
         .await;
     let mut api = RuntimeApi::start().await.expect("runtime api");
-    let mut function = spawn(&api, &world.env("prod", &[]));
+    let function = pipeline_function(&api, &world.env("prod", &[])).spawn();
     let records = json!({"Records": [
         s3_record(&world.bucket, "prompt_inputs/prod-welcome.json"),
         s3_record(&world.bucket, "prompt_inputs/beta-welcome.json"),
@@ -351,7 +353,7 @@ async fn a_prod_deployment_without_a_model_uses_the_local_model_and_refuses_beta
         .iter()
         .any(|key| key.starts_with("beta/")));
     assert!(world.bedrock.requests().is_empty());
-    function.kill().await.expect("kill");
+    function.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -371,7 +373,8 @@ async fn the_http_api_lists_previews_without_writing_and_regenerates() {
         .put("prompt_templates/note.txt", "Dear {{ name }}.", None)
         .await;
     let mut api = RuntimeApi::start().await.expect("runtime api");
-    let mut function = spawn(&api, &world.env("beta", &[("BEDROCK_MODEL_ID", MODEL)]));
+    let function =
+        pipeline_function(&api, &world.env("beta", &[("BEDROCK_MODEL_ID", MODEL)])).spawn();
 
     // Regenerate: only prompt_inputs/*.json keys.
     for name in ["a", "b", "c"] {
@@ -380,7 +383,7 @@ async fn the_http_api_lists_previews_without_writing_and_regenerates() {
             &invoke(
                 &mut api,
                 name,
-                &http_event("POST", "/regenerate", "", Some(&body)),
+                &http_v2_event("POST", "/regenerate", "", Some(&body)),
             )
             .await
             .expect("response"),
@@ -399,7 +402,7 @@ async fn the_http_api_lists_previews_without_writing_and_regenerates() {
             &invoke(
                 &mut api,
                 "bad-regen",
-                &http_event("POST", "/regenerate", "", Some(body)),
+                &http_v2_event("POST", "/regenerate", "", Some(body)),
             )
             .await
             .expect("response"),
@@ -414,7 +417,7 @@ async fn the_http_api_lists_previews_without_writing_and_regenerates() {
         &invoke(
             &mut api,
             "list1",
-            &http_event("GET", "/outputs", "env=beta&limit=2", None),
+            &http_v2_event("GET", "/outputs", "env=beta&limit=2", None),
         )
         .await
         .expect("response"),
@@ -426,13 +429,13 @@ async fn the_http_api_lists_previews_without_writing_and_regenerates() {
     let token = page.next_token.as_deref().expect("a next page");
     let query = format!(
         "env=beta&limit=2&token={}",
-        common::s3_event_key(token).replace('+', "%20")
+        s3_event_key(token).replace('+', "%20")
     );
     let (_, page) = http_answer(
         &invoke(
             &mut api,
             "list2",
-            &http_event("GET", "/outputs", &query, None),
+            &http_v2_event("GET", "/outputs", &query, None),
         )
         .await
         .expect("response"),
@@ -445,7 +448,7 @@ async fn the_http_api_lists_previews_without_writing_and_regenerates() {
         &invoke(
             &mut api,
             "list-prod",
-            &http_event("GET", "/outputs", "env=prod", None),
+            &http_v2_event("GET", "/outputs", "env=prod", None),
         )
         .await
         .expect("response"),
@@ -455,7 +458,7 @@ async fn the_http_api_lists_previews_without_writing_and_regenerates() {
         &invoke(
             &mut api,
             "list-bad",
-            &http_event("GET", "/outputs", "env=staging", None),
+            &http_v2_event("GET", "/outputs", "env=staging", None),
         )
         .await
         .expect("response"),
@@ -466,7 +469,7 @@ async fn the_http_api_lists_previews_without_writing_and_regenerates() {
     let before = world.keys().await;
     let calls = world.bedrock.requests().len();
     let (status, preview) = http_answer(
-        &invoke(&mut api, "preview", &http_event("POST", "/preview", "", Some(r#"{"template": "note.txt", "variables": {"name": "Ada"}, "output_format": "md"}"#)))
+        &invoke(&mut api, "preview", &http_v2_event("POST", "/preview", "", Some(r#"{"template": "note.txt", "variables": {"name": "Ada"}, "output_format": "md"}"#)))
             .await
             .expect("response"),
     );
@@ -476,7 +479,7 @@ async fn the_http_api_lists_previews_without_writing_and_regenerates() {
         &invoke(
             &mut api,
             "preview2",
-            &http_event("POST", "/preview", "", Some(WELCOME)),
+            &http_v2_event("POST", "/preview", "", Some(WELCOME)),
         )
         .await
         .expect("response"),
@@ -489,7 +492,7 @@ async fn the_http_api_lists_previews_without_writing_and_regenerates() {
         &invoke(
             &mut api,
             "preview3",
-            &http_event(
+            &http_v2_event(
                 "POST",
                 "/preview",
                 "",
@@ -507,7 +510,7 @@ async fn the_http_api_lists_previews_without_writing_and_regenerates() {
         &invoke(
             &mut api,
             "preview4",
-            &http_event("POST", "/preview", "", Some("[]")),
+            &http_v2_event("POST", "/preview", "", Some("[]")),
         )
         .await
         .expect("response"),
@@ -517,7 +520,7 @@ async fn the_http_api_lists_previews_without_writing_and_regenerates() {
     assert_eq!(world.bedrock.requests().len(), calls);
 
     let (status, answer) = http_answer(
-        &invoke(&mut api, "404", &http_event("GET", "/nope", "", None))
+        &invoke(&mut api, "404", &http_v2_event("GET", "/nope", "", None))
             .await
             .expect("response"),
     );
@@ -525,7 +528,7 @@ async fn the_http_api_lists_previews_without_writing_and_regenerates() {
         (status, decode::<ErrorBody>(answer).code.as_str()),
         (404, "not_found")
     );
-    function.kill().await.expect("kill");
+    function.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -547,7 +550,8 @@ async fn step_functions_stages_render_invoke_publish_and_record_failures() {
         )
         .await;
     let mut api = RuntimeApi::start().await.expect("runtime api");
-    let mut function = spawn(&api, &world.env("beta", &[("BEDROCK_MODEL_ID", MODEL)]));
+    let function =
+        pipeline_function(&api, &world.env("beta", &[("BEDROCK_MODEL_ID", MODEL)])).spawn();
     let key = "prompt_inputs/beta-sfn.json";
 
     let task = |task: TaskInput| serde_json::to_value(task).expect("a task input");
@@ -646,5 +650,5 @@ async fn step_functions_stages_render_invoke_publish_and_record_failures() {
         .await
         .expect_err("unknown stage");
     assert_eq!(error_type, "PipelineBadEvent");
-    function.kill().await.expect("kill");
+    function.stop().await;
 }

@@ -3,11 +3,13 @@
 //! environment file: push as an author, promote as a releaser, resolve as anyone; on the
 //! embedded store, and on DynamoDB + S3 (moto).
 
-mod common;
+#[path = "common/moto.rs"]
+mod moto;
 
 use std::path::{Path, PathBuf};
 
 use promptops_tests::cargo_lambda::{Invoked, Watch};
+use promptops_tests::moto::Moto;
 use serde_json::Value;
 
 fn events_dir() -> PathBuf {
@@ -62,8 +64,8 @@ fn lifecycle(what: &str, store: &[(&str, String)]) {
 
 #[test]
 fn function_url_events_under_cargo_lambda_watch_on_the_embedded_store() {
-    let dir = common::temp_dir("watch");
-    let store = format!("sqlite:{}", dir.0.join("registry.db").display());
+    let dir = promptops_tests::TempDir::new("registry-watch");
+    let store = format!("sqlite:{}", dir.join("registry.db").display());
     lifecycle(
         "promptops-registry-lambda (SQLite) under cargo lambda watch",
         &[("PROMPTOPS_REGISTRY_STORE", store)],
@@ -77,16 +79,16 @@ fn function_url_events_under_cargo_lambda_watch_on_dynamodb_and_s3() {
         .enable_all()
         .build()
         .expect("a tokio runtime");
-    let Some(moto) = runtime.block_on(common::moto::Moto::start()) else {
+    let Some(moto) = runtime.block_on(Moto::start(moto::WHAT)) else {
         return;
     };
-    let store = runtime.block_on(moto.fresh_store());
+    let store = runtime.block_on(moto::fresh_store(&moto));
     lifecycle(
         "promptops-registry-lambda (DynamoDB + S3) under cargo lambda watch",
         &[
             ("DYNAMODB_TABLE", store.table().to_owned()),
             ("S3_BUCKET", store.bucket().to_owned()),
-            ("AWS_ENDPOINT_URL", moto.endpoint.clone()),
+            ("AWS_ENDPOINT_URL", moto.endpoint().to_owned()),
             ("AWS_REGION", "us-east-1".to_owned()),
             ("AWS_ACCESS_KEY_ID", "testing".to_owned()),
             ("AWS_SECRET_ACCESS_KEY", "testing".to_owned()),

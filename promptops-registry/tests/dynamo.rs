@@ -9,9 +9,10 @@
 
 mod behaviour;
 mod common;
+#[path = "common/moto.rs"]
+mod moto;
 
-use common::moto::Moto;
-use common::{Server, AUTHOR, READER};
+use common::{tokens, Server, AUTHOR, READER};
 use promptops_core::{Status, Version};
 use promptops_registry::store::dynamo::aws_sdk_dynamodb::types::AttributeValue;
 use promptops_registry::store::dynamo::{DynamoStore, HASH_KEY, RANGE_KEY};
@@ -19,18 +20,31 @@ use promptops_registry::store::{
     Action, HistoryEvent, Inserted, Pointer, VersionMeta, VersionRecord,
 };
 use promptops_registry::{Auth, Registry, RegistryError, Store, StoreError};
+use promptops_tests::moto::Moto;
 
 macro_rules! suite {
     ($($case:ident),* $(,)?) => {$(
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn $case() {
-            let Some(server) = Server::dynamo().await else { return };
+            let Some(server) = dynamo_server().await else { return };
             behaviour::$case(&server).await;
         }
     )*};
 }
 
 behaviour::all_cases!(suite);
+
+/// A server over a fresh DynamoDB table and S3 bucket on its own moto, with the test tokens;
+/// `None` when moto is not installed outside CI (see [`Moto::start`]).
+async fn dynamo_server() -> Option<Server> {
+    let moto = Moto::start(moto::WHAT).await?;
+    let store = moto::fresh_store(&moto).await;
+    Some(
+        Server::start(store, Auth::Tokens(tokens()))
+            .await
+            .keeping(moto),
+    )
+}
 
 fn version(text: &str) -> Version {
     text.parse().expect("test version")
@@ -76,10 +90,10 @@ async fn status_of(store: &DynamoStore, id: &str, v: &str) -> Status {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_query_is_read_past_its_first_page() {
-    let Some(moto) = Moto::start().await else {
+    let Some(moto) = Moto::start(moto::WHAT).await else {
         return;
     };
-    let store = moto.fresh_store().await.with_page_size(2);
+    let store = moto::fresh_store(&moto).await.with_page_size(2);
     for v in 1..=7 {
         let inserted = store
             .insert_version(&record("paged", &v.to_string(), &format!("text {v}")))
@@ -106,8 +120,7 @@ async fn every_query_is_read_past_its_first_page() {
     );
 
     // moto honours `Limit`: one Query of two items stops short, with a key to go on from.
-    let one_page = moto
-        .dynamodb()
+    let one_page = moto::dynamodb(&moto)
         .query()
         .table_name(store.table())
         .key_condition_expression("#pk = :id")
@@ -158,10 +171,10 @@ async fn every_query_is_read_past_its_first_page() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crash_between_the_s3_write_and_the_commit_leaves_no_version() {
-    let Some(moto) = Moto::start().await else {
+    let Some(moto) = Moto::start(moto::WHAT).await else {
         return;
     };
-    let store = moto.fresh_store().await;
+    let store = moto::fresh_store(&moto).await;
     let server = Server::start(store.clone(), Auth::Tokens(common::tokens())).await;
 
     store.fail_next_commit();
@@ -214,10 +227,10 @@ async fn a_crash_between_the_s3_write_and_the_commit_leaves_no_version() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_conditional_creates_keep_one_version() {
-    let Some(moto) = Moto::start().await else {
+    let Some(moto) = Moto::start(moto::WHAT).await else {
         return;
     };
-    let store = moto.fresh_store().await;
+    let store = moto::fresh_store(&moto).await;
     let records: Vec<VersionRecord> = (0..6)
         .map(|n| record("create", "2.0", &format!("text {n}")))
         .collect();
@@ -251,10 +264,10 @@ async fn concurrent_conditional_creates_keep_one_version() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_transactions_move_the_pointer_once() {
-    let Some(moto) = Moto::start().await else {
+    let Some(moto) = Moto::start(moto::WHAT).await else {
         return;
     };
-    let store = moto.fresh_store().await;
+    let store = moto::fresh_store(&moto).await;
     for v in 1..=3 {
         store
             .insert_version(&record("tx", &v.to_string(), &format!("text {v}")))
@@ -295,10 +308,10 @@ async fn concurrent_transactions_move_the_pointer_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn moves_on_stale_pointers_or_missing_versions_change_nothing() {
-    let Some(moto) = Moto::start().await else {
+    let Some(moto) = Moto::start(moto::WHAT).await else {
         return;
     };
-    let store = moto.fresh_store().await;
+    let store = moto::fresh_store(&moto).await;
     for v in ["1", "2"] {
         store
             .insert_version(&record("cond", v, v))
@@ -371,10 +384,10 @@ async fn moves_on_stale_pointers_or_missing_versions_change_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn items_and_objects_have_the_documented_layout() {
-    let Some(moto) = Moto::start().await else {
+    let Some(moto) = Moto::start(moto::WHAT).await else {
         return;
     };
-    let store = moto.fresh_store().await;
+    let store = moto::fresh_store(&moto).await;
     let pushed = record("layout.prompt_v2", "1.2", "Hi");
     store.insert_version(&pushed).await.expect("insert");
     store
@@ -386,8 +399,7 @@ async fn items_and_objects_have_the_documented_layout() {
         .await
         .expect("move");
 
-    let items = moto
-        .dynamodb()
+    let items = moto::dynamodb(&moto)
         .scan()
         .table_name(store.table())
         .send()

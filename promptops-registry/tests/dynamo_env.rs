@@ -4,13 +4,14 @@
 //!
 //! A test binary of its own with a single test, because it sets process environment variables.
 
-mod common;
+#[path = "common/moto.rs"]
+mod moto;
 
-use common::moto::Moto;
 use promptops_core::{Status, Version};
 use promptops_registry::store::dynamo::DynamoStore;
 use promptops_registry::store::{Inserted, VersionMeta, VersionRecord};
 use promptops_registry::Store;
+use promptops_tests::moto::Moto;
 
 #[test]
 fn the_standard_aws_environment_points_both_clients_at_one_endpoint() {
@@ -19,14 +20,14 @@ fn the_standard_aws_environment_points_both_clients_at_one_endpoint() {
         .build()
         .expect("runtime");
     runtime.block_on(async {
-        let Some(moto) = Moto::start().await else {
+        let Some(moto) = Moto::start(moto::WHAT).await else {
             return;
         };
-        let prepared = moto.fresh_store().await;
+        let prepared = moto::fresh_store(&moto).await;
 
         // A host name, not an IP address: with an IP the SDK falls back to path-style S3 on its
         // own, so only a name shows that the store asks for it.
-        let endpoint = moto.endpoint.replace("127.0.0.1", "localhost");
+        let endpoint = moto.endpoint().replace("127.0.0.1", "localhost");
         // Only this test runs in this process, and nothing reads the environment meanwhile.
         for (name, value) in [
             ("AWS_ENDPOINT_URL", endpoint.as_str()),

@@ -2,21 +2,22 @@
 //! local Lambda Runtime API with Function URL events: IAM callers map to roles, a direct
 //! invoke (no authorizer) reads only, and errors stay JSON.
 
-mod common;
+#[path = "common/moto.rs"]
+mod moto;
 
-use std::process::Stdio;
 use std::time::Duration;
 
-use base64::Engine as _;
-use promptops_tests::lambda_runtime::{lambda_env, Report, RuntimeApi};
+use promptops_tests::events::{base64_encoded, http_answer, http_v2_event, with_iam_caller};
+use promptops_tests::lambda_runtime::{Function, FunctionCommand, Report, RuntimeApi};
+use promptops_tests::moto::Moto;
 use serde_json::{json, Value};
-use tokio::process::{Child, Command};
 
 const WAIT: Duration = Duration::from_secs(30);
 const RELEASER_ARN: &str = "arn:aws:iam::123456789012:role/release-pipeline";
 const AUTHOR_ARN: &str = "arn:aws:iam::123456789012:role/prompt-authors";
 
-/// A Function URL (payload 2.0) event; `arn` is the signed caller, `None` for no authorizer.
+/// A Function URL (payload 2.0) event with a base64 body; `arn` is the signed caller, `None`
+/// for no authorizer.
 fn function_url_event(
     method: &str,
     path: &str,
@@ -24,50 +25,19 @@ fn function_url_event(
     body: Option<&str>,
     arn: Option<&str>,
 ) -> Value {
-    let mut context = json!({
-        "accountId": "123456789012",
-        "apiId": "abcdefghij",
-        "domainName": "abcdefghij.lambda-url.us-east-1.on.aws",
-        "domainPrefix": "abcdefghij",
-        "http": {
-            "method": method,
-            "path": path,
-            "protocol": "HTTP/1.1",
-            "sourceIp": "203.0.113.7",
-            "userAgent": "test"
-        },
-        "requestId": "req",
-        "routeKey": "$default",
-        "stage": "$default",
-        "time": "25/Nov/2026:12:00:00 +0000",
-        "timeEpoch": 1_795_000_000_000_u64
-    });
-    if let Some(arn) = arn {
-        context["authorizer"] = json!({"iam": {
-            "accessKey": "AKIA", "accountId": "123456789012", "callerId": "AROA",
-            "userArn": arn, "userId": "AROA:session"
-        }});
+    let mut event = http_v2_event(method, path, query, body);
+    if body.is_some() {
+        event = base64_encoded(event);
     }
-    let mut event = json!({
-        "version": "2.0",
-        "routeKey": "$default",
-        "rawPath": path,
-        "rawQueryString": query,
-        "headers": {"content-type": "application/json", "host": "abcdefghij.lambda-url.us-east-1.on.aws"},
-        "requestContext": context,
-        "isBase64Encoded": false
-    });
-    if let Some(body) = body {
-        event["body"] = json!(base64::engine::general_purpose::STANDARD.encode(body));
-        event["isBase64Encoded"] = json!(true);
+    match arn {
+        Some(arn) => with_iam_caller(event, arn),
+        None => event,
     }
-    event
 }
 
 /// The function process with the Lambda environment, the IAM role map and `store_env`.
-async fn spawn(api: &RuntimeApi, store_env: &[(&str, String)]) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_promptops-registry-lambda"))
-        .envs(lambda_env(&api.address()))
+fn spawn(api: &RuntimeApi, store_env: &[(&str, String)]) -> Function {
+    FunctionCommand::new(env!("CARGO_BIN_EXE_promptops-registry-lambda"), api)
         .env(
             "PROMPTOPS_REGISTRY_IAM_ROLES",
             format!("{RELEASER_ARN}=releaser,{AUTHOR_ARN}=author"),
@@ -75,39 +45,19 @@ async fn spawn(api: &RuntimeApi, store_env: &[(&str, String)]) -> Child {
         .env_remove("DYNAMODB_TABLE")
         .env_remove("S3_BUCKET")
         .env_remove("PROMPTOPS_REGISTRY_STORE")
-        .envs(store_env.iter().map(|(k, v)| (*k, v.as_str())))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
+        .envs(
+            store_env
+                .iter()
+                .map(|(name, value)| (*name, value.as_str())),
+        )
         .spawn()
-        .expect("spawn the registry lambda")
 }
 
 /// Invokes the function with `event`; returns the Function URL response (status, JSON body).
 async fn invoke(api: &mut RuntimeApi, id: &str, event: &Value) -> (u64, Value) {
-    api.enqueue(id, event);
-    match api.next_outcome(WAIT).await {
-        Some(Report::Response { body, .. }) => {
-            let response: Value = serde_json::from_str(&body).expect("a JSON response");
-            let status = response["statusCode"].as_u64().unwrap_or_default();
-            let text = response["body"].as_str().unwrap_or_default();
-            let text = if response["isBase64Encoded"] == true {
-                String::from_utf8(
-                    base64::engine::general_purpose::STANDARD
-                        .decode(text)
-                        .expect("base64 body"),
-                )
-                .expect("utf-8 body")
-            } else {
-                text.to_owned()
-            };
-            let body = if text.is_empty() {
-                Value::Null
-            } else {
-                serde_json::from_str(&text).expect("JSON body")
-            };
-            (status, body)
+    match api.invoke(id, event, WAIT).await {
+        Report::Response { body, .. } => {
+            http_answer(&serde_json::from_str(&body).expect("a JSON response"))
         }
         other => panic!("no response for {id}: {other:?}"),
     }
@@ -115,8 +65,8 @@ async fn invoke(api: &mut RuntimeApi, id: &str, event: &Value) -> (u64, Value) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_router_runs_under_lambda_http_on_the_embedded_store() {
-    let dir = common::temp_dir("lambda");
-    let db = format!("sqlite:{}", dir.0.join("registry.db").display());
+    let dir = promptops_tests::TempDir::new("registry-lambda");
+    let db = format!("sqlite:{}", dir.join("registry.db").display());
     lifecycle_through_function_url_events(&[("PROMPTOPS_REGISTRY_STORE", db)]).await;
 }
 
@@ -124,14 +74,14 @@ async fn the_router_runs_under_lambda_http_on_the_embedded_store() {
 /// configuration pointing both SDK clients at moto.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_router_runs_under_lambda_http_on_dynamodb_and_s3() {
-    let Some(moto) = common::moto::Moto::start().await else {
+    let Some(moto) = Moto::start(moto::WHAT).await else {
         return;
     };
-    let store = moto.fresh_store().await;
+    let store = moto::fresh_store(&moto).await;
     lifecycle_through_function_url_events(&[
         ("DYNAMODB_TABLE", store.table().to_owned()),
         ("S3_BUCKET", store.bucket().to_owned()),
-        ("AWS_ENDPOINT_URL", moto.endpoint.clone()),
+        ("AWS_ENDPOINT_URL", moto.endpoint().to_owned()),
         ("AWS_REGION", "us-east-1".to_owned()),
         ("AWS_ACCESS_KEY_ID", "testing".to_owned()),
         ("AWS_SECRET_ACCESS_KEY", "testing".to_owned()),
@@ -142,7 +92,7 @@ async fn the_router_runs_under_lambda_http_on_dynamodb_and_s3() {
 
 async fn lifecycle_through_function_url_events(store_env: &[(&str, String)]) {
     let mut api = RuntimeApi::start().await.expect("runtime api");
-    let mut function = spawn(&api, store_env).await;
+    let function = spawn(&api, store_env);
 
     let push = json!({"prompt_id": "my_agent", "version": "1.0.0", "content": "Hello {{ name }}"})
         .to_string();
@@ -237,5 +187,5 @@ async fn lifecycle_through_function_url_events(store_env: &[(&str, String)]) {
         (405, Some("method_not_allowed"))
     );
 
-    function.kill().await.expect("kill");
+    function.stop().await;
 }

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use promptops_core::{Status, Version};
 use promptops_registry::store::sqlite::SqliteStore;
 use promptops_registry::store::{Action, HistoryEvent, Store, VersionMeta, VersionRecord};
+use promptops_tests::TempDir;
 
 /// Set (to the database path) in the helper process this file's tests start.
 const HELPER_DB: &str = "PROMPTOPS_TEST_CACHE_HELPER_DB";
@@ -21,27 +22,6 @@ const HELPER_DB: &str = "PROMPTOPS_TEST_CACHE_HELPER_DB";
 const HELPER_VERSION: &str = "PROMPTOPS_TEST_CACHE_HELPER_VERSION";
 
 /// A directory removed on drop.
-struct TempDir(std::path::PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn temp_dir(name: &str) -> TempDir {
-    let dir = std::env::temp_dir().join(format!(
-        "promptops-registry-cache-{name}-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or_default()
-    ));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    TempDir(dir)
-}
-
 fn record(id: &str, version: u32) -> VersionRecord {
     VersionRecord {
         prompt_id: id.to_owned(),
@@ -105,8 +85,8 @@ fn stable_everywhere(store: &SqliteStore, id: &str, threads: usize, expected: u3
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_move_by_a_second_store_is_seen_by_the_next_read() {
-    let dir = temp_dir("second-store");
-    let path = dir.0.join("registry.db");
+    let dir = TempDir::new("registry-cache-second-store");
+    let path = dir.join("registry.db");
     let first = SqliteStore::open(&path).expect("open");
     let second = SqliteStore::open(&path).expect("open again");
     for v in 1..=6 {
@@ -134,8 +114,8 @@ async fn a_move_by_a_second_store_is_seen_by_the_next_read() {
 #[test]
 fn readers_never_see_a_pointer_older_than_the_last_acknowledged_move() {
     const MOVES: u32 = 40;
-    let dir = temp_dir("linearizable");
-    let path = dir.0.join("registry.db");
+    let dir = TempDir::new("registry-cache-linearizable");
+    let path = dir.join("registry.db");
     let reader = SqliteStore::open(&path).expect("open");
     let writer = SqliteStore::open(&path).expect("open again");
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -193,8 +173,8 @@ fn readers_never_see_a_pointer_older_than_the_last_acknowledged_move() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_move_by_another_process_is_seen_by_the_next_read() {
-    let dir = temp_dir("second-process");
-    let path = dir.0.join("registry.db");
+    let dir = TempDir::new("registry-cache-second-process");
+    let path = dir.join("registry.db");
     let store = SqliteStore::open(&path).expect("open");
     for v in 1..=4 {
         store
@@ -252,8 +232,8 @@ async fn helper_process_promotes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cache_is_per_prompt_and_survives_unrelated_reads() {
-    let dir = temp_dir("per-prompt");
-    let store = Arc::new(SqliteStore::open(dir.0.join("registry.db")).expect("open"));
+    let dir = TempDir::new("registry-cache-per-prompt");
+    let store = Arc::new(SqliteStore::open(dir.join("registry.db")).expect("open"));
     for id in ["a", "b"] {
         for v in 1..=2 {
             store.insert_version(&record(id, v)).await.expect("insert");

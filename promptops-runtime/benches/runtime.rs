@@ -10,7 +10,8 @@ use std::hint::black_box;
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
-use common::{intent_classifier, support_reply, SONNET};
+use common::intent_classifier::{self, SONNET};
+use common::support_reply;
 use criterion::{criterion_group, criterion_main, Criterion};
 use promptops_bedrock_mock::{MockBedrock, Script};
 use promptops_runtime::__private::DefCell;

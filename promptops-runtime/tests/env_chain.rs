@@ -2,10 +2,11 @@
 //! `AWS_ENDPOINT_URL_BEDROCK_RUNTIME` from the environment select and configure Bedrock.
 //! (Its own test binary: it sets process environment variables.)
 
-mod common;
+// The classifier alone: this binary needs none of the other shared specs.
+#[path = "common/intent_classifier.rs"]
+mod intent_classifier;
 
-use common::intent_classifier::{self, Intent};
-use common::SONNET;
+use intent_classifier::{Intent, SONNET};
 use promptops_bedrock_mock::{MockBedrock, Script};
 use promptops_runtime::{BedrockApi, ModelConfig, NoVars, Runtime};
 

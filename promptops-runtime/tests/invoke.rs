@@ -6,8 +6,8 @@ mod common;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::intent_classifier::{self, Intent};
-use common::{support_reply, SONNET, TITAN};
+use common::intent_classifier::{self, Intent, SONNET};
+use common::support_reply;
 use promptops_bedrock_mock::{Fault, MockBedrock, Operation, Script};
 use promptops_runtime::bedrock::sdk;
 use promptops_runtime::events::EventCapture;
@@ -17,6 +17,8 @@ use promptops_runtime::{
 use serde_json::Value;
 
 const SECRET: &str = "ACCT-7731-SECRET";
+/// A second Bedrock model, for the per-call model override.
+const TITAN: &str = "amazon.titan-text-express-v1";
 
 fn fast_retry() -> RetryPolicy {
     RetryPolicy {

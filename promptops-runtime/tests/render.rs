@@ -2,7 +2,8 @@
 
 mod common;
 
-use common::{intent_classifier, support_reply, INTENT_TEMPLATE};
+use common::intent_classifier::{self, INTENT_TEMPLATE};
+use common::support_reply;
 use promptops_runtime::render::render_def;
 use promptops_runtime::{NoVars, Prompt, PromptDef, TemplateVars, VarValue, VarVisitor};
 

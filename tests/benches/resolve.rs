@@ -75,12 +75,10 @@ fn serve(rt: &tokio::runtime::Runtime) -> String {
             .promote(ID, &Version::new(2), None, None, "bench")
             .await
             .expect("promote");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let url = format!("http://{}", listener.local_addr().expect("addr"));
-        tokio::spawn(async move { axum::serve(listener, router(state)).await });
-        url
+        format!(
+            "http://{}",
+            promptops_tests::serve::spawn(router(state)).await
+        )
     })
 }
 

@@ -249,6 +249,30 @@ impl RuntimeApi {
             }
         }
     }
+    /// Queues `payload` as `request_id` and returns what the function posted for it: a
+    /// [`Report::Response`] or a [`Report::Error`] under that request id.
+    ///
+    /// Panics when nothing comes within `timeout` or the outcome belongs to another request:
+    /// a test cannot go on from either.
+    pub async fn invoke(
+        &mut self,
+        request_id: &str,
+        payload: &serde_json::Value,
+        timeout: Duration,
+    ) -> Report {
+        self.enqueue(request_id, payload);
+        let report = self
+            .next_outcome(timeout)
+            .await
+            .unwrap_or_else(|| panic!("{request_id}: no response within {timeout:?}"));
+        match &report {
+            Report::Response { request_id: id, .. } | Report::Error { request_id: id, .. } => {
+                assert_eq!(id, request_id, "the outcome is posted under its request id")
+            }
+            other => panic!("{request_id}: unexpected {other:?}"),
+        }
+        report
+    }
 }
 
 impl Drop for RuntimeApi {
@@ -454,4 +478,174 @@ fn reply(status: StatusCode, body: &'static str) -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
     *response.status_mut() = status;
     response
+}
+
+/// How to start a [`Function`]: a Lambda function binary polling a [`RuntimeApi`].
+pub struct FunctionCommand {
+    binary: std::ffi::OsString,
+    api_address: String,
+    env: Vec<(std::ffi::OsString, Option<std::ffi::OsString>)>,
+    address_space: Option<u64>,
+    capture_stdout: bool,
+}
+
+impl FunctionCommand {
+    /// `binary` polling `api`, with the variables Lambda sets ([`lambda_env`]), nothing on
+    /// standard input, standard error inherited (a failing test shows the function's log) and
+    /// standard output discarded unless [`FunctionCommand::capture_stdout`] asks for it.
+    pub fn new(binary: impl AsRef<std::ffi::OsStr>, api: &RuntimeApi) -> FunctionCommand {
+        FunctionCommand {
+            binary: binary.as_ref().to_owned(),
+            api_address: api.address(),
+            env: Vec::new(),
+            address_space: None,
+            capture_stdout: false,
+        }
+    }
+
+    /// Runs the function under `prlimit --as=BYTES` (util-linux): a memory blow-up is a failed
+    /// allocation, not a swapped test machine. `prlimit` execs the binary, so the child's pid
+    /// is the function's.
+    pub fn address_space(mut self, bytes: u64) -> FunctionCommand {
+        self.address_space = Some(bytes);
+        self
+    }
+
+    /// Sets an environment variable of the function.
+    pub fn env(
+        mut self,
+        name: impl AsRef<std::ffi::OsStr>,
+        value: impl AsRef<std::ffi::OsStr>,
+    ) -> FunctionCommand {
+        self.env
+            .push((name.as_ref().to_owned(), Some(value.as_ref().to_owned())));
+        self
+    }
+
+    /// Sets several environment variables of the function.
+    pub fn envs<K, V>(mut self, vars: impl IntoIterator<Item = (K, V)>) -> FunctionCommand
+    where
+        K: AsRef<std::ffi::OsStr>,
+        V: AsRef<std::ffi::OsStr>,
+    {
+        for (name, value) in vars {
+            self = self.env(name, value);
+        }
+        self
+    }
+
+    /// Removes a variable the test process has (and the function must not inherit).
+    pub fn env_remove(mut self, name: impl AsRef<std::ffi::OsStr>) -> FunctionCommand {
+        self.env.push((name.as_ref().to_owned(), None));
+        self
+    }
+
+    /// Collects what the function prints on standard output, line by line, for
+    /// [`Function::stop`] to return.
+    pub fn capture_stdout(mut self) -> FunctionCommand {
+        self.capture_stdout = true;
+        self
+    }
+
+    fn command(&self) -> tokio::process::Command {
+        let mut command = match self.address_space {
+            Some(bytes) => {
+                let mut command = tokio::process::Command::new("prlimit");
+                command
+                    .arg(format!("--as={bytes}"))
+                    .arg("--")
+                    .arg(&self.binary);
+                command
+            }
+            None => tokio::process::Command::new(&self.binary),
+        };
+        command.envs(lambda_env(&self.api_address));
+        for (name, value) in &self.env {
+            match value {
+                Some(value) => command.env(name, value),
+                None => command.env_remove(name),
+            };
+        }
+        let stdout = if self.capture_stdout {
+            std::process::Stdio::piped()
+        } else {
+            std::process::Stdio::null()
+        };
+        command
+            .stdin(std::process::Stdio::null())
+            .stdout(stdout)
+            .stderr(std::process::Stdio::inherit())
+            .kill_on_drop(true);
+        command
+    }
+
+    /// Starts the process (on the current tokio runtime); panics when it cannot start.
+    pub fn spawn(self) -> Function {
+        let mut child = self.command().spawn().unwrap_or_else(|err| {
+            panic!(
+                "spawn the function {}: {err}",
+                self.binary.to_string_lossy()
+            )
+        });
+        let stdout = child.stdout.take().map(|pipe| {
+            let lines = Arc::new(std::sync::Mutex::new(Vec::new()));
+            let collected = Arc::clone(&lines);
+            let reader = tokio::spawn(async move {
+                use tokio::io::AsyncBufReadExt;
+                let mut reader = tokio::io::BufReader::new(pipe).lines();
+                while let Ok(Some(line)) = reader.next_line().await {
+                    collected
+                        .lock()
+                        .unwrap_or_else(|poisoned| poisoned.into_inner())
+                        .push(line);
+                }
+            });
+            (lines, reader)
+        });
+        Function { child, stdout }
+    }
+}
+
+/// The lines a process printed so far, and the task that reads them.
+type CapturedLines = (Arc<std::sync::Mutex<Vec<String>>>, JoinHandle<()>);
+
+/// A running Lambda function process (see [`FunctionCommand`]); killed when dropped.
+pub struct Function {
+    child: tokio::process::Child,
+    stdout: Option<CapturedLines>,
+}
+
+impl Function {
+    /// The process id, while it runs.
+    pub fn id(&self) -> Option<u32> {
+        self.child.id()
+    }
+
+    /// The process's peak resident set in KiB (`VmHWM` in `/proc/PID/status`), while it runs.
+    pub fn peak_rss_kib(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.id()?)).ok()?;
+        let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
+        line.split_whitespace().nth(1)?.parse().ok()
+    }
+
+    /// How the process ended, if it has (without waiting for it).
+    pub fn exit_status(&mut self) -> Option<std::process::ExitStatus> {
+        self.child
+            .try_wait()
+            .unwrap_or_else(|err| panic!("the function's status: {err}"))
+    }
+
+    /// Kills the process and returns the lines it printed on standard output (none unless
+    /// they were captured).
+    pub async fn stop(mut self) -> Vec<String> {
+        let _ = self.child.kill().await;
+        let Some((lines, reader)) = self.stdout.take() else {
+            return Vec::new();
+        };
+        let _ = tokio::time::timeout(DEFAULT_TIMEOUT, reader).await;
+        let lines = lines
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        lines.clone()
+    }
 }

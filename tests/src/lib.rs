@@ -3,7 +3,10 @@
 //!
 //! [`moto`] launches moto's standalone server; [`sigv4`] is a Function URL's signature check as
 //! an axum middleware; [`cargo_lambda`] runs a Lambda binary under `cargo lambda watch`'s
-//! emulator and invokes it with `cargo lambda invoke`.
+//! emulator and invokes it with `cargo lambda invoke`; [`lambda_runtime`] is a local Runtime API
+//! and starts function processes against it; [`events`] are the events AWS sends a function;
+//! [`jsonl`] reads JSON Lines outputs;
+//! [`serve`] runs an axum router on a loopback port.
 //!
 //! Snapshots are compared byte for byte; run the tests with `PROMPTOPS_BLESS=1` to rewrite them
 //! from the actual output, then review the diff before committing.
@@ -15,8 +18,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 pub mod cargo_lambda;
+pub mod events;
+pub mod jsonl;
 pub mod lambda_runtime;
 pub mod moto;
+pub mod serve;
 pub mod sigv4;
 
 /// An AWS SDK configuration for a local wire-compatible endpoint (moto's server, the Lambda
@@ -322,4 +328,64 @@ pub fn line_diff(expected: &str, actual: &str) -> String {
         }
     }
     out
+}
+
+/// The path of a binary `name` of another workspace package, built by the same
+/// `cargo test --workspace` run as the calling test.
+///
+/// `env!("CARGO_BIN_EXE_<name>")` names only the binaries of a test's own package, and this
+/// crate's tests exercise other packages' binaries (the registry's Lambda function, the Lambda
+/// example). Cargo puts every binary it builds for a test run beside the test executables'
+/// `deps/` directory, so that is where this looks. Running these tests alone needs the binary
+/// built first (`cargo build -p PACKAGE --bin NAME`, or `cargo test --workspace`).
+///
+/// Panics with that advice when the binary is missing.
+pub fn workspace_bin(name: &str) -> PathBuf {
+    let profile_dir = std::env::current_exe()
+        .ok()
+        .and_then(|test| test.parent().and_then(Path::parent).map(Path::to_path_buf));
+    let binary = profile_dir
+        .map(|dir| dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX)))
+        .filter(|path| path.is_file());
+    binary.unwrap_or_else(|| {
+        panic!(
+            "the binary `{name}` is not built beside this test: run `cargo test --workspace`, \
+             or build it first with `cargo build --bin {name}`"
+        )
+    })
+}
+
+/// A fresh directory under the system's temp directory, removed (with what is in it) when
+/// dropped. Its name holds `name`, the process id and a counter, so tests running side by side
+/// never share one.
+#[derive(Debug)]
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    /// Creates `promptops-NAME-PID-N`; panics when it cannot (a test cannot go on).
+    pub fn new(name: &str) -> TempDir {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let serial = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir =
+            std::env::temp_dir().join(format!("promptops-{name}-{}-{serial}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap_or_else(|err| panic!("create {}: {err}", dir.display()));
+        TempDir(dir)
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+
+    /// `path/name`.
+    pub fn join(&self, name: impl AsRef<Path>) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
 }

@@ -152,3 +152,73 @@ impl Drop for MotoServer {
         let _ = self.child.wait();
     }
 }
+
+/// A [`MotoServer`] started from async code, with an SDK configuration for it and the S3
+/// operations tests share.
+pub struct Moto {
+    /// The server: killed when this is dropped.
+    pub server: MotoServer,
+    /// An SDK configuration pointing at it ([`crate::local_sdk_config`]).
+    pub config: aws_config::SdkConfig,
+}
+
+impl Moto {
+    /// Starts moto without blocking the async worker (see [`MotoServer::start`]: `None` means
+    /// `what` is skipped, outside CI only).
+    pub async fn start(what: &'static str) -> Option<Moto> {
+        let server = tokio::task::spawn_blocking(move || MotoServer::start(what))
+            .await
+            .unwrap_or_else(|err| std::panic::resume_unwind(err.into_panic()))?;
+        let config = crate::local_sdk_config(&server.endpoint);
+        Some(Moto { server, config })
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn endpoint(&self) -> &str {
+        &self.server.endpoint
+    }
+
+    /// An S3 client on this server, path-style (as promptops' own S3 clients are configured
+    /// for local endpoints).
+    pub fn s3(&self) -> aws_sdk_s3::Client {
+        let conf = aws_sdk_s3::config::Builder::from(&self.config)
+            .force_path_style(true)
+            .build();
+        aws_sdk_s3::Client::from_conf(conf)
+    }
+
+    /// Creates `bucket`.
+    pub async fn create_bucket(&self, bucket: &str) {
+        self.s3()
+            .create_bucket()
+            .bucket(bucket)
+            .send()
+            .await
+            .unwrap_or_else(|err| panic!("create bucket {bucket} on moto: {err:?}"));
+    }
+
+    /// A new bucket named after `prefix` ([`unique_name`]).
+    pub async fn fresh_bucket(&self, prefix: &str) -> String {
+        let bucket = unique_name(prefix);
+        self.create_bucket(&bucket).await;
+        bucket
+    }
+
+    /// The keys of every object in `bucket`, sorted.
+    pub async fn object_keys(&self, bucket: &str) -> Vec<String> {
+        let objects = self
+            .s3()
+            .list_objects_v2()
+            .bucket(bucket)
+            .send()
+            .await
+            .unwrap_or_else(|err| panic!("list the objects of {bucket} on moto: {err:?}"));
+        let mut keys: Vec<String> = objects
+            .contents()
+            .iter()
+            .filter_map(|object| object.key().map(str::to_owned))
+            .collect();
+        keys.sort();
+        keys
+    }
+}

@@ -103,3 +103,73 @@ fn the_registry_contract_is_types_until_a_client_is_asked_for() {
         );
     }
 }
+
+/// The arrows between the workspace's packages, dev-dependencies included, form no cycle: a
+/// package's tests never depend on a package that depends on it, or whose tests depend on it
+/// (as the runtime's and the registry's once did on each other). Tests that need several
+/// packages live in this crate, the one package allowed to dev-depend on everything
+/// (`resolve.rs`, `lambda_tier.rs`, `same_prompt_as_batch.rs`).
+#[test]
+fn the_packages_depend_on_each_other_without_cycles_tests_included() {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let output = Command::new(cargo)
+        .current_dir(workspace_root())
+        .args([
+            "metadata",
+            "--offline",
+            "--no-deps",
+            "--format-version",
+            "1",
+        ])
+        .output()
+        .expect("run cargo metadata");
+    assert!(
+        output.status.success(),
+        "cargo metadata failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let metadata: serde_json::Value =
+        serde_json::from_slice(&output.stdout).expect("cargo metadata prints JSON");
+    // Workspace package → every package it depends on, by name (crates from the registry
+    // cannot depend back on a workspace package). This crate's dev-dependencies are left out:
+    // it sits above everything, and nothing links it but tests.
+    let mut edges = std::collections::BTreeMap::new();
+    for package in metadata["packages"].as_array().expect("packages") {
+        let name = package["name"].as_str().expect("package name");
+        let dependencies: Vec<&str> = package["dependencies"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|dependency| !(name == "promptops-tests" && dependency["kind"] == "dev"))
+            .filter_map(|dependency| dependency["name"].as_str())
+            .collect();
+        edges.insert(name, dependencies);
+    }
+    let reaches = |from: &str, to: &str| {
+        let mut seen = std::collections::HashSet::new();
+        let mut stack = vec![from];
+        while let Some(name) = stack.pop() {
+            if name == to {
+                return true;
+            }
+            if seen.insert(name) {
+                stack.extend(edges.get(name).into_iter().flatten());
+            }
+        }
+        false
+    };
+    let mut cycles = Vec::new();
+    for (package, dependencies) in &edges {
+        for dependency in dependencies {
+            if reaches(dependency, package) {
+                cycles.push(format!("{package} → {dependency} → … → {package}"));
+            }
+        }
+    }
+    assert!(
+        edges.contains_key("promptops-registry") && edges.contains_key("promptops-runtime"),
+        "the workspace's packages are read: {:?}",
+        edges.keys()
+    );
+    assert!(cycles.is_empty(), "dependency cycles: {cycles:#?}");
+}

@@ -9,10 +9,8 @@ mod greeter;
 use greeter::{compiled, prompt_file, Greeter, Vars};
 
 #[path = "../../promptops-registry/tests/common/moto.rs"]
-#[allow(dead_code)]
 mod moto;
 
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
@@ -31,7 +29,10 @@ use promptops_runtime::events::EventCapture;
 use promptops_runtime::resolve::http::HttpFetcher;
 use promptops_runtime::resolve::{CacheState, Fetch, ResolverConfig, Verdict};
 use promptops_runtime::{Resolver, Runtime, Source, Version};
+use promptops_tests::moto::Moto;
+use promptops_tests::serve::ServerThread;
 use promptops_tests::sigv4::{require_signature, VerifiedCaller, Verifier};
+use promptops_tests::TempDir;
 
 const READER: &str = "reader-secret-token";
 const RELEASER: &str = "releaser-secret-token";
@@ -66,11 +67,10 @@ fn events_about(id: &str) -> Vec<serde_json::Value> {
 struct TestRegistry {
     /// The prompt id this test uses.
     id: String,
-    addr: SocketAddr,
+    server: ServerThread,
     knobs: Arc<Knobs>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-    dir: std::path::PathBuf,
+    /// The store's files, if any: removed when the registry is dropped.
+    _dir: Option<TempDir>,
     client: reqwest::Client,
     /// For a registry behind the IAM check: signs the test's own pushes and promotions.
     releaser: Option<Signer>,
@@ -95,27 +95,27 @@ async fn delay(State(knobs): State<Arc<Knobs>>, request: Request, next: Next) ->
 impl TestRegistry {
     /// A registry on a fresh embedded store.
     fn start(name: &str) -> TestRegistry {
-        let dir = temp_dir(name);
+        let dir = TempDir::new(&format!("resolve-{name}"));
         let store = SqliteStore::open(dir.join("registry.db")).expect("store");
-        Self::start_on(name, store, dir)
+        Self::start_on(name, store, Some(dir))
     }
 
     /// A registry on a fresh embedded store, as on Lambda behind a Function URL with
     /// `AuthType = AWS_IAM`: only requests with a valid SigV4 signature for `lambda` in
     /// [`REGION`] reach it, and it knows callers by their IAM ARN.
     fn start_signed(name: &str) -> TestRegistry {
-        let dir = temp_dir(name);
+        let dir = TempDir::new(&format!("resolve-{name}"));
         let store = SqliteStore::open(dir.join("registry.db")).expect("store");
         let verifier = Verifier::new(REGION, "lambda")
             .with_key(AGENT_KEY, AGENT_SECRET, AGENT_ARN)
             .with_key(RELEASE_KEY, RELEASE_SECRET, RELEASE_ARN);
-        let mut registry = Self::serve(name, store, dir, Some(verifier));
+        let mut registry = Self::serve(name, store, Some(dir), Some(verifier));
         registry.releaser = Some(static_signer(RELEASE_KEY, RELEASE_SECRET, None));
         registry
     }
 
     /// A registry on `store`; `dir` is removed when it is dropped.
-    fn start_on<S: Store + Clone>(name: &str, store: S, dir: std::path::PathBuf) -> TestRegistry {
+    fn start_on<S: Store + Clone>(name: &str, store: S, dir: Option<TempDir>) -> TestRegistry {
         Self::serve(name, store, dir, None)
     }
 
@@ -123,7 +123,7 @@ impl TestRegistry {
     fn serve<S: Store + Clone>(
         name: &str,
         store: S,
-        dir: std::path::PathBuf,
+        dir: Option<TempDir>,
         verifier: Option<Verifier>,
     ) -> TestRegistry {
         let tokens = Tokens::parse(&format!(
@@ -153,42 +153,19 @@ impl TestRegistry {
             Arc::clone(&knobs),
             delay,
         ));
-        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let thread = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .expect("server runtime");
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-                    .await
-                    .expect("bind");
-                addr_tx.send(listener.local_addr().expect("addr")).ok();
-                tokio::select! {
-                    _ = axum::serve(listener, app) => {}
-                    _ = stopped => {}
-                }
-            });
-            // Drops every connection task too: the registry is gone, not just its listener.
-            runtime.shutdown_background();
-        });
         LazyLock::force(&CAPTURE);
         TestRegistry {
             id: format!("demo.{name}"),
-            addr: addr_rx.recv().expect("server started"),
+            server: ServerThread::start(app),
             knobs,
-            stop: Some(stop),
-            thread: Some(thread),
-            dir,
+            _dir: dir,
             client: reqwest::Client::new(),
             releaser: None,
         }
     }
 
     fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        self.server.url()
     }
 
     /// POSTs as the releaser: a bearer token, or signed for the IAM-checked registry.
@@ -239,13 +216,9 @@ impl TestRegistry {
         assert_eq!(status, 200, "{body}");
     }
 
+    /// Stops the server, open connections included.
     fn kill(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            stop.send(()).ok();
-        }
-        if let Some(thread) = self.thread.take() {
-            thread.join().expect("server thread");
-        }
+        self.server.stop();
     }
 
     fn resolver(&self, config: ResolverConfig) -> Resolver {
@@ -254,25 +227,8 @@ impl TestRegistry {
     }
 }
 
-impl Drop for TestRegistry {
-    fn drop(&mut self) {
-        self.kill();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
 /// A status and its body.
 type Answer = (u16, String);
-
-fn temp_dir(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "promptops-resolve-{name}-{}-{:?}",
-        std::process::id(),
-        Instant::now()
-    ));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
-}
 
 /// Hands the verified caller on to the registry as a Function URL's IAM caller.
 async fn as_iam_caller(mut request: Request, next: Next) -> Response {
@@ -671,13 +627,11 @@ async fn the_environment_alone_turns_resolution_on() {
 /// same contract whatever store serves it.
 #[tokio::test]
 async fn the_promote_cases_hold_over_dynamodb_and_s3() {
-    let Some(moto) = moto::Moto::start().await else {
+    let Some(moto) = Moto::start(moto::WHAT).await else {
         return;
     };
-    let store = moto.fresh_store().await;
-    let dir = std::env::temp_dir().join(format!("promptops-resolve-moto-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let registry = TestRegistry::start_on("moto", store, dir);
+    let store = moto::fresh_store(&moto).await;
+    let registry = TestRegistry::start_on("moto", store, None);
     for version in [2, 3] {
         registry.push(version).await;
     }

@@ -8,6 +8,7 @@ use std::process::{Command, Output};
 
 use common::*;
 use promptops_bedrock_mock::{Fault, MockBedrock, Operation, Script};
+use promptops_tests::jsonl::{read_jsonl, unique_ids};
 
 const SONNET: &str = "anthropic.claude-3-5-sonnet-20240620-v1:0";
 const LABELS: [&str; 5] = ["billing", "technical", "sales", "retention", "other"];
@@ -68,7 +69,7 @@ fn the_main_command_on_the_bundled_sample_then_rerun_resumes() {
     assert!(stdout.contains("succeeded         200"), "{stdout}");
     let results = read_jsonl(&output);
     assert_eq!(results.len(), 200);
-    assert_eq!(unique_ids(&output), input_ids(&sample()));
+    assert_eq!(unique_ids(&output), unique_ids(&sample()));
     for result in &results {
         assert_eq!(result["prompt_id"], "customer-support.intent-classifier");
         assert_eq!(result["prompt_version"], "3");
@@ -273,7 +274,7 @@ fn bedrock_run_against_the_mock_with_faults_ending_in_the_errors_file() {
     let second = run(&mut command);
     assert_eq!(second.status.code(), Some(0));
     assert_eq!(mock.requests_for(SONNET).len(), 3);
-    assert_eq!(unique_ids(&output), input_ids(&input));
+    assert_eq!(unique_ids(&output), unique_ids(&input));
     assert!(read_jsonl(&dir.join("results.jsonl.errors.jsonl")).is_empty());
 }
 

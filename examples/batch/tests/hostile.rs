@@ -3,18 +3,18 @@
 //! every record must finish — on the compiled prompt, with one `prompt_render_fallback` event
 //! per record — within a bounded time and address space.
 
-mod common;
-
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::*;
 use promptops_registry::http::{router, AppState};
 use promptops_registry::store::sqlite::SqliteStore;
 use promptops_registry::{Auth, Registry};
 use promptops_runtime::Version;
+use promptops_tests::jsonl::read_jsonl;
+use promptops_tests::serve::ServerThread;
+use promptops_tests::TempDir;
 
 const ID: &str = "customer-support.intent-classifier";
 const RECORDS: usize = 12;
@@ -39,40 +39,25 @@ fn classifier(version: u32, template: &str) -> String {
 }
 
 /// Serves a registry whose stable classifier is `template` (as version 4) on a loopback port,
-/// on a thread of its own for the life of the test process.
-fn registry_with_stable(dir: &Path, template: &str) -> String {
+/// on a thread of its own for as long as the returned server lives.
+fn registry_with_stable(dir: &Path, template: &str) -> ServerThread {
     let yaml = classifier(4, template);
     let db = dir.join("registry.db");
-    let (url_tx, url_rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        runtime.block_on(async move {
-            let state = Arc::new(AppState {
-                registry: Registry::new(SqliteStore::open(db).expect("store")),
-                auth: Auth::Disabled,
-            });
-            let pushed = promptops_registry::push::from_yaml(yaml.as_bytes())
-                .expect("the bomb passes validation: it is valid and within the limits");
-            state.registry.push(pushed, "test").await.expect("push");
-            state
-                .registry
-                .promote(ID, &Version::new(4), None, None, "test")
-                .await
-                .expect("promote");
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-                .await
-                .expect("bind");
-            let url = format!("http://{}", listener.local_addr().expect("addr"));
-            url_tx.send(url).expect("send url");
-            let _ = axum::serve(listener, router(state)).await;
+    ServerThread::start_with(move || async move {
+        let state = Arc::new(AppState {
+            registry: Registry::new(SqliteStore::open(db).expect("store")),
+            auth: Auth::Disabled,
         });
-    });
-    url_rx
-        .recv_timeout(Duration::from_secs(30))
-        .expect("registry started")
+        let pushed = promptops_registry::push::from_yaml(yaml.as_bytes())
+            .expect("the bomb passes validation: it is valid and within the limits");
+        state.registry.push(pushed, "test").await.expect("push");
+        state
+            .registry
+            .promote(ID, &Version::new(4), None, None, "test")
+            .await
+            .expect("promote");
+        router(state)
+    })
 }
 
 /// Runs the batch binary under `prlimit --as` against `registry`, killing it at [`DEADLINE`].
@@ -137,34 +122,36 @@ fn assert_every_record_ran_the_compiled_prompt(dir: &Path, error: &str) {
     }
 }
 
-fn hostile_dir(name: &str) -> PathBuf {
-    scratch(&format!("hostile-{name}"))
+fn hostile_dir(name: &str) -> TempDir {
+    TempDir::new(&format!("batch-hostile-{name}"))
 }
 
 #[test]
 fn a_stable_version_with_nested_loops_runs_out_of_fuel_and_every_record_finishes() {
-    let dir = hostile_dir("loops");
+    let scratch = hostile_dir("loops");
+    let dir = scratch.path();
     let registry = registry_with_stable(
-        &dir,
+        dir,
         "{% for a in range(100000) %}{% for b in range(100000) %}x{% endfor %}{% endfor %}",
     );
-    let (status, elapsed) = run_batch(&dir, &registry);
+    let (status, elapsed) = run_batch(dir, &registry.url());
     eprintln!("nested loops: {status} in {elapsed:?}");
     assert!(status.success(), "{status}");
-    assert_every_record_ran_the_compiled_prompt(&dir, "out_of_fuel");
+    assert_every_record_ran_the_compiled_prompt(dir, "out_of_fuel");
 }
 
 #[test]
 fn a_stable_version_that_doubles_a_string_stays_within_the_address_space() {
-    let dir = hostile_dir("doubling");
+    let scratch = hostile_dir("doubling");
+    let dir = scratch.path();
     // 40 doublings of 8 bytes would be 8 TiB.
     let bomb = format!(
         "{{% set x = 'aaaaaaaa' %}}{}{{{{ x }}}}",
         "{% set x = x ~ x %}".repeat(40)
     );
-    let registry = registry_with_stable(&dir, &bomb);
-    let (status, elapsed) = run_batch(&dir, &registry);
+    let registry = registry_with_stable(dir, &bomb);
+    let (status, elapsed) = run_batch(dir, &registry.url());
     eprintln!("doubling: {status} in {elapsed:?}");
     assert!(status.success(), "{status}");
-    assert_every_record_ran_the_compiled_prompt(&dir, "out_of_fuel");
+    assert_every_record_ran_the_compiled_prompt(dir, "out_of_fuel");
 }

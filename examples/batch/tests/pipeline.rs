@@ -17,6 +17,7 @@ use promptops_runtime::{
     LocalModel, Model, ModelError, ModelErrorKind, ModelFuture, ModelRequest, ModelResponse,
     RetryPolicy, Runtime,
 };
+use promptops_tests::jsonl::{read_jsonl, unique_ids};
 
 fn local() -> Runtime {
     Runtime::local().with_name("batch")
@@ -223,7 +224,7 @@ async fn resume_after_a_crash_has_no_duplicates_and_the_full_set() {
     assert_eq!(second.succeeded, 377);
     assert!(second.truncated_bytes > 0);
     let ids = unique_ids(&output);
-    assert_eq!(ids, input_ids(&input));
+    assert_eq!(ids, unique_ids(&input));
     assert_eq!(
         read_jsonl(&output).len(),
         500,
@@ -278,7 +279,7 @@ async fn failed_records_are_retried_on_resume_and_the_errors_file_is_rewritten()
         read_jsonl(&errors).is_empty(),
         "errors file describes the latest run"
     );
-    assert_eq!(unique_ids(&output), input_ids(&input));
+    assert_eq!(unique_ids(&output), unique_ids(&input));
 }
 
 #[tokio::test]
@@ -385,7 +386,7 @@ async fn a_stopped_job_resumes_to_the_full_set() {
     );
     let second = run_ok(&config, &local()).await;
     assert_eq!(second.skipped, first.succeeded);
-    assert_eq!(unique_ids(&output), input_ids(&input));
+    assert_eq!(unique_ids(&output), unique_ids(&input));
 }
 
 #[tokio::test]
@@ -450,4 +451,25 @@ async fn export_writes_bedrock_batch_records_without_calling_a_model() {
         .as_str()
         .unwrap()
         .starts_with("Customer name: "));
+}
+
+/// Writes `count` valid classifier records `r-00000`.. with a few keyword messages.
+pub fn write_records(path: &Path, count: usize) {
+    let messages = [
+        "I was charged twice, please refund",
+        "The app crashes with an error",
+        "What does the enterprise plan cost?",
+        "Please cancel my subscription",
+        "Do you have an office in Oslo?",
+    ];
+    let mut text = String::new();
+    for index in 0..count {
+        let line = serde_json::json!({
+            "id": format!("r-{index:05}"),
+            "message": messages[index % messages.len()],
+        });
+        text.push_str(&line.to_string());
+        text.push('\n');
+    }
+    std::fs::write(path, text).expect("write input");
 }

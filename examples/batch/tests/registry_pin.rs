@@ -82,12 +82,10 @@ async fn a_run_pins_one_version_while_a_promote_happens_mid_run() {
         .promote(ID, &Version::new(4), None, None, "test")
         .await
         .expect("promote 4");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let url = format!("http://{}", listener.local_addr().expect("addr"));
-    let app = router(Arc::clone(&state));
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let url = format!(
+        "http://{}",
+        promptops_tests::serve::spawn(router(Arc::clone(&state))).await
+    );
 
     let http = HttpFetcher::new(&url, None).expect("client");
     let resolver = Resolver::new(

@@ -3,9 +3,10 @@
 
 mod common;
 
-use common::runtime_api::{Report, RuntimeApi};
-use common::{http_v2_event, invoke, response_json, Function, WAIT};
+use common::{printed_events, response_json, spawn_function, WAIT};
 use promptops_bedrock_mock::{Fault, MockBedrock, Script};
+use promptops_tests::events::{base64_encoded, http_v2_event};
+use promptops_tests::lambda_runtime::{Report, RuntimeApi};
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -42,11 +43,11 @@ fn events_for(events: &[Value], request_id: &str) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn binary_serves_direct_http_and_bad_events_over_the_runtime_api() {
     let mut api = RuntimeApi::start().await.unwrap();
-    let function = Function::spawn(&api, &[("PROMPTOPS_MODEL", "local")]);
+    let function = spawn_function(&api, &[("PROMPTOPS_MODEL", "local")]);
 
     // 1. A direct invocation.
     let event = json!({"message": "I was charged twice, I want a refund"});
-    let report = invoke(&mut api, "e2e-direct-1", &event).await;
+    let report = api.invoke("e2e-direct-1", &event, WAIT).await;
     assert_eq!(
         response_json(&report),
         json!({
@@ -60,12 +61,13 @@ async fn binary_serves_direct_http_and_bad_events_over_the_runtime_api() {
     );
 
     // 2. A Function URL event, base64 body.
-    let event = http_v2_event(
+    let event = base64_encoded(http_v2_event(
         "POST",
+        "/",
+        "",
         Some(r#"{"message": "The app crashes on login"}"#),
-        true,
-    );
-    let http = response_json(&invoke(&mut api, "e2e-http-2", &event).await);
+    ));
+    let http = response_json(&api.invoke("e2e-http-2", &event, WAIT).await);
     assert_eq!(http["statusCode"], 200, "{http}");
     assert_eq!(http["headers"]["content-type"], "application/json");
     let body: Value = serde_json::from_str(http["body"].as_str().unwrap()).unwrap();
@@ -75,7 +77,7 @@ async fn binary_serves_direct_http_and_bad_events_over_the_runtime_api() {
 
     // 3. A bad direct invocation: posted to /error with the typed errorType.
     let event = json!({"message": 42});
-    let error = error_json(&invoke(&mut api, "e2e-bad-3", &event).await);
+    let error = error_json(&api.invoke("e2e-bad-3", &event, WAIT).await);
     assert_eq!(error["errorType"], "BadRequest");
     assert_eq!(
         error["errorMessage"],
@@ -84,8 +86,8 @@ async fn binary_serves_direct_http_and_bad_events_over_the_runtime_api() {
 
     // 4. An oversized message behind a Function URL: a 413 response, not a function error.
     let body = json!({ "message": "x".repeat(promptops_lambda::MAX_MESSAGE_BYTES + 1) });
-    let event = http_v2_event("POST", Some(&body.to_string()), false);
-    let http = response_json(&invoke(&mut api, "e2e-big-4", &event).await);
+    let event = http_v2_event("POST", "/", "", Some(&body.to_string()));
+    let http = response_json(&api.invoke("e2e-big-4", &event, WAIT).await);
     assert_eq!(http["statusCode"], 413);
     let body: Value = serde_json::from_str(http["body"].as_str().unwrap()).unwrap();
     assert_eq!(body["error"], "PayloadTooLarge");
@@ -101,10 +103,10 @@ async fn binary_serves_direct_http_and_bad_events_over_the_runtime_api() {
     // 6. Still serving after the errors.
     let event =
         json!({"message": "Can I get a demo of the enterprise plan?", "context": "first contact"});
-    let done = response_json(&invoke(&mut api, "e2e-direct-6", &event).await);
+    let done = response_json(&api.invoke("e2e-direct-6", &event, WAIT).await);
     assert_eq!(done["intent"], "sales");
 
-    let events = function.kill().await;
+    let events = printed_events(function).await;
     for id in ["e2e-direct-1", "e2e-http-2", "e2e-direct-6"] {
         assert_eq!(
             events_for(&events, id),
@@ -139,7 +141,7 @@ async fn binary_calls_bedrock_and_reports_model_errors() {
     let missing = missing.to_string_lossy().into_owned();
     let endpoint = mock.endpoint_url();
     let mut api = RuntimeApi::start().await.unwrap();
-    let function = Function::spawn(
+    let function = spawn_function(
         &api,
         &[
             ("PROMPTOPS_MODEL", "bedrock"),
@@ -156,7 +158,7 @@ async fn binary_calls_bedrock_and_reports_model_errors() {
     );
 
     let event = json!({"message": "I am leaving for a competitor"});
-    let done = response_json(&invoke(&mut api, "e2e-bedrock-1", &event).await);
+    let done = response_json(&api.invoke("e2e-bedrock-1", &event, WAIT).await);
     assert_eq!(done["intent"], "retention");
     let requests = mock.requests_for(model_id);
     assert_eq!(requests.len(), 1);
@@ -164,7 +166,7 @@ async fn binary_calls_bedrock_and_reports_model_errors() {
 
     mock.script(model_id, Script::always(Fault::AccessDenied));
     let event = json!({"message": "hello"});
-    let error = error_json(&invoke(&mut api, "e2e-bedrock-2", &event).await);
+    let error = error_json(&api.invoke("e2e-bedrock-2", &event, WAIT).await);
     assert_eq!(error["errorType"], "ModelError");
     let message = error["errorMessage"].as_str().unwrap();
     assert!(message.contains("AccessDeniedException"), "{message}");
@@ -197,7 +199,7 @@ async fn binary_calls_bedrock_and_reports_model_errors() {
         "answered after {elapsed:?}"
     );
 
-    let events = function.kill().await;
+    let events = printed_events(function).await;
     assert_eq!(
         events_for(&events, "e2e-bedrock-1"),
         ["prompt_invoked", "prompt_completed"]
@@ -231,7 +233,7 @@ async fn an_emulators_deadline_is_no_deadline_and_is_reported_once() {
     let missing = missing.to_string_lossy().into_owned();
     let endpoint = mock.endpoint_url();
     let mut api = RuntimeApi::start().await.unwrap();
-    let function = Function::spawn(
+    let function = spawn_function(
         &api,
         &[
             ("PROMPTOPS_MODEL", "bedrock"),
@@ -271,7 +273,7 @@ async fn an_emulators_deadline_is_no_deadline_and_is_reported_once() {
     assert_eq!(error["errorType"], "ModelError", "{error}");
     assert!(started.elapsed() < Duration::from_millis(1000));
 
-    let events = function.kill().await;
+    let events = printed_events(function).await;
     let ignored: Vec<&Value> = events
         .iter()
         .filter(|event| event["event"] == "lambda_deadline_ignored")

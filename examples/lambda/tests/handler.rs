@@ -1,21 +1,142 @@
 //! The handler called directly (no Lambda): request shapes, every bad-input case, model
 //! failures, and the events each invocation emits.
 
-mod common;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
 
-use common::{
-    captured, event_names, http_v1_event, http_v2_event, lambda_runtime_over, local_runtime,
-    FailingModel, RecordingModel, SlowModel,
-};
 use lambda_runtime::Diagnostic;
 use promptops_lambda::{
     call_options, handle, handle_with_deadline, ClassifyRequest, HandlerError, HttpResponse,
     RequestError, Response, DEADLINE_MARGIN, MAX_CONTEXT_BYTES, MAX_HTTP_BODY_BYTES,
     MAX_MESSAGE_BYTES,
 };
-use promptops_runtime::{InvokeError, ModelErrorKind};
+use promptops_runtime::events::EventCapture;
+use promptops_runtime::{
+    InvokeError, Model, ModelError, ModelErrorKind, ModelFuture, ModelRequest, ModelResponse,
+    RetryPolicy, Runtime,
+};
+use promptops_tests::events::{base64_encoded, http_v1_event, http_v2_event};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant, SystemTime};
+
+/// The runtime the function builds, over `model`, without retries (so failures are fast).
+pub fn lambda_runtime_over(model: impl Model + 'static) -> Runtime {
+    Runtime::new(Arc::new(model))
+        .with_name(promptops_lambda::RUNTIME_NAME)
+        .with_retry(RetryPolicy::no_retries())
+}
+
+/// The function's runtime over the offline keyword model.
+pub fn local_runtime() -> Runtime {
+    Runtime::local().with_name(promptops_lambda::RUNTIME_NAME)
+}
+
+/// Runs `future` on this thread with prompt events captured; returns its output and the events.
+pub async fn captured<T>(future: impl Future<Output = T>) -> (T, Vec<Value>) {
+    let (capture, subscriber) = EventCapture::new();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let output = future.await;
+    (output, capture.events())
+}
+
+/// The `event` names of `events` whose `request_id` is `request_id`, in order.
+pub fn event_names(events: &[Value], request_id: &str) -> Vec<String> {
+    events
+        .iter()
+        .filter(|event| event["request_id"] == request_id)
+        .filter_map(|event| event["event"].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// A model that always fails with `kind` / `code`.
+#[derive(Debug, Clone)]
+pub struct FailingModel {
+    pub kind: ModelErrorKind,
+    pub code: Option<&'static str>,
+}
+
+impl Model for FailingModel {
+    fn backend(&self) -> &'static str {
+        "failing"
+    }
+
+    fn complete<'a>(&'a self, _request: ModelRequest<'a>) -> ModelFuture<'a> {
+        let mut err = ModelError::new(self.kind, "scripted failure");
+        err.code = self.code.map(str::to_owned);
+        Box::pin(async move { Err(err) })
+    }
+}
+
+/// `(system, user)` of one model request.
+pub type SeenRequest = (Option<String>, String);
+
+/// A model that answers `answer` after `delay`.
+#[derive(Debug, Clone)]
+pub struct SlowModel {
+    pub answer: &'static str,
+    pub delay: std::time::Duration,
+}
+
+impl Model for SlowModel {
+    fn backend(&self) -> &'static str {
+        "slow"
+    }
+
+    fn complete<'a>(&'a self, _request: ModelRequest<'a>) -> ModelFuture<'a> {
+        let (text, delay) = (self.answer.to_owned(), self.delay);
+        Box::pin(async move {
+            tokio::time::sleep(delay).await;
+            Ok(ModelResponse {
+                text,
+                ..ModelResponse::default()
+            })
+        })
+    }
+}
+
+/// A model that answers `answer` and records every user turn and system prompt it is sent.
+#[derive(Debug, Clone, Default)]
+pub struct RecordingModel {
+    pub answer: &'static str,
+    pub seen: Arc<Mutex<Vec<SeenRequest>>>,
+}
+
+impl RecordingModel {
+    pub fn answering(answer: &'static str) -> Self {
+        RecordingModel {
+            answer,
+            seen: Arc::default(),
+        }
+    }
+
+    /// `(system, user)` of every request so far.
+    pub fn seen(&self) -> Vec<SeenRequest> {
+        self.seen
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+}
+
+impl Model for RecordingModel {
+    fn backend(&self) -> &'static str {
+        "recording"
+    }
+
+    fn complete<'a>(&'a self, request: ModelRequest<'a>) -> ModelFuture<'a> {
+        self.seen
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .push((request.system.map(str::to_owned), request.user.to_owned()));
+        let text = self.answer.to_owned();
+        Box::pin(async move {
+            Ok(ModelResponse {
+                text,
+                ..ModelResponse::default()
+            })
+        })
+    }
+}
 
 fn classifier() -> &'static promptops_runtime::PromptDef {
     prompts::customer_support::intent_classifier().def()
@@ -164,7 +285,11 @@ async fn function_url_event_gets_an_http_response() {
     let runtime = local_runtime();
     let body = r#"{"message": "My login fails with an error"}"#;
     for base64 in [false, true] {
-        let event = http_v2_event("POST", Some(body), base64);
+        let event = if base64 {
+            base64_encoded(http_v2_event("POST", "/", "", Some(body)))
+        } else {
+            http_v2_event("POST", "/", "", Some(body))
+        };
         let (response, events) = captured(handle(&runtime, "req-http-1", event)).await;
         let (http, json) = as_http(response.expect("HTTP events always answer Ok"));
         assert_eq!(http.status_code, 200, "base64={base64}");
@@ -177,7 +302,7 @@ async fn function_url_event_gets_an_http_response() {
     }
 
     // The HTTP response's wire shape.
-    let event = http_v2_event("POST", Some(body), false);
+    let event = http_v2_event("POST", "/", "", Some(body));
     let wire = serde_json::to_value(handle(&runtime, "r", event).await.unwrap()).unwrap();
     let mut keys: Vec<&str> = wire
         .as_object()
@@ -331,53 +456,53 @@ async fn bad_http_requests_get_4xx_responses_with_json_bodies() {
     let runtime = lambda_runtime_over(RecordingModel::answering("other"));
     let huge_body = format!(r#"{{"message": "{}"}}"#, "a".repeat(MAX_HTTP_BODY_BYTES));
     let big_message = format!(r#"{{"message": "{}"}}"#, "a".repeat(MAX_MESSAGE_BYTES + 1));
-    let mut malformed_body = http_v2_event("POST", None, false);
+    let mut malformed_body = http_v2_event("POST", "/", "", None);
     malformed_body["body"] = json!({"message": "an object, not a string"});
-    let mut malformed_flag = http_v2_event("POST", Some("{}"), false);
+    let mut malformed_flag = http_v2_event("POST", "/", "", Some("{}"));
     malformed_flag["isBase64Encoded"] = json!("yes");
-    let mut bad_base64 = http_v2_event("POST", None, false);
+    let mut bad_base64 = http_v2_event("POST", "/", "", None);
     bad_base64["body"] = json!("not base64 at all!");
     bad_base64["isBase64Encoded"] = json!(true);
 
     let cases: Vec<(Value, u16, &str, &str)> = vec![
         (
-            http_v2_event("POST", Some("{not json"), false),
+            http_v2_event("POST", "/", "", Some("{not json")),
             400,
             "BadRequest",
             "not valid JSON",
         ),
         (
-            http_v2_event("POST", Some(r#""a string""#), false),
+            http_v2_event("POST", "/", "", Some(r#""a string""#)),
             400,
             "BadRequest",
             "must be a JSON object",
         ),
         (
-            http_v2_event("POST", Some(r#"{"message": 1}"#), false),
+            http_v2_event("POST", "/", "", Some(r#"{"message": 1}"#)),
             400,
             "BadRequest",
             "must be a string",
         ),
         (
-            http_v2_event("POST", Some(r#"{"message": ""}"#), false),
+            http_v2_event("POST", "/", "", Some(r#"{"message": ""}"#)),
             400,
             "BadRequest",
             "must not be empty",
         ),
         (
-            http_v2_event("POST", Some("{}"), true),
+            base64_encoded(http_v2_event("POST", "/", "", Some("{}"))),
             400,
             "BadRequest",
             "missing required field",
         ),
         (
-            http_v2_event("POST", None, false),
+            http_v2_event("POST", "/", "", None),
             400,
             "BadRequest",
             "no body",
         ),
         (
-            http_v2_event("POST", Some("  "), false),
+            http_v2_event("POST", "/", "", Some("  ")),
             400,
             "BadRequest",
             "no body",
@@ -391,25 +516,25 @@ async fn bad_http_requests_get_4xx_responses_with_json_bodies() {
         ),
         (bad_base64, 400, "BadRequest", "not valid base64"),
         (
-            http_v2_event("GET", None, false),
+            http_v2_event("GET", "/", "", None),
             405,
             "MethodNotAllowed",
             "method GET is not allowed",
         ),
         (
-            http_v2_event("POST", Some(&huge_body), false),
+            http_v2_event("POST", "/", "", Some(&huge_body)),
             413,
             "PayloadTooLarge",
             "larger than the limit of 65536 bytes",
         ),
         (
-            http_v2_event("POST", Some(&huge_body), true),
+            base64_encoded(http_v2_event("POST", "/", "", Some(&huge_body))),
             413,
             "PayloadTooLarge",
             "larger than the limit",
         ),
         (
-            http_v2_event("POST", Some(&big_message), false),
+            http_v2_event("POST", "/", "", Some(&big_message)),
             413,
             "PayloadTooLarge",
             "`message` is 16385 bytes",
@@ -463,7 +588,7 @@ async fn model_failure_is_a_model_error_with_prompt_failed_event() {
     assert_eq!(failed["backend"], "failing");
 
     // The same failure behind a Function URL: a 502 with the kind.
-    let event = http_v2_event("POST", Some(r#"{"message": "hello"}"#), false);
+    let event = http_v2_event("POST", "/", "", Some(r#"{"message": "hello"}"#));
     let (http, body) = as_http(handle(&runtime, "req-fail-2", event).await.unwrap());
     assert_eq!(http.status_code, 502);
     assert_eq!(body["error"], "ModelError");
@@ -517,11 +642,11 @@ async fn odd_events_never_panic() {
         json!({"requestContext": {"http": null}, "body": null}),
         json!({"message": "\u{0000}\u{FFFF} emoji 🎉 right-to-left \u{202E}"}),
         json!({"message": "x", "context": null, "extra": [1, 2, 3]}),
-        http_v2_event("POST", Some("\u{FEFF}{\"message\":\"bom\"}"), false),
-        http_v2_event("POST", Some("{\"message\":\"\\ud800\"}"), false),
-        http_v2_event("POST", Some("[]"), true),
-        http_v2_event("post", Some("{\"message\":\"lowercase method\"}"), false),
-        http_v2_event(&"P".repeat(10_000), Some("{}"), false),
+        http_v2_event("POST", "/", "", Some("\u{FEFF}{\"message\":\"bom\"}")),
+        http_v2_event("POST", "/", "", Some("{\"message\":\"\\ud800\"}")),
+        base64_encoded(http_v2_event("POST", "/", "", Some("[]"))),
+        http_v2_event("post", "/", "", Some("{\"message\":\"lowercase method\"}")),
+        http_v2_event(&"P".repeat(10_000), "/", "", Some("{}")),
         deep,
     ];
     for event in events {

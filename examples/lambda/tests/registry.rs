@@ -13,13 +13,15 @@ use std::time::{Duration, Instant};
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
-use common::runtime_api::{Report, RuntimeApi};
-use common::{invoke, response_json, Function, WAIT};
+use common::{printed_events, response_json, WAIT};
 use promptops_registry::auth::token_hash;
 use promptops_registry::http::{router, AppState};
 use promptops_registry::store::sqlite::SqliteStore;
 use promptops_registry::{Auth, Registry, Tokens};
 use promptops_runtime::Version;
+use promptops_tests::lambda_runtime::Function;
+use promptops_tests::lambda_runtime::{Report, RuntimeApi};
+use promptops_tests::TempDir;
 use serde_json::{json, Value};
 
 const READER: &str = "agent-reader-token";
@@ -55,10 +57,10 @@ async fn start_registry(
     String,
     Registry<SqliteStore>,
     Arc<Mutex<Vec<Seen>>>,
-    tempdir::Dir,
+    TempDir,
 ) {
-    let dir = tempdir::Dir::new(name);
-    let store = SqliteStore::open(dir.0.join("registry.db")).expect("store");
+    let dir = TempDir::new(&format!("lambda-{name}"));
+    let store = SqliteStore::open(dir.join("registry.db")).expect("store");
     let registry = Registry::new(store.clone());
     let compiled = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
@@ -91,37 +93,8 @@ async fn start_registry(
         Arc::clone(&log),
         record,
     ));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let url = format!("http://{}", listener.local_addr().expect("addr"));
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
+    let url = format!("http://{}", promptops_tests::serve::spawn(app).await);
     (url, registry, log, dir)
-}
-
-mod tempdir {
-    /// A directory removed on drop.
-    pub struct Dir(pub std::path::PathBuf);
-
-    impl Dir {
-        pub fn new(name: &str) -> Dir {
-            let path = std::env::temp_dir().join(format!(
-                "promptops-lambda-{name}-{}-{:?}",
-                std::process::id(),
-                std::time::SystemTime::now()
-            ));
-            std::fs::create_dir_all(&path).expect("temp dir");
-            Dir(path)
-        }
-    }
-
-    impl Drop for Dir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
 }
 
 fn requests(log: &Arc<Mutex<Vec<Seen>>>) -> Vec<Seen> {
@@ -139,7 +112,7 @@ async fn first_poll(api: &mut RuntimeApi) -> Instant {
 
 async fn classify(id: &str, api: &mut RuntimeApi) -> Report {
     let event = json!({"message": "I was charged twice this month"});
-    invoke(api, id, &event).await
+    api.invoke(id, &event, WAIT).await
 }
 
 fn ran(response: &Value) -> (String, String) {
@@ -156,7 +129,7 @@ fn ran(response: &Value) -> (String, String) {
 }
 
 /// The function against the registry at `url` (reader token, TTL [`TTL_MS`]), plus `extra`.
-fn spawn_function(api: &RuntimeApi, url: &str, extra: &[(&str, &str)]) -> Function {
+fn spawn_against(api: &RuntimeApi, url: &str, extra: &[(&str, &str)]) -> Function {
     let ttl = TTL_MS.to_string();
     let mut env = vec![
         ("PROMPTOPS_MODEL", "local"),
@@ -165,7 +138,7 @@ fn spawn_function(api: &RuntimeApi, url: &str, extra: &[(&str, &str)]) -> Functi
         ("PROMPTOPS_REGISTRY_TTL_MS", ttl.as_str()),
     ];
     env.extend_from_slice(extra);
-    Function::spawn(api, &env)
+    common::spawn_function(api, &env)
 }
 
 /// Makes `version` of the classifier the stable one.
@@ -190,7 +163,7 @@ fn pair(version: &str, source: &str) -> (String, String) {
 async fn init_prefetches_and_an_invocation_revalidates_a_stale_prompt() {
     let (url, registry, log, _dir) = start_registry("revalidate").await;
     let mut api = RuntimeApi::start().await.expect("runtime api");
-    let function = spawn_function(&api, &url, &[]);
+    let function = spawn_against(&api, &url, &[]);
 
     // Init fetched the prompt before the function asked for its first event.
     let polled = first_poll(&mut api).await;
@@ -227,7 +200,7 @@ async fn init_prefetches_and_an_invocation_revalidates_a_stale_prompt() {
     assert_eq!(ran(&third), pair("4", "http"));
     assert_eq!(requests(&log).len(), 2, "v4 is fresh: no third request");
 
-    let events = function.kill().await;
+    let events = printed_events(function).await;
     let resolved: Vec<&Value> = events
         .iter()
         .filter(|event| event["event"] == "prompt_resolved")
@@ -270,7 +243,7 @@ async fn init_prefetches_and_an_invocation_revalidates_a_stale_prompt() {
 async fn with_a_warm_budget_the_invocation_waits_for_the_revalidation() {
     let (url, registry, log, _dir) = start_registry("warm-budget").await;
     let mut api = RuntimeApi::start().await.expect("runtime api");
-    let function = spawn_function(&api, &url, &[("PROMPTOPS_REGISTRY_WARM_BUDGET_MS", "5000")]);
+    let function = spawn_against(&api, &url, &[("PROMPTOPS_REGISTRY_WARM_BUDGET_MS", "5000")]);
     first_poll(&mut api).await;
     promote(&registry, 4).await;
     tokio::time::sleep(Duration::from_millis(TTL_MS + 200)).await;

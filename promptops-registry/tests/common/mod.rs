@@ -1,15 +1,10 @@
 //! A registry server on a loopback port and a small HTTP client for the behaviour suite.
-#![allow(dead_code)]
-
-#[cfg(feature = "aws")]
-pub mod moto;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use promptops_registry::auth::token_hash;
 use promptops_registry::http::{router, AppState};
-use promptops_registry::store::sqlite::SqliteStore;
 use promptops_registry::{Auth, Registry, Store, Tokens};
 use serde_json::Value;
 
@@ -36,47 +31,11 @@ pub struct Server {
     _keep: Option<Box<dyn std::any::Any + Send + Sync>>,
 }
 
-/// A directory removed on drop.
-pub struct TempDir(pub std::path::PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-pub fn temp_dir(name: &str) -> TempDir {
-    let dir = std::env::temp_dir().join(format!(
-        "promptops-registry-{name}-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or_default()
-    ));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    TempDir(dir)
-}
-
 impl Server {
-    /// A server over a fresh SQLite store, with the test tokens.
-    pub async fn sqlite() -> Server {
-        let dir = temp_dir("sqlite");
-        let store = SqliteStore::open(dir.0.join("registry.db")).expect("open store");
-        let mut server = Server::start(store, Auth::Tokens(tokens())).await;
-        server._keep = Some(Box::new(dir));
-        server
-    }
-
-    /// A server over a fresh DynamoDB table and S3 bucket on its own moto, with the test
-    /// tokens; `None` when moto is not installed outside CI (see [`moto::Moto::start`]).
-    #[cfg(feature = "aws")]
-    pub async fn dynamo() -> Option<Server> {
-        let moto = moto::Moto::start().await?;
-        let store = moto.fresh_store().await;
-        let mut server = Server::start(store, Auth::Tokens(tokens())).await;
-        server._keep = Some(Box::new(moto));
-        Some(server)
+    /// The server, keeping `value` (its database directory, its moto) alive as long as it is.
+    pub fn keeping(mut self, value: impl std::any::Any + Send + Sync) -> Server {
+        self._keep = Some(Box::new(value));
+        self
     }
 
     /// A server over `store` with `auth`.

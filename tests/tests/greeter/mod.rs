@@ -1,8 +1,8 @@
 //! The prompt the registry-resolution tests release, in versions that do and do not honour the
 //! compiled one's contract, and its hand-written spec (as `promptops-build` would generate it).
-//! Shared by this crate's `tests/resolve.rs` and promptops-registry's `tests/lambda_tier.rs`
-//! (through `#[path]`: it needs both the runtime and the registry, which the `promptops_tests`
-//! library does not depend on; only this crate's tests do).
+//! Shared by this crate's `tests/resolve.rs` and `tests/lambda_tier.rs` as a module of each
+//! (it needs both the runtime and the registry, which the `promptops_tests` library does not
+//! depend on; only this crate's tests do).
 
 use promptops_runtime::{PromptDef, PromptSpec, Status, TemplateVars, VarVisitor};
 

@@ -3,25 +3,21 @@
 //! must report the same prompt id, version and content hash — and, with the same deterministic
 //! model, the same label — for every one of them.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::Stdio;
 use std::time::Duration;
 
-use common::runtime_api::{lambda_env, Report, RuntimeApi};
 use promptops_batch::{
     build_runtime, run, JobConfig, ModelChoice, ProgressMode, StopSignal, Target,
 };
+use promptops_tests::lambda_runtime::{FunctionCommand, Report, RuntimeApi};
+use promptops_tests::{workspace_bin, workspace_root, TempDir};
 use serde_json::{json, Value};
 
 const SAMPLE_RECORDS: usize = 12;
 
 fn sample() -> Vec<(String, String)> {
-    let path =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../batch/data/support_messages.jsonl");
+    let path = workspace_root().join("examples/batch/data/support_messages.jsonl");
     let file = std::fs::File::open(&path).expect("bundled sample");
     BufReader::new(file)
         .lines()
@@ -39,8 +35,7 @@ fn sample() -> Vec<(String, String)> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lambda_and_batch_report_the_same_prompt_for_the_same_messages() {
     let records = sample();
-    let dir = std::env::temp_dir().join(format!("promptops-same-prompt-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
+    let dir = TempDir::new("same-prompt");
     let input = dir.join("input.jsonl");
     let lines: String = records
         .iter()
@@ -77,21 +72,13 @@ async fn lambda_and_batch_report_the_same_prompt_for_the_same_messages() {
 
     // The Lambda function, as deployed: the real binary on the Runtime API.
     let mut api = RuntimeApi::start().await.expect("runtime api");
-    let mut function = tokio::process::Command::new(env!("CARGO_BIN_EXE_promptops-lambda"))
-        .envs(lambda_env(&api.address()))
+    let function = FunctionCommand::new(workspace_bin("promptops-lambda"), &api)
         .env("PROMPTOPS_MODEL", "local")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("spawn the lambda binary");
+        .spawn();
     for (id, message) in &records {
-        api.enqueue(id, &json!({ "message": message }));
         let report = api
-            .next_outcome(Duration::from_secs(60))
-            .await
-            .unwrap_or_else(|| panic!("{id}: no response"));
+            .invoke(id, &json!({ "message": message }), Duration::from_secs(60))
+            .await;
         let Report::Response { .. } = &report else {
             panic!("{id}: expected a response, got {report:?}");
         };
@@ -111,6 +98,5 @@ async fn lambda_and_batch_report_the_same_prompt_for_the_same_messages() {
         assert_eq!(lambda["content_hash"], prompt.content_hash);
         assert_eq!(lambda["request_id"], id.as_str());
     }
-    function.kill().await.expect("kill the function");
-    let _ = std::fs::remove_dir_all(&dir);
+    function.stop().await;
 }

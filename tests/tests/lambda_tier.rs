@@ -5,11 +5,8 @@
 //! the embedded store; releases are made in-process on the same database file, as another
 //! registry instance would.
 
-mod common;
-#[path = "../../tests/tests/greeter/mod.rs"]
 mod greeter;
 
-use std::process::Stdio;
 use std::sync::LazyLock;
 use std::time::Duration;
 
@@ -22,9 +19,9 @@ use promptops_runtime::resolve::lambda::LambdaFetcher;
 use promptops_runtime::resolve::{CacheState, Fetch, ResolverConfig, Verdict};
 use promptops_runtime::{Resolver, Runtime, Source, Version};
 use promptops_tests::lambda_runtime::{
-    lambda_env, Report, RuntimeApi, FUNCTION_ARN, FUNCTION_NAME,
+    Function, FunctionCommand, Report, RuntimeApi, FUNCTION_ARN, FUNCTION_NAME,
 };
-use tokio::process::{Child, Command};
+use promptops_tests::{workspace_bin, TempDir};
 
 /// One global event sink for the whole binary (per-thread subscribers miss events whose
 /// callsite another thread registered first). Each test has its own prompt id.
@@ -43,9 +40,8 @@ fn events_about(id: &str, name: &str) -> Vec<serde_json::Value> {
 }
 
 /// The registry function polling `api`, on the SQLite file at `db`.
-fn spawn_registry(api: &RuntimeApi, db: &std::path::Path) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_promptops-registry-lambda"))
-        .envs(lambda_env(&api.address()))
+fn spawn_registry(api: &RuntimeApi, db: &std::path::Path) -> Function {
+    FunctionCommand::new(workspace_bin("promptops-registry-lambda"), api)
         .env(
             "PROMPTOPS_REGISTRY_STORE",
             format!("sqlite:{}", db.display()),
@@ -53,12 +49,7 @@ fn spawn_registry(api: &RuntimeApi, db: &std::path::Path) -> Child {
         .env_remove("DYNAMODB_TABLE")
         .env_remove("S3_BUCKET")
         .env_remove("PROMPTOPS_REGISTRY_IAM_ROLES")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
         .spawn()
-        .expect("spawn the registry lambda")
 }
 
 /// A real Lambda client sending `Invoke` to `api` with static test credentials.
@@ -100,8 +91,8 @@ async fn releases(db: &std::path::Path, id: &str) -> Registry<SqliteStore> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resolution_goes_through_a_direct_invoke_of_the_registry_function() {
     LazyLock::force(&CAPTURE);
-    let dir = common::temp_dir("lambda-tier");
-    let db = dir.0.join("registry.db");
+    let dir = TempDir::new("lambda-tier");
+    let db = dir.join("registry.db");
     let id = "demo.lambda-tier";
     let registry = releases(&db, id).await;
     let mut api = RuntimeApi::start().await.expect("runtime api");
@@ -239,8 +230,8 @@ async fn an_unknown_or_silent_function_falls_back_to_the_compiled_prompt() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_environment_alone_selects_the_lambda_tier_and_its_mode() {
     LazyLock::force(&CAPTURE);
-    let dir = common::temp_dir("lambda-tier-env");
-    let db = dir.0.join("registry.db");
+    let dir = TempDir::new("lambda-tier-env");
+    let db = dir.join("registry.db");
     let id = "demo.lambda-tier-env";
     let _registry = releases(&db, id).await;
     let api = RuntimeApi::start().await.expect("runtime api");
