@@ -42,6 +42,30 @@ setup_moto() {
         moto_ready "$VENV/bin/python"
 }
 
+# await_install NAME SPEC VAR PID LOG VENV EXE TESTS: the tool NAME for the tests, through the
+# environment variable VAR. When VAR was given, that is used and nothing was installed;
+# otherwise the background install PID (of SPEC, into VENV, its output in LOG) is waited for
+# and VAR set to VENV/EXE. An install that failed fails a CI run (CI=true) loudly; elsewhere
+# the tests named TESTS then say they are skipped, so it is only a warning, and the half-made
+# VENV is removed so that no test finds it.
+await_install() {
+    local name=$1 spec=$2 var=$3 pid=$4 log=$5 venv=$6 exe=$7 tests=$8
+    if [[ -n "${!var:-}" ]]; then
+        echo "scripts/test.sh: $name from $var=${!var}" >&2
+    elif wait "$pid"; then
+        cat "$log" >&2
+        export "$var=$(pwd)/$venv/$exe"
+    else
+        cat "$log" >&2
+        if [[ "${CI:-}" == "true" ]]; then
+            echo "scripts/test.sh: could not install $spec (needs python3 with venv and pip)" >&2
+            exit 1
+        fi
+        rm -rf "$venv"
+        echo "scripts/test.sh: WARNING: $name is not available; the $tests tests will be skipped" >&2
+    fi
+}
+
 # moto's and cargo-lambda's installs and the static checks below are mostly downloads and
 # Python: they run in the background while cargo compiles the tests (about 3 minutes of a
 # clean-clone run saved), and their output is printed when they are done. The tests themselves
@@ -83,38 +107,9 @@ if [[ $infra_status -ne 0 ]]; then
     exit "$infra_status"
 fi
 
-if [[ -n "${PROMPTOPS_MOTO_PYTHON:-}" ]]; then
-    echo "scripts/test.sh: moto from PROMPTOPS_MOTO_PYTHON=$PROMPTOPS_MOTO_PYTHON" >&2
-elif wait "$moto_pid"; then
-    cat "$MOTO_LOG" >&2
-    PROMPTOPS_MOTO_PYTHON="$(pwd)/$VENV/bin/python"
-    export PROMPTOPS_MOTO_PYTHON
-else
-    cat "$MOTO_LOG" >&2
-    if [[ "${CI:-}" == "true" ]]; then
-        echo "scripts/test.sh: could not install moto[server]==$MOTO_VERSION (needs python3 with venv and pip)" >&2
-        exit 1
-    fi
-    # Outside CI the moto tests then say they are skipped; a half-made venv must not be found.
-    rm -rf "$VENV"
-    echo "scripts/test.sh: WARNING: moto is not available; the DynamoDB + S3 tests will be skipped" >&2
-fi
-
-if [[ -n "${PROMPTOPS_CARGO_LAMBDA:-}" ]]; then
-    echo "scripts/test.sh: cargo-lambda from PROMPTOPS_CARGO_LAMBDA=$PROMPTOPS_CARGO_LAMBDA" >&2
-elif wait "$lambda_pid"; then
-    cat "$LAMBDA_LOG" >&2
-    PROMPTOPS_CARGO_LAMBDA="$(pwd)/$LAMBDA_VENV/bin/cargo-lambda"
-    export PROMPTOPS_CARGO_LAMBDA
-else
-    cat "$LAMBDA_LOG" >&2
-    if [[ "${CI:-}" == "true" ]]; then
-        echo "scripts/test.sh: could not install cargo-lambda==$CARGO_LAMBDA_VERSION (needs python3 with venv and pip)" >&2
-        exit 1
-    fi
-    # Outside CI the cargo-lambda tests then say they are skipped.
-    rm -rf "$LAMBDA_VENV"
-    echo "scripts/test.sh: WARNING: cargo-lambda is not available; the \`cargo lambda watch\` tests will be skipped" >&2
-fi
+await_install moto "moto[server]==$MOTO_VERSION" PROMPTOPS_MOTO_PYTHON "$moto_pid" "$MOTO_LOG" \
+    "$VENV" bin/python "DynamoDB + S3"
+await_install cargo-lambda "cargo-lambda==$CARGO_LAMBDA_VERSION" PROMPTOPS_CARGO_LAMBDA "$lambda_pid" \
+    "$LAMBDA_LOG" "$LAMBDA_VENV" bin/cargo-lambda "\`cargo lambda watch\`"
 
 exec cargo test --workspace "$@"

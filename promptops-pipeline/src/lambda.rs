@@ -17,9 +17,12 @@
 use std::sync::Arc;
 
 use axum::Router;
+use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpResponse;
+use lambda_http::aws_lambda_events::encodings::Body;
+use lambda_http::http::header::{HeaderValue, CONTENT_TYPE};
 use lambda_http::lambda_runtime::Diagnostic;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
 use tower::ServiceExt;
 
 use crate::api::ErrorBody;
@@ -449,7 +452,7 @@ impl Handler {
                 return http_response(
                     400,
                     &serde_json::to_string(&body).unwrap_or_default(),
-                    "application/json",
+                    HeaderValue::from_static(JSON),
                 );
             }
         };
@@ -460,27 +463,35 @@ impl Handler {
             Err(never) => match never {},
         };
         let status = response.status().as_u16();
+        // Only a visible-ASCII content type is passed on: the payload carries headers as JSON
+        // strings, and this keeps the answer serializable (see `http_response`).
         let content_type = response
             .headers()
-            .get("content-type")
-            .and_then(|value| value.to_str().ok())
-            .unwrap_or("application/json")
-            .to_owned();
+            .get(CONTENT_TYPE)
+            .filter(|value| value.to_str().is_ok())
+            .cloned()
+            .unwrap_or_else(|| HeaderValue::from_static(JSON));
         let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
             .await
             .unwrap_or_default();
-        http_response(status, &String::from_utf8_lossy(&bytes), &content_type)
+        http_response(status, &String::from_utf8_lossy(&bytes), content_type)
     }
 }
 
-fn http_response(status: u16, body: &str, content_type: &str) -> Value {
-    json!({
-        "statusCode": status,
-        "headers": {"content-type": content_type},
-        "body": body,
-        "isBase64Encoded": false,
-        "cookies": [],
-    })
+/// The content type of the answers the function writes itself.
+const JSON: &str = "application/json";
+
+/// A payload-2.0 answer, as the type `lambda_http` writes and API Gateway reads: a text body
+/// with its content type, no cookies. It always serializes ([`answer`]): the body is a
+/// string and the one header's value is visible ASCII (the caller checks it).
+fn http_response(status: u16, body: &str, content_type: HeaderValue) -> Value {
+    // `#[non_exhaustive]`: built from the default (no cookies, no multi-value headers).
+    let mut response = ApiGatewayV2httpResponse::default();
+    response.status_code = status.into();
+    response.headers.insert(CONTENT_TYPE, content_type);
+    response.body = Some(Body::Text(body.to_owned()));
+    response.is_base64_encoded = false;
+    answer(&response)
 }
 
 /// A stage failure as a function error's message, and as `record_failure` reads it back from
@@ -568,7 +579,22 @@ pub fn caught_failure(key: &str, caught: Option<&Value>) -> Failure {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
+
+    #[test]
+    fn an_http_answer_is_the_payload_2_0_response() {
+        let response = http_response(201, r#"{"ok":true}"#, HeaderValue::from_static(JSON));
+        assert_eq!(response["statusCode"], 201);
+        assert_eq!(
+            response["headers"],
+            json!({"content-type": "application/json"})
+        );
+        assert_eq!(response["body"], r#"{"ok":true}"#);
+        assert_eq!(response["isBase64Encoded"], false);
+        assert_eq!(response["cookies"], json!([]));
+    }
 
     #[test]
     fn error_types_name_the_stage() {

@@ -284,6 +284,20 @@ fn describe(status: u16, message: &str, code: Option<ErrorCode>) -> String {
 }
 
 impl ClientError {
+    /// A request that could not be made here: `request` (method and URL, as far as known),
+    /// `what` is wrong, and the underlying error when there is one.
+    fn local(
+        request: impl Into<String>,
+        what: impl Into<String>,
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        ClientError::Local {
+            request: request.into(),
+            what: what.into(),
+            source,
+        }
+    }
+
     /// Refused, unavailable, undecodable or local.
     pub fn kind(&self) -> ErrorKind {
         match self {
@@ -380,13 +394,7 @@ impl ClientBuilder {
     /// The client. The base URL must be `http://` or `https://`.
     pub fn build(self) -> Result<Client, ClientError> {
         let base = self.base.trim().trim_end_matches('/').to_owned();
-        let local = |what: &str, source: Option<Box<dyn std::error::Error + Send + Sync>>| {
-            ClientError::Local {
-                request: base.clone(),
-                what: what.to_owned(),
-                source,
-            }
-        };
+        let local = |what: &str, source| ClientError::local(base.as_str(), what, source);
         match reqwest::Url::parse(&base) {
             Ok(url) if matches!(url.scheme(), "http" | "https") && url.has_host() => {}
             Ok(_) => return Err(local("the URL must start with http:// or https://", None)),
@@ -609,10 +617,12 @@ impl Client {
     }
 
     fn encode(&self, path: &str, request: &impl serde::Serialize) -> Result<Vec<u8>, ClientError> {
-        serde_json::to_vec(request).map_err(|err| ClientError::Local {
-            request: format!("POST {}{path}", self.base),
-            what: "cannot encode the body".to_owned(),
-            source: Some(Box::new(err)),
+        serde_json::to_vec(request).map_err(|err| {
+            ClientError::local(
+                format!("POST {}{path}", self.base),
+                "cannot encode the body",
+                Some(Box::new(err)),
+            )
         })
     }
 
@@ -627,23 +637,17 @@ impl Client {
         if_none_match: Option<&str>,
     ) -> Result<Answer, ClientError> {
         let mut url = reqwest::Url::parse(&format!("{}{path}", self.base)).map_err(|err| {
-            ClientError::Local {
-                request: format!("{method} {}{path}", self.base),
-                what: "not a URL".to_owned(),
-                source: Some(Box::new(err)),
-            }
+            ClientError::local(
+                format!("{method} {}{path}", self.base),
+                "not a URL",
+                Some(Box::new(err)),
+            )
         })?;
         if !query.is_empty() {
             url.query_pairs_mut().extend_pairs(query);
         }
         let request = format!("{method} {url}");
-        let local = |what: &str, source: Option<Box<dyn std::error::Error + Send + Sync>>| {
-            ClientError::Local {
-                request: request.clone(),
-                what: what.to_owned(),
-                source,
-            }
-        };
+        let local = |what: &str, source| ClientError::local(request.as_str(), what, source);
         // The headers a signature covers, besides the host.
         let mut headers: Vec<(&str, &str)> = Vec::new();
         if let Some(body) = &body {

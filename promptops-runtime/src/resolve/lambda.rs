@@ -16,6 +16,13 @@
 use std::collections::HashMap;
 use std::fmt;
 
+use aws_lambda_events::apigw::{
+    ApiGatewayV2httpRequest, ApiGatewayV2httpRequestContext,
+    ApiGatewayV2httpRequestContextHttpDescription,
+};
+use aws_lambda_events::http::header::{ACCEPT, IF_NONE_MATCH, USER_AGENT};
+use aws_lambda_events::http::{HeaderMap, HeaderValue, Method};
+use aws_lambda_events::query_map::QueryMap;
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::InvocationType;
 use base64::Engine as _;
@@ -78,14 +85,15 @@ impl LambdaFetcher {
 
     async fn invoke(&self, request: FetchRequest<'_>) -> Result<Fetched, FetchError> {
         let what = format!("invoke {} for {}", self.function, request.id);
-        let payload = function_url_event(&request);
+        let payload = serde_json::to_vec(&function_url_event(&request))
+            .map_err(|err| FetchError::new(format!("{what}: the event does not encode: {err}")))?;
         let output = self
             .client()
             .await
             .invoke()
             .function_name(&self.function)
             .invocation_type(InvocationType::RequestResponse)
-            .payload(Blob::new(payload.into_bytes()))
+            .payload(Blob::new(payload))
             .send()
             .await
             .map_err(|source| FetchError::Invoke {
@@ -163,50 +171,66 @@ impl Fetch for LambdaFetcher {
     }
 }
 
-/// The Function URL event (payload format 2.0) for the resolve request.
-fn function_url_event(request: &FetchRequest<'_>) -> String {
+/// What the tier says it is, in the event's `user-agent` header and request context.
+const AGENT: &str = concat!("promptops-runtime/", env!("CARGO_PKG_VERSION"));
+
+/// The Function URL event (payload format 2.0) for the resolve request, as the type the
+/// registry's `lambda_http` reads it into: one definition of the event for both ends.
+fn function_url_event(request: &FetchRequest<'_>) -> ApiGatewayV2httpRequest {
     // Ids are dotted `[a-z0-9_-]` segments and modes are fixed words: nothing to escape.
     let path = routes::resolve(request.id);
     let mut query = format!("mode={}", request.mode);
-    let mut parameters = serde_json::Map::new();
-    parameters.insert("mode".to_owned(), request.mode.as_str().into());
+    let mut parameters = HashMap::from([("mode".to_owned(), request.mode.as_str().to_owned())]);
     if let Some(version) = request.version {
         query.push_str(&format!("&version={version}"));
-        parameters.insert("version".to_owned(), version.to_string().into());
+        parameters.insert("version".to_owned(), version.to_string());
     }
-    let mut headers = serde_json::Map::new();
-    headers.insert("accept".to_owned(), "application/json".into());
-    headers.insert(
-        "user-agent".to_owned(),
-        concat!("promptops-runtime/", env!("CARGO_PKG_VERSION")).into(),
-    );
-    if let Some(etag) = request.etag {
-        headers.insert("if-none-match".to_owned(), etag.into());
+    let mut headers = HeaderMap::new();
+    headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
+    headers.insert(USER_AGENT, HeaderValue::from_static(AGENT));
+    // The ETag comes from an earlier answer. One that is not a valid header value cannot be
+    // sent; without it the registry answers with the whole document instead of a 304, which
+    // costs bytes, where failing the request would cost a resolution.
+    if let Some(etag) = request
+        .etag
+        .and_then(|etag| HeaderValue::from_str(etag).ok())
+    {
+        headers.insert(IF_NONE_MATCH, etag);
     }
-    serde_json::json!({
-        "version": "2.0",
-        "routeKey": "$default",
-        "rawPath": path,
-        "rawQueryString": query,
-        "queryStringParameters": parameters,
-        "headers": headers,
-        "requestContext": {
-            "routeKey": "$default",
-            "stage": "$default",
-            "http": {
-                "method": "GET",
-                "path": path,
-                "protocol": "HTTP/1.1",
-                "sourceIp": "127.0.0.1",
-                "userAgent": concat!("promptops-runtime/", env!("CARGO_PKG_VERSION")),
-            },
-        },
-        "isBase64Encoded": false,
-    })
-    .to_string()
+
+    // The event types are `#[non_exhaustive]`: built from their defaults, field by field.
+    let mut http = ApiGatewayV2httpRequestContextHttpDescription::default();
+    http.method = Method::GET;
+    http.path = Some(path.clone());
+    http.protocol = Some("HTTP/1.1".to_owned());
+    http.source_ip = Some("127.0.0.1".to_owned());
+    http.user_agent = Some(AGENT.to_owned());
+    let mut context = ApiGatewayV2httpRequestContext::default();
+    context.route_key = Some(DEFAULT_ROUTE.to_owned());
+    context.stage = Some(DEFAULT_ROUTE.to_owned());
+    context.http = http;
+
+    let mut event = ApiGatewayV2httpRequest::default();
+    event.version = Some("2.0".to_owned());
+    event.route_key = Some(DEFAULT_ROUTE.to_owned());
+    event.raw_path = Some(path);
+    event.raw_query_string = Some(query);
+    event.query_string_parameters = QueryMap::from(parameters);
+    event.headers = headers;
+    event.request_context = context;
+    event.is_base64_encoded = false;
+    event
 }
 
+/// The route key and stage of a Function URL's events: a Function URL has one route.
+const DEFAULT_ROUTE: &str = "$default";
+
 /// A Function URL response, as the registry's function returns it.
+///
+/// Not `aws_lambda_events::apigw::ApiGatewayV2httpResponse`, the type the registry's
+/// `lambda_http` writes: its `cookies` has no serde default, so it refuses a payload-2.0
+/// response without `cookies`, which Lambda accepts from a function (every field but
+/// `statusCode` may be left out). This reads both; a test reads the registry's type through it.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct FunctionUrlResponse {
@@ -243,7 +267,7 @@ mod tests {
             mode: promptops_registry_api::Mode::Staging,
             etag: Some("\"abc\""),
         });
-        let event: serde_json::Value = serde_json::from_str(&event).expect("JSON");
+        let event = serde_json::to_value(&event).expect("JSON");
         assert_eq!(event["version"], "2.0");
         assert_eq!(
             event["rawPath"],
@@ -263,10 +287,89 @@ mod tests {
             mode: promptops_registry_api::Mode::Production,
             etag: None,
         });
-        let event: serde_json::Value = serde_json::from_str(&event).expect("JSON");
+        let event = serde_json::to_value(&event).expect("JSON");
         assert_eq!(event["rawQueryString"], "mode=production");
         assert!(event["headers"].get("if-none-match").is_none());
         assert!(event["queryStringParameters"].get("version").is_none());
+    }
+
+    #[test]
+    fn the_event_carries_the_function_url_context() {
+        let event = function_url_event(&FetchRequest {
+            id: "a.b",
+            version: None,
+            mode: promptops_registry_api::Mode::Production,
+            etag: None,
+        });
+        let event = serde_json::to_value(&event).expect("JSON");
+        assert_eq!(event["routeKey"], "$default");
+        assert_eq!(event["isBase64Encoded"], false);
+        assert_eq!(event["headers"]["accept"], "application/json");
+        assert_eq!(event["headers"]["user-agent"], AGENT);
+        let context = &event["requestContext"];
+        assert_eq!(context["routeKey"], "$default");
+        assert_eq!(context["stage"], "$default");
+        assert_eq!(
+            context["http"],
+            serde_json::json!({
+                "method": "GET",
+                "path": "/prompts/a.b",
+                "protocol": "HTTP/1.1",
+                "sourceIp": "127.0.0.1",
+                "userAgent": AGENT,
+            })
+        );
+    }
+
+    /// The registry's Lambda entry point parses events with `lambda_http` (HTTP API and REST
+    /// enabled, REST tried first): the event must come out as the HTTP API request it means.
+    #[test]
+    fn the_registrys_parser_reads_the_event_as_an_http_api_get() {
+        use lambda_http::request::RequestContext;
+        use lambda_http::RequestExt as _;
+
+        let version: Version = "7".parse().expect("a version");
+        let event = function_url_event(&FetchRequest {
+            id: "customer_support.intent_classifier",
+            version: Some(version),
+            mode: promptops_registry_api::Mode::Staging,
+            etag: Some("\"abc\""),
+        });
+        let json = serde_json::to_string(&event).expect("JSON");
+        let request = lambda_http::request::from_str(&json).expect("an HTTP API request");
+        assert!(matches!(
+            request.request_context_ref(),
+            Some(RequestContext::ApiGatewayV2(_))
+        ));
+        assert_eq!(request.method(), "GET");
+        assert_eq!(
+            request.uri().path(),
+            "/prompts/customer_support.intent_classifier"
+        );
+        let query = request.query_string_parameters();
+        assert_eq!(query.first("mode"), Some("staging"));
+        assert_eq!(query.first("version"), Some("7"));
+        let header = |name: &str| {
+            request
+                .headers()
+                .get(name)
+                .and_then(|value| value.to_str().ok())
+                .map(str::to_owned)
+        };
+        assert_eq!(header("if-none-match").as_deref(), Some("\"abc\""));
+        assert_eq!(header("accept").as_deref(), Some("application/json"));
+        assert_eq!(header("user-agent").as_deref(), Some(AGENT));
+    }
+
+    #[test]
+    fn an_etag_that_is_no_header_value_is_left_out() {
+        let event = function_url_event(&FetchRequest {
+            id: "a.b",
+            version: None,
+            mode: promptops_registry_api::Mode::Production,
+            etag: Some("\"a\nb\""),
+        });
+        assert!(event.headers.get(IF_NONE_MATCH).is_none());
     }
 
     #[test]
@@ -285,6 +388,46 @@ mod tests {
 #[cfg(test)]
 mod answer_tests {
     use super::*;
+
+    /// What the registry's `lambda_http` writes for a payload-2.0 request.
+    fn registry_response(status: i64, etag: &str, body: &str) -> String {
+        use aws_lambda_events::apigw::ApiGatewayV2httpResponse;
+        use aws_lambda_events::encodings::Body;
+
+        let mut response = ApiGatewayV2httpResponse::default();
+        response.status_code = status;
+        response
+            .headers
+            .insert("etag", HeaderValue::from_str(etag).expect("a header value"));
+        response.body = Some(Body::Text(body.to_owned()));
+        serde_json::to_string(&response).expect("JSON")
+    }
+
+    #[test]
+    fn the_registrys_response_type_reads_as_a_function_url_response() {
+        let json = registry_response(200, "\"e\"", r#"{"id":"a.b"}"#);
+        let response: FunctionUrlResponse = serde_json::from_str(&json).expect("readable");
+        assert_eq!(response.status_code, 200);
+        assert_eq!(
+            response.headers.get("etag").map(String::as_str),
+            Some("\"e\"")
+        );
+        assert_eq!(response.body, r#"{"id":"a.b"}"#);
+        assert!(!response.is_base64_encoded);
+    }
+
+    #[test]
+    fn a_response_without_cookies_is_read_though_the_event_type_refuses_it() {
+        // Why the tier keeps its own response type (see `FunctionUrlResponse`).
+        let json = r#"{"statusCode":304,"headers":{"etag":"\"e\""}}"#;
+        assert!(
+            serde_json::from_str::<aws_lambda_events::apigw::ApiGatewayV2httpResponse>(json)
+                .is_err()
+        );
+        let response: FunctionUrlResponse = serde_json::from_str(json).expect("readable");
+        assert_eq!(response.status_code, 304);
+        assert_eq!(response.body, "");
+    }
 
     #[test]
     fn statuses_map_to_answers_and_errors_carry_the_message() {
