@@ -60,6 +60,7 @@ codes! {
     UnknownModel = "P0114": "a model is neither a known alias nor a Bedrock model id",
     InvalidVariable = "P0115": "a variable declaration is invalid",
     MisplacedDeprecationNote = "P0116": "a deprecation note on a prompt that is not deprecated",
+    InvalidOutputSchema = "P0117": "an output schema is outside the supported JSON Schema subset, or set beside labels",
     TemplateSyntax = "P0201": "a template does not compile",
     UndeclaredVariable = "P0202": "a template uses a variable that is not declared",
     UnusedVariable = "P0203": "a declared variable is not used by any template",

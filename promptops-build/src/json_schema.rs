@@ -97,6 +97,10 @@ pub const BEYOND_THE_SCHEMA: &[(Code, &str)] = &[
         "a version recorded in `prompts.lock` keeps its text (bump `version` to change it)",
     ),
     (Code::InvalidLock, "the tree's `prompts.lock` is valid"),
+    (
+        Code::InvalidOutputSchema,
+        "an output schema's cross-keyword rules: `minimum` <= `maximum`, `required` lists exactly the properties, enum values make distinct Rust variants, property names are not Rust keywords, nesting within the limit (the editor's schema checks keywords and types to a few levels)",
+    ),
 ];
 
 /// The two kinds of YAML file in a prompt tree that have a schema.
@@ -258,7 +262,8 @@ fn prompt_field(name: &str) -> Value {
         "inference" => closed_object(INFERENCE_FIELDS, inference_field),
         "output" => {
             let mut schema = closed_object(OUTPUT_FIELDS, output_field);
-            schema["required"] = json!(["labels"]);
+            // One of the two, never both.
+            schema["oneOf"] = json!([{ "required": ["labels"] }, { "required": ["schema"] }]);
             schema
         }
         "created" | "updated" => json!({
@@ -413,8 +418,73 @@ fn output_field(name: &str) -> Value {
                 "not": { "pattern": naming::SELF_VARIANT_PATTERN }
             }
         }),
+        "schema" => {
+            let mut root = schema_node(0);
+            root["properties"]["type"] = json!({ "const": "object" });
+            root
+        }
         _ => json!({}),
     }
+}
+
+/// How many levels of `output.schema` the editor's schema spells out: each level holds the
+/// next one twice (under `properties` and `items`), so the file doubles per level. Deeper
+/// nodes are accepted as any mapping here and checked by the build.
+const EDITOR_SCHEMA_DEPTH: usize = 3;
+
+/// One node of `output.schema`: the subset's keywords, nothing else.
+fn schema_node(depth: usize) -> Value {
+    use promptops_core::output_schema::KEYWORDS;
+    let child = if depth < EDITOR_SCHEMA_DEPTH {
+        schema_node(depth + 1)
+    } else {
+        json!({ "type": "object" })
+    };
+    let types = ["object", "string", "integer", "number", "boolean", "array"];
+    let count = json!({ "type": "integer", "minimum": 0 });
+    let mut properties = Map::new();
+    for keyword in KEYWORDS {
+        let schema = match *keyword {
+            "type" => json!({
+                "anyOf": [
+                    { "enum": types },
+                    {
+                        "type": "array",
+                        "minItems": 2,
+                        "maxItems": 2,
+                        "items": { "enum": types.iter().copied().chain(["null"]).collect::<Vec<_>>() },
+                        "contains": { "const": "null" }
+                    }
+                ]
+            }),
+            "description" => json!({ "type": "string" }),
+            "properties" => json!({
+                "type": "object",
+                "minProperties": 1,
+                "propertyNames": { "pattern": "^[a-z][a-z0-9_]*$" },
+                "additionalProperties": child.clone()
+            }),
+            "required" => json!({ "type": "array", "items": { "type": "string" } }),
+            "additionalProperties" => json!({ "const": false }),
+            "enum" => json!({
+                "type": "array",
+                "minItems": 1,
+                "uniqueItems": true,
+                "items": { "type": ["string", "null"] }
+            }),
+            "maxLength" | "maxItems" => count.clone(),
+            "minimum" | "maximum" => json!({ "type": "number" }),
+            "items" => child.clone(),
+            _ => json!({}),
+        };
+        properties.insert((*keyword).to_owned(), schema);
+    }
+    json!({
+        "type": "object",
+        "properties": properties,
+        "required": ["type"],
+        "additionalProperties": false
+    })
 }
 
 fn suite_field(name: &str) -> Value {

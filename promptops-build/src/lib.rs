@@ -44,6 +44,7 @@ pub mod lines;
 pub mod lock;
 pub mod models;
 pub mod naming;
+mod output_schema;
 pub mod references;
 pub mod report;
 pub mod schema;

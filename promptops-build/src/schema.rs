@@ -85,10 +85,16 @@ pub const INFERENCE_FIELDS: &[Field] = &[
 ];
 
 /// Fields of `output`.
-pub const OUTPUT_FIELDS: &[Field] = &[field(
-    "labels",
-    "The answers the model may give; each becomes a variant of the generated `Label` enum.",
-)];
+pub const OUTPUT_FIELDS: &[Field] = &[
+    field(
+        "labels",
+        "The answers the model may give; each becomes a variant of the generated `Label` enum.",
+    ),
+    field(
+        "schema",
+        "The shape of a structured answer, in a subset of JSON Schema (see the README); never beside `labels`.",
+    ),
+];
 
 /// Metrics with a rule of their own; any other metric is a free-form number.
 pub const KNOWN_METRICS: &[Field] = &[
@@ -134,6 +140,16 @@ pub const DEFAULT_VAR_TYPE: VarType = VarType::String;
 pub const ISO_DATE_PATTERN: &str = "^[0-9]{4}-[0-9]{2}-[0-9]{2}$";
 
 pub use promptops_core::{Inference, PromptDef, Status, Value, VarDef, VarType, Version};
+
+/// What a prompt answers with, as its `output` says.
+enum Output {
+    /// No `output`: free text.
+    Text,
+    /// `labels`: one of them.
+    Labels(Vec<String>),
+    /// `schema`: structured data of that shape.
+    Schema(promptops_core::output_schema::Schema),
+}
 
 /// A prompt file that passed every per-file check: the shared model plus where it came from.
 #[derive(Debug, Clone, PartialEq)]
@@ -547,9 +563,9 @@ impl<'p, 'a> Parser<'p, 'a> {
             Some(node) => self.inference(node),
             None => Some(Inference::default()),
         };
-        let labels = match fields.get("output") {
+        let output = match fields.get("output") {
             Some(node) => self.output(node),
-            None => Some(Vec::new()),
+            None => Some(Output::Text),
         };
         let created = fields
             .get("created")
@@ -646,13 +662,19 @@ impl<'p, 'a> Parser<'p, 'a> {
             template: template?,
             system,
             inference: inference?,
-            labels: labels?,
+            labels: Vec::new(),
+            output_schema: None,
             created,
             updated,
             content_hash: identity.content_hash.clone(),
             contract_hash: String::new(),
             source_path: Some(identity.source_path.to_owned()),
         };
+        match output? {
+            Output::Text => {}
+            Output::Labels(labels) => def.labels = labels,
+            Output::Schema(schema) => def.output_schema = Some(schema),
+        }
         def.refresh_contract_hash();
         Some(Prompt {
             def,
@@ -864,17 +886,39 @@ impl<'p, 'a> Parser<'p, 'a> {
         (self.out.len() == before).then_some(inference)
     }
 
-    fn output(&mut self, node: &Node<'a>) -> Option<Vec<String>> {
+    fn output(&mut self, node: &Node<'a>) -> Option<Output> {
         let fields = self.fields(node, OUTPUT_FIELDS, "`output`")?;
-        let Some(value) = fields.get("labels") else {
-            let diagnostic = self
-                .at(Code::MissingField, fields.region, "`output` needs `labels`")
-                .with_help(
-                    "add `labels: [first, second]`, or remove `output` for free-text prompts",
-                );
-            self.push(diagnostic);
-            return None;
-        };
+        match (fields.get("labels"), fields.get("schema")) {
+            (Some(labels), None) => self.labels(labels).map(Output::Labels),
+            (None, Some(schema)) => self.output_schema(schema).map(Output::Schema),
+            (Some(_), Some(schema)) => {
+                let region = fields.key("schema").map_or(schema.region, |key| key.region);
+                let diagnostic = self
+                    .at(
+                        Code::InvalidOutputSchema,
+                        region,
+                        "`output` has both `labels` and `schema`",
+                    )
+                    .with_label("a prompt answers with a label or with structured data, not both")
+                    .with_help(
+                        "keep `labels` for a classifier, or `schema` for a structured answer",
+                    );
+                self.push(diagnostic);
+                None
+            }
+            (None, None) => {
+                let diagnostic = self
+                    .at(Code::MissingField, fields.region, "`output` needs `labels` or `schema`")
+                    .with_help(
+                        "add `labels: [first, second]` or a `schema`, or remove `output` for free-text prompts",
+                    );
+                self.push(diagnostic);
+                None
+            }
+        }
+    }
+
+    fn labels(&mut self, value: &Node<'a>) -> Option<Vec<String>> {
         let Some(items) = value.as_seq() else {
             self.wrong_type(value, "`output.labels`", "a list of strings");
             return None;

@@ -650,3 +650,120 @@ fn a_locked_version_keeps_its_text() {
         "{invalid}"
     );
 }
+
+/// `VALID` with `output.schema` set to `schema` (indented under `schema:`).
+fn with_schema(schema: &str) -> String {
+    let indented: String = schema.lines().map(|line| format!("    {line}\n")).collect();
+    format!("{VALID}output:\n  schema:\n{indented}")
+}
+
+const TRIAGE_SCHEMA: &str = "\
+type: object
+properties:
+  intent: {type: string, enum: [billing, technical], description: what the customer wants}
+  urgency: {type: integer, minimum: 1, maximum: 5}
+  order_id: {type: [string, \"null\"]}
+  products: {type: array, items: {type: string}, maxItems: 10}
+required: [intent, urgency, order_id, products]
+";
+
+#[test]
+fn a_valid_output_schema_is_carried_in_the_definition() {
+    let validated = validate(&tree(&[(PATH, &with_schema(TRIAGE_SCHEMA))]));
+    assert!(
+        validated.diagnostics.is_empty(),
+        "{}",
+        render(&validated.diagnostics)
+    );
+    let def = &validated.prompts[0].def;
+    let schema = def.output_schema.as_ref().expect("the schema");
+    assert_eq!(
+        schema.to_json()["required"],
+        serde_json::json!(["intent", "urgency", "order_id", "products"])
+    );
+    assert!(def.labels.is_empty());
+}
+
+#[test]
+fn output_schema_problems_point_at_their_keyword() {
+    // Line 12 is `output:`, 13 `schema:`, the schema starts on line 14.
+    let unknown = only(
+        &[(
+            PATH,
+            &with_schema(&TRIAGE_SCHEMA.replace("maxItems: 10", "maxItem: 10")),
+        )],
+        Code::InvalidOutputSchema,
+        19,
+        54,
+    );
+    assert_eq!(unknown.help.as_deref(), Some("did you mean `maxItems`?"));
+    only(
+        &[(
+            PATH,
+            &with_schema(&TRIAGE_SCHEMA.replace("maximum: 5", "maximum: 0")),
+        )],
+        Code::InvalidOutputSchema,
+        17,
+        41,
+    );
+    only(
+        &[(
+            PATH,
+            &with_schema(&TRIAGE_SCHEMA.replace("enum: [billing, technical]", "enum: []")),
+        )],
+        Code::InvalidOutputSchema,
+        16,
+        36,
+    );
+    only(
+        &[(
+            PATH,
+            &with_schema(&TRIAGE_SCHEMA.replace(
+                "required: [intent, urgency, order_id, products]",
+                "required: [intent, urgency, order_id, products, summary]",
+            )),
+        )],
+        Code::InvalidOutputSchema,
+        20,
+        53,
+    );
+    let renamed = only(
+        &[(
+            PATH,
+            &with_schema(
+                &TRIAGE_SCHEMA
+                    .replace("  order_id:", "  orderId:")
+                    .replace("order_id, products]", "orderId, products]"),
+            ),
+        )],
+        Code::InvalidOutputSchema,
+        18,
+        7,
+    );
+    assert_eq!(renamed.help.as_deref(), Some("rename it `order_id`"));
+}
+
+#[test]
+fn output_schema_nesting_has_a_limit() {
+    let mut schema = String::from("{type: string}");
+    for _ in 0..=promptops_core::output_schema::MAX_DEPTH + 1 {
+        schema = format!("{{type: object, properties: {{inner: {schema}}}, required: [inner]}}");
+    }
+    let found = problems(&[(PATH, &with_schema(&schema))]);
+    assert_eq!(found.len(), 1, "{}", render(&found));
+    assert_eq!(found[0].code, Code::InvalidOutputSchema);
+    assert!(found[0].message.contains("nest more than"), "{}", found[0]);
+}
+
+#[test]
+fn labels_and_schema_are_mutually_exclusive() {
+    let text = format!("{VALID}output:\n  labels: [a, b]\n  schema: {{type: object}}\n");
+    let d = only(&[(PATH, &text)], Code::InvalidOutputSchema, 14, 3);
+    assert!(d.message.contains("both"), "{d}");
+    only(
+        &[(PATH, &format!("{VALID}output: {{}}\n"))],
+        Code::MissingField,
+        12,
+        9,
+    );
+}

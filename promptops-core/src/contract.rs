@@ -10,7 +10,11 @@
 //!   the replacement would then fail to render);
 //! * a variable both declare keeps its type;
 //! * a variable only the replacement declares is optional (no caller supplies it);
-//! * the output labels are identical, in the same order (the caller's label enum parses them).
+//! * the output labels are identical, in the same order (the caller's label enum parses them);
+//! * the output schemas are equal once descriptions are dropped and properties put in one order
+//!   ([`Schema::normalized`]): the caller's `Output` struct deserializes the answer, and a
+//!   looser or stricter schema would let through answers it cannot hold or refuse ones it
+//!   expects.
 //!
 //! Descriptions, defaults, sensitivity, templates, models and inference settings are not part
 //! of the contract. (Sensitivity is a data-handling property: a runtime that uses a
@@ -20,6 +24,7 @@ use std::fmt;
 
 use serde::Serialize;
 
+use crate::output_schema::Schema;
 use crate::{PromptDef, VarType};
 
 /// One way a candidate prompt fails to honour a compiled prompt's contract.
@@ -51,6 +56,13 @@ pub enum ContractDifference {
         /// The candidate's labels.
         candidate: Vec<String>,
     },
+    /// The output schemas differ (after normalizing), or only one prompt has one.
+    OutputSchemaChanged {
+        /// The compiled prompt's schema, as JSON (`None` when it has none).
+        compiled: Option<String>,
+        /// The candidate's.
+        candidate: Option<String>,
+    },
 }
 
 impl fmt::Display for ContractDifference {
@@ -80,6 +92,15 @@ impl fmt::Display for ContractDifference {
                 "labels are [{}], the compiled prompt's are [{}]",
                 candidate.join(", "),
                 compiled.join(", ")
+            ),
+            ContractDifference::OutputSchemaChanged {
+                compiled,
+                candidate,
+            } => write!(
+                f,
+                "output schema is {}, the compiled prompt's is {}",
+                candidate.as_deref().unwrap_or("absent"),
+                compiled.as_deref().unwrap_or("absent")
             ),
         }
     }
@@ -118,6 +139,14 @@ pub fn contract_differences(
         differences.push(ContractDifference::LabelsChanged {
             compiled: compiled.labels.clone(),
             candidate: candidate.labels.clone(),
+        });
+    }
+    let normalized = |def: &PromptDef| def.output_schema.as_ref().map(Schema::normalized);
+    if normalized(compiled) != normalized(candidate) {
+        let text = |def: &PromptDef| normalized(def).map(|schema| schema.to_json().to_string());
+        differences.push(ContractDifference::OutputSchemaChanged {
+            compiled: text(compiled),
+            candidate: text(candidate),
         });
     }
     differences
@@ -182,10 +211,14 @@ struct ContractVar<'a> {
 struct Contract<'a> {
     variables: Vec<ContractVar<'a>>,
     labels: &'a [String],
+    /// Left out when absent, so prompts without a schema keep the hashes they had.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    output_schema: Option<serde_json::Value>,
 }
 
 /// SHA-256 (lowercase hex) of a prompt's contract: its variables' names, types and
-/// requiredness (sorted by name) and its labels (in order). Two prompts with equal contract
+/// requiredness (sorted by name), its labels (in order) and its output schema, normalized (left
+/// out when there is none, so such prompts keep their hashes). Two prompts with equal contract
 /// hashes can replace each other; different hashes say only that *something* differs, and
 /// [`check_replacement`] says whether it matters.
 pub fn contract_hash(def: &PromptDef) -> String {
@@ -202,6 +235,10 @@ pub fn contract_hash(def: &PromptDef) -> String {
     let contract = Contract {
         variables,
         labels: &def.labels,
+        output_schema: def
+            .output_schema
+            .as_ref()
+            .map(|schema| schema.normalized().to_json()),
     };
     // Serializing plain structs of strings and bools cannot fail.
     let canonical = serde_json::to_vec(&contract).unwrap_or_default();
@@ -212,6 +249,60 @@ pub fn contract_hash(def: &PromptDef) -> String {
 mod tests {
     use super::*;
     use crate::{VarDef, Version};
+
+    fn with_schema(schema: serde_json::Value) -> PromptDef {
+        let mut def = def(Vec::new(), &[]);
+        def.output_schema = Some(Schema::parse(&schema).expect("a valid schema"));
+        def.refresh_contract_hash();
+        def
+    }
+
+    #[test]
+    fn output_schemas_must_match_once_normalized() {
+        let schema = serde_json::json!({
+            "type": "object",
+            "properties": {
+                "intent": {"type": "string", "enum": ["a", "b"], "description": "x"},
+                "urgency": {"type": "integer", "minimum": 1, "maximum": 5}
+            },
+            "required": ["intent", "urgency"]
+        });
+        let compiled = with_schema(schema.clone());
+        let mut reworded = schema.clone();
+        reworded["properties"]["intent"]["description"] = "reworded".into();
+        reworded["required"] = serde_json::json!(["urgency", "intent"]);
+        let reworded = with_schema(reworded);
+        assert_eq!(check_replacement(&compiled, &reworded), Ok(()));
+        assert_eq!(compiled.contract_hash, reworded.contract_hash);
+
+        let mut widened = schema.clone();
+        widened["properties"]["urgency"]["maximum"] = 10.into();
+        let widened = with_schema(widened);
+        let refused = check_replacement(&compiled, &widened).expect_err("a wider range");
+        assert!(matches!(
+            refused.differences.as_slice(),
+            [ContractDifference::OutputSchemaChanged { .. }]
+        ));
+        assert!(refused.to_string().contains("\"maximum\":10"), "{refused}");
+        assert_ne!(compiled.contract_hash, widened.contract_hash);
+
+        // A schema where there was none, or none where there was one.
+        let plain = def(Vec::new(), &[]);
+        assert!(check_replacement(&plain, &compiled).is_err());
+        assert!(check_replacement(&compiled, &plain).is_err());
+    }
+
+    #[test]
+    fn a_prompt_without_a_schema_keeps_its_contract_hash() {
+        // The hash of the seed classifier's contract before output schemas existed.
+        let mut classifier = def(Vec::new(), &["billing", "technical"]);
+        classifier.refresh_contract_hash();
+        let canonical = r#"{"variables":[],"labels":["billing","technical"]}"#;
+        assert_eq!(
+            classifier.contract_hash,
+            crate::hash::sha256_hex(canonical.as_bytes())
+        );
+    }
 
     fn def(variables: Vec<VarDef>, labels: &[&str]) -> PromptDef {
         let mut def = PromptDef::new("a.b", Version::new(1), "o", "m", "t");

@@ -19,7 +19,9 @@
 //! * [`error::chain`]: an error and its sources as one line, where it is printed;
 //! * [`function_url`]: recognising a Lambda Function URL and its region;
 //! * [`limits`]: the limits on a template's source that every compiler of templates checks
-//!   first, so no template can overflow a stack.
+//!   first, so no template can overflow a stack;
+//! * [`output_schema`]: the shape of a structured answer (a subset of JSON Schema), its one
+//!   parser, and the check of an answer against it.
 //!
 //! The crate has no I/O and depends only on serde, serde_json and sha2, so the build script,
 //! the runtime and the registry can all use it.
@@ -33,10 +35,12 @@ pub mod function_url;
 pub mod hash;
 pub mod limits;
 mod model;
+pub mod output_schema;
 mod version;
 pub mod wire;
 
 pub use contract::{check_replacement, contract_hash, ContractDifference, Incompatible};
 pub use limits::{Limit, LimitExceeded, TemplateLimits};
 pub use model::{Inference, Metrics, PromptDef, Status, Value, VarDef, VarType};
+pub use output_schema::{Schema, SchemaError, Violation};
 pub use version::{Version, VersionError};

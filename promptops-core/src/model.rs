@@ -292,6 +292,10 @@ pub struct PromptDef {
     /// Output labels for classifier prompts, in file order; empty for free-text prompts.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub labels: Vec<String>,
+    /// The shape of a structured answer (`output.schema`), for prompts that return one; never
+    /// set together with [`labels`](Self::labels).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_schema: Option<crate::output_schema::Schema>,
     /// ISO date the prompt was created.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created: Option<String>,
@@ -340,6 +344,7 @@ impl PromptDef {
             system: None,
             inference: Inference::default(),
             labels: Vec::new(),
+            output_schema: None,
             created: None,
             updated: None,
             content_hash: String::new(),

@@ -186,6 +186,7 @@ mod tests {
                 stop_sequences: vec!["STOP".into()],
             },
             labels: vec!["yes".into(), "no".into()],
+            output_schema: None,
             created: Some("2026-01-01".into()),
             updated: Some("2026-02-01".into()),
             content_hash: "abcd".into(),
