@@ -434,13 +434,13 @@ const EDITOR_SCHEMA_DEPTH: usize = 3;
 
 /// One node of `output.schema`: the subset's keywords, nothing else.
 fn schema_node(depth: usize) -> Value {
-    use promptops_core::output_schema::KEYWORDS;
+    use promptops_core::output_schema::{KEYWORDS, TYPES};
     let child = if depth < EDITOR_SCHEMA_DEPTH {
         schema_node(depth + 1)
     } else {
         json!({ "type": "object" })
     };
-    let types = ["object", "string", "integer", "number", "boolean", "array"];
+    let types = TYPES;
     let count = json!({ "type": "integer", "minimum": 0 });
     let mut properties = Map::new();
     for keyword in KEYWORDS {

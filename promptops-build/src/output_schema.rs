@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use promptops_core::output_schema::{push_token, Schema, SchemaErrorKind, KEYWORDS};
+use promptops_core::output_schema::{push_token, Schema, SchemaErrorKind, KEYWORDS, TYPES};
 use serde_json::{Map, Number, Value};
 
 use crate::diagnostic::Code;
@@ -46,7 +46,7 @@ impl<'a> Parser<'_, 'a> {
     pub(crate) fn output_schema(&mut self, node: &Node<'a>) -> Option<Schema> {
         let mut regions = Regions::default();
         let before = self.out.len();
-        let value = self.to_json(node, &mut String::new(), &mut regions)?;
+        let value = self.yaml_to_json(node, &mut String::new(), &mut regions)?;
         if self.out.len() != before {
             return None;
         }
@@ -86,6 +86,14 @@ impl<'a> Parser<'_, 'a> {
                     suggestion: Some(name),
                     ..
                 } => diagnostic.with_help(format!("rename it `{name}`")),
+                SchemaErrorKind::UnknownType(name) => {
+                    match self.suggestions.did_you_mean(name, TYPES.iter().copied()) {
+                        Some(suggestion) => {
+                            diagnostic.with_help(format!("did you mean `{suggestion}`?"))
+                        }
+                        None => diagnostic,
+                    }
+                }
                 SchemaErrorKind::MinimumAboveMaximum => {
                     diagnostic.with_label("no value can satisfy this range")
                 }
@@ -98,7 +106,7 @@ impl<'a> Parser<'_, 'a> {
 
     /// `node` as JSON, recording the region of every pointer; `None` after reporting a node
     /// JSON cannot hold (an alias, a non-string key, a key set twice).
-    fn to_json(
+    fn yaml_to_json(
         &mut self,
         node: &Node<'a>,
         pointer: &mut String,
@@ -121,7 +129,7 @@ impl<'a> Parser<'_, 'a> {
                     let len = pointer.len();
                     pointer.push('/');
                     pointer.push_str(&index.to_string());
-                    let converted = self.to_json(item, pointer, regions);
+                    let converted = self.yaml_to_json(item, pointer, regions);
                     pointer.truncate(len);
                     list.push(converted?);
                 }
@@ -151,7 +159,7 @@ impl<'a> Parser<'_, 'a> {
                     let len = pointer.len();
                     push_token(pointer, name);
                     regions.keys.insert(pointer.clone(), key.region);
-                    let converted = self.to_json(value, pointer, regions);
+                    let converted = self.yaml_to_json(value, pointer, regions);
                     pointer.truncate(len);
                     match converted {
                         Some(converted) => {

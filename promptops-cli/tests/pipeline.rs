@@ -4,25 +4,27 @@
 //! 2,000 inputs on one slug (the Lambda's side is `promptops-pipeline/tests/hostile.rs`).
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use promptops_core::hash::sha256_hex;
+use promptops_tests::TempDir;
 use serde_json::Value;
 
-/// A directory removed on drop.
-struct TempDir(PathBuf);
+/// A local bucket (`prompt_inputs/`, `prompt_templates/`) in a directory removed on drop.
+struct Bucket(TempDir);
 
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!(
-            "promptops-pipeline-cli-{name}-{}",
-            std::process::id()
-        ));
-        let _ = fs::remove_dir_all(&dir);
+impl Bucket {
+    fn new(name: &str) -> Bucket {
+        let dir = TempDir::new(&format!("pipeline-cli-{name}"));
         fs::create_dir_all(dir.join("prompt_inputs")).expect("create prompt_inputs");
         fs::create_dir_all(dir.join("prompt_templates")).expect("create prompt_templates");
-        TempDir(dir)
+        Bucket(dir)
+    }
+
+    /// The bucket's directory.
+    fn path(&self) -> &Path {
+        self.0.path()
     }
 
     fn write(&self, key: &str, body: impl AsRef<[u8]>) {
@@ -57,15 +59,9 @@ impl TempDir {
             }
         }
         let mut out = Vec::new();
-        walk(&self.0, &self.0, &mut out);
+        walk(self.path(), self.path(), &mut out);
         out.sort();
         out
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
     }
 }
 
@@ -125,7 +121,7 @@ const WELCOME: &str = r#"{"prompt": "marketing.welcome-email", "variables": {"cu
 
 #[test]
 fn run_publishes_good_inputs_records_bad_ones_and_exits_1() {
-    let bucket = TempDir::new("run");
+    let bucket = Bucket::new("run");
     bucket.write("prompt_inputs/beta-welcome.json", WELCOME);
     bucket.write(
         "prompt_templates/note.txt",
@@ -165,7 +161,7 @@ fn run_publishes_good_inputs_records_bad_ones_and_exits_1() {
     huge.extend(br#"", "product": "P"}}"#);
     bucket.write("prompt_inputs/huge.json", huge);
 
-    let dir = bucket.0.to_str().expect("utf-8 path");
+    let dir = bucket.path().to_str().expect("utf-8 path");
     let (code, stdout, stderr) =
         promptops(&["pipeline", "run", "--bucket-dir", dir, "--env", "beta"]);
     assert_eq!(code, 1, "{stdout}{stderr}");
@@ -260,11 +256,11 @@ fn run_publishes_good_inputs_records_bad_ones_and_exits_1() {
 
 #[test]
 fn a_prod_deployment_writes_only_under_prod_and_refuses_beta() {
-    let bucket = TempDir::new("prod");
+    let bucket = Bucket::new("prod");
     bucket.write("prompt_inputs/beta-welcome.json", WELCOME);
     bucket.write("prompt_inputs/prod-welcome.json", WELCOME);
     bucket.write("prompt_inputs/plain.json", WELCOME);
-    let dir = bucket.0.to_str().expect("utf-8 path");
+    let dir = bucket.path().to_str().expect("utf-8 path");
     let (code, stdout, _) = promptops(&[
         "pipeline",
         "run",
@@ -284,8 +280,8 @@ fn a_prod_deployment_writes_only_under_prod_and_refuses_beta() {
 
 #[test]
 fn an_empty_bucket_succeeds_and_a_missing_one_is_usage() {
-    let bucket = TempDir::new("empty");
-    let dir = bucket.0.to_str().expect("utf-8 path");
+    let bucket = Bucket::new("empty");
+    let dir = bucket.path().to_str().expect("utf-8 path");
     let (code, stdout, _) = promptops(&["pipeline", "run", "--bucket-dir", dir]);
     assert_eq!(code, 0, "{stdout}");
     assert!(stdout.contains("inputs         0"));
@@ -300,7 +296,7 @@ fn an_empty_bucket_succeeds_and_a_missing_one_is_usage() {
 
 #[test]
 fn check_validates_configs_offline() {
-    let bucket = TempDir::new("check");
+    let bucket = Bucket::new("check");
     bucket.write("prompt_inputs/beta-welcome.json", WELCOME);
     bucket.write("prompt_templates/note.txt", "Dear {{ name }}.");
     bucket.write(
@@ -357,7 +353,7 @@ fn check_validates_configs_offline() {
         "{stdout}"
     );
     // Templates elsewhere: --templates.
-    let other = TempDir::new("check-templates");
+    let other = Bucket::new("check-templates");
     other.write("prompt_templates/note.txt", "Hello {{ other }}.");
     let templates = other
         .0
@@ -397,7 +393,7 @@ fn one_bad_template_among_200_inputs_fails_alone() {
     let chain = format!("{{{{ x{} }}}}", "|upper".repeat(5_000));
     let big = format!("{{{{ x{} }}}}", " ~ x".repeat(400 * 1024 / 4));
     for (name, template, needle) in [("chain", chain, "operators"), ("big", big, "262144")] {
-        let bucket = TempDir::new(&format!("bad-{name}"));
+        let bucket = Bucket::new(&format!("bad-{name}"));
         bucket.write("prompt_templates/good.txt", "Item {{ n }}: hello");
         bucket.write("prompt_templates/bad.txt", template);
         for i in 0..199 {
@@ -410,7 +406,7 @@ fn one_bad_template_among_200_inputs_fails_alone() {
             "prompt_inputs/beta-good-099-bad.json",
             r#"{"template": "bad.txt", "variables": {"x": "a"}, "output_format": "md"}"#,
         );
-        let (code, stdout, stderr) = run_limited(&bucket.0, "", &[]);
+        let (code, stdout, stderr) = run_limited(bucket.path(), "", &[]);
         assert_eq!(code, 1, "{name}: {stdout}{stderr}");
         assert!(
             stdout.contains("  inputs       200\n  published    199\n  failed         1\n"),
@@ -441,7 +437,7 @@ fn one_bad_template_among_200_inputs_fails_alone() {
 #[test]
 fn symlinks_in_the_bucket_are_refused_and_nothing_outside_is_read_or_written() {
     const CANARY: &str = "PROMPTOPS_CANARY_SECRET";
-    let outside = TempDir::new("symlinks-outside");
+    let outside = Bucket::new("symlinks-outside");
     outside.write("secret.txt", "OUTSIDE_SECRET {{ n }}");
     outside.write("victim.txt", "precious");
     outside.write("config.json", good_config("linked", None));
@@ -455,15 +451,15 @@ fn symlinks_in_the_bucket_are_refused_and_nothing_outside_is_read_or_written() {
     // input that is a link to a config outside. A link where an output goes, and where its
     // sidecar goes. Temporary-file names as main's writer made them (`.{name}.{pid}.tmp`),
     // planted for the binary's own pid.
-    let bucket = TempDir::new("symlinks");
+    let bucket = Bucket::new("symlinks");
     bucket.write("prompt_templates/good.txt", "Item {{ n }}: hello");
     link(
         Path::new("/proc/self/environ"),
-        &bucket.0.join("prompt_templates/environ.txt"),
+        &bucket.path().join("prompt_templates/environ.txt"),
     );
     link(
         &outside.0.join("secret.txt"),
-        &bucket.0.join("prompt_templates/outside.txt"),
+        &bucket.path().join("prompt_templates/outside.txt"),
     );
     bucket.write(
         "prompt_inputs/beta-environ.json",
@@ -475,18 +471,18 @@ fn symlinks_in_the_bucket_are_refused_and_nothing_outside_is_read_or_written() {
     );
     link(
         &outside.0.join("config.json"),
-        &bucket.0.join("prompt_inputs/beta-linked.json"),
+        &bucket.path().join("prompt_inputs/beta-linked.json"),
     );
     bucket.write("prompt_inputs/beta-good.json", good_config("ok", None));
     bucket.write("prompt_inputs/beta-victim.json", good_config("v", None));
     bucket.write("prompt_inputs/beta-sidecar.json", good_config("s", None));
     link(
         &outside.0.join("victim.txt"),
-        &bucket.0.join("beta/outputs/victim.md"),
+        &bucket.path().join("beta/outputs/victim.md"),
     );
     link(
         &outside.0.join("victim.txt"),
-        &bucket.0.join("beta/outputs/sidecar.md.meta.json"),
+        &bucket.path().join("beta/outputs/sidecar.md.meta.json"),
     );
     let victim = outside.0.join("victim.txt");
     let plant = ["good.md", "good.md.meta.json"]
@@ -494,11 +490,11 @@ fn symlinks_in_the_bucket_are_refused_and_nothing_outside_is_read_or_written() {
             format!(
                 "ln -s '{}' '{}/beta/outputs/.{name}.'$$'.tmp'",
                 victim.display(),
-                bucket.0.display()
+                bucket.path().display()
             )
         })
         .join("\n");
-    let (code, stdout, stderr) = run_limited(&bucket.0, &plant, &[(CANARY, "leaked-value")]);
+    let (code, stdout, stderr) = run_limited(bucket.path(), &plant, &[(CANARY, "leaked-value")]);
     assert_eq!(code, 1, "{stdout}{stderr}");
     assert!(
         stdout.contains("  published      1\n  failed         5\n"),
@@ -525,7 +521,7 @@ fn symlinks_in_the_bucket_are_refused_and_nothing_outside_is_read_or_written() {
     }
     // Nothing read from outside reached the bucket; nothing outside was written.
     for file in bucket.files() {
-        let path = bucket.0.join(&file);
+        let path = bucket.path().join(&file);
         if path.is_symlink() {
             continue;
         }
@@ -541,7 +537,7 @@ fn symlinks_in_the_bucket_are_refused_and_nothing_outside_is_read_or_written() {
 
     // The outputs directory itself is a link: every output is refused, each with its errors
     // object, and the directory outside stays empty.
-    let bucket = TempDir::new("symlinks-outputs-dir");
+    let bucket = Bucket::new("symlinks-outputs-dir");
     bucket.write("prompt_templates/good.txt", "Item {{ n }}: hello");
     for n in ["a", "b"] {
         bucket.write(
@@ -549,8 +545,11 @@ fn symlinks_in_the_bucket_are_refused_and_nothing_outside_is_read_or_written() {
             good_config(n, None),
         );
     }
-    link(&outside.0.join("outputs"), &bucket.0.join("beta/outputs"));
-    let (code, stdout, stderr) = run_limited(&bucket.0, "", &[]);
+    link(
+        &outside.0.join("outputs"),
+        &bucket.path().join("beta/outputs"),
+    );
+    let (code, stdout, stderr) = run_limited(bucket.path(), "", &[]);
     assert_eq!(code, 1, "{stdout}{stderr}");
     for n in ["a", "b"] {
         let record = bucket.json(&format!("beta/errors/{n}.json"));
@@ -571,23 +570,26 @@ fn symlinks_in_the_bucket_are_refused_and_nothing_outside_is_read_or_written() {
     );
 
     // The inputs directory is a link: the listing refuses it, and nothing is read.
-    let bucket = TempDir::new("symlinks-inputs-dir");
-    fs::remove_dir(bucket.0.join("prompt_inputs")).expect("rmdir");
+    let bucket = Bucket::new("symlinks-inputs-dir");
+    fs::remove_dir(bucket.path().join("prompt_inputs")).expect("rmdir");
     fs::create_dir_all(outside.0.join("inputs")).expect("mkdir");
     fs::write(outside.0.join("inputs/beta-x.json"), good_config("x", None)).expect("write");
-    link(&outside.0.join("inputs"), &bucket.0.join("prompt_inputs"));
-    let (code, stdout, stderr) = run_limited(&bucket.0, "", &[]);
+    link(
+        &outside.0.join("inputs"),
+        &bucket.path().join("prompt_inputs"),
+    );
+    let (code, stdout, stderr) = run_limited(bucket.path(), "", &[]);
     assert_eq!(code, 2, "{stdout}{stderr}");
     assert!(
         stderr.contains("`prompt_inputs` is a symbolic link"),
         "{stderr}"
     );
-    assert!(!bucket.0.join("beta").exists());
+    assert!(!bucket.path().join("beta").exists());
 }
 
 #[test]
 fn two_thousand_inputs_on_one_slug_leave_one_consistent_output_and_sidecar() {
-    let bucket = TempDir::new("one-slug");
+    let bucket = Bucket::new("one-slug");
     bucket.write("prompt_templates/good.txt", "Item {{ n }}: hello");
     for i in 0..2000 {
         bucket.write(
@@ -595,7 +597,7 @@ fn two_thousand_inputs_on_one_slug_leave_one_consistent_output_and_sidecar() {
             good_config(&format!("N{i:04}"), Some("same")),
         );
     }
-    let (code, stdout, stderr) = run_limited(&bucket.0, "", &[]);
+    let (code, stdout, stderr) = run_limited(bucket.path(), "", &[]);
     assert_eq!(code, 0, "{stderr}{}", &stdout[..stdout.len().min(2000)]);
     assert!(
         stdout.contains("  inputs      2000\n  published   2000\n  failed         0\n"),

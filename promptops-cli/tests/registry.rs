@@ -9,19 +9,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 use promptops_tests::serve::ServerThread;
+use promptops_tests::TempDir;
 
 const RELEASER: &str = "cli-releaser-token";
 const READER: &str = "cli-reader-token";
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "promptops-cli-registry-{name}-{}",
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
-}
 
 fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -119,7 +110,8 @@ fn client(served: &Served, token: &str, args: &[&str]) -> Run {
 
 #[test]
 fn serve_refuses_to_start_without_auth() {
-    let dir = temp_dir("noauth");
+    let scratch = TempDir::new("cli-registry-noauth");
+    let dir = scratch.path();
     let output = promptops()
         .args(["registry", "serve", "--listen", "127.0.0.1:0", "--store"])
         .arg(format!("sqlite:{}", dir.join("r.db").display()))
@@ -131,8 +123,9 @@ fn serve_refuses_to_start_without_auth() {
 
 #[test]
 fn publish_get_promote_history_against_a_served_registry() {
-    let dir = temp_dir("lifecycle");
-    let served = serve(&dir);
+    let scratch = TempDir::new("cli-registry-lifecycle");
+    let dir = scratch.path();
+    let served = serve(dir);
     let prompts = workspace_root().join("prompts");
     let prompts = prompts.to_str().expect("utf-8 path");
 
@@ -210,8 +203,9 @@ fn publish_get_promote_history_against_a_served_registry() {
 
 #[test]
 fn publish_refuses_changed_text_under_a_released_version() {
-    let dir = temp_dir("bump");
-    let served = serve(&dir);
+    let scratch = TempDir::new("cli-registry-bump");
+    let dir = scratch.path();
+    let served = serve(dir);
     let tree = dir.join("prompts");
     let file = tree.join("support/greet.yaml");
     std::fs::create_dir_all(file.parent().expect("parent")).expect("tree");
@@ -359,8 +353,9 @@ fn signed_client(
 
 #[test]
 fn registry_commands_sign_with_the_aws_credentials() {
-    let dir = temp_dir("sigv4");
-    let served = serve_signed(&dir);
+    let scratch = TempDir::new("cli-registry-sigv4");
+    let dir = scratch.path();
+    let served = serve_signed(dir);
     let prompts = workspace_root().join("prompts");
     let prompts = prompts.to_str().expect("utf-8 path");
     let releaser = (RELEASE_KEY, RELEASE_SECRET, Some("deploy-session-token"));
@@ -442,8 +437,9 @@ fn registry_commands_sign_with_the_aws_credentials() {
 
 #[test]
 fn a_bad_signature_or_none_is_refused_before_the_registry() {
-    let dir = temp_dir("sigv4-refused");
-    let served = serve_signed(&dir);
+    let scratch = TempDir::new("cli-registry-sigv4-refused");
+    let dir = scratch.path();
+    let served = serve_signed(dir);
     let sigv4 = [("PROMPTOPS_REGISTRY_AUTH", "sigv4"), ("AWS_REGION", REGION)];
 
     let wrong = signed_client(
@@ -489,8 +485,9 @@ fn a_bad_signature_or_none_is_refused_before_the_registry() {
 
 #[test]
 fn signing_without_a_region_or_bearer_without_a_token_is_a_usage_error() {
-    let dir = temp_dir("sigv4-usage");
-    let served = serve_signed(&dir);
+    let scratch = TempDir::new("cli-registry-sigv4-usage");
+    let dir = scratch.path();
+    let served = serve_signed(dir);
     let no_region = signed_client(
         &served,
         (RELEASE_KEY, RELEASE_SECRET, None),

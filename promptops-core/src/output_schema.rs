@@ -59,6 +59,9 @@ pub const KEYWORDS: &[&str] = &[
     "maxItems",
 ];
 
+/// The types a node may have (`[T, "null"]` makes one nullable).
+pub const TYPES: &[&str] = &["object", "string", "integer", "number", "boolean", "array"];
+
 /// Keywords of full JSON Schema that the subset refuses, and why.
 const UNSUPPORTED: &[(&str, &str)] = &[
     ("pattern", "a regular expression cannot be checked the same way by the build, the runtime and every model; describe the format in `description` instead"),
@@ -265,15 +268,16 @@ impl fmt::Display for SchemaErrorKind {
             SchemaErrorKind::TooManyProperties => {
                 write!(f, "an object may have at most {MAX_PROPERTIES} properties")
             }
-            SchemaErrorKind::BadPropertyName { name, suggestion } => {
+            SchemaErrorKind::BadPropertyName { name, .. } => {
+                let why = if RUST_KEYWORDS.contains(&name.as_str()) {
+                    "it is a Rust keyword"
+                } else {
+                    "fields are snake_case ASCII, starting with a letter"
+                };
                 write!(
                     f,
-                    "property `{name}` cannot be a Rust field without a rename: use a snake_case name"
-                )?;
-                match suggestion {
-                    Some(suggestion) => write!(f, " (`{suggestion}`)"),
-                    None => Ok(()),
-                }
+                    "property `{name}` cannot be a Rust field without a rename: {why}"
+                )
             }
             SchemaErrorKind::RequiredNotAProperty(name) => {
                 write!(f, "`required` names `{name}`, which is not a property")
@@ -360,7 +364,7 @@ impl Schema {
     /// The root must be an object.
     pub fn parse(value: &Value) -> Result<Schema, Vec<SchemaError>> {
         let mut parser = Parser { errors: Vec::new() };
-        let schema = parser.node(value, &mut String::new(), 0);
+        let schema = parser.node(value, "", 0);
         if let Some(schema) = &schema {
             if !matches!(schema.kind, Kind::Object(_)) || schema.nullable {
                 parser.error("", SchemaErrorKind::RootNotObject);
@@ -744,7 +748,7 @@ impl Parser {
     }
 
     /// One node at `pointer`; `depth` counts the objects and arrays above it (the root is 0).
-    fn node(&mut self, value: &Value, pointer: &mut String, depth: usize) -> Option<Schema> {
+    fn node(&mut self, value: &Value, pointer: &str, depth: usize) -> Option<Schema> {
         let Value::Object(map) = value else {
             self.error(pointer, SchemaErrorKind::NotASchema);
             return None;
@@ -838,11 +842,7 @@ impl Parser {
     /// The node's type and whether it is nullable.
     fn type_of(&mut self, map: &Map<String, Value>, pointer: &str) -> Option<(&'static str, bool)> {
         let at = Parser::at(pointer, "type");
-        let known = |name: &str| {
-            ["object", "string", "integer", "number", "boolean", "array"]
-                .into_iter()
-                .find(|ty| *ty == name)
-        };
+        let known = |name: &str| TYPES.iter().copied().find(|ty| *ty == name);
         match map.get("type") {
             None => {
                 self.error(pointer, SchemaErrorKind::MissingType);
@@ -888,12 +888,7 @@ impl Parser {
         }
     }
 
-    fn object(
-        &mut self,
-        map: &Map<String, Value>,
-        pointer: &mut String,
-        depth: usize,
-    ) -> Option<Kind> {
+    fn object(&mut self, map: &Map<String, Value>, pointer: &str, depth: usize) -> Option<Kind> {
         if depth > MAX_DEPTH {
             self.error(pointer, SchemaErrorKind::TooDeep);
             return None;
@@ -913,7 +908,7 @@ impl Parser {
                     self.error(&properties_at, SchemaErrorKind::TooManyProperties);
                 }
                 for (name, value) in entries {
-                    let mut at = Parser::at(&properties_at, name);
+                    let at = Parser::at(&properties_at, name);
                     if !is_field_name(name) {
                         self.error(
                             &at,
@@ -923,7 +918,7 @@ impl Parser {
                             },
                         );
                     }
-                    if let Some(schema) = self.node(value, &mut at, depth + 1) {
+                    if let Some(schema) = self.node(value, &at, depth + 1) {
                         properties.push(Property {
                             name: name.clone(),
                             schema,
@@ -1070,12 +1065,7 @@ impl Parser {
         Kind::String { values, max_length }
     }
 
-    fn array(
-        &mut self,
-        map: &Map<String, Value>,
-        pointer: &mut String,
-        depth: usize,
-    ) -> Option<Kind> {
+    fn array(&mut self, map: &Map<String, Value>, pointer: &str, depth: usize) -> Option<Kind> {
         if depth > MAX_DEPTH {
             self.error(pointer, SchemaErrorKind::TooDeep);
             return None;
@@ -1085,8 +1075,8 @@ impl Parser {
             self.error(pointer, SchemaErrorKind::NoItems);
             return None;
         };
-        let mut at = Parser::at(pointer, "items");
-        let items = self.node(items, &mut at, depth + 1)?;
+        let at = Parser::at(pointer, "items");
+        let items = self.node(items, &at, depth + 1)?;
         Some(Kind::Array {
             items: Box::new(items),
             max_items,

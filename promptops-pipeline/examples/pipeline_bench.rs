@@ -14,7 +14,6 @@
 //! for the classifier Lambda.
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -22,7 +21,8 @@ use promptops_bedrock_mock::{MockBedrock, Script};
 use promptops_pipeline::{Bucket, DirBucket, Env, Pipeline, PipelineSettings};
 use promptops_runtime::bedrock::sdk;
 use promptops_runtime::{BedrockApi, BedrockModel, RetryPolicy, Runtime};
-use promptops_tests::lambda_runtime::{lambda_env, Report, RuntimeApi};
+use promptops_tests::events::http_v2_event;
+use promptops_tests::lambda_runtime::{Function, FunctionCommand, Report, RuntimeApi};
 use serde_json::json;
 
 const MODEL: &str = "anthropic.claude-3-haiku-20240307-v1:0";
@@ -220,31 +220,19 @@ fn throughput(args: &Args) {
 
 fn preview_event() -> serde_json::Value {
     let body = json!({"prompt": "marketing.welcome-email", "variables": {"customer_name": "Ada", "product": "Acme"}, "output_format": "html"});
-    json!({
-        "version": "2.0", "routeKey": "$default", "rawPath": "/preview", "rawQueryString": "",
-        "headers": {"content-type": "application/json"},
-        "requestContext": {"accountId": "1", "apiId": "api", "domainName": "d", "domainPrefix": "d",
-            "http": {"method": "POST", "path": "/preview", "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "bench"},
-            "requestId": "r", "routeKey": "$default", "stage": "$default", "time": "26/Nov/2026:01:00:00 +0000", "timeEpoch": 0},
-        "body": body.to_string(), "isBase64Encoded": false
-    })
+    http_v2_event("POST", "/preview", "", Some(&body.to_string()))
 }
 
-fn spawn(bin: &str, api: &RuntimeApi) -> tokio::process::Child {
-    tokio::process::Command::new(bin)
-        .envs(lambda_env(&api.address()))
+/// The pipeline's function polling `api`, configured for beta with static credentials.
+fn spawn(bin: &str, api: &RuntimeApi) -> Function {
+    FunctionCommand::new(bin, api)
         .env("PIPELINE_ENV", "beta")
         .env("BUCKET", "bench-bucket")
         .env("AWS_REGION", "us-east-1")
         .env("AWS_ACCESS_KEY_ID", "AKIDBENCH")
         .env("AWS_SECRET_ACCESS_KEY", "bench")
         .env("AWS_EC2_METADATA_DISABLED", "true")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
         .spawn()
-        .unwrap_or_else(|err| panic!("cannot start {bin}: {err}"))
 }
 
 fn ms(duration: Duration) -> f64 {
@@ -266,7 +254,7 @@ async fn cold_run(bin: &str, i: usize) -> (Duration, Duration) {
     let mut api = RuntimeApi::start().await.expect("runtime api");
     api.enqueue(&format!("cold-{i}"), &preview_event());
     let start = Instant::now();
-    let mut child = spawn(bin, &api);
+    let child = spawn(bin, &api);
     let mut init = None;
     let first = loop {
         match api.next_report(Duration::from_secs(60)).await {
@@ -283,7 +271,7 @@ async fn cold_run(bin: &str, i: usize) -> (Duration, Duration) {
             other => panic!("cold run {i}: {other:?}"),
         }
     };
-    let _ = child.kill().await;
+    child.stop().await;
     (init.unwrap_or(first), first)
 }
 
@@ -297,7 +285,7 @@ async fn lambda(bin: &str, runs: usize) {
         firsts.push(ms(first));
     }
     let mut api = RuntimeApi::start().await.expect("runtime api");
-    let mut child = spawn(bin, &api);
+    let child = spawn(bin, &api);
     let mut warm = Vec::new();
     for i in 0..=200 {
         let queued = Instant::now();
@@ -308,7 +296,7 @@ async fn lambda(bin: &str, runs: usize) {
             other => panic!("warm {i}: {other:?}"),
         }
     }
-    let _ = child.kill().await;
+    child.stop().await;
     let (a, b, c) = median_min_max(&mut inits);
     let (d, e, f) = median_min_max(&mut firsts);
     let (g, h, k) = median_min_max(&mut warm);

@@ -25,10 +25,7 @@ async fn serve() -> String {
         .route("/prompts/{id}/history", get(history))
         .route("/prompts/{id}/promote", post(promote))
         .route("/prompts/{id}/rollback", post(rollback));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    format!("http://{address}/")
+    format!("http://{}/", promptops_tests::serve::spawn(app).await)
 }
 
 async fn resolve(headers: HeaderMap) -> impl IntoResponse {

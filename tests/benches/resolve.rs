@@ -9,7 +9,7 @@
 //! * then a table of revalidation round trips (TTL 0, so every resolve sends `If-None-Match`
 //!   and gets 304): p50 and p99 over 2,000 round trips.
 //!
-//! Run: `cargo bench -p promptops-runtime --features registry-client --bench resolve`
+//! Run: `cargo bench -p promptops-tests --bench resolve`
 
 use std::hint::black_box;
 use std::sync::Arc;

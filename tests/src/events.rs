@@ -87,23 +87,27 @@ pub fn with_iam_caller(mut event: Value, arn: &str) -> Value {
     event
 }
 
-/// The status and JSON body of a payload 2.0 response (its body base64-decoded when
-/// `isBase64Encoded` says so); the body is `null` when it is empty or not JSON.
+/// The status and JSON body of a payload 2.0 response, its body base64-decoded when
+/// `isBase64Encoded` says so; the body is `null` only when it is empty. Panics on a body that
+/// does not decode or is not JSON: a function's answers are JSON, errors included.
 pub fn http_answer(response: &Value) -> (u64, Value) {
     let status = response["statusCode"].as_u64().unwrap_or_default();
-    let text = response["body"].as_str().unwrap_or_default();
-    let decoded;
+    let raw = response["body"].as_str().unwrap_or_default();
     let text = if response["isBase64Encoded"] == true {
-        decoded = base64::engine::general_purpose::STANDARD
-            .decode(text)
-            .ok()
-            .and_then(|bytes| String::from_utf8(bytes).ok())
-            .unwrap_or_default();
-        decoded.as_str()
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(raw)
+            .unwrap_or_else(|err| panic!("status {status}: the body is not base64 ({err}): {raw}"));
+        String::from_utf8(bytes)
+            .unwrap_or_else(|err| panic!("status {status}: the body is not UTF-8: {err}"))
     } else {
-        text
+        raw.to_owned()
     };
-    (status, serde_json::from_str(text).unwrap_or(Value::Null))
+    if text.is_empty() {
+        return (status, Value::Null);
+    }
+    let body = serde_json::from_str(&text)
+        .unwrap_or_else(|err| panic!("status {status}: the body is not JSON ({err}): {text}"));
+    (status, body)
 }
 
 /// A key written the way S3 notifications write it: form-encoded (`+` for a space, `%XX` for

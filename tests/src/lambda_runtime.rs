@@ -19,6 +19,10 @@
 //!
 //! One server per function process: a poll left pending by a killed process would otherwise
 //! take the next event.
+//!
+//! [`FunctionCommand`] starts a function binary against a [`RuntimeApi`] with the environment
+//! Lambda sets ([`lambda_env`]), optionally under `prlimit --as` and with its standard output
+//! collected; [`RuntimeApi::invoke`] queues one event and waits for the function's answer.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -638,7 +642,13 @@ impl Function {
     /// Kills the process and returns the lines it printed on standard output (none unless
     /// they were captured).
     pub async fn stop(mut self) -> Vec<String> {
-        let _ = self.child.kill().await;
+        // An exited process cannot be killed, and that is fine; anything else is a test bug.
+        if self.exit_status().is_none() {
+            self.child
+                .kill()
+                .await
+                .unwrap_or_else(|err| panic!("kill the function: {err}"));
+        }
         let Some((lines, reader)) = self.stdout.take() else {
             return Vec::new();
         };

@@ -1,5 +1,7 @@
-//! Helpers for the workspace's integration tests: throwaway cargo crates whose `build.rs` runs
-//! `promptops-build` over a prompt tree, real `cargo build` runs of them, and snapshot files.
+//! Helpers for the workspace's integration tests, shared by every crate's tests: throwaway
+//! cargo crates whose `build.rs` runs `promptops-build` over a prompt tree, real `cargo build`
+//! runs of them, snapshot files, [`TempDir`], SDK configurations for local endpoints
+//! ([`local_sdk_config`]) and other packages' binaries ([`workspace_bin`]).
 //!
 //! [`moto`] launches moto's standalone server; [`sigv4`] is a Function URL's signature check as
 //! an axum middleware; [`cargo_lambda`] runs a Lambda binary under `cargo lambda watch`'s
@@ -330,7 +332,8 @@ pub fn line_diff(expected: &str, actual: &str) -> String {
     out
 }
 
-/// The path of a binary `name` of another workspace package, built by the same
+/// The path of the binary `name` of the workspace package in `package` (its directory,
+/// relative to the workspace root: `promptops-registry`, `examples/lambda`), built by the same
 /// `cargo test --workspace` run as the calling test.
 ///
 /// `env!("CARGO_BIN_EXE_<name>")` names only the binaries of a test's own package, and this
@@ -339,20 +342,54 @@ pub fn line_diff(expected: &str, actual: &str) -> String {
 /// `deps/` directory, so that is where this looks. Running these tests alone needs the binary
 /// built first (`cargo build -p PACKAGE --bin NAME`, or `cargo test --workspace`).
 ///
-/// Panics with that advice when the binary is missing.
-pub fn workspace_bin(name: &str) -> PathBuf {
+/// Panics with that advice when the binary is missing, or older than a file of its package's
+/// `src/` or its `Cargo.toml` (a binary left from an earlier build; changes in the libraries it
+/// links are not looked for).
+pub fn workspace_bin(package: &str, name: &str) -> PathBuf {
+    let advice = format!(
+        "run `cargo test --workspace`, or build it first with `cargo build --manifest-path \
+         {package}/Cargo.toml --bin {name}`"
+    );
     let profile_dir = std::env::current_exe()
         .ok()
         .and_then(|test| test.parent().and_then(Path::parent).map(Path::to_path_buf));
     let binary = profile_dir
         .map(|dir| dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX)))
-        .filter(|path| path.is_file());
-    binary.unwrap_or_else(|| {
+        .filter(|path| path.is_file())
+        .unwrap_or_else(|| panic!("the binary `{name}` is not built beside this test: {advice}"));
+    let built = modified(&binary);
+    let package_dir = workspace_root().join(package);
+    let mut sources = vec![package_dir.join("Cargo.toml")];
+    collect_files(&package_dir.join("src"), &mut sources);
+    if let Some(newer) = sources.iter().find(|source| modified(source) > built) {
         panic!(
-            "the binary `{name}` is not built beside this test: run `cargo test --workspace`, \
-             or build it first with `cargo build --bin {name}`"
-        )
-    })
+            "the binary `{name}` is older than {}: {advice}",
+            newer.display()
+        );
+    }
+    binary
+}
+
+/// A file's modification time (the epoch when it cannot be read).
+fn modified(path: &Path) -> std::time::SystemTime {
+    fs::metadata(path)
+        .and_then(|meta| meta.modified())
+        .unwrap_or(std::time::UNIX_EPOCH)
+}
+
+/// Every file under `dir`, recursively.
+fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            collect_files(&path, out);
+        } else {
+            out.push(path);
+        }
+    }
 }
 
 /// A fresh directory under the system's temp directory, removed (with what is in it) when

@@ -79,13 +79,19 @@ impl ServerThread {
         format!("http://{}", self.addr)
     }
 
-    /// Stops the server and waits for its thread; later calls do nothing.
+    /// Stops the server and waits for its thread; later calls do nothing. A panic on the
+    /// server's thread is raised here (unless this thread is already unwinding, as in a drop
+    /// during a failed test).
     pub fn stop(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
         if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
+            if let Err(panic) = thread.join() {
+                if !std::thread::panicking() {
+                    std::panic::resume_unwind(panic);
+                }
+            }
         }
     }
 }

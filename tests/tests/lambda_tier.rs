@@ -41,15 +41,18 @@ fn events_about(id: &str, name: &str) -> Vec<serde_json::Value> {
 
 /// The registry function polling `api`, on the SQLite file at `db`.
 fn spawn_registry(api: &RuntimeApi, db: &std::path::Path) -> Function {
-    FunctionCommand::new(workspace_bin("promptops-registry-lambda"), api)
-        .env(
-            "PROMPTOPS_REGISTRY_STORE",
-            format!("sqlite:{}", db.display()),
-        )
-        .env_remove("DYNAMODB_TABLE")
-        .env_remove("S3_BUCKET")
-        .env_remove("PROMPTOPS_REGISTRY_IAM_ROLES")
-        .spawn()
+    FunctionCommand::new(
+        workspace_bin("promptops-registry", "promptops-registry-lambda"),
+        api,
+    )
+    .env(
+        "PROMPTOPS_REGISTRY_STORE",
+        format!("sqlite:{}", db.display()),
+    )
+    .env_remove("DYNAMODB_TABLE")
+    .env_remove("S3_BUCKET")
+    .env_remove("PROMPTOPS_REGISTRY_IAM_ROLES")
+    .spawn()
 }
 
 /// A real Lambda client sending `Invoke` to `api` with static test credentials.

@@ -72,7 +72,7 @@ async fn lambda_and_batch_report_the_same_prompt_for_the_same_messages() {
 
     // The Lambda function, as deployed: the real binary on the Runtime API.
     let mut api = RuntimeApi::start().await.expect("runtime api");
-    let function = FunctionCommand::new(workspace_bin("promptops-lambda"), &api)
+    let function = FunctionCommand::new(workspace_bin("examples/lambda", "promptops-lambda"), &api)
         .env("PROMPTOPS_MODEL", "local")
         .spawn();
     for (id, message) in &records {

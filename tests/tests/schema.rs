@@ -22,6 +22,11 @@ use serde_json::Value;
 /// rules (codes) each breaks that no JSON Schema can express, and why.
 const BEYOND_THE_SCHEMA: &[(&str, Code, &str)] = &[
     (
+        "output-schema-rules",
+        Code::InvalidOutputSchema,
+        "`minimum` <= `maximum`, `required` against the properties, enum variants and nesting compare values across keywords",
+    ),
+    (
         "broken-symlink",
         Code::Io,
         "a symlink to nothing has no content to judge",
@@ -726,4 +731,73 @@ fn suites_are_judged_by_their_structure() {
         ..Tree::default()
     };
     assert!(promptops_build::validate(&tree).is_ok());
+}
+
+/// `output.schema`: a valid structured prompt passes both; keyword, type and shape mistakes
+/// fail both (the cross-keyword rules are the build's alone, in [`BEYOND_THE_SCHEMA`]).
+#[test]
+fn output_schemas_are_judged_as_the_build_judges_them() {
+    let schemas = Schemas::new();
+    let valid = "\
+id: a.triage
+version: 1
+owner: team
+model: claude-3-5-sonnet
+tags: []
+variables:
+  message: { type: string }
+template: |
+  {{ message }}
+output:
+  schema:
+    type: object
+    properties:
+      intent: { type: string, enum: [billing, other], description: why }
+      urgency: { type: integer, minimum: 1, maximum: 5 }
+      order_id: { type: [string, \"null\"] }
+      items:
+        type: array
+        maxItems: 3
+        items:
+          type: object
+          properties:
+            sku: { type: string, maxLength: 20 }
+            price: { type: [number, \"null\"], minimum: 0 }
+          required: [sku, price]
+    required: [intent, urgency, order_id, items]
+";
+    assert_eq!(
+        both_verdicts(&schemas, "a/triage.yaml", valid),
+        (true, true),
+        "a valid structured prompt passes both"
+    );
+    let mut failures = Vec::new();
+    let cases: &[(&str, &str)] = &[
+        ("maxItems: 3", "maxItem: 3"),
+        ("maxLength: 20", "pattern: x"),
+        ("type: [number, \"null\"]", "type: [number, string]"),
+        ("type: [number, \"null\"]", "type: decimal"),
+        ("      order_id:", "      orderId:"),
+        (
+            "    type: object\n    properties:",
+            "    type: array\n    properties:",
+        ),
+        ("enum: [billing, other]", "enum: []"),
+        ("output:\n  schema:", "output:\n  labels: [a]\n  schema:"),
+        ("minimum: 1,", "minimum: one,"),
+        ("additionalProperties", "x"),
+    ];
+    for (from, to) in cases {
+        if !valid.contains(from) {
+            continue;
+        }
+        let text = valid.replacen(from, to, 1);
+        let verdicts = both_verdicts(&schemas, "a/triage.yaml", &text);
+        if verdicts != (false, false) {
+            failures.push(format!(
+                "{from:?} -> {to:?}: (build, schema) = {verdicts:?}"
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

@@ -454,7 +454,7 @@ async fn export_writes_bedrock_batch_records_without_calling_a_model() {
 }
 
 /// Writes `count` valid classifier records `r-00000`.. with a few keyword messages.
-pub fn write_records(path: &Path, count: usize) {
+fn write_records(path: &Path, count: usize) {
     let messages = [
         "I was charged twice, please refund",
         "The app crashes with an error",

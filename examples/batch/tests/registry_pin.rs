@@ -2,7 +2,6 @@
 //! prompt once and pins that version while a promote happens mid-run, and a resumed run on
 //! another version is refused unless told to.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,6 +14,7 @@ use promptops_runtime::resolve::{Fetch, ResolverConfig};
 use promptops_runtime::{
     Model, ModelFuture, ModelRequest, ModelResponse, Resolver, Runtime, Source, Version,
 };
+use promptops_tests::TempDir;
 
 const ID: &str = "customer-support.intent-classifier";
 
@@ -55,19 +55,10 @@ impl Model for Slow {
     }
 }
 
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "promptops-batch-pin-{name}-{}-{:?}",
-        std::process::id(),
-        std::time::Instant::now()
-    ));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_pins_one_version_while_a_promote_happens_mid_run() {
-    let dir = temp_dir("run");
+    let scratch = TempDir::new("batch-pin-run");
+    let dir = scratch.path();
     let state = Arc::new(AppState {
         registry: Registry::new(SqliteStore::open(dir.join("registry.db")).expect("store")),
         auth: Auth::Disabled,
@@ -175,5 +166,4 @@ async fn a_run_pins_one_version_while_a_promote_happens_mid_run() {
     run(&config, &compiled_only, &StopSignal::new())
         .await
         .expect("allowed");
-    let _ = std::fs::remove_dir_all(&dir);
 }

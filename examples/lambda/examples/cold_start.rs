@@ -15,13 +15,11 @@
 //! (`promptops-bedrock-mock`), so the AWS SDK's configuration loading and client construction
 //! are part of the cold start, and each invocation is a real signed HTTP call.
 
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use promptops_bedrock_mock::{MockBedrock, Script};
-use promptops_tests::lambda_runtime::{lambda_env, Report, RuntimeApi};
+use promptops_tests::lambda_runtime::{Function, FunctionCommand, Report, RuntimeApi};
 use serde_json::json;
-use tokio::process::Command;
 
 const WAIT: Duration = Duration::from_secs(60);
 
@@ -99,17 +97,11 @@ fn model_env(model: Model, mock: Option<&MockBedrock>) -> Vec<(&'static str, Str
     env
 }
 
-fn spawn(bin: &str, api: &RuntimeApi, env: &[(&'static str, String)]) -> tokio::process::Child {
-    Command::new(bin)
-        .envs(lambda_env(&api.address()))
-        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-        .stdin(Stdio::null())
-        // Lambda ships stdout to CloudWatch Logs; here it is discarded.
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
+/// The function polling `api`; Lambda ships stdout to CloudWatch Logs, here it is discarded.
+fn spawn(bin: &str, api: &RuntimeApi, env: &[(&'static str, String)]) -> Function {
+    FunctionCommand::new(bin, api)
+        .envs(env.iter().map(|(name, value)| (*name, value.as_str())))
         .spawn()
-        .unwrap_or_else(|err| panic!("cannot start {bin}: {err}"))
 }
 
 fn event(i: usize) -> serde_json::Value {
@@ -147,7 +139,7 @@ async fn cold_run(bin: &str, env: &[(&'static str, String)], i: usize) -> (Durat
     let mut api = RuntimeApi::start().await.expect("start the Runtime API");
     api.enqueue(&format!("cold-{i}"), &event(i));
     let start = Instant::now();
-    let mut child = spawn(bin, &api, env);
+    let child = spawn(bin, &api, env);
     let mut init = None;
     let first = loop {
         match api.next_report(WAIT).await {
@@ -162,14 +154,14 @@ async fn cold_run(bin: &str, env: &[(&'static str, String)], i: usize) -> (Durat
             None => panic!("run {i}: no response within {WAIT:?}"),
         }
     };
-    let _ = child.kill().await;
+    child.stop().await;
     (init.unwrap_or(first), first)
 }
 
 /// Warm latency: one process, `count` events one after the other, queue → response.
 async fn warm_runs(bin: &str, env: &[(&'static str, String)], count: usize) -> Vec<f64> {
     let mut api = RuntimeApi::start().await.expect("start the Runtime API");
-    let mut child = spawn(bin, &api, env);
+    let child = spawn(bin, &api, env);
     let mut latencies = Vec::with_capacity(count);
     for i in 0..=count {
         let queued = Instant::now();
@@ -184,7 +176,7 @@ async fn warm_runs(bin: &str, env: &[(&'static str, String)], count: usize) -> V
             other => panic!("warm {i}: unexpected {other:?}"),
         }
     }
-    let _ = child.kill().await;
+    child.stop().await;
     latencies
 }
 

@@ -20,19 +20,19 @@ use serde_json::{json, Value};
 use std::time::{Duration, Instant, SystemTime};
 
 /// The runtime the function builds, over `model`, without retries (so failures are fast).
-pub fn lambda_runtime_over(model: impl Model + 'static) -> Runtime {
+fn lambda_runtime_over(model: impl Model + 'static) -> Runtime {
     Runtime::new(Arc::new(model))
         .with_name(promptops_lambda::RUNTIME_NAME)
         .with_retry(RetryPolicy::no_retries())
 }
 
 /// The function's runtime over the offline keyword model.
-pub fn local_runtime() -> Runtime {
+fn local_runtime() -> Runtime {
     Runtime::local().with_name(promptops_lambda::RUNTIME_NAME)
 }
 
 /// Runs `future` on this thread with prompt events captured; returns its output and the events.
-pub async fn captured<T>(future: impl Future<Output = T>) -> (T, Vec<Value>) {
+async fn captured<T>(future: impl Future<Output = T>) -> (T, Vec<Value>) {
     let (capture, subscriber) = EventCapture::new();
     let _guard = tracing::subscriber::set_default(subscriber);
     let output = future.await;
@@ -40,7 +40,7 @@ pub async fn captured<T>(future: impl Future<Output = T>) -> (T, Vec<Value>) {
 }
 
 /// The `event` names of `events` whose `request_id` is `request_id`, in order.
-pub fn event_names(events: &[Value], request_id: &str) -> Vec<String> {
+fn event_names(events: &[Value], request_id: &str) -> Vec<String> {
     events
         .iter()
         .filter(|event| event["request_id"] == request_id)
@@ -50,9 +50,11 @@ pub fn event_names(events: &[Value], request_id: &str) -> Vec<String> {
 
 /// A model that always fails with `kind` / `code`.
 #[derive(Debug, Clone)]
-pub struct FailingModel {
-    pub kind: ModelErrorKind,
-    pub code: Option<&'static str>,
+struct FailingModel {
+    /// How every call fails.
+    kind: ModelErrorKind,
+    /// The error code it reports, if any.
+    code: Option<&'static str>,
 }
 
 impl Model for FailingModel {
@@ -68,13 +70,15 @@ impl Model for FailingModel {
 }
 
 /// `(system, user)` of one model request.
-pub type SeenRequest = (Option<String>, String);
+type SeenRequest = (Option<String>, String);
 
 /// A model that answers `answer` after `delay`.
 #[derive(Debug, Clone)]
-pub struct SlowModel {
-    pub answer: &'static str,
-    pub delay: std::time::Duration,
+struct SlowModel {
+    /// What it answers.
+    answer: &'static str,
+    /// How long it takes.
+    delay: std::time::Duration,
 }
 
 impl Model for SlowModel {
@@ -96,13 +100,16 @@ impl Model for SlowModel {
 
 /// A model that answers `answer` and records every user turn and system prompt it is sent.
 #[derive(Debug, Clone, Default)]
-pub struct RecordingModel {
-    pub answer: &'static str,
-    pub seen: Arc<Mutex<Vec<SeenRequest>>>,
+struct RecordingModel {
+    /// What it answers.
+    answer: &'static str,
+    /// Every request so far.
+    seen: Arc<Mutex<Vec<SeenRequest>>>,
 }
 
 impl RecordingModel {
-    pub fn answering(answer: &'static str) -> Self {
+    /// A model answering `answer`, with nothing seen yet.
+    fn answering(answer: &'static str) -> Self {
         RecordingModel {
             answer,
             seen: Arc::default(),
@@ -110,7 +117,7 @@ impl RecordingModel {
     }
 
     /// `(system, user)` of every request so far.
-    pub fn seen(&self) -> Vec<SeenRequest> {
+    fn seen(&self) -> Vec<SeenRequest> {
         self.seen
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())

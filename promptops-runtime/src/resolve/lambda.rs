@@ -86,7 +86,7 @@ impl LambdaFetcher {
     async fn invoke(&self, request: FetchRequest<'_>) -> Result<Fetched, FetchError> {
         let what = format!("invoke {} for {}", self.function, request.id);
         let payload = serde_json::to_vec(&function_url_event(&request))
-            .map_err(|err| FetchError::new(format!("{what}: the event does not encode: {err}")))?;
+            .map_err(|err| FetchError::decode(format!("{what}: the request event"), err))?;
         let output = self
             .client()
             .await

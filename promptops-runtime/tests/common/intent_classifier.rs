@@ -24,6 +24,7 @@ punctuation or explanation.
 /// The Bedrock model the classifier (and the reply) run on.
 pub const SONNET: &str = "anthropic.claude-3-5-sonnet-20240620-v1:0";
 
+/// The definition, as the generated crate embeds it.
 pub static DEF: LazyLock<PromptDef> = LazyLock::new(|| {
     let mut def = PromptDef::new(
         "customer-support.intent-classifier",
@@ -57,6 +58,7 @@ pub static DEF: LazyLock<PromptDef> = LazyLock::new(|| {
     def
 });
 
+/// The label enum.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Intent {
     Billing,
@@ -78,6 +80,7 @@ impl Label for Intent {
     ];
 }
 
+/// The spec: no variables, the label enum as output.
 pub struct Spec;
 
 impl PromptSpec for Spec {

@@ -10,6 +10,7 @@ use promptops_runtime::{
 
 use super::intent_classifier::SONNET;
 
+/// The definition, as the generated crate embeds it.
 pub static DEF: LazyLock<PromptDef> = LazyLock::new(|| {
     let mut def = PromptDef::new(
         "customer-support.reply",
@@ -51,13 +52,19 @@ pub static DEF: LazyLock<PromptDef> = LazyLock::new(|| {
     def
 });
 
-// The shape promptops-build generates: plain fields and a visit per field.
+/// The variables, in the shape promptops-build generates: plain fields and a visit per field.
 pub struct Vars<'a> {
+    /// `customer_name`.
     pub customer_name: &'a str,
+    /// `account_number` (sensitive: never logged).
     pub account_number: &'a str,
+    /// `message`.
     pub message: &'a str,
+    /// `tone`, `friendly` when left out.
     pub tone: Option<&'a str>,
+    /// `items`.
     pub items: Option<&'a [&'a str]>,
+    /// `max_words`, 120 when left out.
     pub max_words: Option<i64>,
 }
 
@@ -72,6 +79,7 @@ impl TemplateVars for Vars<'_> {
     }
 }
 
+/// The spec: the variables above, free text as output.
 pub struct Spec;
 
 impl PromptSpec for Spec {

@@ -1,0 +1,85 @@
+//! Reading and checking a structured answer of about 1 KB against the ticket-triage schema
+//! (issue #23's target: at most 5 µs): `parse` is serde_json's read of the answer into a
+//! `Value`, `check` the schema's walk over it, `parse_and_check` both, as the runtime does
+//! them for every structured call.
+//!
+//! Run: `cargo bench -p promptops-core --bench output_schema`
+
+use std::hint::black_box;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use promptops_core::output_schema::Schema;
+use serde_json::{json, Value};
+
+fn triage() -> Schema {
+    Schema::parse(&json!({
+        "type": "object",
+        "properties": {
+            "intent": {"type": "string", "enum": ["billing", "technical", "sales", "retention", "other"]},
+            "urgency": {"type": "integer", "minimum": 1, "maximum": 5},
+            "order_id": {"type": ["string", "null"]},
+            "summary": {"type": "string", "maxLength": 280},
+            "products": {"type": "array", "items": {"type": "string"}, "maxItems": 10},
+            "customer": {
+                "type": "object",
+                "properties": {
+                    "name": {"type": ["string", "null"]},
+                    "tier": {"type": "string", "enum": ["free", "pro", "enterprise"]},
+                    "sentiment": {"type": "number", "minimum": -1, "maximum": 1}
+                },
+                "required": ["name", "tier", "sentiment"]
+            },
+            "escalate": {"type": "boolean"}
+        },
+        "required": ["intent", "urgency", "order_id", "summary", "products", "customer", "escalate"]
+    }))
+    .expect("a valid schema")
+}
+
+/// An answer of about 1 KB that conforms.
+fn answer() -> String {
+    let text = json!({
+        "intent": "billing",
+        "urgency": 4,
+        "order_id": "ORD-2026-118833",
+        "summary": "The customer was charged twice for the annual pro plan after upgrading from the monthly plan on the 3rd; they ask for a refund of the duplicate charge and confirmation that the plan renews once a year. They mention a previous ticket that was closed without an answer and are frustrated but polite.",
+        "products": ["pro-annual", "pro-monthly", "invoicing", "billing-portal", "mobile-app", "desktop-app"],
+        "customer": {"name": "Ada Lovelace", "tier": "pro", "sentiment": -0.35},
+        "escalate": true
+    })
+    .to_string();
+    // Pad the summary's neighbours to about 1 KB with more products, as real answers vary.
+    let mut value: Value = serde_json::from_str(&text).expect("JSON");
+    let mut products = value["products"].as_array().cloned().unwrap_or_default();
+    while serde_json::to_string(&value).map_or(0, |t| t.len()) < 1000 && products.len() < 10 {
+        products.push(Value::from(format!(
+            "add-on-{:02}-extended-support",
+            products.len()
+        )));
+        value["products"] = Value::Array(products.clone());
+    }
+    serde_json::to_string(&value).expect("JSON")
+}
+
+fn bench(c: &mut Criterion) {
+    let schema = triage();
+    let text = answer();
+    let value: Value = serde_json::from_str(&text).expect("JSON");
+    assert!(schema.check(&value).is_empty(), "the answer conforms");
+    eprintln!("answer: {} bytes", text.len());
+    let mut group = c.benchmark_group("structured_answer_1kb");
+    group.bench_function("parse", |b| {
+        b.iter(|| serde_json::from_str::<Value>(black_box(&text)))
+    });
+    group.bench_function("check", |b| b.iter(|| schema.check(black_box(&value))));
+    group.bench_function("parse_and_check", |b| {
+        b.iter(|| {
+            let value: Value = serde_json::from_str(black_box(&text)).expect("JSON");
+            schema.check(&value)
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
