@@ -99,7 +99,7 @@ pub const BEYOND_THE_SCHEMA: &[(Code, &str)] = &[
     (Code::InvalidLock, "the tree's `prompts.lock` is valid"),
     (
         Code::InvalidOutputSchema,
-        "an output schema's cross-keyword rules: `minimum` <= `maximum`, `required` lists exactly the properties, enum values make distinct Rust variants, property names are not Rust keywords, nesting within the limit (the editor's schema checks keywords and types to a few levels)",
+        "an output schema's rules across keywords and levels: `minimum` <= `maximum`, `required` lists exactly the properties, keywords that apply to another type, an array's `items` and an object's `properties` being there, enum values making distinct Rust variants, property names that are Rust keywords, nesting within the limit (the editor's schema checks keywords and types, three levels deep)",
     ),
 ];
 
@@ -434,7 +434,7 @@ const EDITOR_SCHEMA_DEPTH: usize = 3;
 
 /// One node of `output.schema`: the subset's keywords, nothing else.
 fn schema_node(depth: usize) -> Value {
-    use promptops_core::output_schema::{KEYWORDS, TYPES};
+    use promptops_core::output_schema::{KEYWORDS, MAX_ENUM_VALUES, MAX_PROPERTIES, TYPES};
     let child = if depth < EDITOR_SCHEMA_DEPTH {
         schema_node(depth + 1)
     } else {
@@ -452,6 +452,7 @@ fn schema_node(depth: usize) -> Value {
                         "type": "array",
                         "minItems": 2,
                         "maxItems": 2,
+                        "uniqueItems": true,
                         "items": { "enum": types.iter().copied().chain(["null"]).collect::<Vec<_>>() },
                         "contains": { "const": "null" }
                     }
@@ -461,6 +462,7 @@ fn schema_node(depth: usize) -> Value {
             "properties" => json!({
                 "type": "object",
                 "minProperties": 1,
+                "maxProperties": MAX_PROPERTIES,
                 "propertyNames": { "pattern": "^[a-z][a-z0-9_]*$" },
                 "additionalProperties": child.clone()
             }),
@@ -469,6 +471,7 @@ fn schema_node(depth: usize) -> Value {
             "enum" => json!({
                 "type": "array",
                 "minItems": 1,
+                "maxItems": MAX_ENUM_VALUES,
                 "uniqueItems": true,
                 "items": { "type": ["string", "null"] }
             }),

@@ -118,9 +118,19 @@ impl<'a> Parser<'_, 'a> {
                 Scalar::Null => Value::Null,
                 Scalar::Bool(flag) => Value::Bool(flag),
                 Scalar::Int(number) => Value::from(number),
-                Scalar::Float(number) => {
-                    Number::from_f64(number).map_or(Value::Null, Value::Number)
-                }
+                Scalar::Float(number) => match Number::from_f64(number) {
+                    Some(number) => Value::Number(number),
+                    None => {
+                        // `.inf`, `.nan`, `1e400`: JSON has no such number.
+                        let diagnostic = self.at(
+                            Code::InvalidOutputSchema,
+                            node.region,
+                            format!("output schema: `{number}` is not a finite number"),
+                        );
+                        self.push(diagnostic);
+                        return None;
+                    }
+                },
                 Scalar::Str(text) => Value::from(text),
             }),
             NodeKind::Seq(items) => {

@@ -12,7 +12,7 @@
 //! * a variable only the replacement declares is optional (no caller supplies it);
 //! * the output labels are identical, in the same order (the caller's label enum parses them);
 //! * the output schemas are equal once descriptions are dropped and properties put in one order
-//!   ([`Schema::normalized`]): the caller's `Output` struct deserializes the answer, and a
+//!   ([`Schema::normalized`](crate::output_schema::Schema::normalized)): the caller's `Output` struct deserializes the answer, and a
 //!   looser or stricter schema would let through answers it cannot hold or refuse ones it
 //!   expects.
 //!
@@ -24,7 +24,6 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::output_schema::Schema;
 use crate::{PromptDef, VarType};
 
 /// One way a candidate prompt fails to honour a compiled prompt's contract.
@@ -58,7 +57,10 @@ pub enum ContractDifference {
     },
     /// The output schemas differ (after normalizing), or only one prompt has one.
     OutputSchemaChanged {
-        /// The compiled prompt's schema, as JSON (`None` when it has none).
+        /// Where they first differ, as a JSON pointer into the normalized schema (`""` when
+        /// one prompt has no schema).
+        pointer: String,
+        /// The compiled prompt's value there, as JSON (`None` when absent).
         compiled: Option<String>,
         /// The candidate's.
         candidate: Option<String>,
@@ -94,14 +96,22 @@ impl fmt::Display for ContractDifference {
                 compiled.join(", ")
             ),
             ContractDifference::OutputSchemaChanged {
+                pointer,
                 compiled,
                 candidate,
-            } => write!(
-                f,
-                "output schema is {}, the compiled prompt's is {}",
-                candidate.as_deref().unwrap_or("absent"),
-                compiled.as_deref().unwrap_or("absent")
-            ),
+            } => {
+                let at = if pointer.is_empty() {
+                    "output schema".to_owned()
+                } else {
+                    format!("output schema at `{pointer}`")
+                };
+                write!(
+                    f,
+                    "{at} is {}, the compiled prompt's is {}",
+                    candidate.as_deref().unwrap_or("absent"),
+                    compiled.as_deref().unwrap_or("absent")
+                )
+            }
         }
     }
 }
@@ -141,15 +151,63 @@ pub fn contract_differences(
             candidate: candidate.labels.clone(),
         });
     }
-    let normalized = |def: &PromptDef| def.output_schema.as_ref().map(Schema::normalized);
-    if normalized(compiled) != normalized(candidate) {
-        let text = |def: &PromptDef| normalized(def).map(|schema| schema.to_json().to_string());
+    let normalized = |def: &PromptDef| {
+        def.output_schema
+            .as_ref()
+            .map(|schema| schema.normalized().to_json())
+    };
+    let (compiled_schema, candidate_schema) = (normalized(compiled), normalized(candidate));
+    if compiled_schema != candidate_schema {
+        let (pointer, compiled, candidate) = match (&compiled_schema, &candidate_schema) {
+            (Some(a), Some(b)) => first_difference(a, b, String::new()),
+            (a, b) => (String::new(), a.as_ref(), b.as_ref()),
+        };
         differences.push(ContractDifference::OutputSchemaChanged {
-            compiled: text(compiled),
-            candidate: text(candidate),
+            pointer,
+            compiled: compiled.map(ToString::to_string),
+            candidate: candidate.map(ToString::to_string),
         });
     }
     differences
+}
+
+/// Where two JSON values first differ (in key order; `None` for a key only one has), so a
+/// refusal names the changed keyword rather than printing two whole schemas.
+fn first_difference<'v>(
+    a: &'v serde_json::Value,
+    b: &'v serde_json::Value,
+    pointer: String,
+) -> (
+    String,
+    Option<&'v serde_json::Value>,
+    Option<&'v serde_json::Value>,
+) {
+    use serde_json::Value;
+    match (a, b) {
+        (Value::Object(left), Value::Object(right)) => {
+            let keys: std::collections::BTreeSet<&String> =
+                left.keys().chain(right.keys()).collect();
+            for key in keys {
+                let mut at = pointer.clone();
+                crate::output_schema::push_token(&mut at, key);
+                match (left.get(key), right.get(key)) {
+                    (Some(x), Some(y)) if x == y => {}
+                    (Some(x), Some(y)) => return first_difference(x, y, at),
+                    (x, y) => return (at, x, y),
+                }
+            }
+            (pointer, Some(a), Some(b))
+        }
+        (Value::Array(left), Value::Array(right)) if left.len() == right.len() => {
+            for (index, (x, y)) in left.iter().zip(right).enumerate() {
+                if x != y {
+                    return first_difference(x, y, format!("{pointer}/{index}"));
+                }
+            }
+            (pointer, Some(a), Some(b))
+        }
+        _ => (pointer, Some(a), Some(b)),
+    }
 }
 
 /// Why a candidate prompt was refused: every [`ContractDifference`], with the two prompts named.
@@ -248,6 +306,7 @@ pub fn contract_hash(def: &PromptDef) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::output_schema::Schema;
     use crate::{VarDef, Version};
 
     fn with_schema(schema: serde_json::Value) -> PromptDef {
@@ -283,7 +342,12 @@ mod tests {
             refused.differences.as_slice(),
             [ContractDifference::OutputSchemaChanged { .. }]
         ));
-        assert!(refused.to_string().contains("\"maximum\":10"), "{refused}");
+        assert!(
+            refused.to_string().contains(
+                "output schema at `/properties/urgency/maximum` is 10, the compiled prompt's is 5"
+            ),
+            "{refused}"
+        );
         assert_ne!(compiled.contract_hash, widened.contract_hash);
 
         // A schema where there was none, or none where there was one.

@@ -306,7 +306,7 @@ pub struct PromptDef {
     pub content_hash: String,
     /// SHA-256 of the prompt's typed contract ([`crate::contract::contract_hash`]): two
     /// prompts with the same contract hash take the same variables and produce the same
-    /// labels.
+    /// labels or the same shape of structured answer.
     pub contract_hash: String,
     /// Path of the prompt file relative to the prompts directory, with `/` separators; `None`
     /// for prompts that did not come from a file.
@@ -318,7 +318,7 @@ impl PromptDef {
     /// A stable prompt with these fields, the model as its own model id, and everything else
     /// empty (no variables, labels, metrics or hashes of content); the contract hash is
     /// computed. Set more fields, then call [`refresh_contract_hash`](Self::refresh_contract_hash)
-    /// if the variables or labels changed.
+    /// if the variables, labels or output schema changed.
     pub fn new(
         id: impl Into<String>,
         version: Version,
@@ -355,7 +355,8 @@ impl PromptDef {
         def
     }
 
-    /// Sets [`contract_hash`](Self::contract_hash) from the current variables and labels.
+    /// Sets [`contract_hash`](Self::contract_hash) from the current variables, labels and output
+    /// schema.
     pub fn refresh_contract_hash(&mut self) {
         self.contract_hash = crate::contract::contract_hash(self);
     }

@@ -28,7 +28,7 @@
 //! [`Schema::check`] lists the ways a JSON answer breaks the schema, the constraints serde
 //! cannot express included (ranges, lengths, sizes).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -215,7 +215,8 @@ pub enum SchemaErrorKind {
     EnumValueNotAString,
     /// An `enum` value listed twice.
     DuplicateEnumValue(String),
-    /// An `enum` value that makes no Rust variant name (empty, or no letter to start one).
+    /// An `enum` value that makes no Rust variant name (empty, no letter to start one, or
+    /// `self`).
     BadEnumValue(String),
     /// Two `enum` values that make the same Rust variant name (`on-hold`, `on_hold`).
     EnumValuesCollide {
@@ -305,7 +306,8 @@ impl fmt::Display for SchemaErrorKind {
             }
             SchemaErrorKind::BadEnumValue(value) => write!(
                 f,
-                "`enum` value {value:?} makes no Rust variant name: it needs a letter first"
+                "`enum` value {value:?} makes no Rust variant name: it needs a letter first, and \
+                 cannot be `self`"
             ),
             SchemaErrorKind::EnumValuesCollide {
                 first,
@@ -454,8 +456,9 @@ impl Schema {
         Value::Object(out)
     }
 
-    /// The schema as the contract compares it: descriptions dropped and properties sorted by
-    /// name, so rewording or reordering a schema does not change what callers get.
+    /// The schema as the contract compares it: descriptions dropped, properties and enum values
+    /// sorted, so rewording or reordering a schema does not change what callers get (a
+    /// generated enum reads its values by name, not by position).
     pub fn normalized(&self) -> Schema {
         let kind = match &self.kind {
             Kind::Object(properties) => {
@@ -473,6 +476,14 @@ impl Schema {
                 items: Box::new(items.normalized()),
                 max_items: *max_items,
             },
+            Kind::String { values, max_length } => {
+                let mut values = values.clone();
+                values.sort();
+                Kind::String {
+                    values,
+                    max_length: *max_length,
+                }
+            }
             other => other.clone(),
         };
         Schema {
@@ -723,10 +734,12 @@ pub fn variant_name(value: &str) -> Option<String> {
         }
         previous_lower = c.is_ascii_lowercase() || c.is_ascii_digit();
     }
+    // `Self` is a keyword, and no enum variant may be called that.
     out.chars()
         .next()
         .is_some_and(|c| c.is_ascii_alphabetic())
         .then_some(out)
+        .filter(|name| name != "Self")
 }
 
 struct Parser {
@@ -856,7 +869,17 @@ impl Parser {
                 }
             },
             Some(Value::Array(list)) => {
-                let names: Vec<&str> = list.iter().filter_map(Value::as_str).collect();
+                // YAML reads an unquoted `null` as null, not as the string: both mean the type.
+                let names: Vec<&str> = list
+                    .iter()
+                    .filter_map(|item| {
+                        if item.is_null() {
+                            Some("null")
+                        } else {
+                            item.as_str()
+                        }
+                    })
+                    .collect();
                 let pair = match names.as_slice() {
                     [ty, "null"] | ["null", ty] if names.len() == list.len() => Some(*ty),
                     _ => None,
@@ -905,7 +928,9 @@ impl Parser {
         match map.get("properties") {
             Some(Value::Object(entries)) if !entries.is_empty() => {
                 if entries.len() > MAX_PROPERTIES {
+                    // Reported alone: the properties of an object this large are not read.
                     self.error(&properties_at, SchemaErrorKind::TooManyProperties);
+                    return None;
                 }
                 for (name, value) in entries {
                     let at = Parser::at(&properties_at, name);
@@ -991,8 +1016,18 @@ impl Parser {
         // A JSON object's keys carry no order, so `required` (which lists every property)
         // gives the fields theirs.
         if let Some(Value::Array(order)) = map.get("required") {
-            let position = |name: &str| order.iter().position(|item| item.as_str() == Some(name));
-            properties.sort_by_key(|property| position(&property.name).unwrap_or(usize::MAX));
+            let position: HashMap<&str, usize> = order
+                .iter()
+                .enumerate()
+                .filter_map(|(index, item)| item.as_str().map(|name| (name, index)))
+                .rev()
+                .collect();
+            properties.sort_by_key(|property| {
+                position
+                    .get(property.name.as_str())
+                    .copied()
+                    .unwrap_or(usize::MAX)
+            });
         }
         Some(Kind::Object(properties))
     }
@@ -1007,15 +1042,21 @@ impl Parser {
                 }
                 Value::Array(items) => {
                     if items.len() > MAX_ENUM_VALUES {
+                        // Reported alone: the values of an enum this large are not read.
                         self.error(&at, SchemaErrorKind::TooManyEnumValues);
+                        return Kind::String {
+                            values,
+                            max_length: None,
+                        };
                     }
-                    let mut variants: Vec<(String, String)> = Vec::new();
+                    // Variant name → the value that made it.
+                    let mut variants: HashMap<String, String> = HashMap::new();
                     for (index, item) in items.iter().enumerate() {
                         let item_at = format!("{at}/{index}");
                         match item {
                             Value::Null if nullable => {}
                             Value::String(value) => {
-                                if values.contains(value) {
+                                if values.iter().any(|seen| seen == value) {
                                     self.error(
                                         &item_at,
                                         SchemaErrorKind::DuplicateEnumValue(value.clone()),
@@ -1028,9 +1069,7 @@ impl Parser {
                                         SchemaErrorKind::BadEnumValue(value.clone()),
                                     ),
                                     Some(variant) => {
-                                        if let Some((first, _)) =
-                                            variants.iter().find(|(_, v)| *v == variant)
-                                        {
+                                        if let Some(first) = variants.get(&variant) {
                                             self.error(
                                                 &item_at,
                                                 SchemaErrorKind::EnumValuesCollide {
@@ -1039,8 +1078,9 @@ impl Parser {
                                                     variant: variant.clone(),
                                                 },
                                             );
+                                        } else {
+                                            variants.insert(variant, value.clone());
                                         }
-                                        variants.push((value.clone(), variant));
                                     }
                                 }
                                 values.push(value.clone());
@@ -1110,13 +1150,19 @@ impl Parser {
         keyword: &'static str,
     ) -> Option<i64> {
         let value = map.get(keyword)?;
-        let integer = value.as_i64();
+        // `1.0` is a whole number too; a float is accepted when it is one that fits in i64.
+        let integer = value.as_i64().or_else(|| {
+            value
+                .as_f64()
+                .filter(|f| f.fract() == 0.0 && *f >= i64::MIN as f64 && *f < i64::MAX as f64)
+                .map(|f| f as i64)
+        });
         if integer.is_none() {
             self.error(
                 &Parser::at(pointer, keyword),
                 SchemaErrorKind::WrongValue {
                     keyword,
-                    expected: "a whole number",
+                    expected: "a whole number within the range of a 64-bit integer",
                 },
             );
         }
@@ -1448,6 +1494,92 @@ mod tests {
             a.normalized(),
             Schema::parse(&narrower).expect("valid").normalized()
         );
+    }
+
+    #[test]
+    fn yaml_spellings_and_edge_values_read_as_meant() {
+        // An unquoted YAML `null` in a type list is the null type.
+        let schema = Schema::parse(&json!({
+            "type": "object",
+            "properties": {
+                "a": {"type": ["string", null]},
+                "n": {"type": "integer", "minimum": 1.0, "maximum": 5}
+            },
+            "required": ["a", "n"]
+        }))
+        .expect("valid");
+        let Kind::Object(properties) = &schema.kind else {
+            panic!("an object")
+        };
+        assert!(properties[0].schema.nullable);
+        assert_eq!(
+            properties[1].schema.kind,
+            Kind::Integer {
+                minimum: Some(1),
+                maximum: Some(5)
+            }
+        );
+        // A fractional bound on an integer is refused, and so is `self` as an enum value.
+        let found = errors(json!({
+            "type": "object",
+            "properties": {
+                "n": {"type": "integer", "minimum": 1.5},
+                "s": {"type": "string", "enum": ["self", "other"]}
+            },
+            "required": ["n", "s"]
+        }));
+        assert!(
+            found.iter().any(|(p, k)| p == "/properties/n/minimum"
+                && matches!(k, SchemaErrorKind::WrongValue { .. })),
+            "{found:?}"
+        );
+        assert!(
+            found.contains(&(
+                "/properties/s/enum/0".into(),
+                SchemaErrorKind::BadEnumValue("self".into())
+            )),
+            "{found:?}"
+        );
+    }
+
+    #[test]
+    fn oversized_enums_and_objects_are_refused_without_reading_them() {
+        let values: Vec<String> = (0..=MAX_ENUM_VALUES).map(|i| format!("v{i}")).collect();
+        let found = errors(json!({
+            "type": "object",
+            "properties": {"s": {"type": "string", "enum": values}},
+            "required": ["s"]
+        }));
+        assert_eq!(
+            found,
+            [(
+                "/properties/s/enum".into(),
+                SchemaErrorKind::TooManyEnumValues
+            )]
+        );
+        let properties: Map<String, Value> = (0..=MAX_PROPERTIES)
+            .map(|i| (format!("p{i}"), json!({"type": "boolean"})))
+            .collect();
+        let found = errors(json!({"type": "object", "properties": properties}));
+        assert_eq!(
+            found,
+            [("/properties".into(), SchemaErrorKind::TooManyProperties)]
+        );
+    }
+
+    #[test]
+    fn reordering_enum_values_keeps_the_contract() {
+        let with = |values: Value| {
+            Schema::parse(&json!({
+                "type": "object",
+                "properties": {"s": {"type": "string", "enum": values}},
+                "required": ["s"]
+            }))
+            .expect("valid")
+            .normalized()
+        };
+        assert_eq!(with(json!(["a", "b"])), with(json!(["b", "a"])));
+        assert_ne!(with(json!(["a", "b"])), with(json!(["a", "c"])));
     }
 
     #[test]

@@ -785,12 +785,21 @@ output:
         ("enum: [billing, other]", "enum: []"),
         ("output:\n  schema:", "output:\n  labels: [a]\n  schema:"),
         ("minimum: 1,", "minimum: one,"),
-        ("additionalProperties", "x"),
+        (
+            "required: [sku, price]",
+            "required: [sku, price]\n          additionalProperties: true",
+        ),
+        ("type: [number, \"null\"]", "type: [\"null\", \"null\"]"),
+        (
+            "type: [number, \"null\"], minimum: 0",
+            "type: number, minimum: .inf",
+        ),
     ];
     for (from, to) in cases {
-        if !valid.contains(from) {
-            continue;
-        }
+        assert!(
+            valid.contains(from),
+            "the case {from:?} is not in the prompt"
+        );
         let text = valid.replacen(from, to, 1);
         let verdicts = both_verdicts(&schemas, "a/triage.yaml", &text);
         if verdicts != (false, false) {
