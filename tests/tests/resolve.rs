@@ -389,6 +389,32 @@ async fn a_compatible_promotion_is_used_and_an_incompatible_one_refused() {
     );
 }
 
+/// A version that answers with structured data where the compiled prompt answers with text
+/// changes the contract: the registry stores and serves it, and the resolver refuses it,
+/// naming the output schema.
+#[tokio::test]
+async fn a_version_with_another_output_schema_is_refused() {
+    let registry = TestRegistry::start("schema");
+    registry.push(5).await;
+    registry.promote(5).await;
+    let compiled = compiled(&registry.id);
+    let resolver = registry.resolver(config(60_000));
+    let resolution = resolver.resolve(compiled).await;
+    assert_eq!(resolution.verdict, Verdict::Incompatible, "{resolution:?}");
+    assert!(std::ptr::eq(&*resolution.def, compiled));
+    let events = events_about(&registry.id);
+    let mismatch = events_named(&events, "prompt_contract_mismatch");
+    assert_eq!(mismatch.len(), 1, "{events:#?}");
+    assert_eq!(mismatch[0]["remote_version"], "5");
+    assert!(
+        mismatch[0]["differences"]
+            .as_str()
+            .is_some_and(|text| text.contains("output schema")),
+        "{:?}",
+        mismatch[0]
+    );
+}
+
 #[tokio::test]
 async fn a_dead_registry_serves_stale_then_compiled_and_opens_the_circuit() {
     let mut registry = TestRegistry::start("kill");

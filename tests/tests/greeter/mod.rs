@@ -6,8 +6,14 @@
 
 use promptops_runtime::{PromptDef, PromptSpec, Status, TemplateVars, VarVisitor};
 
-/// Version 1 is the compiled-in prompt; 2 and 4 honour its contract, 3 does not.
+/// Version 1 is the compiled-in prompt; 2 and 4 honour its contract, 3 does not, and neither
+/// does 5, which answers with structured data (`output.schema`) where v1 answers with text.
 pub fn prompt_file(id: &str, version: u32) -> String {
+    if version == 5 {
+        return format!(
+            "id: {id}\nversion: 5\nowner: team\nmodel: claude-3-5-sonnet\ntags: []\nvariables:\n  name: {{type: string, sensitive: true}}\ntemplate: \"Greet {{{{ name }}}} as JSON: v5.\"\noutput:\n  schema:\n    type: object\n    properties:\n      greeting: {{type: string, maxLength: 80}}\n    required: [greeting]\n"
+        );
+    }
     let (variables, template) = match version {
         1 => ("  name: {type: string, sensitive: true}\n", "Hello {{ name }}, this is v1."),
         2 => (
