@@ -817,29 +817,11 @@ impl Parser {
             "object" => self.object(map, pointer, depth)?,
             "string" => self.string(map, pointer, nullable),
             "integer" => {
-                let minimum = self.integer(map, pointer, "minimum");
-                let maximum = self.integer(map, pointer, "maximum");
-                if let (Some(min), Some(max)) = (minimum, maximum) {
-                    if min > max {
-                        self.error(
-                            &Parser::at(pointer, "minimum"),
-                            SchemaErrorKind::MinimumAboveMaximum,
-                        );
-                    }
-                }
+                let (minimum, maximum) = self.range(map, pointer, whole_number, WHOLE_NUMBER);
                 Kind::Integer { minimum, maximum }
             }
             "number" => {
-                let minimum = self.number(map, pointer, "minimum");
-                let maximum = self.number(map, pointer, "maximum");
-                if let (Some(min), Some(max)) = (minimum, maximum) {
-                    if min > max {
-                        self.error(
-                            &Parser::at(pointer, "minimum"),
-                            SchemaErrorKind::MinimumAboveMaximum,
-                        );
-                    }
-                }
+                let (minimum, maximum) = self.range(map, pointer, Value::as_f64, "a number");
                 Kind::Number { minimum, maximum }
             }
             "boolean" => Kind::Boolean,
@@ -1129,65 +1111,62 @@ impl Parser {
         pointer: &str,
         keyword: &'static str,
     ) -> Option<u64> {
-        let value = map.get(keyword)?;
-        let count = value.as_u64();
-        if count.is_none() {
-            self.error(
-                &Parser::at(pointer, keyword),
-                SchemaErrorKind::WrongValue {
-                    keyword,
-                    expected: "a whole number ≥ 0",
-                },
-            );
-        }
-        count
+        self.keyword_value(map, pointer, keyword, Value::as_u64, "a whole number ≥ 0")
     }
 
-    fn integer(
+    /// `minimum` and `maximum`, each read by `read`, reported when the first is the greater.
+    fn range<T: PartialOrd + Copy>(
+        &mut self,
+        map: &Map<String, Value>,
+        pointer: &str,
+        read: fn(&Value) -> Option<T>,
+        expected: &'static str,
+    ) -> (Option<T>, Option<T>) {
+        let minimum = self.keyword_value(map, pointer, "minimum", read, expected);
+        let maximum = self.keyword_value(map, pointer, "maximum", read, expected);
+        if let (Some(min), Some(max)) = (minimum, maximum) {
+            if min > max {
+                self.error(
+                    &Parser::at(pointer, "minimum"),
+                    SchemaErrorKind::MinimumAboveMaximum,
+                );
+            }
+        }
+        (minimum, maximum)
+    }
+
+    /// `keyword`'s value read by `read`; `None` when it is absent, or (reported as taking
+    /// `expected`) when `read` refuses it.
+    fn keyword_value<T>(
         &mut self,
         map: &Map<String, Value>,
         pointer: &str,
         keyword: &'static str,
-    ) -> Option<i64> {
-        let value = map.get(keyword)?;
-        // `1.0` is a whole number too; a float is accepted when it is one that fits in i64.
-        let integer = value.as_i64().or_else(|| {
-            value
-                .as_f64()
-                .filter(|f| f.fract() == 0.0 && *f >= i64::MIN as f64 && *f < i64::MAX as f64)
-                .map(|f| f as i64)
-        });
-        if integer.is_none() {
+        read: fn(&Value) -> Option<T>,
+        expected: &'static str,
+    ) -> Option<T> {
+        let value = read(map.get(keyword)?);
+        if value.is_none() {
             self.error(
                 &Parser::at(pointer, keyword),
-                SchemaErrorKind::WrongValue {
-                    keyword,
-                    expected: "a whole number within the range of a 64-bit integer",
-                },
+                SchemaErrorKind::WrongValue { keyword, expected },
             );
         }
-        integer
+        value
     }
+}
 
-    fn number(
-        &mut self,
-        map: &Map<String, Value>,
-        pointer: &str,
-        keyword: &'static str,
-    ) -> Option<f64> {
-        let value = map.get(keyword)?;
-        let number = value.as_f64();
-        if number.is_none() {
-            self.error(
-                &Parser::at(pointer, keyword),
-                SchemaErrorKind::WrongValue {
-                    keyword,
-                    expected: "a number",
-                },
-            );
-        }
-        number
-    }
+/// What an integer's bounds must be.
+const WHOLE_NUMBER: &str = "a whole number within the range of a 64-bit integer";
+
+/// A whole number that fits in i64: `1.0` is one too.
+fn whole_number(value: &Value) -> Option<i64> {
+    value.as_i64().or_else(|| {
+        value
+            .as_f64()
+            .filter(|f| f.fract() == 0.0 && *f >= i64::MIN as f64 && *f < i64::MAX as f64)
+            .map(|f| f as i64)
+    })
 }
 
 impl Serialize for Schema {
