@@ -14,7 +14,8 @@
 //!   a caller uses it; it names its entry in `ALL` by its module's `SLOT` const, which carries
 //!   the id in its doc comment), an uninhabited `Spec` marker whose impl has only associated types, a
 //!   `Vars` struct with a small `TemplateVars` impl that hands each field to the renderer, and
-//!   for classifiers a `Label` enum with the standard derives.
+//!   for classifiers a `Label` enum with the standard derives, for structured outputs the
+//!   `Output` struct and its nested types ([`output_types`](crate::output_types)).
 //! * [`CodegenOptions::typed`] `false` leaves the typed layer out (data-only mode).
 //!
 //! * One doc-comment style (`///`) throughout, and no blanket lint allowances: a `Vars` field
@@ -26,6 +27,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use crate::naming;
+use crate::output_types;
 use crate::references::Environment;
 use crate::schema::{Prompt, PromptDef, Status, Value, VarType};
 
@@ -361,13 +363,16 @@ fn handle_doc(def: &PromptDef) -> Vec<String> {
     if !def.labels.is_empty() {
         lines.push(format!("- labels: {}", def.labels.join(", ")));
     }
+    if def.output_schema.is_some() {
+        lines.push("- output: structured (`Output`)".to_owned());
+    }
     if let Some(source_path) = &def.source_path {
         lines.push(format!("- source: `{source_path}`"));
     }
     lines
 }
 
-/// `Spec`, `Vars` and `Label`, inside the prompt's module.
+/// `Spec`, `Vars`, and `Label` or the output types, inside the prompt's module.
 fn emit_typed_items(out: &mut String, def: &PromptDef, pad: &str, rt: &str) {
     let has_vars = !def.variables.is_empty();
     let borrows = def
@@ -379,7 +384,9 @@ fn emit_typed_items(out: &mut String, def: &PromptDef, pad: &str, rt: &str) {
         (true, true) => "Vars<'a>".to_owned(),
         (true, false) => "Vars".to_owned(),
     };
-    let output_type = if def.labels.is_empty() {
+    let output_type = if def.output_schema.is_some() {
+        "Output"
+    } else if def.labels.is_empty() {
         "::std::string::String"
     } else {
         "Label"
@@ -400,6 +407,9 @@ fn emit_typed_items(out: &mut String, def: &PromptDef, pad: &str, rt: &str) {
     }
     if !def.labels.is_empty() {
         emit_labels(out, def, pad, rt);
+    }
+    if let Some(schema) = &def.output_schema {
+        output_types::emit(out, &def.id, schema, pad, rt);
     }
 }
 

@@ -45,6 +45,7 @@ pub mod lock;
 pub mod models;
 pub mod naming;
 mod output_schema;
+pub mod output_types;
 pub mod references;
 pub mod report;
 pub mod schema;

@@ -281,6 +281,7 @@ fn emit_pair() {
             cost_usd: Some(0.000555),
             provider_request_id: Some("mock-00000001"),
             label: Some("billing"),
+            ..Completed::default()
         }),
     );
 }

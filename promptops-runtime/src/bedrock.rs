@@ -13,18 +13,23 @@
 //! client.
 
 use aws_sdk_bedrockruntime::config::retry::RetryConfig;
-use aws_sdk_bedrockruntime::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_bedrockruntime::error::{
+    BuildError, DisplayErrorContext, ProvideErrorMetadata, SdkError,
+};
 use aws_sdk_bedrockruntime::operation::RequestId;
 use aws_sdk_bedrockruntime::primitives::Blob;
 use aws_sdk_bedrockruntime::types::{
     ContentBlock, ConversationRole, ConverseOutput, InferenceConfiguration, Message,
-    SystemContentBlock,
+    SpecificToolChoice, SystemContentBlock, Tool, ToolChoice, ToolConfiguration, ToolInputSchema,
+    ToolResultBlock, ToolResultContentBlock, ToolResultStatus, ToolSpecification, ToolUseBlock,
 };
 use aws_sdk_bedrockruntime::Client;
+use aws_smithy_types::{Document, Number};
 use serde_json::{json, Value};
 
 use crate::model::{
-    InferenceParams, Model, ModelError, ModelErrorKind, ModelFuture, ModelRequest, ModelResponse,
+    InferenceParams, Model, ModelAnswer, ModelError, ModelErrorKind, ModelFuture, ModelRequest,
+    ModelResponse, OutputMode, StructuredRequest, ToolUse, OUTPUT_TOOL_NAME,
 };
 
 /// The AWS SDK for Bedrock Runtime, re-exported so callers configure it with the same version.
@@ -106,30 +111,42 @@ impl BedrockModel {
     }
 
     async fn converse(&self, request: ModelRequest<'_>) -> Result<ModelResponse, ModelError> {
-        let message = Message::builder()
-            .role(ConversationRole::User)
-            .content(ContentBlock::Text(request.user.to_owned()))
-            .build()
-            .map_err(|err| ModelError::new(ModelErrorKind::Config, err.to_string()))?;
         let mut call = self
             .client
             .converse()
             .model_id(request.model_id)
-            .messages(message)
+            .set_messages(Some(converse_messages(&request).map_err(config_error)?))
             .set_inference_config(converse_inference(request.inference));
-        if let Some(system) = request.system {
-            call = call.system(SystemContentBlock::Text(system.to_owned()));
+        if let Some(system) = system_text(&request) {
+            call = call.system(SystemContentBlock::Text(system));
+        }
+        if let Some(structured) = request.structured.filter(|s| s.mode == OutputMode::Tool) {
+            call =
+                call.tool_config(output_tool(request.prompt, &structured).map_err(config_error)?);
         }
         let output = call.send().await.map_err(map_sdk_error)?;
         let provider_request_id = output.request_id().map(str::to_owned);
-        let text = match output.output() {
-            Some(ConverseOutput::Message(message)) => message
-                .content()
-                .iter()
-                .filter_map(|block| block.as_text().ok())
-                .map(String::as_str)
-                .collect::<Vec<_>>()
-                .join(""),
+        let (text, tool_use) = match output.output() {
+            Some(ConverseOutput::Message(message)) => {
+                let text = message
+                    .content()
+                    .iter()
+                    .filter_map(|block| block.as_text().ok())
+                    .map(String::as_str)
+                    .collect::<Vec<_>>()
+                    .join("");
+                let tool_use = message
+                    .content()
+                    .iter()
+                    .filter_map(|block| block.as_tool_use().ok())
+                    .find(|block| block.name() == OUTPUT_TOOL_NAME)
+                    .map(|block| ToolUse {
+                        id: block.tool_use_id().to_owned(),
+                        name: block.name().to_owned(),
+                        input: document_to_json(block.input()),
+                    });
+                (text, tool_use)
+            }
             _ => {
                 return Err(ModelError {
                     kind: ModelErrorKind::BadResponse,
@@ -142,6 +159,7 @@ impl BedrockModel {
         let usage = output.usage();
         Ok(ModelResponse {
             text,
+            tool_use,
             input_tokens: usage.and_then(|usage| u32::try_from(usage.input_tokens()).ok()),
             output_tokens: usage.and_then(|usage| u32::try_from(usage.output_tokens()).ok()),
             provider_request_id,
@@ -202,6 +220,156 @@ impl Model for BedrockModel {
     }
 }
 
+fn config_error(err: impl std::fmt::Display) -> ModelError {
+    ModelError::new(ModelErrorKind::Config, err.to_string())
+}
+
+/// The system prompt: the prompt's own, and for a structured call in text mode the schema
+/// instructions after it.
+fn system_text(request: &ModelRequest<'_>) -> Option<String> {
+    let instructions = request
+        .structured
+        .filter(|structured| structured.mode == OutputMode::Text)
+        .map(|structured| structured.text_instructions());
+    match (request.system, instructions) {
+        (Some(system), Some(instructions)) => Some(format!("{system}\n\n{instructions}")),
+        (Some(system), None) => Some(system.to_owned()),
+        (None, instructions) => instructions,
+    }
+}
+
+/// The Converse messages: the user turn, then for each repair turn the model's earlier answer
+/// (a tool call, or text) and the feedback on it (the tool's result with status `error`, or a
+/// user turn).
+fn converse_messages(request: &ModelRequest<'_>) -> Result<Vec<Message>, BuildError> {
+    let mut messages = vec![Message::builder()
+        .role(ConversationRole::User)
+        .content(ContentBlock::Text(request.user.to_owned()))
+        .build()?];
+    let earlier = request.structured.map(|s| s.earlier).unwrap_or_default();
+    for turn in earlier {
+        let (answer, feedback) = match &turn.answer {
+            ModelAnswer::ToolUse(tool_use) => (
+                ContentBlock::ToolUse(
+                    ToolUseBlock::builder()
+                        .tool_use_id(&tool_use.id)
+                        .name(&tool_use.name)
+                        .input(json_to_document(&tool_use.input))
+                        .build()?,
+                ),
+                ContentBlock::ToolResult(
+                    ToolResultBlock::builder()
+                        .tool_use_id(&tool_use.id)
+                        .content(ToolResultContentBlock::Text(repair_text(&turn.feedback)))
+                        .status(ToolResultStatus::Error)
+                        .build()?,
+                ),
+            ),
+            ModelAnswer::Text(text) => (
+                ContentBlock::Text(non_blank(text)),
+                ContentBlock::Text(repair_text(&turn.feedback)),
+            ),
+        };
+        messages.push(
+            Message::builder()
+                .role(ConversationRole::Assistant)
+                .content(answer)
+                .build()?,
+        );
+        messages.push(
+            Message::builder()
+                .role(ConversationRole::User)
+                .content(feedback)
+                .build()?,
+        );
+    }
+    Ok(messages)
+}
+
+/// What a repair turn says: the problems, and the request to answer again.
+pub fn repair_text(feedback: &str) -> String {
+    format!(
+        "That answer does not conform to the schema:\n{feedback}\nAnswer again, fixing every problem."
+    )
+}
+
+/// Bedrock refuses blank text blocks; an empty earlier answer is sent as a placeholder.
+fn non_blank(text: &str) -> String {
+    if text.trim().is_empty() {
+        "(no answer)".to_owned()
+    } else {
+        text.to_owned()
+    }
+}
+
+/// The one tool of a structured call, forced by the tool choice: its input schema is the
+/// prompt's output schema.
+fn output_tool(
+    prompt: &crate::def::PromptDef,
+    structured: &StructuredRequest<'_>,
+) -> Result<ToolConfiguration, BuildError> {
+    let description = prompt
+        .description
+        .clone()
+        .unwrap_or_else(|| format!("Records the answer of `{}`.", prompt.id));
+    let spec = ToolSpecification::builder()
+        .name(OUTPUT_TOOL_NAME)
+        .description(description)
+        .input_schema(ToolInputSchema::Json(json_to_document(
+            structured.schema_json,
+        )))
+        .build()?;
+    ToolConfiguration::builder()
+        .tools(Tool::ToolSpec(spec))
+        .tool_choice(ToolChoice::Tool(
+            SpecificToolChoice::builder()
+                .name(OUTPUT_TOOL_NAME)
+                .build()?,
+        ))
+        .build()
+}
+
+/// A `serde_json` value as the SDK's `Document`.
+pub fn json_to_document(value: &Value) -> Document {
+    match value {
+        Value::Null => Document::Null,
+        Value::Bool(flag) => Document::Bool(*flag),
+        Value::Number(number) => Document::Number(match (number.as_u64(), number.as_i64()) {
+            (Some(positive), _) => Number::PosInt(positive),
+            (None, Some(negative)) => Number::NegInt(negative),
+            _ => Number::Float(number.as_f64().unwrap_or(f64::NAN)),
+        }),
+        Value::String(text) => Document::String(text.clone()),
+        Value::Array(items) => Document::Array(items.iter().map(json_to_document).collect()),
+        Value::Object(map) => Document::Object(
+            map.iter()
+                .map(|(key, value)| (key.clone(), json_to_document(value)))
+                .collect(),
+        ),
+    }
+}
+
+/// The SDK's `Document` as a `serde_json` value (a non-finite float, which JSON cannot hold,
+/// becomes `null`).
+pub fn document_to_json(document: &Document) -> Value {
+    match document {
+        Document::Null => Value::Null,
+        Document::Bool(flag) => Value::Bool(*flag),
+        Document::Number(Number::PosInt(positive)) => Value::from(*positive),
+        Document::Number(Number::NegInt(negative)) => Value::from(*negative),
+        Document::Number(Number::Float(float)) => serde_json::Number::from_f64(*float)
+            .map(Value::Number)
+            .unwrap_or(Value::Null),
+        Document::String(text) => Value::String(text.clone()),
+        Document::Array(items) => Value::Array(items.iter().map(document_to_json).collect()),
+        Document::Object(map) => Value::Object(
+            map.iter()
+                .map(|(key, value)| (key.clone(), document_to_json(value)))
+                .collect(),
+        ),
+    }
+}
+
 /// The Converse `inferenceConfig`, or `None` when the prompt and the call set nothing (the
 /// model's defaults then apply).
 fn converse_inference(params: &InferenceParams) -> Option<InferenceConfiguration> {
@@ -221,17 +389,15 @@ fn converse_inference(params: &InferenceParams) -> Option<InferenceConfiguration
 /// The native InvokeModel request body.
 pub fn native_body(format: NativeFormat, request: &ModelRequest<'_>) -> Value {
     let params = request.inference;
+    let system = system_text(request);
     match format {
         NativeFormat::AnthropicMessages => {
             let mut body = json!({
                 "anthropic_version": "bedrock-2023-05-31",
                 "max_tokens": params.max_tokens.unwrap_or(DEFAULT_ANTHROPIC_MAX_TOKENS),
-                "messages": [{
-                    "role": "user",
-                    "content": [{"type": "text", "text": request.user}],
-                }],
+                "messages": anthropic_messages(request),
             });
-            if let Some(system) = request.system {
+            if let Some(system) = system {
                 body["system"] = json!(system);
             }
             if let Some(temperature) = params.temperature {
@@ -243,14 +409,37 @@ pub fn native_body(format: NativeFormat, request: &ModelRequest<'_>) -> Value {
             if !params.stop_sequences.is_empty() {
                 body["stop_sequences"] = json!(params.stop_sequences);
             }
+            if let Some(structured) = request.structured.filter(|s| s.mode == OutputMode::Tool) {
+                let description =
+                    request.prompt.description.clone().unwrap_or_else(|| {
+                        format!("Records the answer of `{}`.", request.prompt.id)
+                    });
+                body["tools"] = json!([{
+                    "name": OUTPUT_TOOL_NAME,
+                    "description": description,
+                    "input_schema": structured.schema_json,
+                }]);
+                body["tool_choice"] = json!({"type": "tool", "name": OUTPUT_TOOL_NAME});
+            }
             body
         }
         NativeFormat::TitanText => {
-            // Titan text has no system field: the instructions precede the user turn.
-            let input_text = match request.system {
+            // Titan text has no system field and no conversation: the instructions precede the
+            // user turn, and a repair turn's earlier answers and feedback follow it.
+            let mut input_text = match system {
                 Some(system) => format!("{system}\n\n{}", request.user),
                 None => request.user.to_owned(),
             };
+            for turn in request.structured.map(|s| s.earlier).unwrap_or_default() {
+                let answer = match &turn.answer {
+                    ModelAnswer::Text(text) => text.clone(),
+                    ModelAnswer::ToolUse(tool_use) => tool_use.input.to_string(),
+                };
+                input_text.push_str(&format!(
+                    "\n\nYour answer: {answer}\n\n{}",
+                    repair_text(&turn.feedback)
+                ));
+            }
             let mut config = serde_json::Map::new();
             if let Some(max) = params.max_tokens {
                 config.insert("maxTokenCount".into(), json!(max));
@@ -267,6 +456,35 @@ pub fn native_body(format: NativeFormat, request: &ModelRequest<'_>) -> Value {
             json!({"inputText": input_text, "textGenerationConfig": config})
         }
     }
+}
+
+/// Anthropic Messages: the user turn, then each repair turn's earlier answer (a `tool_use`
+/// block, or text) and the feedback on it (a `tool_result` with `is_error`, or text).
+fn anthropic_messages(request: &ModelRequest<'_>) -> Value {
+    let mut messages = vec![json!({
+        "role": "user",
+        "content": [{"type": "text", "text": request.user}],
+    })];
+    for turn in request.structured.map(|s| s.earlier).unwrap_or_default() {
+        let (answer, feedback) = match &turn.answer {
+            ModelAnswer::ToolUse(tool_use) => (
+                json!({"type": "tool_use", "id": tool_use.id, "name": tool_use.name, "input": tool_use.input}),
+                json!({
+                    "type": "tool_result",
+                    "tool_use_id": tool_use.id,
+                    "content": repair_text(&turn.feedback),
+                    "is_error": true,
+                }),
+            ),
+            ModelAnswer::Text(text) => (
+                json!({"type": "text", "text": non_blank(text)}),
+                json!({"type": "text", "text": repair_text(&turn.feedback)}),
+            ),
+        };
+        messages.push(json!({"role": "assistant", "content": [answer]}));
+        messages.push(json!({"role": "user", "content": [feedback]}));
+    }
+    Value::Array(messages)
 }
 
 fn token_count(value: &Value) -> Option<u32> {
@@ -288,8 +506,19 @@ pub fn parse_native(format: NativeFormat, body: &[u8]) -> Result<ModelResponse, 
                 .filter_map(|block| block["text"].as_str())
                 .collect::<Vec<_>>()
                 .join("");
+            let tool_use = blocks
+                .iter()
+                .filter(|block| block["type"] == "tool_use" && block["name"] == OUTPUT_TOOL_NAME)
+                .find_map(|block| {
+                    Some(ToolUse {
+                        id: block["id"].as_str()?.to_owned(),
+                        name: OUTPUT_TOOL_NAME.to_owned(),
+                        input: block.get("input")?.clone(),
+                    })
+                });
             Ok(ModelResponse {
                 text,
+                tool_use,
                 input_tokens: token_count(&value["usage"]["input_tokens"]),
                 output_tokens: token_count(&value["usage"]["output_tokens"]),
                 provider_request_id: None,
@@ -304,6 +533,7 @@ pub fn parse_native(format: NativeFormat, body: &[u8]) -> Result<ModelResponse, 
                 .ok_or("Titan result has no `outputText`")?;
             Ok(ModelResponse {
                 text: text.to_owned(),
+                tool_use: None,
                 input_tokens: token_count(&value["inputTextTokenCount"]),
                 output_tokens: token_count(&result["tokenCount"]),
                 provider_request_id: None,

@@ -131,6 +131,35 @@ impl ModelConfig {
     }
 }
 
+/// Variable that sets the repair turns of structured calls ([`Runtime::with_repair_turns`](crate::Runtime::with_repair_turns)).
+pub const REPAIR_TURNS_ENV: &str = "PROMPTOPS_REPAIR_TURNS";
+
+/// The most repair turns a structured call may make, whatever is asked: each is one more model
+/// call, and an answer still wrong after three is not going to be right after thirty.
+pub const MAX_REPAIR_TURNS: u32 = 3;
+
+/// [`REPAIR_TURNS_ENV`] read through `lookup`: `None` when unset or empty, an error when it is
+/// not a whole number from 0 to [`MAX_REPAIR_TURNS`].
+pub fn repair_turns_from_lookup(
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<Option<u32>, ConfigError> {
+    let Some(value) = lookup(REPAIR_TURNS_ENV) else {
+        return Ok(None);
+    };
+    let trimmed = value.trim();
+    if trimmed.is_empty() {
+        return Ok(None);
+    }
+    match trimmed.parse::<u32>() {
+        Ok(turns) if turns <= MAX_REPAIR_TURNS => Ok(Some(turns)),
+        _ => Err(ConfigError {
+            variable: REPAIR_TURNS_ENV,
+            value,
+            problem: format!("is not a whole number from 0 to {MAX_REPAIR_TURNS}"),
+        }),
+    }
+}
+
 /// The runtime name for events: `PROMPTOPS_RUNTIME`, else `lambda` inside AWS Lambda, else
 /// `local`.
 pub fn runtime_name_from_env() -> String {
@@ -148,6 +177,23 @@ pub fn runtime_name_from_env() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn repair_turns_are_a_small_whole_number() {
+        let from = |value: &str| {
+            let value = value.to_owned();
+            repair_turns_from_lookup(move |name| (name == REPAIR_TURNS_ENV).then(|| value.clone()))
+        };
+        assert_eq!(repair_turns_from_lookup(|_| None), Ok(None));
+        assert_eq!(from(" "), Ok(None));
+        assert_eq!(from("0"), Ok(Some(0)));
+        assert_eq!(from(" 2 "), Ok(Some(2)));
+        for bad in ["4", "-1", "one", "1.5", "99999999999"] {
+            let err = from(bad).unwrap_err();
+            assert_eq!(err.variable, REPAIR_TURNS_ENV);
+            assert!(err.to_string().contains("from 0 to 3"), "{err}");
+        }
+    }
 
     fn lookup<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
         move |name| {

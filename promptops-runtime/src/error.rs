@@ -2,6 +2,7 @@
 
 use crate::model::{ModelError, ModelErrorKind};
 use crate::render::RenderError;
+use crate::structured::InvalidOutput;
 
 /// Why a prompt call failed. Every variant after rendering carries the number of attempts made.
 ///
@@ -72,6 +73,19 @@ pub enum InvokeError {
         /// What was wrong.
         message: String,
     },
+    /// A structured answer still did not fill the prompt's output schema after the repair
+    /// turns: `output` holds the last raw answer and every violation (JSON pointer + message).
+    #[error("{prompt_id}: {output} (after {repair_turns} repair turn(s))")]
+    OutputInvalid {
+        /// The prompt's id.
+        prompt_id: String,
+        /// Model attempts made, over every turn.
+        attempts: u32,
+        /// Repair turns made (the answer was sent back this many times).
+        repair_turns: u32,
+        /// The last answer and what is wrong with it.
+        output: InvalidOutput,
+    },
     /// The runtime or model is misconfigured (no region, unsupported body format, ...).
     #[error("{prompt_id}: configuration error: {message}")]
     Config {
@@ -84,7 +98,7 @@ pub enum InvokeError {
 
 impl InvokeError {
     /// A stable short name for events and metrics: `render`, `throttled`, `timed_out`,
-    /// `rejected`, `unavailable`, `bad_output`, `config`.
+    /// `rejected`, `unavailable`, `bad_output`, `output_invalid`, `config`.
     pub fn kind(&self) -> &'static str {
         match self {
             InvokeError::Render(_) => "render",
@@ -93,6 +107,7 @@ impl InvokeError {
             InvokeError::Rejected { .. } => "rejected",
             InvokeError::Unavailable { .. } => "unavailable",
             InvokeError::BadOutput { .. } => "bad_output",
+            InvokeError::OutputInvalid { .. } => "output_invalid",
             InvokeError::Config { .. } => "config",
         }
     }
@@ -105,7 +120,8 @@ impl InvokeError {
             | InvokeError::TimedOut { attempts, .. }
             | InvokeError::Rejected { attempts, .. }
             | InvokeError::Unavailable { attempts, .. }
-            | InvokeError::BadOutput { attempts, .. } => *attempts,
+            | InvokeError::BadOutput { attempts, .. }
+            | InvokeError::OutputInvalid { attempts, .. } => *attempts,
         }
     }
 

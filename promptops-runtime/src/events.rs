@@ -7,7 +7,11 @@
 //! `attempts`, `input_tokens`, `output_tokens`, `cost_usd`, `provider_request_id` and, for
 //! classifiers, `label`. `prompt_failed` adds `latency_ms`, `attempts`, `error` (the kind, see
 //! [`InvokeError::kind`](crate::InvokeError::kind)), `error_code` and `error_message`
-//! (redacted). No event ever contains variable values or rendered text.
+//! (redacted). For a prompt with an output schema both also carry `output_valid` (whether the
+//! answer filled the schema), `repair_turns` (how many times the answer was sent back), and
+//! `prompt_failed` the `violations` of the last answer, a JSON array of `{pointer, message}` as
+//! a string, redacted like the message. No event ever contains variable values or rendered
+//! text.
 //!
 //! [`init_json_logging`] gives a binary one JSON object per line on stdout in one call.
 
@@ -78,6 +82,10 @@ pub struct Completed<'a> {
     pub provider_request_id: Option<&'a str>,
     /// The parsed label, for classifiers.
     pub label: Option<&'a str>,
+    /// For a structured prompt: the answer filled the schema (always `Some(true)` here).
+    pub output_valid: Option<bool>,
+    /// For a structured prompt: how many repair turns the answer took.
+    pub repair_turns: Option<u32>,
 }
 
 /// What a failed call reports.
@@ -93,6 +101,13 @@ pub struct Failed<'a> {
     pub error_code: Option<&'a str>,
     /// The error message, already redacted.
     pub error_message: &'a str,
+    /// For a structured prompt: whether the last answer filled the schema (`None` when no
+    /// answer came).
+    pub output_valid: Option<bool>,
+    /// For a structured prompt: the repair turns made before the call failed.
+    pub repair_turns: Option<u32>,
+    /// For an answer that broke the schema: its violations as a JSON array, already redacted.
+    pub violations: Option<&'a str>,
 }
 
 /// One event at `$level` with the identity fields every event carries, then `$extra` fields:
@@ -134,6 +149,8 @@ pub fn emit_completed(id: &CallIdentity<'_>, done: &Completed<'_>) {
         cost_usd = done.cost_usd,
         provider_request_id = done.provider_request_id,
         label = done.label,
+        output_valid = done.output_valid,
+        repair_turns = done.repair_turns,
     );
 }
 
@@ -148,6 +165,9 @@ pub fn emit_failed(id: &CallIdentity<'_>, failed: &Failed<'_>) {
         error = failed.error,
         error_code = failed.error_code,
         error_message = failed.error_message,
+        output_valid = failed.output_valid,
+        repair_turns = failed.repair_turns,
+        violations = failed.violations,
     );
 }
 

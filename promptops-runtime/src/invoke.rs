@@ -3,18 +3,27 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::config::{runtime_name_from_env, ConfigError, ModelConfig};
+use crate::config::{
+    repair_turns_from_lookup, runtime_name_from_env, ConfigError, ModelConfig, MAX_REPAIR_TURNS,
+};
 use crate::def::{DefRef, PromptDef};
 use crate::error::InvokeError;
 use crate::events::{self, CallIdentity, Completed, Failed};
 use crate::local::LocalModel;
 use crate::model::{
-    InferenceOverride, InferenceParams, Model, ModelError, ModelErrorKind, ModelRequest,
+    InferenceOverride, InferenceParams, Model, ModelAnswer, ModelError, ModelErrorKind,
+    ModelRequest, ModelResponse, RepairTurn, StructuredRequest,
 };
 use crate::render::{render_resolution, Rendered};
 use crate::resolve::{Resolution, Resolver, Source};
 use crate::retry::RetryPolicy;
-use crate::spec::{Prompt, PromptOutput, PromptSpec, UnexpectedOutput};
+use crate::spec::{Answer, OutputError, Prompt, PromptOutput, PromptSpec};
+use crate::structured::{self, InvalidOutput, Schema};
+
+/// Repair turns a structured call makes when neither the call nor the runtime says otherwise:
+/// one, which fixes most slips (a value out of range, a missing field) at the cost of one more
+/// model call only when the first answer was wrong.
+pub const DEFAULT_REPAIR_TURNS: u32 = 1;
 
 /// Per-call settings.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -27,6 +36,9 @@ pub struct CallOptions {
     pub model_id: Option<String>,
     /// Replaces the runtime's retry policy for this call.
     pub retry: Option<RetryPolicy>,
+    /// Replaces the runtime's repair turns for this call (structured outputs; `Some(0)`
+    /// turns repair off).
+    pub repair_turns: Option<u32>,
 }
 
 impl CallOptions {
@@ -44,7 +56,7 @@ impl CallOptions {
 pub struct Completion<T> {
     /// The parsed output: a label enum for classifiers, the text otherwise.
     pub output: T,
-    /// The model's text, untouched.
+    /// The model's text, untouched; for an answer given as a tool call, its input as JSON.
     pub text: String,
     /// The prompt that was called: the compiled one, or the registry version that honoured
     /// its contract.
@@ -59,13 +71,16 @@ pub struct Completion<T> {
     pub request_id: String,
     /// The service's request id, if any.
     pub provider_request_id: Option<String>,
-    /// Attempts made (1 when the first one succeeded).
+    /// Model attempts made over every turn (1 when the first one succeeded).
     pub attempts: u32,
+    /// For a structured prompt: how many times the answer was sent back before it filled the
+    /// schema (0 when the first answer did).
+    pub repair_turns: u32,
     /// Wall time of the whole call.
     pub latency: Duration,
-    /// Input tokens, when reported.
+    /// Input tokens over every turn, when reported.
     pub input_tokens: Option<u32>,
-    /// Output tokens, when reported.
+    /// Output tokens over every turn, when reported.
     pub output_tokens: Option<u32>,
     /// Cost in USD: tokens × the model's price, else the prompt's `cost_per_call_usd`.
     pub cost_usd: Option<f64>,
@@ -79,6 +94,7 @@ pub struct Completion<T> {
 pub struct Runtime {
     model: Arc<dyn Model>,
     retry: RetryPolicy,
+    repair_turns: u32,
     name: String,
     resolver: Option<Resolver>,
 }
@@ -90,6 +106,7 @@ impl Runtime {
         Runtime {
             model,
             retry: RetryPolicy::default(),
+            repair_turns: DEFAULT_REPAIR_TURNS,
             name: runtime_name_from_env(),
             resolver: None,
         }
@@ -106,7 +123,10 @@ impl Runtime {
     /// the registry with no code change when it is configured.
     pub async fn from_env() -> Result<Self, ConfigError> {
         let model = ModelConfig::from_env()?.build().await;
-        let runtime = Self::new(model).with_retry(RetryPolicy::from_env());
+        let mut runtime = Self::new(model).with_retry(RetryPolicy::from_env());
+        if let Some(turns) = repair_turns_from_lookup(|name| std::env::var(name).ok())? {
+            runtime = runtime.with_repair_turns(turns);
+        }
         Ok(match Resolver::from_env()? {
             Some(resolver) => runtime.with_resolver(resolver),
             None => runtime,
@@ -137,6 +157,20 @@ impl Runtime {
     pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
         self.retry = retry;
         self
+    }
+
+    /// Sets how many times a structured answer that does not fill its schema is sent back
+    /// before the call fails (default [`DEFAULT_REPAIR_TURNS`], at most
+    /// [`MAX_REPAIR_TURNS`]; 0 turns repair off). [`from_env`](Self::from_env) reads
+    /// `PROMPTOPS_REPAIR_TURNS`.
+    pub fn with_repair_turns(mut self, turns: u32) -> Self {
+        self.repair_turns = turns;
+        self
+    }
+
+    /// The repair turns allowed a structured call.
+    pub fn repair_turns(&self) -> u32 {
+        self.repair_turns
     }
 
     /// Replaces the runtime name reported in events.
@@ -187,17 +221,26 @@ impl Runtime {
         rendered: &Rendered,
         options: &CallOptions,
     ) -> Result<Completion<String>, InvokeError> {
-        self.complete(rendered, options, |text| Ok(text.to_owned()))
-            .await
+        self.complete(rendered, options, String::from_answer).await
     }
 
-    /// Calls the model with a rendered prompt, retrying as the policy allows, and parses the
-    /// text with `parse`. Emits `prompt_invoked`, then `prompt_completed` or `prompt_failed`.
+    /// Calls the model with a rendered prompt, retrying as the policy allows, and reads the
+    /// answer with `parse` ([`PromptOutput::from_answer`] for a typed handle). Emits
+    /// `prompt_invoked`, then `prompt_completed` or `prompt_failed`.
+    ///
+    /// For a prompt with an output schema the answer is structured: a forced tool call where
+    /// the model supports one ([`Model::output_mode`]), else JSON in the text. It is checked
+    /// against the schema before `parse` sees it ([`Answer::Checked`]). An answer that fails
+    /// is sent back with its violations, as the tool result or as a user turn, and the model
+    /// is asked again, up to the repair turns allowed ([`CallOptions::repair_turns`], else
+    /// the runtime's, default [`DEFAULT_REPAIR_TURNS`]); then the call fails with
+    /// [`InvokeError::OutputInvalid`]. Throttling and timeouts are retried inside each turn by
+    /// the retry policy, apart from repair turns, all within the one total timeout.
     pub async fn complete<T>(
         &self,
         rendered: &Rendered,
         options: &CallOptions,
-        parse: impl FnOnce(&str) -> Result<T, UnexpectedOutput>,
+        parse: impl Fn(Answer<'_>) -> Result<T, OutputError>,
     ) -> Result<Completion<T>, InvokeError> {
         let prompt: &PromptDef = &rendered.prompt;
         let request_id = request_id(options);
@@ -214,72 +257,141 @@ impl Runtime {
 
         let policy = options.retry.unwrap_or(self.retry);
         let inference = InferenceParams::resolve(&prompt.inference, &options.inference);
-        let request = ModelRequest {
-            prompt,
-            model_id,
-            system: rendered.system.as_deref(),
-            user: &rendered.user,
-            inference: &inference,
-        };
+        let schema_json = prompt.output_schema.as_ref().map(Schema::to_json);
+        let mode = self.model.output_mode(model_id);
+        let repair_limit = options
+            .repair_turns
+            .unwrap_or(self.repair_turns)
+            .min(MAX_REPAIR_TURNS);
+        let structured = prompt.output_schema.is_some();
+        let mut earlier: Vec<RepairTurn> = Vec::new();
+        let mut attempts = 0u32;
+        let mut usage = Usage::default();
 
         let start = Instant::now();
-        let outcome = self.attempt_loop(request, &policy, start).await;
-        let latency = start.elapsed();
-        let latency_ms = u64::try_from(latency.as_millis()).unwrap_or(u64::MAX);
-
-        let (response, attempts) = match outcome {
-            Ok(done) => done,
-            Err((err, attempts)) => {
-                let code = err.code.clone();
-                let mut error =
-                    InvokeError::from_model(prompt.id.clone(), attempts, latency_ms, err);
-                redact_error(&mut error, rendered);
-                events::emit_failed(
-                    &identity,
-                    &Failed {
-                        latency_ms,
-                        attempts: error.attempts(),
-                        error: error.kind(),
-                        error_code: code.as_deref(),
-                        error_message: &error.to_string(),
+        let (output, response) = loop {
+            let request = ModelRequest {
+                prompt,
+                model_id,
+                system: rendered.system.as_deref(),
+                user: &rendered.user,
+                inference: &inference,
+                structured: prompt.output_schema.as_ref().zip(schema_json.as_ref()).map(
+                    |(schema, schema_json)| StructuredRequest {
+                        schema,
+                        schema_json,
+                        mode,
+                        earlier: &earlier,
                     },
-                );
-                return Err(error);
-            }
-        };
-
-        let output = match parse(&response.text) {
-            Ok(output) => output,
-            Err(unexpected) => {
-                let raw = rendered.redact(&unexpected.raw);
-                let error = InvokeError::BadOutput {
-                    prompt_id: prompt.id.clone(),
-                    attempts,
-                    message: format!(
-                        "model output {raw:?} is not one of the labels [{}]",
-                        unexpected.expected.join(", ")
-                    ),
-                    raw,
-                    expected: unexpected.expected,
-                };
-                events::emit_failed(
-                    &identity,
-                    &Failed {
-                        latency_ms,
+                ),
+            };
+            let outcome = self.attempt_loop(request, &policy, start).await;
+            let latency_ms = millis(start.elapsed());
+            let turns = u32::try_from(earlier.len()).unwrap_or(u32::MAX);
+            let response = match outcome {
+                Ok((response, made)) => {
+                    attempts += made;
+                    usage.add(&response);
+                    response
+                }
+                Err((err, made)) => {
+                    attempts += made;
+                    let code = err.code.clone();
+                    let mut error =
+                        InvokeError::from_model(prompt.id.clone(), attempts, latency_ms, err);
+                    redact_error(&mut error, rendered);
+                    events::emit_failed(
+                        &identity,
+                        &Failed {
+                            latency_ms,
+                            attempts,
+                            error: error.kind(),
+                            error_code: code.as_deref(),
+                            error_message: &error.to_string(),
+                            output_valid: None,
+                            repair_turns: structured.then_some(turns),
+                            violations: None,
+                        },
+                    );
+                    return Err(error);
+                }
+            };
+            let problem = match read_answer(prompt, &response, &parse) {
+                Ok(output) => break (output, response),
+                Err(problem) => problem,
+            };
+            let error = match problem {
+                OutputError::Invalid(invalid) if earlier.len() < repair_limit as usize => {
+                    tracing::debug!(
+                        target: events::TARGET,
+                        prompt_id = prompt.id.as_str(),
+                        repair_turn = turns + 1,
+                        violations = invalid.total_violations,
+                        "answer does not fill the output schema; asking again",
+                    );
+                    earlier.push(RepairTurn {
+                        answer: match response.tool_use {
+                            Some(tool_use) => ModelAnswer::ToolUse(tool_use),
+                            None => ModelAnswer::Text(response.text),
+                        },
+                        feedback: invalid.feedback(),
+                    });
+                    continue;
+                }
+                OutputError::Invalid(mut invalid) => {
+                    invalid.raw = rendered.redact(&invalid.raw);
+                    for violation in &mut invalid.violations {
+                        violation.message = rendered.redact(&violation.message);
+                    }
+                    InvokeError::OutputInvalid {
+                        prompt_id: prompt.id.clone(),
                         attempts,
-                        error: error.kind(),
-                        error_code: None,
-                        error_message: &error.to_string(),
-                    },
-                );
-                return Err(error);
-            }
+                        repair_turns: turns,
+                        output: invalid,
+                    }
+                }
+                OutputError::Unexpected(unexpected) => {
+                    let raw = rendered.redact(&unexpected.raw);
+                    InvokeError::BadOutput {
+                        prompt_id: prompt.id.clone(),
+                        attempts,
+                        message: format!(
+                            "model output {raw:?} is not one of the labels [{}]",
+                            unexpected.expected.join(", ")
+                        ),
+                        raw,
+                        expected: unexpected.expected,
+                    }
+                }
+            };
+            let violations = match &error {
+                InvokeError::OutputInvalid { output, .. } => {
+                    serde_json::to_string(&output.violations).ok()
+                }
+                _ => None,
+            };
+            events::emit_failed(
+                &identity,
+                &Failed {
+                    latency_ms,
+                    attempts,
+                    error: error.kind(),
+                    error_code: None,
+                    error_message: &error.to_string(),
+                    output_valid: structured.then_some(false),
+                    repair_turns: structured.then_some(turns),
+                    violations: violations.as_deref(),
+                },
+            );
+            return Err(error);
         };
+        let latency = start.elapsed();
+        let repair_turns = u32::try_from(earlier.len()).unwrap_or(u32::MAX);
 
         let cost_usd = match (
             self.model.price(model_id),
-            response.input_tokens,
-            response.output_tokens,
+            usage.input_tokens,
+            usage.output_tokens,
         ) {
             (Some(price), Some(input), Some(output)) => Some(price.cost(input, output)),
             _ => prompt.metrics.cost_per_call_usd,
@@ -292,18 +404,24 @@ impl Runtime {
         events::emit_completed(
             &identity,
             &Completed {
-                latency_ms,
+                latency_ms: millis(latency),
                 attempts,
-                input_tokens: response.input_tokens,
-                output_tokens: response.output_tokens,
+                input_tokens: usage.input_tokens,
+                output_tokens: usage.output_tokens,
                 cost_usd,
                 provider_request_id: response.provider_request_id.as_deref(),
                 label,
+                output_valid: structured.then_some(true),
+                repair_turns: structured.then_some(repair_turns),
             },
         );
+        let text = match response.tool_use {
+            Some(tool_use) if response.text.is_empty() => tool_use.input.to_string(),
+            _ => response.text,
+        };
         Ok(Completion {
             output,
-            text: response.text,
+            text,
             prompt: rendered.prompt.clone(),
             source: rendered.source,
             model_id: model_id.to_owned(),
@@ -311,9 +429,10 @@ impl Runtime {
             request_id,
             provider_request_id: response.provider_request_id,
             attempts,
+            repair_turns,
             latency,
-            input_tokens: response.input_tokens,
-            output_tokens: response.output_tokens,
+            input_tokens: usage.input_tokens,
+            output_tokens: usage.output_tokens,
             cost_usd,
         })
     }
@@ -419,9 +538,61 @@ impl Runtime {
                 error: "render",
                 error_code: None,
                 error_message: message,
+                ..Failed::default()
             },
         );
     }
+}
+
+/// Token counts summed over the turns of a call; unknown as soon as one turn did not report.
+#[derive(Debug, Default)]
+struct Usage {
+    input_tokens: Option<u32>,
+    output_tokens: Option<u32>,
+    turns: u32,
+}
+
+impl Usage {
+    fn add(&mut self, response: &ModelResponse) {
+        let sum = |total: Option<u32>, more: Option<u32>, first: bool| match (total, more) {
+            (_, None) => None,
+            (None, Some(more)) if first => Some(more),
+            (None, Some(_)) => None,
+            (Some(total), Some(more)) => Some(total.saturating_add(more)),
+        };
+        let first = self.turns == 0;
+        self.input_tokens = sum(self.input_tokens, response.input_tokens, first);
+        self.output_tokens = sum(self.output_tokens, response.output_tokens, first);
+        self.turns += 1;
+    }
+}
+
+/// Reads a model's response into the prompt's output: the text for labels and free text; for
+/// a prompt with an output schema, the tool call's input (else the first JSON object in the
+/// text), checked against the schema first.
+fn read_answer<T>(
+    prompt: &PromptDef,
+    response: &ModelResponse,
+    parse: &impl Fn(Answer<'_>) -> Result<T, OutputError>,
+) -> Result<T, OutputError> {
+    let Some(schema) = &prompt.output_schema else {
+        return parse(Answer::Text(&response.text));
+    };
+    let parsed;
+    let value = match &response.tool_use {
+        Some(tool_use) => &tool_use.input,
+        None => {
+            parsed = structured::json_in_text(&response.text)
+                .ok_or_else(|| InvalidOutput::not_json(response.text.as_str()))?;
+            &parsed
+        }
+    };
+    structured::check(schema, value)?;
+    parse(Answer::Checked(value))
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
 fn request_id(options: &CallOptions) -> String {
@@ -446,6 +617,8 @@ fn redact_error(error: &mut InvokeError, rendered: &Rendered) {
             *message = rendered.redact(message);
             *raw = rendered.redact(raw);
         }
+        // Redacted where it is built, in `complete`.
+        InvokeError::OutputInvalid { .. } => {}
     }
 }
 
@@ -505,7 +678,7 @@ impl<S: PromptSpec> Prompt<S> {
         options: &CallOptions,
     ) -> Result<Completion<S::Output>, InvokeError> {
         runtime
-            .complete(rendered, options, S::Output::from_completion)
+            .complete(rendered, options, S::Output::from_answer)
             .await
     }
 }

@@ -1,10 +1,19 @@
-//! A deterministic, offline model: keyword rules for label prompts, a readable echo otherwise.
+//! A deterministic, offline model: keyword rules for label prompts, a schema-valid JSON answer
+//! for prompts with an output schema, a readable echo otherwise.
 //!
 //! It is what the runtime uses when no AWS setting is present, so jobs, examples and the eval
 //! gate run anywhere. Same input, same output, every time.
+//!
+//! For tests of the repair path it can be told to answer badly ([`OutputFlaw`]): invalid JSON,
+//! or JSON that breaks a constraint, on the first turns of every structured call.
 
-use crate::model::{Model, ModelFuture, ModelRequest, ModelResponse};
+use serde_json::{Map, Value};
+
+use crate::model::{
+    Model, ModelFuture, ModelRequest, ModelResponse, OutputMode, ToolUse, OUTPUT_TOOL_NAME,
+};
 use crate::pricing::Price;
+use crate::structured::{Kind, Schema};
 
 /// Keyword rules: label → phrases that suggest it. Checked in this order; a label only counts
 /// when the prompt declares it (case-insensitively).
@@ -121,14 +130,72 @@ const FALLBACK_LABELS: &[&str] = &["other", "neutral"];
 /// Characters of the user turn quoted by the echo.
 const ECHO_CHARS: usize = 280;
 
+/// A deliberate mistake in the local model's structured answers, for tests of the repair path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputFlaw {
+    /// Text that holds no JSON object (and, where a tool is offered, no tool call).
+    InvalidJson,
+    /// A JSON object that breaks a constraint: the first bounded number out of its range, else
+    /// the first property left out.
+    Violation,
+}
+
 /// The offline model.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct LocalModel;
+pub struct LocalModel {
+    flaw: Option<(OutputFlaw, u32)>,
+}
 
 impl LocalModel {
     /// Creates the model.
     pub fn new() -> Self {
-        LocalModel
+        LocalModel::default()
+    }
+
+    /// Answers structured calls with `flaw` on their first `turns` turns (the first answer and
+    /// `turns - 1` repair turns), correctly afterwards: `turns: 1` is repaired by one repair
+    /// turn, `u32::MAX` never.
+    pub fn with_flawed_output(mut self, flaw: OutputFlaw, turns: u32) -> Self {
+        self.flaw = Some((flaw, turns));
+        self
+    }
+
+    /// A schema-valid answer for `schema`, derived from `input` (the same input always gives
+    /// the same answer): enum values chosen by the keyword rules, strings from the input's
+    /// first sentence, numbers and booleans from a hash of the input.
+    pub fn structured_answer(schema: &Schema, input: &str) -> Value {
+        sample(schema, input, "", fnv1a(input))
+    }
+
+    fn structured_response(&self, request: &ModelRequest<'_>) -> Option<(String, Option<ToolUse>)> {
+        let structured = request.structured?;
+        let turn = u32::try_from(structured.earlier.len()).unwrap_or(u32::MAX);
+        let flaw = self
+            .flaw
+            .filter(|(_, turns)| turn < *turns)
+            .map(|(flaw, _)| flaw);
+        let mut answer = Self::structured_answer(structured.schema, request.user);
+        match flaw {
+            Some(OutputFlaw::InvalidJson) => {
+                return Some((
+                    "I am not sure; the answer might be {\"incomplete\": ".to_owned(),
+                    None,
+                ))
+            }
+            Some(OutputFlaw::Violation) => break_a_constraint(structured.schema, &mut answer),
+            None => {}
+        }
+        Some(match structured.mode {
+            OutputMode::Tool => (
+                String::new(),
+                Some(ToolUse {
+                    id: format!("local-{turn}"),
+                    name: OUTPUT_TOOL_NAME.to_owned(),
+                    input: answer,
+                }),
+            ),
+            OutputMode::Text => (answer.to_string(), None),
+        })
     }
 
     /// The label the keyword rules pick for `text` among `labels` (as written in `labels`).
@@ -283,6 +350,120 @@ fn inflects(word: &str, rule: &str) -> bool {
     }
 }
 
+/// FNV-1a: a small, stable hash (the same on every platform and Rust version, unlike std's), so
+/// the local model's numbers and booleans depend on the input only.
+fn fnv1a(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// A value for `schema` derived from `input`; `name` is the property it fills (for hints such as
+/// an order id), `seed` varies it between properties and elements.
+fn sample(schema: &Schema, input: &str, name: &str, seed: u64) -> Value {
+    match &schema.kind {
+        Kind::Object(properties) => {
+            let mut map = Map::new();
+            for (index, property) in properties.iter().enumerate() {
+                let seed = seed.rotate_left(7) ^ fnv1a(&property.name) ^ index as u64;
+                map.insert(
+                    property.name.clone(),
+                    sample(&property.schema, input, &property.name, seed),
+                );
+            }
+            Value::Object(map)
+        }
+        Kind::String { values, .. } if !values.is_empty() => {
+            let labels: Vec<&str> = values.iter().map(String::as_str).collect();
+            let chosen = LocalModel::classify(input, &labels).unwrap_or(labels[0]);
+            Value::String(chosen.to_owned())
+        }
+        Kind::String { max_length, .. } => {
+            if schema.nullable && (name.ends_with("_id") || name == "id") {
+                // An identifier is a token with a digit in it, or none at all.
+                return input
+                    .split(|c: char| c.is_whitespace() || matches!(c, ',' | '.' | '!' | '?'))
+                    .map(|token| token.trim_start_matches('#'))
+                    .find(|token| token.chars().any(|c| c.is_ascii_digit()))
+                    .map_or(Value::Null, |token| Value::String(token.to_owned()));
+            }
+            let sentence = input
+                .split_inclusive(['.', '!', '?', '\n'])
+                .map(str::trim)
+                .find(|sentence| !sentence.is_empty())
+                .unwrap_or("(empty input)");
+            let limit = max_length.map_or(ECHO_CHARS, |max| {
+                usize::try_from(max).unwrap_or(usize::MAX).min(ECHO_CHARS)
+            });
+            Value::String(sentence.chars().take(limit).collect())
+        }
+        Kind::Integer { minimum, maximum } => {
+            let low = minimum.unwrap_or(0);
+            let high = maximum.unwrap_or(low.saturating_add(9)).max(low);
+            let span = u64::try_from(i128::from(high) - i128::from(low) + 1).unwrap_or(u64::MAX);
+            let offset = i64::try_from(seed % span.max(1)).unwrap_or(0);
+            Value::from(low.saturating_add(offset))
+        }
+        Kind::Number { minimum, maximum } => {
+            let low = minimum.unwrap_or(0.0);
+            let high = maximum.unwrap_or(low + 1.0).max(low);
+            let fraction = (seed % 101) as f64 / 100.0;
+            let value = low + (high - low) * fraction;
+            serde_json::Number::from_f64(value).map_or(Value::Null, Value::Number)
+        }
+        Kind::Boolean => Value::Bool(seed.is_multiple_of(2)),
+        Kind::Array { items, max_items } => {
+            let count = max_items.map_or(2, |max| max.min(2));
+            let mut elements: Vec<Value> = Vec::new();
+            for index in 0..count {
+                let element = sample(items, input, name, seed.rotate_left(13) ^ index);
+                if !elements.contains(&element) {
+                    elements.push(element);
+                }
+            }
+            Value::Array(elements)
+        }
+    }
+}
+
+/// Makes a valid answer invalid: the first bounded integer or number goes one past its
+/// maximum (or below its minimum), else the first property is left out.
+fn break_a_constraint(schema: &Schema, answer: &mut Value) {
+    fn push_out_of_range(schema: &Schema, value: &mut Value) -> bool {
+        match (&schema.kind, value) {
+            (Kind::Object(properties), Value::Object(map)) => properties.iter().any(|property| {
+                map.get_mut(&property.name)
+                    .is_some_and(|field| push_out_of_range(&property.schema, field))
+            }),
+            (Kind::Integer { minimum, maximum }, value) => {
+                match (maximum, minimum) {
+                    (Some(max), _) => *value = Value::from(max.saturating_add(1)),
+                    (None, Some(min)) => *value = Value::from(min.saturating_sub(1)),
+                    (None, None) => return false,
+                }
+                true
+            }
+            (Kind::Number { minimum, maximum }, value) => {
+                let out = match (maximum, minimum) {
+                    (Some(max), _) => max + 1.0,
+                    (None, Some(min)) => min - 1.0,
+                    (None, None) => return false,
+                };
+                *value = serde_json::Number::from_f64(out).map_or(Value::Null, Value::Number);
+                true
+            }
+            _ => false,
+        }
+    }
+    if !push_out_of_range(schema, answer) {
+        if let (Kind::Object(properties), Value::Object(map)) = (&schema.kind, answer) {
+            if let Some(first) = properties.first() {
+                map.remove(&first.name);
+            }
+        }
+    }
+}
+
 fn count_tokens(text: &str) -> u32 {
     u32::try_from(text.split_whitespace().count()).unwrap_or(u32::MAX)
 }
@@ -294,15 +475,28 @@ impl Model for LocalModel {
 
     fn complete<'a>(&'a self, request: ModelRequest<'a>) -> ModelFuture<'a> {
         Box::pin(async move {
-            let text = Self::answer(&request);
+            let (text, tool_use) = self
+                .structured_response(&request)
+                .unwrap_or_else(|| (Self::answer(&request), None));
             let input = request.system.map(count_tokens).unwrap_or(0) + count_tokens(request.user);
+            let output = match &tool_use {
+                Some(tool_use) => count_tokens(&tool_use.input.to_string()),
+                None => count_tokens(&text),
+            };
             Ok(ModelResponse {
                 input_tokens: Some(input),
-                output_tokens: Some(count_tokens(&text)),
+                output_tokens: Some(output),
                 text,
+                tool_use,
                 provider_request_id: None,
             })
         })
+    }
+
+    /// The local model answers in whichever form it is asked; a tool by default, as for the
+    /// models that support one.
+    fn output_mode(&self, _model_id: &str) -> OutputMode {
+        OutputMode::Tool
     }
 
     fn price(&self, _model_id: &str) -> Option<Price> {
@@ -313,6 +507,67 @@ impl Model for LocalModel {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
+
+    fn triage_schema() -> Schema {
+        Schema::parse(&json!({
+            "type": "object",
+            "properties": {
+                "intent": {"type": "string", "enum": ["billing", "technical", "sales", "retention", "other"]},
+                "urgency": {"type": "integer", "minimum": 1, "maximum": 5},
+                "order_id": {"type": ["string", "null"]},
+                "summary": {"type": "string", "maxLength": 20},
+                "products": {"type": "array", "items": {"type": "string"}, "maxItems": 10},
+                "refund": {"type": "boolean"},
+                "score": {"type": "number", "minimum": 0.5, "maximum": 1.5}
+            },
+            "required": ["intent", "urgency", "order_id", "summary", "products", "refund", "score"]
+        }))
+        .expect("a valid schema")
+    }
+
+    #[test]
+    fn structured_answers_fill_the_schema_and_follow_the_input() {
+        let schema = triage_schema();
+        for input in [
+            "I was charged twice for order #A-1234. Please refund me!",
+            "The app crashes on start",
+            "",
+            "ünïcödé 🎉 with no sentence end",
+        ] {
+            let answer = LocalModel::structured_answer(&schema, input);
+            assert_eq!(schema.check(&answer), [], "{input:?}: {answer}");
+            assert_eq!(answer, LocalModel::structured_answer(&schema, input));
+        }
+        let answer =
+            LocalModel::structured_answer(&schema, "I was charged twice for order #A-1234. Thanks");
+        assert_eq!(answer["intent"], "billing");
+        assert_eq!(answer["order_id"], "A-1234");
+        assert_eq!(answer["summary"], "I was charged twice ");
+        let answer = LocalModel::structured_answer(&schema, "The app crashes on start");
+        assert_eq!(answer["intent"], "technical");
+        assert_eq!(answer["order_id"], Value::Null);
+    }
+
+    #[test]
+    fn a_violation_breaks_a_range_first_and_a_property_otherwise() {
+        let schema = triage_schema();
+        let mut answer = LocalModel::structured_answer(&schema, "hello");
+        break_a_constraint(&schema, &mut answer);
+        let violations = schema.check(&answer);
+        assert_eq!(violations.len(), 1, "{violations:?}");
+        assert_eq!(violations[0].pointer, "/urgency");
+
+        let plain = Schema::parse(&json!({
+            "type": "object",
+            "properties": {"name": {"type": "string"}},
+            "required": ["name"]
+        }))
+        .expect("a valid schema");
+        let mut answer = LocalModel::structured_answer(&plain, "hello");
+        break_a_constraint(&plain, &mut answer);
+        assert_eq!(plain.check(&answer)[0].message, "missing property `name`");
+    }
 
     const LABELS: &[&str] = &["billing", "technical", "sales", "retention", "other"];
 

@@ -4,8 +4,11 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 
+use serde_json::Value;
+
 use crate::def::{Inference, PromptDef};
 use crate::pricing::{self, Price};
+use crate::structured::Schema;
 
 /// Inference settings after applying per-call overrides to the prompt's `inference` block.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -61,13 +64,85 @@ pub struct ModelRequest<'a> {
     pub user: &'a str,
     /// Resolved inference settings.
     pub inference: &'a InferenceParams,
+    /// For a prompt with an output schema: how to ask for the structured answer, and the
+    /// turns of this call so far. `None` for labels and free text.
+    pub structured: Option<StructuredRequest<'a>>,
+}
+
+/// How a model is asked for a structured answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputMode {
+    /// One tool whose input schema is the output schema, forced by the tool choice: the
+    /// answer is the tool call's input ([`ModelResponse::tool_use`]).
+    Tool,
+    /// The schema in the system prompt: the answer is the first JSON object in the text.
+    Text,
+}
+
+/// The name of the one tool a structured call offers and forces.
+pub const OUTPUT_TOOL_NAME: &str = "answer";
+
+/// The structured part of a [`ModelRequest`].
+#[derive(Debug, Clone, Copy)]
+pub struct StructuredRequest<'a> {
+    /// The prompt's output schema.
+    pub schema: &'a Schema,
+    /// Its JSON form ([`Schema::to_json`]), computed once per call: the tool's input schema,
+    /// or the schema quoted in the system prompt.
+    pub schema_json: &'a Value,
+    /// Tool or text.
+    pub mode: OutputMode,
+    /// The earlier answers of this call and what was wrong with each, oldest first: a repair
+    /// turn sends them back before asking again.
+    pub earlier: &'a [RepairTurn],
+}
+
+impl StructuredRequest<'_> {
+    /// The instructions a [`OutputMode::Text`] call appends to the system prompt.
+    pub fn text_instructions(&self) -> String {
+        format!(
+            "Answer with one JSON object that conforms to this JSON Schema, and nothing else:\n{}",
+            self.schema_json
+        )
+    }
+}
+
+/// One earlier answer of a structured call, and the feedback that asks for a better one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RepairTurn {
+    /// What the model answered.
+    pub answer: ModelAnswer,
+    /// What was wrong with it, one violation per line.
+    pub feedback: String,
+}
+
+/// A model's answer as it appears in the conversation.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ModelAnswer {
+    /// A text turn.
+    Text(String),
+    /// A tool call.
+    ToolUse(ToolUse),
+}
+
+/// A model's call of the output tool.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolUse {
+    /// The model's id for the call, which the tool result must name.
+    pub id: String,
+    /// The tool's name.
+    pub name: String,
+    /// The input: the structured answer.
+    pub input: Value,
 }
 
 /// A model's answer.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ModelResponse {
-    /// The completion text.
+    /// The completion text (empty when the model answered with a tool call only).
     pub text: String,
+    /// The model's call of the output tool, when a structured call offered one.
+    pub tool_use: Option<ToolUse>,
     /// Input tokens, when the model reports them.
     pub input_tokens: Option<u32>,
     /// Output tokens, when the model reports them.
@@ -139,15 +214,71 @@ pub trait Model: Send + Sync + fmt::Debug {
     /// Performs one attempt. Retries, timeouts and events are the runtime's job.
     fn complete<'a>(&'a self, request: ModelRequest<'a>) -> ModelFuture<'a>;
 
+    /// How this model is asked for a structured answer: [`OutputMode::Tool`] for models that
+    /// can be forced to call a tool, else [`OutputMode::Text`]. The default is
+    /// [`output_mode_for`]'s table.
+    fn output_mode(&self, model_id: &str) -> OutputMode {
+        output_mode_for(model_id)
+    }
+
     /// USD prices used for `cost_usd`; the default looks the model id up in the built-in table.
     fn price(&self, model_id: &str) -> Option<Price> {
         pricing::price_for(model_id)
     }
 }
 
+/// Model families that can be forced to call one named tool (Bedrock's `toolChoice.tool`):
+/// "Only supported by Anthropic Claude 3 and Amazon Nova models" (Bedrock API reference,
+/// `ToolChoice`), Claude 3 and later. A cross-region inference profile prefix (`us.`, `eu.`,
+/// ...) is ignored.
+pub const FORCED_TOOL_MODELS: &[&str] = &[
+    "anthropic.claude-3",
+    "anthropic.claude-sonnet-4",
+    "anthropic.claude-opus-4",
+    "anthropic.claude-haiku-4",
+    "amazon.nova-",
+];
+
+/// The [`OutputMode`] for a Bedrock model id by [`FORCED_TOOL_MODELS`]: a tool for Claude 3 and
+/// later and Nova, text for every other model (Titan, Llama, Mistral, Claude 2, ...).
+pub fn output_mode_for(model_id: &str) -> OutputMode {
+    let base = pricing::without_profile_prefix(model_id);
+    if FORCED_TOOL_MODELS
+        .iter()
+        .any(|family| base.starts_with(family))
+    {
+        OutputMode::Tool
+    } else {
+        OutputMode::Text
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_model_table_says_which_models_are_forced_to_a_tool() {
+        for tool in [
+            "anthropic.claude-3-haiku-20240307-v1:0",
+            "us.anthropic.claude-3-5-sonnet-20241022-v2:0",
+            "anthropic.claude-sonnet-4-20250514-v1:0",
+            "amazon.nova-lite-v1:0",
+            "eu.amazon.nova-pro-v1:0",
+        ] {
+            assert_eq!(output_mode_for(tool), OutputMode::Tool, "{tool}");
+        }
+        for text in [
+            "amazon.titan-text-express-v1",
+            "anthropic.claude-v2:1",
+            "anthropic.claude-instant-v1",
+            "meta.llama3-1-70b-instruct-v1:0",
+            "mistral.mistral-large-2407-v1:0",
+            "local",
+        ] {
+            assert_eq!(output_mode_for(text), OutputMode::Text, "{text}");
+        }
+    }
 
     #[test]
     fn per_call_overrides_win_field_by_field() {

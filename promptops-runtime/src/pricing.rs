@@ -60,13 +60,19 @@ const PROFILE_PREFIXES: &[&str] = &[
     "us.", "eu.", "apac.", "us-gov.", "global.", "jp.", "au.", "ca.",
 ];
 
+/// A Bedrock model id without its cross-region inference profile prefix
+/// (`us.anthropic.claude-…` → `anthropic.claude-…`).
+pub fn without_profile_prefix(model_id: &str) -> &str {
+    PROFILE_PREFIXES
+        .iter()
+        .find_map(|prefix| model_id.strip_prefix(prefix))
+        .unwrap_or(model_id)
+}
+
 /// The price of a Bedrock model id (`anthropic.claude-3-haiku-20240307-v1:0`, with or without
 /// an inference-profile prefix), if known.
 pub fn price_for(model_id: &str) -> Option<Price> {
-    let id = PROFILE_PREFIXES
-        .iter()
-        .find_map(|prefix| model_id.strip_prefix(prefix))
-        .unwrap_or(model_id);
+    let id = without_profile_prefix(model_id);
     // The longest matching family wins (`claude-3-5-sonnet` before `claude-3-sonnet` is not an
     // issue since neither is a prefix of the other, but `claude-3` vs `claude-3-5` would be).
     PRICES

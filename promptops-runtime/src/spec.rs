@@ -5,6 +5,7 @@ use std::fmt;
 use std::marker::PhantomData;
 
 use crate::def::{PromptDef, Version};
+use crate::structured::{self, InvalidOutput};
 
 /// Compile-time contract of one prompt: which variables it takes and what its output parses into.
 ///
@@ -14,7 +15,8 @@ use crate::def::{PromptDef, Version};
 pub trait PromptSpec: 'static {
     /// The variables the template needs: a generated `Vars<'a>` struct, or [`NoVars`].
     type Vars<'a>: TemplateVars;
-    /// What a completion parses into: a generated label enum, or [`String`] for free text.
+    /// What an answer is read into: a generated label enum or `Output` struct, or [`String`]
+    /// for free text.
     type Output: PromptOutput;
 }
 
@@ -172,15 +174,52 @@ impl fmt::Display for UnexpectedOutput {
 
 impl std::error::Error for UnexpectedOutput {}
 
-/// What a prompt's completion is parsed into.
+/// A model's answer as the runtime hands it to [`PromptOutput::from_answer`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Answer<'a> {
+    /// The model's text: what labels and free text are read from.
+    Text(&'a str),
+    /// A JSON answer that passed the prompt's output schema check
+    /// ([`structured::check`](crate::structured::check)): what a generated `Output` struct is
+    /// deserialized from.
+    Checked(&'a serde_json::Value),
+}
+
+/// Why an answer could not be read into a prompt's output type.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum OutputError {
+    /// A classifier's answer names none of its labels.
+    #[error(transparent)]
+    Unexpected(#[from] UnexpectedOutput),
+    /// A structured answer does not fill the output schema.
+    #[error(transparent)]
+    Invalid(#[from] InvalidOutput),
+}
+
+impl OutputError {
+    /// The model's answer as it came.
+    pub fn raw(&self) -> &str {
+        match self {
+            OutputError::Unexpected(unexpected) => &unexpected.raw,
+            OutputError::Invalid(invalid) => &invalid.raw,
+        }
+    }
+}
+
+/// What a prompt's answer is read into: a generated label enum, a generated `Output` struct
+/// (through [`structured::deserialize`](crate::structured::deserialize)), or [`String`].
 pub trait PromptOutput: Sized {
-    /// Parses the model's text.
-    fn from_completion(text: &str) -> Result<Self, UnexpectedOutput>;
+    /// Reads the model's answer.
+    fn from_answer(answer: Answer<'_>) -> Result<Self, OutputError>;
 }
 
 impl PromptOutput for String {
-    fn from_completion(text: &str) -> Result<Self, UnexpectedOutput> {
-        Ok(text.to_owned())
+    /// The text as it came; a checked JSON answer as its JSON text.
+    fn from_answer(answer: Answer<'_>) -> Result<Self, OutputError> {
+        Ok(match answer {
+            Answer::Text(text) => text.to_owned(),
+            Answer::Checked(value) => value.to_string(),
+        })
     }
 }
 
@@ -242,8 +281,14 @@ pub trait Label: Copy + Eq + fmt::Debug + 'static {
 // One blanket impl instead of one per generated enum: a crate with hundreds of classifier
 // prompts would otherwise monomorphise `parse_label` once per enum inside the prompts crate.
 impl<L: Label> PromptOutput for L {
-    fn from_completion(text: &str) -> Result<Self, UnexpectedOutput> {
-        L::parse_label(text)
+    /// The label the text names; a JSON string answer is read the same way.
+    fn from_answer(answer: Answer<'_>) -> Result<Self, OutputError> {
+        let text = match answer {
+            Answer::Text(text) => text,
+            Answer::Checked(serde_json::Value::String(text)) => text,
+            Answer::Checked(other) => &other.to_string(),
+        };
+        Ok(L::parse_label(text)?)
     }
 }
 
@@ -289,9 +334,25 @@ impl<S: PromptSpec> Prompt<S> {
         &self.def.content_hash
     }
 
-    /// Parses a completion into this prompt's output type.
-    pub fn parse_output(&self, text: &str) -> Result<S::Output, UnexpectedOutput> {
-        S::Output::from_completion(text)
+    /// Reads a stored completion's text into this prompt's output type: the label it names,
+    /// or, for a prompt with an output schema, the first JSON object in it, checked against the
+    /// schema and deserialized.
+    pub fn parse_output(&self, text: &str) -> Result<S::Output, OutputError> {
+        read_output(self.def, text)
+    }
+}
+
+/// Reads `text` as `def`'s answer into `T`: by the output schema when `def` has one, else as
+/// text (labels, free text).
+pub fn read_output<T: PromptOutput>(def: &PromptDef, text: &str) -> Result<T, OutputError> {
+    match &def.output_schema {
+        Some(schema) => {
+            let value =
+                structured::json_in_text(text).ok_or_else(|| InvalidOutput::not_json(text))?;
+            structured::check(schema, &value)?;
+            T::from_answer(Answer::Checked(&value))
+        }
+        None => T::from_answer(Answer::Text(text)),
     }
 }
 

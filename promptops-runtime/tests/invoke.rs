@@ -2,6 +2,10 @@
 //! Bedrock-compatible server, plus the local model; retries, timeouts, labels and events.
 
 mod common;
+/// Structured outputs: forced tool, repair turns, text answers.
+mod structured;
+#[path = "common/ticket_triage.rs"]
+mod ticket_triage;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

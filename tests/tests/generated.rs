@@ -2,7 +2,7 @@
 //! typed API it gives callers.
 
 use promptops_build::Environment;
-use promptops_runtime::{Label as _, PromptOutput, TemplateVars, Value, VarValue, Version};
+use promptops_runtime::{Answer, Label as _, PromptOutput, TemplateVars, Value, VarValue, Version};
 use promptops_tests::{check_snapshot, workspace_root};
 
 /// Generates code for the shipped tree into `target/<dir>` and returns it. The environment is
@@ -174,11 +174,11 @@ fn classifier_output_parses_into_the_generated_enum() {
     let sentiment = prompts::customer_support::sentiment();
     assert_eq!(sentiment.parse_output(" Negative.\n"), Ok(Label::Negative));
     assert_eq!(
-        <Label as PromptOutput>::from_completion("positive"),
+        <Label as PromptOutput>::from_answer(Answer::Text("positive")),
         Ok(Label::Positive)
     );
     let err = sentiment.parse_output("furious").unwrap_err();
-    assert_eq!(err.raw, "furious");
+    assert_eq!(err.raw(), "furious");
     assert_eq!(Label::Neutral.as_str(), "neutral");
     // The standard derives: equality, `Debug`, `Hash`, and structural equality, so a `const`
     // of the enum is a `match` pattern.
@@ -263,6 +263,66 @@ fn generated_classifier_invokes_the_local_model_into_its_label_enum() {
     );
     assert_eq!(done.prompt.id, "customer-support.sentiment");
     assert_eq!(done.attempts, 1);
+}
+
+/// The issue's example, as a user writes it: a typed call returns the generated struct, whose
+/// enum is matched, and which serializes back to the JSON the schema describes.
+#[test]
+fn a_structured_prompt_returns_its_generated_struct() {
+    use prompts::customer_support::ticket_triage::{self, Intent, Output};
+    let runtime = promptops_runtime::Runtime::local();
+    let tokio = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio");
+    let history = ["Hi, I have a question about my bill."];
+    let done = tokio
+        .block_on(prompts::customer_support::ticket_triage().invoke(
+            &runtime,
+            &ticket_triage::Vars {
+                message: "I was charged twice for order #A-1234, please refund me.",
+                history: Some(&history),
+            },
+        ))
+        .expect("local model answers");
+    let triage: Output = done.output;
+    assert_eq!(triage.intent, Intent::Billing);
+    assert_eq!(triage.order_id.as_deref(), Some("A-1234"));
+    assert!((1..=5).contains(&triage.urgency));
+    assert!(triage.summary.chars().count() <= 280);
+    assert_eq!(done.repair_turns, 0);
+    let routed = match triage.intent {
+        Intent::Billing | Intent::Retention => "accounts",
+        Intent::Technical => "engineering",
+        Intent::Sales => "sales",
+        Intent::Other => "general",
+    };
+    assert_eq!(routed, "accounts");
+
+    // serde through the runtime's re-export: the JSON form is the schema's, and fills it.
+    let json = serde_json::to_value(&triage).expect("serializes");
+    assert_eq!(json["intent"], "billing");
+    let schema = prompts::customer_support::ticket_triage()
+        .def()
+        .output_schema
+        .as_ref()
+        .expect("a schema");
+    assert_eq!(schema.check(&json), []);
+    assert_eq!(
+        serde_json::from_value::<Output>(json).expect("round trip"),
+        triage
+    );
+    let read = prompts::customer_support::ticket_triage()
+        .parse_output(&format!(
+            "Sure: {}",
+            serde_json::to_string(&triage).unwrap()
+        ))
+        .expect("a stored completion reads back");
+    assert_eq!(read, triage);
+    let err = prompts::customer_support::ticket_triage()
+        .parse_output(r#"{"intent": "refunds", "urgency": 0, "order_id": null, "summary": "", "products": []}"#)
+        .unwrap_err();
+    assert!(err.to_string().contains("2 violation(s)"), "{err}");
 }
 
 /// The definitions are embedded in `promptops_core::wire`'s JSON form (written by the build,

@@ -11,7 +11,11 @@
 use std::path::Path;
 
 use promptops_runtime::bedrock::{native_body, NativeFormat};
-use promptops_runtime::{InferenceOverride, InferenceParams, ModelRequest, PromptDef, Rendered};
+use promptops_runtime::model::output_mode_for;
+use promptops_runtime::{
+    InferenceOverride, InferenceParams, ModelRequest, PromptDef, Rendered, Schema,
+    StructuredRequest,
+};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -51,12 +55,26 @@ pub struct ExportLine<'a> {
 pub fn model_input(format: NativeFormat, model_id: &str, rendered: &Rendered) -> Value {
     let inference =
         InferenceParams::resolve(&rendered.prompt.inference, &InferenceOverride::default());
+    let schema_json = rendered.prompt.output_schema.as_ref().map(Schema::to_json);
     let request = ModelRequest {
         prompt: &rendered.prompt,
         model_id,
         system: rendered.system.as_deref(),
         user: &rendered.user,
         inference: &inference,
+        // A structured prompt asks as a live call would: the forced tool where the model has
+        // one, else the schema in the system prompt.
+        structured: rendered
+            .prompt
+            .output_schema
+            .as_ref()
+            .zip(schema_json.as_ref())
+            .map(|(schema, schema_json)| StructuredRequest {
+                schema,
+                schema_json,
+                mode: output_mode_for(model_id),
+                earlier: &[],
+            }),
     };
     native_body(format, &request)
 }

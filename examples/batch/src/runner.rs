@@ -27,7 +27,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use promptops_runtime::{CallOptions, DefRef, InvokeError, PromptDef, Resolution, Runtime};
+use promptops_runtime::{Answer, CallOptions, DefRef, InvokeError, PromptDef, Resolution, Runtime};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
@@ -424,8 +424,13 @@ pub async fn process_resolved(
     let ran = rendered.prompt.clone();
     let result = if ran.is_classifier() {
         runtime
-            .complete(&rendered, &options, |text| {
-                promptops_runtime::parse_label(&ran, text).map(str::to_owned)
+            .complete(&rendered, &options, |answer| {
+                // A classifier's answer is always text.
+                let text = match answer {
+                    Answer::Text(text) => text,
+                    Answer::Checked(_) => "",
+                };
+                Ok(promptops_runtime::parse_label(&ran, text).map(str::to_owned)?)
             })
             .await
     } else {

@@ -13,7 +13,7 @@ fn main() {
     let sentiment = prompts::prompt!("customer-support.sentiment");
     let label: prompts::customer_support::sentiment::Label = sentiment.parse_output("neutral").unwrap();
     assert_eq!(label, prompts::customer_support::sentiment::Label::Neutral);
-    let _ = <String as PromptOutput>::from_completion("free text");
+    let _ = <String as PromptOutput>::from_answer(promptops_runtime::Answer::Text("free text"));
 
     let _vars = prompts::customer_support::reply_drafter::Vars {
         customer_name: "Ada",
@@ -22,4 +22,18 @@ fn main() {
         max_sentences: None,
     };
     assert_eq!(prompts::ENVIRONMENT, "development");
+
+    // A structured answer is the generated struct, its enum matched exhaustively.
+    use prompts::customer_support::ticket_triage::Intent;
+    let triage = prompts::customer_support::ticket_triage()
+        .parse_output(r#"{"intent": "retention", "urgency": 2, "order_id": null, "summary": "Wants to cancel.", "products": []}"#)
+        .unwrap();
+    let queue = match triage.intent {
+        Intent::Billing => "billing",
+        Intent::Technical => "technical",
+        Intent::Sales => "sales",
+        Intent::Retention => "retention",
+        Intent::Other => "general",
+    };
+    assert_eq!((queue, triage.urgency, triage.order_id), ("retention", 2, None));
 }

@@ -1,0 +1,210 @@
+//! Structured outputs: reading a model's JSON answer against a prompt's `output.schema`.
+//!
+//! A prompt with an output schema is answered with a JSON object. The runtime gets it from
+//! the model (a forced tool call where the model supports one, else the first JSON object in
+//! the text; see [`Runtime::complete`](crate::Runtime::complete)), checks it against the
+//! schema with [`Schema::check`] (the ranges, lengths and sizes serde cannot express), and only
+//! then deserializes it into the generated `Output` struct ([`deserialize`]). An answer that
+//! fails is an [`InvalidOutput`]: the raw answer and every [`Violation`], each at a JSON
+//! pointer.
+
+use std::fmt;
+
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+pub use promptops_core::output_schema::{Kind, Property, Schema, Violation};
+
+use crate::spec::{Answer, OutputError};
+
+/// The most violations an error, an event or a repair turn lists; the count of the rest is
+/// kept. A hostile or confused answer (a 10,000-element array of wrong types) must not turn
+/// into a 10,000-line log record or model turn.
+pub const MAX_LISTED_VIOLATIONS: usize = 20;
+
+/// A structured answer that does not fill the prompt's output schema.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InvalidOutput {
+    /// The model's answer as it came: the tool call's input as JSON, or the text.
+    pub raw: String,
+    /// What is wrong, at most [`MAX_LISTED_VIOLATIONS`] of them, in document order.
+    pub violations: Vec<Violation>,
+    /// How many violations were found in all (more than listed when the list was cut).
+    pub total_violations: usize,
+}
+
+impl InvalidOutput {
+    /// An answer with these violations (the list is cut to [`MAX_LISTED_VIOLATIONS`]).
+    pub fn new(raw: impl Into<String>, mut violations: Vec<Violation>) -> Self {
+        let total_violations = violations.len();
+        violations.truncate(MAX_LISTED_VIOLATIONS);
+        InvalidOutput {
+            raw: raw.into(),
+            violations,
+            total_violations,
+        }
+    }
+
+    /// An answer that is not a JSON object at all.
+    pub fn not_json(raw: impl Into<String>) -> Self {
+        Self::new(
+            raw,
+            vec![Violation {
+                pointer: String::new(),
+                message: "the answer is not a JSON object".to_owned(),
+            }],
+        )
+    }
+
+    /// The violations as lines (`/urgency: 7 is outside 1..=5`), with a last line counting
+    /// those left out: what a repair turn tells the model.
+    pub fn feedback(&self) -> String {
+        let mut lines: Vec<String> = self.violations.iter().map(ToString::to_string).collect();
+        let unlisted = self.total_violations.saturating_sub(self.violations.len());
+        if unlisted > 0 {
+            lines.push(format!("... and {unlisted} more"));
+        }
+        lines.join("\n")
+    }
+}
+
+impl fmt::Display for InvalidOutput {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "the answer does not fill the output schema ({} violation(s)): {}",
+            self.total_violations,
+            self.feedback().replace('\n', "; ")
+        )
+    }
+}
+
+impl std::error::Error for InvalidOutput {}
+
+/// The JSON object a text answer carries: the whole text when it is one, else the first JSON
+/// object in it (models without tool use often wrap the object in prose or a ```json fence).
+/// `None` when the text holds no JSON object.
+pub fn json_in_text(text: &str) -> Option<Value> {
+    if let Ok(value @ Value::Object(_)) = serde_json::from_str(text.trim()) {
+        return Some(value);
+    }
+    // Try each `{` in turn: the first one that starts a whole JSON object wins. The stream
+    // deserializer stops at the end of the first value, so trailing prose does not matter.
+    text.match_indices('{').find_map(|(start, _)| {
+        let mut values = serde_json::Deserializer::from_str(&text[start..]).into_iter::<Value>();
+        match values.next() {
+            Some(Ok(value @ Value::Object(_))) => Some(value),
+            _ => None,
+        }
+    })
+}
+
+/// Checks `value` against `schema`: the answer, or everything wrong with it.
+pub fn check(schema: &Schema, value: &Value) -> Result<(), InvalidOutput> {
+    let violations = schema.check(value);
+    if violations.is_empty() {
+        Ok(())
+    } else {
+        Err(InvalidOutput::new(value.to_string(), violations))
+    }
+}
+
+/// Deserializes an answer into a generated `Output` type: what its `PromptOutput` impl calls.
+///
+/// A [`Answer::Checked`] value has passed [`check`] already, so serde only maps it onto the
+/// struct. A [`Answer::Text`] (`Prompt::parse_output` on a stored completion, say) is read
+/// with [`json_in_text`] first. serde's own complaint, should it have one, becomes a violation
+/// at the answer's root.
+pub fn deserialize<T: DeserializeOwned>(answer: Answer<'_>) -> Result<T, OutputError> {
+    let parsed;
+    let value = match answer {
+        Answer::Checked(value) => value,
+        Answer::Text(text) => {
+            parsed = json_in_text(text).ok_or_else(|| InvalidOutput::not_json(text))?;
+            &parsed
+        }
+    };
+    T::deserialize(value).map_err(|err| {
+        OutputError::Invalid(InvalidOutput::new(
+            value.to_string(),
+            vec![Violation {
+                pointer: String::new(),
+                message: err.to_string(),
+            }],
+        ))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_first_json_object_in_a_text_is_the_answer() {
+        let expected = json!({"intent": "billing", "urgency": 2});
+        for text in [
+            r#"{"intent": "billing", "urgency": 2}"#,
+            "  {\"intent\": \"billing\", \"urgency\": 2}\n",
+            "Here you are:\n```json\n{\"intent\": \"billing\", \"urgency\": 2}\n```\nAnything else?",
+            "I think {not json} but {\"intent\": \"billing\", \"urgency\": 2} {\"second\": 1}",
+        ] {
+            assert_eq!(json_in_text(text), Some(expected.clone()), "{text}");
+        }
+        for text in [
+            "",
+            "billing",
+            "[1, 2]",
+            "{\"unclosed\": 1",
+            "{}}"[..1].as_ref(),
+        ] {
+            assert_eq!(json_in_text(text), None, "{text}");
+        }
+        assert_eq!(json_in_text("{}"), Some(json!({})));
+    }
+
+    #[test]
+    fn long_violation_lists_are_cut_and_counted() {
+        let violations: Vec<Violation> = (0..50)
+            .map(|index| Violation {
+                pointer: format!("/items/{index}"),
+                message: "must be a string, not a number".to_owned(),
+            })
+            .collect();
+        let invalid = InvalidOutput::new("[...]", violations);
+        assert_eq!(invalid.violations.len(), MAX_LISTED_VIOLATIONS);
+        assert_eq!(invalid.total_violations, 50);
+        let feedback = invalid.feedback();
+        assert_eq!(feedback.lines().count(), MAX_LISTED_VIOLATIONS + 1);
+        assert!(feedback.starts_with("/items/0: must be a string, not a number\n"));
+        assert!(feedback.ends_with("... and 30 more"), "{feedback}");
+        assert!(invalid.to_string().contains("(50 violation(s))"));
+    }
+
+    #[test]
+    fn serde_errors_become_a_violation_at_the_root() {
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Small {
+            count: u8,
+        }
+        let err = deserialize::<Small>(Answer::Checked(&json!({"count": 300}))).unwrap_err();
+        let OutputError::Invalid(invalid) = err else {
+            panic!("expected an invalid output, got {err:?}");
+        };
+        assert_eq!(invalid.violations[0].pointer, "");
+        assert!(invalid.violations[0].message.contains("300"), "{invalid}");
+        assert!(matches!(
+            deserialize::<Small>(Answer::Text("no json here")),
+            Err(OutputError::Invalid(InvalidOutput {
+                total_violations: 1,
+                ..
+            }))
+        ));
+        assert_eq!(
+            deserialize::<serde_json::Map<String, Value>>(Answer::Text("ok: {\"count\": 3}"))
+                .map(|map| map.len()),
+            Ok(1)
+        );
+    }
+}
