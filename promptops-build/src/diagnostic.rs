@@ -70,10 +70,11 @@ codes! {
     ReservedName = "P0303": "an id segment cannot be a Rust name",
     InvalidModelTable = "P0304": "the model alias table is invalid",
     UnknownEvalPrompt = "P0401": "an eval suite names a prompt that does not exist",
-    EvalPromptNotClassifier = "P0402": "an eval suite's prompt declares no output labels",
+    EvalPromptNotClassifier = "P0402": "an eval suite's prompt declares neither output labels nor an output schema",
     UnknownExpectedLabel = "P0403": "an eval case expects a label its prompt does not declare",
     EvalVariables = "P0404": "an eval case's variables do not match its prompt's contract",
     EvalMissingInput = "P0405": "an eval case has no input though its prompt takes no variables",
+    UnknownExpectedField = "P0406": "an eval case expects a field or value its prompt's output schema does not have",
     LockedVersionChanged = "P0501": "a version locked in prompts.lock changed its text without a version bump",
     InvalidLock = "P0502": "prompts.lock cannot be read",
 }

@@ -16,10 +16,25 @@
 //! A prompt without variables takes the case's `input` as the user turn; a prompt with
 //! variables takes `vars` (every required variable, no undeclared one, each of its declared
 //! type) and, optionally, an `input`.
+//!
+//! A prompt with an output schema is scored field by field: its cases give the values they
+//! expect under `expect` (any of the answer's top-level fields), each checked against that
+//! field's schema, so a field or enum value the schema lacks is a build error at its line:
+//!
+//! ```yaml
+//! prompt_id: customer-support.ticket-triage
+//! cases:
+//!   - name: double charge
+//!     vars: { message: "I was charged twice for order A-1234." }
+//!     expect: { intent: billing, order_id: A-1234 }
+//! ```
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use promptops_core::output_schema::{Kind, Property};
+
 use crate::diagnostic::{did_you_mean, Code, Diagnostic, SourceText};
+use crate::output_schema::Within;
 use crate::schema::{Field, Parser, Prompt, Value, VarDef, VarType};
 use crate::yaml::{Node, Region, Scalar};
 
@@ -30,7 +45,7 @@ pub const SUITE_SUFFIXES: &[&str] = &[".eval.yaml", ".eval.yml"];
 pub const SUITE_FIELDS: &[Field] = &[
     Field {
         name: "prompt_id",
-        doc: "The id of the prompt under test; it must declare `output.labels`.",
+        doc: "The id of the prompt under test; it must declare `output.labels` or `output.schema`.",
     },
     Field {
         name: "description",
@@ -66,10 +81,41 @@ pub const CASE_FIELDS: &[Field] = &[
         name: CASE_EXPECTED,
         doc: "The label the prompt should answer: one of its `output.labels`.",
     },
+    Field {
+        name: CASE_EXPECT,
+        doc: "For a prompt with an output schema: the values some of the answer's fields should have.",
+    },
 ];
 
-/// The one required field of a case.
+/// The field of a case holding the expected label (classifiers).
 pub const CASE_EXPECTED: &str = "expected";
+
+/// The field of a case holding the expected field values (prompts with an output schema).
+pub const CASE_EXPECT: &str = "expect";
+
+/// What a case expects its prompt to answer.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Expected {
+    /// A classifier's label (`expected: billing`).
+    Label(String),
+    /// Values of a structured answer's top-level fields (`expect: {intent: billing}`), in file
+    /// order; each was checked against its field's schema.
+    Fields(Vec<(String, serde_json::Value)>),
+}
+
+impl std::fmt::Display for Expected {
+    /// The label, or the fields as a JSON object (`{"intent":"billing","urgency":4}`).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Expected::Label(label) => f.write_str(label),
+            Expected::Fields(fields) => {
+                let object: serde_json::Map<String, serde_json::Value> =
+                    fields.iter().cloned().collect();
+                write!(f, "{}", serde_json::Value::Object(object))
+            }
+        }
+    }
+}
 
 /// Whether a file name (or path) names an eval suite.
 pub fn is_suite_file(name: &str) -> bool {
@@ -102,8 +148,8 @@ pub struct Case {
     pub input: Option<String>,
     /// Variable values, in file order; each was checked against its declared type.
     pub vars: Vec<(String, Value)>,
-    /// The label the prompt should answer.
-    pub expected: String,
+    /// What the prompt should answer.
+    pub expected: Expected,
 }
 
 /// Where a suite file is and what the tree around it holds.
@@ -188,16 +234,16 @@ fn suite<'a>(p: &mut Parser<'_, 'a>, root: &Node<'a>, context: &SuiteContext<'_>
             return None;
         }
     };
-    if prompt.def.labels.is_empty() {
+    if prompt.def.labels.is_empty() && prompt.def.output_schema.is_none() {
         let diagnostic = p
             .at(
                 Code::EvalPromptNotClassifier,
                 prompt_node.region,
-                format!("`{prompt_id}` declares no output labels, so its answers cannot be scored"),
+                format!("`{prompt_id}` declares neither output labels nor an output schema, so its answers cannot be scored"),
             )
-            .with_label("not a classifier")
+            .with_label("free-text prompt")
             .with_note(format!("the prompt is defined in {}", prompt.display_path))
-            .with_help("declare `output: { labels: [...] }` in the prompt, or remove this suite");
+            .with_help("declare `output: { labels: [...] }` or `output: { schema: ... }` in the prompt, or remove this suite");
         p.push(diagnostic);
         return None;
     }
@@ -259,6 +305,8 @@ struct Contract<'p> {
     labels: BTreeSet<&'p str>,
     /// The first label of each ASCII-lowercase form.
     folded_labels: BTreeMap<String, &'p str>,
+    /// The top-level fields of the output schema, for a structured prompt.
+    fields: Option<&'p [Property]>,
 }
 
 impl<'p> Contract<'p> {
@@ -280,7 +328,20 @@ impl<'p> Contract<'p> {
             required: prompt.def.variables.iter().filter(|v| v.required).count(),
             labels: prompt.def.labels.iter().map(String::as_str).collect(),
             folded_labels,
+            fields: prompt
+                .def
+                .output_schema
+                .as_ref()
+                .and_then(|schema| match &schema.kind {
+                    Kind::Object(properties) => Some(properties.as_slice()),
+                    _ => None,
+                }),
         }
+    }
+
+    fn field_names(&self) -> String {
+        let fields = self.fields.unwrap_or_default();
+        listed(fields.iter().map(|field| field.name.clone()), fields.len())
     }
 
     fn labels(&self) -> String {
@@ -308,10 +369,66 @@ fn case<'a>(
             .map(Some),
         None => Some(None),
     };
-    let expected = match fields.get(CASE_EXPECTED) {
-        Some(node) => expected_label(p, node, contract, &what),
-        None if fields.suggested.contains(CASE_EXPECTED) => None,
-        None => {
+    let expected = match (
+        contract.fields,
+        fields.get(CASE_EXPECTED),
+        fields.get(CASE_EXPECT),
+    ) {
+        (None, Some(node), _) => expected_label(p, node, contract, &what).map(Expected::Label),
+        (Some(_), _, Some(node)) => expected_fields(p, node, contract, &what),
+        (None, None, Some(node)) => {
+            let diagnostic = p
+                .at(
+                    Code::UnknownExpectedLabel,
+                    node.region,
+                    format!(
+                        "`{}` is a classifier: {what} names its label with `expected`",
+                        prompt.def.id
+                    ),
+                )
+                .with_label("`expect` is for prompts with an output schema")
+                .with_help(format!(
+                    "write `expected: ` and one of: {}",
+                    contract.labels()
+                ));
+            p.push(diagnostic);
+            None
+        }
+        (Some(_), Some(node), None) => {
+            let region = fields
+                .key(CASE_EXPECTED)
+                .map_or(node.region, |key| key.region);
+            let diagnostic = p
+                .at(
+                    Code::UnknownExpectedField,
+                    region,
+                    format!("`{}` answers with an output schema: {what} gives field values under `expect`", prompt.def.id),
+                )
+                .with_label("`expected` is for classifiers")
+                .with_help(format!(
+                    "write `expect: {{ field: value }}` with fields of: {}",
+                    contract.field_names()
+                ));
+            p.push(diagnostic);
+            None
+        }
+        _ if fields.suggested.contains(CASE_EXPECTED) || fields.suggested.contains(CASE_EXPECT) => {
+            None
+        }
+        (fields_of_schema, _, _) => {
+            let (message, help) = match fields_of_schema {
+                None => (
+                    format!("{what} has no `expected` label"),
+                    format!("add `expected: ` and one of: {}", contract.labels()),
+                ),
+                Some(_) => (
+                    format!("{what} has no `expect` values"),
+                    format!(
+                        "add `expect: {{ field: value }}` with fields of: {}",
+                        contract.field_names()
+                    ),
+                ),
+            };
             let diagnostic = p
                 .at(
                     Code::MissingField,
@@ -319,12 +436,9 @@ fn case<'a>(
                         start: fields.region.start,
                         end: fields.region.start,
                     },
-                    format!("{what} has no `expected` label"),
+                    message,
                 )
-                .with_help(format!(
-                    "add `expected: ` and one of: {}",
-                    contract.labels()
-                ));
+                .with_help(help);
             p.push(diagnostic);
             None
         }
@@ -398,6 +512,98 @@ fn expected_label(
     }
     p.push(diagnostic);
     None
+}
+
+/// A structured case's `expect`: a mapping of top-level fields of the output schema to values
+/// that field's schema accepts.
+fn expected_fields<'a>(
+    p: &mut Parser<'_, 'a>,
+    node: &Node<'a>,
+    contract: &Contract<'_>,
+    what: &str,
+) -> Option<Expected> {
+    let prompt = contract.prompt;
+    let properties = contract.fields.unwrap_or_default();
+    // Reports a value that is not a mapping, and non-string or duplicate keys.
+    p.fields(node, &[], &format!("the `expect` of {what}"))?;
+    let entries = node.as_map().unwrap_or_default();
+    if entries.is_empty() {
+        let diagnostic = p
+            .at(
+                Code::EmptyValue,
+                node.region,
+                format!("the `expect` of {what} is empty"),
+            )
+            .with_help(format!(
+                "expect at least one field of: {}",
+                contract.field_names()
+            ));
+        p.push(diagnostic);
+        return None;
+    }
+    let within = Within {
+        name: "`expect`",
+        code: Code::UnknownExpectedField,
+    };
+    let mut values = Vec::with_capacity(entries.len());
+    let mut ok = true;
+    for (key, value) in entries {
+        let Some(name) = key.as_str() else { continue };
+        let Some(property) = properties.iter().find(|property| property.name == name) else {
+            ok = false;
+            let mut diagnostic = p
+                .at(
+                    Code::UnknownExpectedField,
+                    key.region,
+                    format!(
+                        "the output schema of `{}` has no field `{name}`",
+                        prompt.def.id
+                    ),
+                )
+                .with_label("unknown field");
+            let names = properties.iter().map(|property| property.name.as_str());
+            diagnostic = match p.suggestions.did_you_mean(name, names) {
+                Some(close) => diagnostic.with_help(format!("did you mean `{close}`?")),
+                None => diagnostic.with_help(format!("its fields are: {}", contract.field_names())),
+            };
+            p.push(diagnostic);
+            continue;
+        };
+        let Some(json) = p.json_value(value, within) else {
+            ok = false;
+            continue;
+        };
+        let violations = property.schema.check(&json);
+        if let Some(first) = violations.first() {
+            ok = false;
+            let mut diagnostic = p
+                .at(
+                    Code::UnknownExpectedField,
+                    value.region,
+                    format!("`{name}{}` {}", first.pointer, first.message),
+                )
+                .with_label("the output schema does not allow this")
+                .with_note(format!("`{name}` is declared in {}", prompt.display_path));
+            if let (
+                Kind::String {
+                    values: allowed, ..
+                },
+                serde_json::Value::String(text),
+            ) = (&property.schema.kind, &json)
+            {
+                if let Some(close) = p
+                    .suggestions
+                    .did_you_mean(text, allowed.iter().map(String::as_str))
+                {
+                    diagnostic = diagnostic.with_help(format!("did you mean `{close}`?"));
+                }
+            }
+            p.push(diagnostic);
+            continue;
+        }
+        values.push((name.to_owned(), json));
+    }
+    ok.then_some(Expected::Fields(values))
 }
 
 fn case_vars<'a>(

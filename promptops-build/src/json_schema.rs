@@ -11,7 +11,7 @@
 use serde_json::{json, Map, Value};
 
 use crate::diagnostic::Code;
-use crate::eval::{self, CASE_EXPECTED, CASE_FIELDS, SUITE_FIELDS, SUITE_REQUIRED};
+use crate::eval::{self, CASE_EXPECT, CASE_EXPECTED, CASE_FIELDS, SUITE_FIELDS, SUITE_REQUIRED};
 use crate::models::ModelTable;
 use crate::naming;
 use crate::schema::{
@@ -78,11 +78,15 @@ pub const BEYOND_THE_SCHEMA: &[(Code, &str)] = &[
     ),
     (
         Code::EvalPromptNotClassifier,
-        "an eval suite's prompt declares output labels",
+        "an eval suite's prompt declares output labels or an output schema",
     ),
     (
         Code::UnknownExpectedLabel,
-        "each case expects one of the prompt's labels",
+        "each case of a classifier expects one of the prompt's labels (with `expected`)",
+    ),
+    (
+        Code::UnknownExpectedField,
+        "each case of a prompt with an output schema expects (with `expect`) fields of that schema, with values it allows",
     ),
     (
         Code::EvalVariables,
@@ -187,7 +191,7 @@ pub fn eval_suite_schema() -> Value {
     json!({
         "$schema": DIALECT,
         "title": "promptops eval suite",
-        "description": "Labelled cases for one classifier prompt: `*.eval.yaml` next to the prompts, validated by `cargo build` and run by `promptops eval`.",
+        "description": "Labelled cases for one prompt (a classifier, or a prompt with an output schema): `*.eval.yaml` next to the prompts, validated by `cargo build` and run by `promptops eval`.",
         "$comment": beyond_the_schema_comment(),
         "type": "object",
         "properties": properties(SUITE_FIELDS, suite_field),
@@ -496,7 +500,11 @@ fn suite_field(name: &str) -> Value {
         "description" => non_empty_string(),
         "cases" => {
             let mut case = closed_object(CASE_FIELDS, case_field);
-            case["required"] = json!([CASE_EXPECTED]);
+            // A label for a classifier, field values for a prompt with an output schema.
+            case["oneOf"] = json!([
+                { "required": [CASE_EXPECTED] },
+                { "required": [CASE_EXPECT] }
+            ]);
             json!({ "type": "array", "minItems": 1, "items": case })
         }
         _ => json!({}),
@@ -506,6 +514,8 @@ fn suite_field(name: &str) -> Value {
 fn case_field(name: &str) -> Value {
     match name {
         "name" | "input" | CASE_EXPECTED => non_empty_string(),
+        // Which fields and values depends on the prompt's output schema.
+        CASE_EXPECT => json!({ "type": "object", "minProperties": 1 }),
         // Which names and types depends on the prompt; no variable type takes null or a mapping.
         "vars" => json!({
             "type": "object",

@@ -11,6 +11,20 @@ use crate::diagnostic::Code;
 use crate::schema::Parser;
 use crate::yaml::{Node, NodeKind, Region, Scalar};
 
+/// The field a YAML value converted to JSON belongs to: its name in messages, and the code of
+/// a value JSON cannot hold.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Within<'n> {
+    pub(crate) name: &'n str,
+    pub(crate) code: Code,
+}
+
+/// `output.schema` (named `output schema` as in every schema diagnostic).
+const SCHEMA_CONTEXT: Within<'static> = Within {
+    name: "output schema",
+    code: Code::InvalidOutputSchema,
+};
+
 /// Where each JSON pointer of the converted schema was written: the key naming it (for map
 /// entries) and its value.
 #[derive(Default)]
@@ -46,7 +60,7 @@ impl<'a> Parser<'_, 'a> {
     pub(crate) fn output_schema(&mut self, node: &Node<'a>) -> Option<Schema> {
         let mut regions = Regions::default();
         let before = self.out.len();
-        let value = self.yaml_to_json(node, &mut String::new(), &mut regions)?;
+        let value = self.yaml_to_json(node, &mut String::new(), &mut regions, SCHEMA_CONTEXT)?;
         if self.out.len() != before {
             return None;
         }
@@ -104,13 +118,21 @@ impl<'a> Parser<'_, 'a> {
         None
     }
 
+    /// `node` (a value of `within`, such as `` `expect` ``) as JSON; `None` after reporting
+    /// what JSON cannot hold.
+    pub(crate) fn json_value(&mut self, node: &Node<'a>, within: Within<'_>) -> Option<Value> {
+        self.yaml_to_json(node, &mut String::new(), &mut Regions::default(), within)
+    }
+
     /// `node` as JSON, recording the region of every pointer; `None` after reporting a node
-    /// JSON cannot hold (an alias, a non-string key, a key set twice).
+    /// JSON cannot hold (an alias, a non-string key, a key set twice, a number that is not
+    /// finite). `within` names the field in messages.
     fn yaml_to_json(
         &mut self,
         node: &Node<'a>,
         pointer: &mut String,
         regions: &mut Regions,
+        within: Within<'_>,
     ) -> Option<Value> {
         regions.values.insert(pointer.clone(), node.region);
         match &node.kind {
@@ -123,9 +145,9 @@ impl<'a> Parser<'_, 'a> {
                     None => {
                         // `.inf`, `.nan`, `1e400`: JSON has no such number.
                         let diagnostic = self.at(
-                            Code::InvalidOutputSchema,
+                            within.code,
                             node.region,
-                            format!("output schema: `{number}` is not a finite number"),
+                            format!("{}: `{number}` is not a finite number", within.name),
                         );
                         self.push(diagnostic);
                         return None;
@@ -139,7 +161,7 @@ impl<'a> Parser<'_, 'a> {
                     let len = pointer.len();
                     pointer.push('/');
                     pointer.push_str(&index.to_string());
-                    let converted = self.yaml_to_json(item, pointer, regions);
+                    let converted = self.yaml_to_json(item, pointer, regions, within);
                     pointer.truncate(len);
                     list.push(converted?);
                 }
@@ -150,7 +172,7 @@ impl<'a> Parser<'_, 'a> {
                 let mut ok = true;
                 for (key, value) in entries {
                     let Some(name) = key.as_str() else {
-                        self.wrong_type(key, "a key in `output.schema`", "a string");
+                        self.wrong_type(key, &format!("a key in {}", within.name), "a string");
                         ok = false;
                         continue;
                     };
@@ -159,7 +181,7 @@ impl<'a> Parser<'_, 'a> {
                             .at(
                                 Code::DuplicateKey,
                                 key.region,
-                                format!("`{name}` is set twice in `output.schema`"),
+                                format!("`{name}` is set twice in {}", within.name),
                             )
                             .with_label("second definition");
                         self.push(diagnostic);
@@ -169,7 +191,7 @@ impl<'a> Parser<'_, 'a> {
                     let len = pointer.len();
                     push_token(pointer, name);
                     regions.keys.insert(pointer.clone(), key.region);
-                    let converted = self.yaml_to_json(value, pointer, regions);
+                    let converted = self.yaml_to_json(value, pointer, regions, within);
                     pointer.truncate(len);
                     match converted {
                         Some(converted) => {
@@ -184,7 +206,7 @@ impl<'a> Parser<'_, 'a> {
                 let diagnostic = self.at(
                     Code::Alias,
                     node.region,
-                    "YAML aliases are not supported in `output.schema`",
+                    format!("YAML aliases are not supported in {}", within.name),
                 );
                 self.push(diagnostic);
                 None

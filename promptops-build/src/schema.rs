@@ -111,6 +111,10 @@ pub const KNOWN_METRICS: &[Field] = &[
 /// The metric the eval gate compares measured accuracy with.
 pub const BASELINE_ACCURACY: &str = "baseline_accuracy";
 
+/// Metric name prefix of a per-field eval baseline for a structured prompt
+/// (`baseline_accuracy.intent: 0.95`).
+pub const FIELD_BASELINE_PREFIX: &str = "baseline_accuracy.";
+
 /// The metric holding the expected cost of one call.
 pub const COST_PER_CALL_USD: &str = "cost_per_call_usd";
 
@@ -567,6 +571,9 @@ impl<'p, 'a> Parser<'p, 'a> {
             Some(node) => self.output(node),
             None => Some(Output::Text),
         };
+        if let (Some(node), Some(output)) = (fields.get("metrics"), &output) {
+            self.field_baselines(node, output);
+        }
         let created = fields
             .get("created")
             .and_then(|node| self.date(node, "`created`"));
@@ -829,6 +836,69 @@ impl<'p, 'a> Parser<'p, 'a> {
             }
         }
         (self.out.len() == before).then_some((baseline, cost, other))
+    }
+
+    /// `baseline_accuracy.<field>` metrics: the eval gate's floor for one field of a structured
+    /// answer, so the field must be a top-level property of the output schema and the value a
+    /// fraction.
+    fn field_baselines(&mut self, metrics: &Node<'a>, output: &Output) {
+        let fields: &[promptops_core::output_schema::Property] = match output {
+            Output::Schema(schema) => match &schema.kind {
+                promptops_core::output_schema::Kind::Object(properties) => properties,
+                _ => &[],
+            },
+            _ => &[],
+        };
+        for (key, value) in metrics.as_map().unwrap_or_default() {
+            let Some(field) = key
+                .as_str()
+                .and_then(|name| name.strip_prefix(FIELD_BASELINE_PREFIX))
+            else {
+                continue;
+            };
+            if !fields.iter().any(|property| property.name == field) {
+                let names: Vec<&str> = fields
+                    .iter()
+                    .map(|property| property.name.as_str())
+                    .collect();
+                let mut diagnostic = self
+                    .at(
+                        Code::MetricOutOfRange,
+                        key.region,
+                        format!(
+                            "`{FIELD_BASELINE_PREFIX}{field}` names no field of the output schema"
+                        ),
+                    )
+                    .with_label("unknown field");
+                diagnostic = match self.suggestions.did_you_mean(field, names.iter().copied()) {
+                    Some(close) => diagnostic.with_help(format!("did you mean `{FIELD_BASELINE_PREFIX}{close}`?")),
+                    None if names.is_empty() => diagnostic.with_help(
+                        "per-field baselines need `output.schema`; a classifier has only `baseline_accuracy`",
+                    ),
+                    None => diagnostic.with_help(format!("the fields are: {}", names.join(", "))),
+                };
+                self.push(diagnostic);
+                continue;
+            }
+            if let Some(Scalar::Int(_) | Scalar::Float(_)) = value.scalar() {
+                let number = match value.scalar() {
+                    Some(Scalar::Int(number)) => number as f64,
+                    Some(Scalar::Float(number)) => number,
+                    _ => continue,
+                };
+                if !BASELINE_ACCURACY_RANGE.contains(&number) {
+                    let (low, high) = BASELINE_ACCURACY_RANGE.into_inner();
+                    let diagnostic = self
+                        .at(
+                            Code::MetricOutOfRange,
+                            value.region,
+                            format!("`{FIELD_BASELINE_PREFIX}{field}` must be between {low} and {high}, found {number}"),
+                        )
+                        .with_help("write accuracy as a fraction: 0.94 for 94%");
+                    self.push(diagnostic);
+                }
+            }
+        }
     }
 
     fn inference(&mut self, node: &Node<'a>) -> Option<Inference> {

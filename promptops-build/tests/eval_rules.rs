@@ -1,6 +1,7 @@
 //! Eval suite rules (P04xx) over in-memory trees: a suite is checked against the prompt it
 //! names, with every problem located in the suite file.
 
+use promptops_build::eval::Expected;
 use promptops_build::schema::Value;
 use promptops_build::{validate, Code, Diagnostic, SourceFile, Tree, Validated};
 
@@ -45,6 +46,37 @@ template: |
   Write a reply.
 ";
 
+const TRIAGE: &str = "\
+id: support.triage
+version: 1
+owner: cx-team
+model: claude-3-5-haiku
+tags: []
+metrics:
+  baseline_accuracy.intent: 0.9
+output:
+  schema:
+    type: object
+    properties:
+      intent: { type: string, enum: [billing, technical, other] }
+      urgency: { type: integer, minimum: 1, maximum: 5 }
+      score: { type: number }
+      order_id: { type: [string, \"null\"] }
+    required: [intent, urgency, score, order_id]
+template: |
+  Triage the ticket.
+";
+
+const TRIAGE_SUITE: &str = "\
+prompt_id: support.triage
+cases:
+  - name: double charge
+    input: I was charged twice for order A-1.
+    expect: { intent: billing, order_id: A-1, score: 0.5 }
+  - input: Where is my invoice?
+    expect: { order_id: null }
+";
+
 const SUITE: &str = "\
 prompt_id: support.intent
 description: Inbox samples.
@@ -63,6 +95,7 @@ fn validated(suite: &str) -> Validated {
             SourceFile::new("support/intent.yaml", CLASSIFIER),
             SourceFile::new("support/router.yaml", ROUTER),
             SourceFile::new("support/reply.yaml", FREE_TEXT),
+            SourceFile::new("support/triage.yaml", TRIAGE),
         ],
         eval_suites: vec![SourceFile::new("support/intent.eval.yaml", suite)],
         ..Tree::default()
@@ -104,13 +137,13 @@ fn valid_suite_is_parsed_in_file_order() {
     let names: Vec<&str> = suite.cases.iter().map(|c| c.name.as_str()).collect();
     assert_eq!(names, ["refund", "case 2"]);
     assert_eq!(suite.cases[1].line, 7);
-    assert_eq!(suite.cases[1].expected, "technical");
+    assert_eq!(suite.cases[1].expected, Expected::Label("technical".into()));
     assert_eq!(
         suite.cases[0].input.as_deref(),
         Some("I want my money back for the double charge.")
     );
     // A suite is not a prompt: it neither needs an id matching its path nor shows up as one.
-    assert_eq!(validated.prompts.len(), 3);
+    assert_eq!(validated.prompts.len(), 4);
 }
 
 #[test]
@@ -150,7 +183,11 @@ fn free_text_prompt_cannot_be_scored() {
         1,
         12,
     );
-    assert!(d.message.contains("declares no output labels"), "{d}");
+    assert!(
+        d.message
+            .contains("declares neither output labels nor an output schema"),
+        "{d}"
+    );
     assert_eq!(
         d.notes,
         ["the prompt is defined in prompts/support/reply.yaml"]
@@ -292,7 +329,7 @@ fn suite_schema_problems_use_the_shared_codes() {
     assert_eq!(d.message, "missing required field `prompt_id`");
 
     let d = only(
-        &SUITE.replace("    expected: technical", "    expect: technical"),
+        &SUITE.replace("    expected: technical", "    expcted: technical"),
         Code::UnknownField,
         8,
         5,
@@ -325,4 +362,166 @@ fn every_problem_of_a_suite_is_reported_at_once() {
     let found = validated(&broken).diagnostics;
     let lines: Vec<usize> = found.iter().map(|d| d.location.pos.line).collect();
     assert_eq!(lines, [6, 8], "{}", render(&found));
+}
+
+#[test]
+fn structured_cases_expect_field_values_checked_against_the_schema() {
+    let validated = validated(TRIAGE_SUITE);
+    assert!(validated.is_ok(), "{}", render(&validated.diagnostics));
+    let cases = &validated.suites[0].cases;
+    assert_eq!(
+        cases[0].expected,
+        Expected::Fields(vec![
+            ("intent".into(), serde_json::json!("billing")),
+            ("order_id".into(), serde_json::json!("A-1")),
+            ("score".into(), serde_json::json!(0.5)),
+        ])
+    );
+    assert_eq!(
+        cases[1].expected,
+        Expected::Fields(vec![("order_id".into(), serde_json::Value::Null)])
+    );
+    assert_eq!(
+        cases[0].expected.to_string(),
+        r#"{"intent":"billing","order_id":"A-1","score":0.5}"#
+    );
+}
+
+#[test]
+fn a_field_or_value_the_schema_lacks_is_an_error_at_its_line() {
+    let unknown = only(
+        &TRIAGE_SUITE.replace("{ order_id: null }", "{ ordre_id: null }"),
+        Code::UnknownExpectedField,
+        7,
+        15,
+    );
+    assert_eq!(
+        unknown.message,
+        "the output schema of `support.triage` has no field `ordre_id`"
+    );
+    assert_eq!(unknown.help.as_deref(), Some("did you mean `order_id`?"));
+
+    let value = only(
+        &TRIAGE_SUITE.replace("intent: billing", "intent: biling"),
+        Code::UnknownExpectedField,
+        5,
+        23,
+    );
+    assert_eq!(
+        value.message,
+        "`intent` \"biling\" is not one of [billing, technical, other]"
+    );
+    assert_eq!(value.help.as_deref(), Some("did you mean `billing`?"));
+    assert_eq!(
+        value.notes,
+        ["`intent` is declared in prompts/support/triage.yaml"]
+    );
+
+    let range = only(
+        &TRIAGE_SUITE.replace("{ order_id: null }", "{ urgency: 9 }"),
+        Code::UnknownExpectedField,
+        7,
+        24,
+    );
+    assert_eq!(range.message, "`urgency` 9 is outside 1..=5");
+    let null = only(
+        &TRIAGE_SUITE.replace("{ order_id: null }", "{ intent: null }"),
+        Code::UnknownExpectedField,
+        7,
+        23,
+    );
+    assert_eq!(null.message, "`intent` must be a string, not null");
+}
+
+#[test]
+fn labels_and_field_values_are_not_interchangeable() {
+    let label_for_fields = only(
+        &TRIAGE_SUITE.replace("expect: { order_id: null }", "expected: billing"),
+        Code::UnknownExpectedField,
+        7,
+        5,
+    );
+    assert!(
+        label_for_fields
+            .message
+            .contains("answers with an output schema: case 2 gives field values under `expect`"),
+        "{label_for_fields}"
+    );
+    assert_eq!(
+        label_for_fields.help.as_deref(),
+        Some("write `expect: { field: value }` with fields of: intent, urgency, score, order_id")
+    );
+    let fields_for_label = only(
+        &SUITE.replace("expected: technical", "expect: { intent: technical }"),
+        Code::UnknownExpectedLabel,
+        8,
+        13,
+    );
+    assert!(
+        fields_for_label.message.contains("is a classifier"),
+        "{fields_for_label}"
+    );
+    let missing = only(
+        &TRIAGE_SUITE.replace("    expect: { order_id: null }\n", ""),
+        Code::MissingField,
+        6,
+        5,
+    );
+    assert_eq!(missing.message, "case 2 has no `expect` values");
+    let empty = only(
+        &TRIAGE_SUITE.replace("{ order_id: null }", "{}"),
+        Code::EmptyValue,
+        7,
+        13,
+    );
+    assert_eq!(empty.message, "the `expect` of case 2 is empty");
+}
+
+#[test]
+fn field_baselines_name_fields_of_the_schema() {
+    let tree = |triage: String| Tree {
+        display_prefix: "prompts/".into(),
+        files: vec![SourceFile::new("support/triage.yaml", triage)],
+        ..Tree::default()
+    };
+    let found = validate(&tree(TRIAGE.replace(
+        "baseline_accuracy.intent: 0.9",
+        "baseline_accuracy.intnet: 0.9",
+    )))
+    .diagnostics;
+    assert_eq!(found.len(), 1, "{}", render(&found));
+    assert_eq!(found[0].code, Code::MetricOutOfRange);
+    assert_eq!(
+        found[0].message,
+        "`baseline_accuracy.intnet` names no field of the output schema"
+    );
+    assert_eq!(
+        found[0].help.as_deref(),
+        Some("did you mean `baseline_accuracy.intent`?")
+    );
+    let found = validate(&tree(TRIAGE.replace(
+        "baseline_accuracy.intent: 0.9",
+        "baseline_accuracy.intent: 90",
+    )))
+    .diagnostics;
+    assert_eq!(found.len(), 1, "{}", render(&found));
+    assert_eq!(
+        found[0].message,
+        "`baseline_accuracy.intent` must be between 0 and 1, found 90"
+    );
+    let classifier = CLASSIFIER.replace(
+        "baseline_accuracy: 0.9",
+        "baseline_accuracy: 0.9\n  baseline_accuracy.billing: 0.9",
+    );
+    let found = validate(&Tree {
+        display_prefix: "prompts/".into(),
+        files: vec![SourceFile::new("support/intent.yaml", classifier)],
+        ..Tree::default()
+    })
+    .diagnostics;
+    assert_eq!(found.len(), 1, "{}", render(&found));
+    assert_eq!(
+        found[0].help.as_deref(),
+        Some("per-field baselines need `output.schema`; a classifier has only `baseline_accuracy`")
+    );
 }

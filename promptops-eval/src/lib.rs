@@ -28,9 +28,11 @@ use std::time::{Duration, Instant};
 use futures_util::stream::{self, StreamExt};
 use promptops_build::eval::{Case, Suite};
 use promptops_build::Validated;
-use promptops_runtime::{CallOptions, DynVars, PromptDef, Runtime};
+use promptops_runtime::{CallOptions, DynVars, InvokeError, PromptDef, Runtime};
 
-pub use report::{Answer, CaseReport, PromptReport, Report, Verdict};
+pub use report::{
+    field_matches, Answer, CaseReport, FieldScore, PromptReport, Report, Verdict, NUMBER_TOLERANCE,
+};
 
 /// Accuracies within this distance of the baseline count as meeting it (float noise only).
 const BASELINE_TOLERANCE: f64 = 1e-9;
@@ -187,6 +189,16 @@ pub async fn run(plans: &[PromptPlan<'_>], runtime: &Runtime, options: &Options)
             version: plan.def.version,
             content_hash: plan.def.content_hash.to_owned(),
             baseline: plan.def.metrics.baseline_accuracy,
+            field_baselines: plan
+                .def
+                .metrics
+                .other
+                .iter()
+                .filter_map(|(name, value)| {
+                    name.strip_prefix(promptops_build::schema::FIELD_BASELINE_PREFIX)
+                        .map(|field| (field.to_owned(), *value))
+                })
+                .collect(),
             cases: plan
                 .cases
                 .iter()
@@ -225,10 +237,19 @@ async fn answer(runtime: &Runtime, def: &'static PromptDef, case: &Case, attempt
         .invoke_def(def, &vars, case.input.as_deref(), &options)
         .await
     {
+        // A structured answer was checked against the schema; its text is the JSON object.
+        Ok(completion) if def.output_schema.is_some() => {
+            match serde_json::from_str(&completion.output) {
+                Ok(value) => Answer::Structured(value),
+                Err(_) => Answer::Invalid(completion.output),
+            }
+        }
         Ok(completion) => match promptops_runtime::parse_label(def, &completion.text) {
             Ok(label) => Answer::Label(label),
             Err(_) => Answer::Unexpected(completion.text),
         },
+        // An answer that never filled the schema is a wrong answer, not a failed call.
+        Err(InvokeError::OutputInvalid { output, .. }) => Answer::Invalid(output.raw),
         Err(err) => Answer::Failed(err.to_string()),
     }
 }

@@ -1,19 +1,31 @@
 //! What an eval run found, and its terminal and JSON renderings.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::Duration;
 
+use promptops_build::eval::Expected;
 use serde_json::{json, Value};
 
 use crate::{meets, percent, seconds};
+
+/// How far a `number` field may be from the expected value and still count as right: 1% of
+/// the expected value, or 0.01 when that is smaller than 1. Integers, strings, booleans,
+/// arrays and objects must match exactly.
+pub const NUMBER_TOLERANCE: f64 = 0.01;
 
 /// What the model answered in one attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Answer {
     /// One of the prompt's labels.
     Label(&'static str),
+    /// A structured answer that filled the prompt's output schema.
+    Structured(Value),
     /// Text that is none of the labels (counts as wrong).
     Unexpected(String),
+    /// A structured answer that still did not fill the output schema after the repair turns
+    /// (counts as wrong): the raw answer.
+    Invalid(String),
     /// The call failed after retries (an error, not a wrong answer).
     Failed(String),
 }
@@ -23,14 +35,79 @@ impl Answer {
     pub fn describe(&self) -> String {
         match self {
             Answer::Label(label) => (*label).to_owned(),
+            Answer::Structured(value) => shorten(&value.to_string(), 200),
             Answer::Unexpected(text) => format!("{:?} (not a label)", shorten(text, 60)),
+            Answer::Invalid(raw) => {
+                format!("{:?} (does not fill the output schema)", shorten(raw, 60))
+            }
             Answer::Failed(error) => format!("error: {error}"),
+        }
+    }
+
+    /// Whether this answer is what `expected` asks for: the same label, or every expected
+    /// field equal (numbers within [`NUMBER_TOLERANCE`]).
+    pub fn matches(&self, expected: &Expected) -> bool {
+        match (expected, self) {
+            (Expected::Label(label), Answer::Label(answer)) => label == answer,
+            (Expected::Fields(fields), Answer::Structured(answer)) => fields
+                .iter()
+                .all(|(name, value)| field_matches(value, answer.get(name))),
+            _ => false,
         }
     }
 }
 
+/// Whether a field's answer is its expected value: numbers within [`NUMBER_TOLERANCE`] when
+/// either is fractional, everything else exactly.
+pub fn field_matches(expected: &Value, got: Option<&Value>) -> bool {
+    let Some(got) = got else {
+        return false;
+    };
+    match (expected, got) {
+        (Value::Number(want), Value::Number(have)) if !(want.is_i64() && have.is_i64()) => {
+            match (want.as_f64(), have.as_f64()) {
+                (Some(want), Some(have)) => {
+                    (want - have).abs() <= NUMBER_TOLERANCE * want.abs().max(1.0)
+                }
+                _ => false,
+            }
+        }
+        _ => expected == got,
+    }
+}
+
+/// One field's score over the cases that expect a value for it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FieldScore {
+    /// The field's name.
+    pub name: String,
+    /// Attempts whose answer had the expected value.
+    pub correct: usize,
+    /// Attempts of cases that expect the field.
+    pub attempts: usize,
+    /// `metrics.baseline_accuracy.<field>`, if declared.
+    pub baseline: Option<f64>,
+}
+
+impl FieldScore {
+    /// Share of attempts with the expected value.
+    pub fn accuracy(&self) -> f64 {
+        if self.attempts == 0 {
+            0.0
+        } else {
+            self.correct as f64 / self.attempts as f64
+        }
+    }
+
+    /// Whether the field meets its baseline (or has none).
+    pub fn meets_baseline(&self) -> bool {
+        self.baseline
+            .is_none_or(|baseline| meets(self.accuracy(), baseline))
+    }
+}
+
 /// One case's attempts.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct CaseReport {
     /// The case's name.
     pub name: String,
@@ -38,18 +115,18 @@ pub struct CaseReport {
     pub file: String,
     /// Where the case starts in it.
     pub line: usize,
-    /// The label the case expects.
-    pub expected: String,
+    /// The label, or the field values, the case expects.
+    pub expected: Expected,
     /// One answer per attempt.
     pub answers: Vec<Answer>,
 }
 
 impl CaseReport {
-    /// Attempts answered with the expected label.
+    /// Attempts answered as expected: the label, or every expected field.
     pub fn correct(&self) -> usize {
         self.answers
             .iter()
-            .filter(|answer| matches!(answer, Answer::Label(label) if *label == self.expected))
+            .filter(|answer| answer.matches(&self.expected))
             .count()
     }
 
@@ -70,7 +147,7 @@ impl CaseReport {
     pub fn wrong_answers(&self) -> Vec<String> {
         let mut seen = Vec::new();
         for answer in &self.answers {
-            let right = matches!(answer, Answer::Label(label) if *label == self.expected);
+            let right = answer.matches(&self.expected);
             let text = answer.describe();
             if !right && !seen.contains(&text) {
                 seen.push(text);
@@ -119,8 +196,11 @@ pub struct PromptReport {
     pub version: promptops_runtime::Version,
     /// SHA-256 of its file.
     pub content_hash: String,
-    /// `metrics.baseline_accuracy`, if declared.
+    /// `metrics.baseline_accuracy`, if declared: for a structured prompt, the floor of the
+    /// share of answers with every expected field right.
     pub baseline: Option<f64>,
+    /// `metrics.baseline_accuracy.<field>` of a structured prompt, by field.
+    pub field_baselines: BTreeMap<String, f64>,
     /// Every case, in suite order.
     pub cases: Vec<CaseReport>,
 }
@@ -153,16 +233,58 @@ impl PromptReport {
         self.cases.iter().map(CaseReport::errors).sum()
     }
 
-    /// The gate's decision.
+    /// Each field a case of a structured prompt expects, in the order the cases first name
+    /// them, with its score (empty for classifiers).
+    pub fn fields(&self) -> Vec<FieldScore> {
+        let mut scores: Vec<FieldScore> = Vec::new();
+        for case in &self.cases {
+            let Expected::Fields(fields) = &case.expected else {
+                continue;
+            };
+            for (name, value) in fields {
+                let index = match scores.iter().position(|score| &score.name == name) {
+                    Some(index) => index,
+                    None => {
+                        scores.push(FieldScore {
+                            name: name.clone(),
+                            correct: 0,
+                            attempts: 0,
+                            baseline: self.field_baselines.get(name).copied(),
+                        });
+                        scores.len() - 1
+                    }
+                };
+                let score = &mut scores[index];
+                for answer in &case.answers {
+                    score.attempts += 1;
+                    if let Answer::Structured(answer) = answer {
+                        if field_matches(value, answer.get(name)) {
+                            score.correct += 1;
+                        }
+                    }
+                }
+            }
+        }
+        scores
+    }
+
+    /// The gate's decision: an error when a call failed; else a regression when the accuracy,
+    /// or a field's, is below its baseline; no baseline when none is declared.
     pub fn verdict(&self) -> Verdict {
         if self.errors() > 0 {
-            Verdict::Error
+            return Verdict::Error;
+        }
+        if self.baseline.is_none() && self.field_baselines.is_empty() {
+            return Verdict::NoBaseline;
+        }
+        let record_ok = self
+            .baseline
+            .is_none_or(|baseline| meets(self.accuracy(), baseline));
+        let fields_ok = self.fields().iter().all(FieldScore::meets_baseline);
+        if record_ok && fields_ok {
+            Verdict::Pass
         } else {
-            match self.baseline {
-                None => Verdict::NoBaseline,
-                Some(baseline) if meets(self.accuracy(), baseline) => Verdict::Pass,
-                Some(_) => Verdict::Regression,
-            }
+            Verdict::Regression
         }
     }
 
@@ -176,14 +298,38 @@ impl PromptReport {
         let correct: usize = self.cases.iter().map(CaseReport::correct).sum();
         match self.verdict() {
             Verdict::Pass | Verdict::NoBaseline => None,
-            Verdict::Regression => Some(format!(
-                "{} v{} scored {} ({correct}/{}), below its baseline_accuracy of {}",
-                self.prompt_id,
-                self.version,
-                percent(self.accuracy()),
-                self.attempts(),
-                percent(self.baseline.unwrap_or_default()),
-            )),
+            Verdict::Regression => {
+                let mut reasons = Vec::new();
+                if let Some(baseline) = self.baseline {
+                    if !meets(self.accuracy(), baseline) {
+                        reasons.push(format!(
+                            "scored {} ({correct}/{}), below its baseline_accuracy of {}",
+                            percent(self.accuracy()),
+                            self.attempts(),
+                            percent(baseline),
+                        ));
+                    }
+                }
+                for field in self.fields() {
+                    if !field.meets_baseline() {
+                        reasons.push(format!(
+                            "field `{}` scored {} ({}/{}), below its baseline_accuracy.{} of {}",
+                            field.name,
+                            percent(field.accuracy()),
+                            field.correct,
+                            field.attempts,
+                            field.name,
+                            percent(field.baseline.unwrap_or_default()),
+                        ));
+                    }
+                }
+                Some(format!(
+                    "{} v{} {}",
+                    self.prompt_id,
+                    self.version,
+                    reasons.join("; ")
+                ))
+            }
             Verdict::Error => Some(format!(
                 "{} v{}: {} of {} model calls failed",
                 self.prompt_id,
@@ -266,6 +412,30 @@ impl Report {
             let _ = writeln!(out, "{}", cells.join("  ").trim_end());
         }
         for prompt in &self.prompts {
+            let fields = prompt.fields();
+            if fields.is_empty() {
+                continue;
+            }
+            let scores: Vec<String> = fields
+                .iter()
+                .map(|field| match field.baseline {
+                    Some(baseline) => format!(
+                        "{} {} (baseline {}{})",
+                        field.name,
+                        percent(field.accuracy()),
+                        percent(baseline),
+                        if field.meets_baseline() {
+                            ""
+                        } else {
+                            ", BELOW"
+                        }
+                    ),
+                    None => format!("{} {}", field.name, percent(field.accuracy())),
+                })
+                .collect();
+            let _ = writeln!(out, "\n{} fields: {}", prompt.prompt_id, scores.join(", "));
+        }
+        for prompt in &self.prompts {
             let failing: Vec<&CaseReport> = prompt.failing_cases().collect();
             if failing.is_empty() {
                 continue;
@@ -327,7 +497,7 @@ impl Report {
                             "name": case.name,
                             "file": case.file,
                             "line": case.line,
-                            "expected": case.expected,
+                            "expected": expected_json(&case.expected),
                             "correct": case.correct(),
                             "attempts": case.answers.len(),
                             "got": case.answers.iter().map(Answer::describe).collect::<Vec<_>>(),
@@ -346,6 +516,13 @@ impl Report {
                     "errors": prompt.errors(),
                     "verdict": prompt.verdict().as_str().to_lowercase(),
                     "message": prompt.failure_message(),
+                    "fields": prompt.fields().iter().map(|field| json!({
+                        "name": field.name,
+                        "accuracy": field.accuracy(),
+                        "correct": field.correct,
+                        "attempts": field.attempts,
+                        "baseline_accuracy": field.baseline,
+                    })).collect::<Vec<_>>(),
                     "failing_cases": failures,
                 })
             })
@@ -363,6 +540,14 @@ impl Report {
     /// for the baseline gate), for CI systems that display test results.
     pub fn junit(&self) -> String {
         crate::junit::render(self)
+    }
+}
+
+/// A case's expectation in the JSON report: the label, or the fields as an object.
+fn expected_json(expected: &Expected) -> Value {
+    match expected {
+        Expected::Label(label) => Value::from(label.as_str()),
+        Expected::Fields(fields) => Value::Object(fields.iter().cloned().collect()),
     }
 }
 

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use promptops_build::eval::Expected;
 use promptops_build::Validated;
 use promptops_eval::{plan, run, Answer, EvalError, Options, Report, Verdict};
 use promptops_runtime::{
@@ -97,7 +98,10 @@ fn expected_by_input(validated: &Validated) -> HashMap<String, String> {
         .suites
         .iter()
         .flat_map(|suite| &suite.cases)
-        .filter_map(|case| Some((case.input.clone()?, case.expected.clone())))
+        .filter_map(|case| match &case.expected {
+            Expected::Label(label) => Some((case.input.clone()?, label.clone())),
+            Expected::Fields(_) => None,
+        })
         .collect()
 }
 
@@ -123,7 +127,7 @@ async fn a_model_that_answers_other_to_everything_is_a_regression() {
     let others = prompt
         .cases
         .iter()
-        .filter(|c| c.expected == "other")
+        .filter(|c| c.expected == Expected::Label("other".into()))
         .count();
     assert_eq!(prompt.accuracy(), others as f64 / prompt.cases.len() as f64);
     let message = prompt.failure_message().expect("a failure message");
@@ -283,4 +287,99 @@ async fn junit_report_has_a_testcase_per_case_and_one_for_the_gate() {
     ), "{xml}");
     assert!(xml.contains("name=\"accuracy &gt;= baseline 94.0%\">\n      <failure message=\"customer-support.intent-classifier v3 scored"), "{xml}");
     assert!(xml.trim_end().ends_with("</testsuites>"));
+}
+
+const TRIAGE: &str = "customer-support.ticket-triage";
+
+/// The shipped ticket-triage suite (a prompt with an output schema) scored by `model`.
+async fn triage_scored_by(answer: fn(&str, usize) -> Result<String, ModelError>) -> Report {
+    let validated = shipped_tree();
+    let plans = plan(&validated, &prompts::ALL, Some(TRIAGE)).expect("plan");
+    assert!(plans[0].cases.len() >= 40, "{} cases", plans[0].cases.len());
+    run(&plans, &scripted(answer), &Options::default()).await
+}
+
+#[tokio::test]
+async fn structured_prompts_are_scored_field_by_field_and_as_records() {
+    // The offline model: every field over its baseline, the record too.
+    let validated = shipped_tree();
+    let plans = plan(&validated, &prompts::ALL, Some(TRIAGE)).expect("plan");
+    let report = run(&plans, &Runtime::local(), &Options::default()).await;
+    let prompt = &report.prompts[0];
+    assert_eq!(prompt.verdict(), Verdict::Pass, "{}", report.table());
+    let names: Vec<String> = prompt.fields().iter().map(|f| f.name.clone()).collect();
+    assert_eq!(names, ["intent", "order_id", "urgency"]);
+    assert_eq!(prompt.field_baselines.get("intent"), Some(&0.95));
+
+    // A model that calls everything billing, in a valid record: the intent field and the
+    // record regress; `order_id: null` is right wherever the case expects null.
+    let report = triage_scored_by(|_, _| {
+        Ok(r#"{"intent": "billing", "urgency": 1, "order_id": null, "summary": "A ticket.", "products": []}"#.into())
+    })
+    .await;
+    let prompt = &report.prompts[0];
+    assert_eq!(prompt.verdict(), Verdict::Regression);
+    let fields = prompt.fields();
+    let intent = &fields[0];
+    let billing_cases = prompt
+        .cases
+        .iter()
+        .filter(|case| matches!(&case.expected, Expected::Fields(f) if f.iter().any(|(n, v)| n == "intent" && v == "billing")))
+        .count();
+    assert_eq!(
+        (intent.correct, intent.attempts),
+        (billing_cases, prompt.cases.len())
+    );
+    assert!(!intent.meets_baseline());
+    let message = prompt.failure_message().expect("a failure message");
+    assert!(
+        message.starts_with("customer-support.ticket-triage v1 scored "),
+        "{message}"
+    );
+    assert!(message.contains("; field `intent` scored "), "{message}");
+    assert!(
+        message.contains("below its baseline_accuracy.intent of 95.0%"),
+        "{message}"
+    );
+    let json = report.json();
+    assert_eq!(json["prompts"][0]["fields"][0]["name"], "intent");
+    assert_eq!(json["prompts"][0]["fields"][0]["baseline_accuracy"], 0.95);
+    assert!(json["prompts"][0]["failing_cases"][0]["expected"].is_object());
+    assert!(report
+        .table()
+        .contains("customer-support.ticket-triage fields: intent "));
+
+    // Answers that never fill the schema are wrong answers, not failed calls.
+    let report = triage_scored_by(|_, _| Ok("I'd rather not say.".into())).await;
+    let prompt = &report.prompts[0];
+    assert_eq!(prompt.errors(), 0);
+    assert_eq!(prompt.accuracy(), 0.0);
+    assert_eq!(prompt.verdict(), Verdict::Regression);
+    assert!(
+        matches!(&prompt.cases[0].answers[0], Answer::Invalid(raw) if raw == "I'd rather not say.")
+    );
+    assert!(report.table().contains("(does not fill the output schema)"));
+}
+
+#[test]
+fn numbers_match_within_the_tolerance_and_everything_else_exactly() {
+    use promptops_eval::{field_matches, NUMBER_TOLERANCE};
+    use serde_json::json;
+    assert_eq!(NUMBER_TOLERANCE, 0.01);
+    assert!(field_matches(&json!(0.5), Some(&json!(0.509))));
+    assert!(!field_matches(&json!(0.5), Some(&json!(0.52))));
+    assert!(field_matches(&json!(200.0), Some(&json!(201.9))));
+    assert!(!field_matches(&json!(200.0), Some(&json!(203))));
+    assert!(field_matches(&json!(4), Some(&json!(4))));
+    assert!(
+        !field_matches(&json!(4), Some(&json!(5))),
+        "integers are exact"
+    );
+    assert!(field_matches(&json!(null), Some(&json!(null))));
+    assert!(!field_matches(&json!("A-1"), Some(&json!("a-1"))));
+    assert!(!field_matches(&json!(["x"]), Some(&json!(["x", "y"]))));
+    assert!(
+        !field_matches(&json!("x"), None),
+        "a missing field is wrong"
+    );
 }

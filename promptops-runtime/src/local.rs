@@ -124,6 +124,26 @@ const RULES: &[(&str, &[&str])] = &[
     ),
 ];
 
+/// Integer fields the local model fills by [`URGENT_PHRASES`] (a bounded scale named like
+/// `urgency`) rather than by a hash.
+const URGENCY_NAMES: &[&str] = &["urgency", "priority", "severity"];
+
+/// Phrases that each raise an urgency scale by one step.
+const URGENT_PHRASES: &[&str] = &[
+    "urgent",
+    "asap",
+    "immediately",
+    "right now",
+    "down",
+    "cannot work",
+    "can't work",
+    "losing money",
+    "blocked",
+    "outage",
+    "today",
+    "deadline",
+];
+
 /// Labels answered when nothing matches, in order of preference (else the last label).
 const FALLBACK_LABELS: &[&str] = &["other", "neutral"];
 
@@ -162,7 +182,8 @@ impl LocalModel {
 
     /// A schema-valid answer for `schema`, derived from `input` (the same input always gives
     /// the same answer): enum values chosen by the keyword rules, strings from the input's
-    /// first sentence, numbers and booleans from a hash of the input.
+    /// last line's first sentence, identifiers from a token with digits, urgency-like scales from
+    /// urgent phrases, other numbers and booleans from a hash of the input.
     pub fn structured_answer(schema: &Schema, input: &str) -> Value {
         sample(schema, input, "", fnv1a(input))
     }
@@ -380,22 +401,46 @@ fn sample(schema: &Schema, input: &str, name: &str, seed: u64) -> Value {
         }
         Kind::String { max_length, .. } => {
             if schema.nullable && (name.ends_with("_id") || name == "id") {
-                // An identifier is a token with a digit in it, or none at all.
+                // An identifier is a token of four or more characters with a digit in it
+                // (`A-1234`, `88412`; not `12 seats` or `error 500`), or none at all.
                 return input
-                    .split(|c: char| c.is_whitespace() || matches!(c, ',' | '.' | '!' | '?'))
+                    .split(|c: char| c.is_whitespace() || matches!(c, ',' | '.' | '!' | '?' | ':'))
                     .map(|token| token.trim_start_matches('#'))
-                    .find(|token| token.chars().any(|c| c.is_ascii_digit()))
+                    .find(|token| {
+                        token.chars().count() >= 4 && token.chars().any(|c| c.is_ascii_digit())
+                    })
                     .map_or(Value::Null, |token| Value::String(token.to_owned()));
             }
-            let sentence = input
-                .split_inclusive(['.', '!', '?', '\n'])
+            // The first sentence of the input's last line: the message itself when a template
+            // puts it under a heading.
+            let last_line = input
+                .lines()
+                .map(str::trim)
+                .rfind(|line| !line.is_empty())
+                .unwrap_or("(empty input)");
+            let sentence = last_line
+                .split_inclusive(['.', '!', '?'])
                 .map(str::trim)
                 .find(|sentence| !sentence.is_empty())
-                .unwrap_or("(empty input)");
+                .unwrap_or(last_line);
             let limit = max_length.map_or(ECHO_CHARS, |max| {
                 usize::try_from(max).unwrap_or(usize::MAX).min(ECHO_CHARS)
             });
             Value::String(sentence.chars().take(limit).collect())
+        }
+        Kind::Integer {
+            minimum: Some(low),
+            maximum: Some(high),
+        } if URGENCY_NAMES.iter().any(|word| name.contains(word)) => {
+            // One step up the scale per urgent phrase, from the bottom.
+            let lowered = input.to_lowercase();
+            let words = tokenize(&lowered);
+            let steps = URGENT_PHRASES
+                .iter()
+                .filter(|phrase| contains_phrase(&words, phrase))
+                .count();
+            let steps = i64::try_from(steps).unwrap_or(i64::MAX);
+            Value::from(low.saturating_add(steps).min(*high))
         }
         Kind::Integer { minimum, maximum } => {
             let low = minimum.unwrap_or(0);
@@ -547,6 +592,18 @@ mod tests {
         let answer = LocalModel::structured_answer(&schema, "The app crashes on start");
         assert_eq!(answer["intent"], "technical");
         assert_eq!(answer["order_id"], Value::Null);
+        assert_eq!(
+            answer["urgency"], 1,
+            "no urgent phrase: the bottom of the scale"
+        );
+        let answer = LocalModel::structured_answer(
+            &schema,
+            "URGENT: the site is down and we are losing money right now, fix it immediately, asap!",
+        );
+        assert_eq!(answer["urgency"], 5, "capped at the maximum");
+        let answer =
+            LocalModel::structured_answer(&schema, "Login is blocked, I need it today please");
+        assert_eq!(answer["urgency"], 3);
     }
 
     #[test]

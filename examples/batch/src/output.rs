@@ -8,6 +8,15 @@
 //!  "cost_usd":0.0,"latency_ms":0,"attempts":1}
 //! ```
 //!
+//! For a prompt with an output schema, `output` is the answer's JSON object (checked against
+//! the schema), not a string:
+//!
+//! ```json
+//! {"id":"t-1","prompt_id":"customer-support.ticket-triage","prompt_version":"1","content_hash":"…",
+//!  "output":{"intent":"billing","urgency":4,"order_id":"A-1234","summary":"…","products":[]},
+//!  "input_tokens":61,"output_tokens":19,"cost_usd":0.0,"latency_ms":0,"attempts":1,"repair_turns":0}
+//! ```
+//!
 //! An errors line (`id` is `null` when the line's id could not be read):
 //!
 //! ```json
@@ -23,6 +32,7 @@ use std::io::{self, BufWriter, Write};
 
 use promptops_runtime::{DefRef, PromptDef, Version};
 use serde::Serialize;
+use serde_json::Value;
 
 /// One successful record, as written to the results file.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -35,8 +45,8 @@ pub struct ResultLine<'a> {
     pub prompt_version: Version,
     /// SHA-256 of the prompt file the binary was built with.
     pub content_hash: &'a str,
-    /// The label (classifiers) or the text.
-    pub output: &'a str,
+    /// The label (classifiers), the text, or the structured answer's JSON object.
+    pub output: &'a Value,
     /// Input tokens, when reported.
     pub input_tokens: Option<u32>,
     /// Output tokens, when reported.
@@ -47,6 +57,9 @@ pub struct ResultLine<'a> {
     pub latency_ms: u64,
     /// Model attempts made.
     pub attempts: u32,
+    /// For a prompt with an output schema: the repair turns its answer took.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub repair_turns: Option<u32>,
 }
 
 /// One failed record or unusable line, as written to the errors file.
@@ -74,8 +87,8 @@ pub struct Done {
     /// The definition that ran: the run's pinned version, or the compiled prompt for a record
     /// that version could not render.
     pub prompt: DefRef,
-    /// The label or text.
-    pub output: String,
+    /// The label or text (a JSON string), or the structured answer (a JSON object).
+    pub output: Value,
     /// Input tokens, when reported.
     pub input_tokens: Option<u32>,
     /// Output tokens, when reported.
@@ -86,6 +99,8 @@ pub struct Done {
     pub latency_ms: u64,
     /// Model attempts made.
     pub attempts: u32,
+    /// For a prompt with an output schema: the repair turns its answer took.
+    pub repair_turns: Option<u32>,
 }
 
 /// A record or line that ends in the errors file.
@@ -161,6 +176,7 @@ pub fn write_result(out: &mut JsonlWriter, done: &Done) -> io::Result<()> {
         cost_usd: done.cost_usd,
         latency_ms: done.latency_ms,
         attempts: done.attempts,
+        repair_turns: done.repair_turns,
     })
 }
 
@@ -187,12 +203,13 @@ mod tests {
             prompt_id: "p",
             prompt_version: Version::new(2),
             content_hash: "h",
-            output: "billing",
+            output: &Value::from("billing"),
             input_tokens: Some(3),
             output_tokens: None,
             cost_usd: Some(0.5),
             latency_ms: 4,
             attempts: 1,
+            repair_turns: None,
         })
         .unwrap();
         let keys: Vec<&str> = result

@@ -28,6 +28,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use promptops_runtime::{Answer, CallOptions, DefRef, InvokeError, PromptDef, Resolution, Runtime};
+use serde_json::Value;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
@@ -422,20 +423,17 @@ pub async fn process_resolved(
         }
     };
     let ran = rendered.prompt.clone();
-    let result = if ran.is_classifier() {
-        runtime
-            .complete(&rendered, &options, |answer| {
-                // A classifier's answer is always text.
-                let text = match answer {
-                    Answer::Text(text) => text,
-                    Answer::Checked(_) => "",
-                };
-                Ok(promptops_runtime::parse_label(&ran, text).map(str::to_owned)?)
-            })
-            .await
-    } else {
-        runtime.complete_text(&rendered, &options).await
-    };
+    let result = runtime
+        .complete(&rendered, &options, |answer| match answer {
+            // A classifier's answer is the label it names.
+            Answer::Text(text) if ran.is_classifier() => Ok(Value::String(
+                promptops_runtime::parse_label(&ran, text)?.to_owned(),
+            )),
+            Answer::Text(text) => Ok(Value::String(text.to_owned())),
+            // A structured answer, already checked against the output schema: the object.
+            Answer::Checked(value) => Ok(value.clone()),
+        })
+        .await;
     match result {
         Ok(done) => Outcome::Done(Done {
             id: record.id,
@@ -446,6 +444,7 @@ pub async fn process_resolved(
             cost_usd: done.cost_usd,
             latency_ms: u64::try_from(done.latency.as_millis()).unwrap_or(u64::MAX),
             attempts: done.attempts,
+            repair_turns: ran.output_schema.is_some().then_some(done.repair_turns),
         }),
         Err(err) => Outcome::Failed(invoke_failure(record.line, record.id, &err)),
     }

@@ -350,3 +350,102 @@ fn export_through_the_binary_prints_the_next_step() {
     assert!(stdout.contains(&format!("--model-id {SONNET}")), "{stdout}");
     assert_eq!(read_jsonl(&export).len(), 200);
 }
+
+/// A prompt with an output schema over JSON Lines: each result's `output` is the answer's JSON
+/// object, checked against the schema; a repaired answer says so; an answer still invalid after
+/// the repair turn ends in the errors file.
+#[test]
+fn a_structured_prompt_writes_json_objects() {
+    const HAIKU: &str = "anthropic.claude-3-5-haiku-20241022-v1:0";
+    const TRIAGE: &str = "customer-support.ticket-triage";
+    let dir = scratch("cli-structured");
+    let input = small_input(&dir);
+
+    // The offline model: a valid record for every message.
+    let output = dir.join("local.jsonl");
+    let mut command = batch();
+    command
+        .arg("--input")
+        .arg(&input)
+        .arg("--output")
+        .arg(&output)
+        .args(["--prompt", TRIAGE, "--progress", "off"]);
+    assert_eq!(run(&mut command).status.code(), Some(0));
+    let results = read_jsonl(&output);
+    assert_eq!(results.len(), 40);
+    let schema = prompts::customer_support::ticket_triage()
+        .def()
+        .output_schema
+        .as_ref()
+        .expect("a schema");
+    for result in &results {
+        assert_eq!(result["prompt_id"], TRIAGE);
+        assert!(result["output"].is_object(), "{result}");
+        assert_eq!(schema.check(&result["output"]), [], "{result}");
+        assert_eq!(result["repair_turns"], 0);
+    }
+    let billing = results
+        .iter()
+        .filter(|r| r["output"]["intent"] == "billing")
+        .count();
+    assert!(billing > 0, "the keyword rules find billing messages");
+
+    // Bedrock through the mock: the first answer breaks the schema and is repaired.
+    let valid = r#"{"intent": "billing", "urgency": 2, "order_id": null, "summary": "Billing question.", "products": []}"#;
+    let broken = r#"{"intent": "refunds", "urgency": 2, "order_id": null, "summary": "Billing question.", "products": []}"#;
+    let mock = MockBedrock::start_in_background().unwrap();
+    mock.script(HAIKU, Script::answer(broken).then(valid));
+    let output = dir.join("bedrock.jsonl");
+    let mut command = batch();
+    bedrock_env(&mut command, &mock, &dir);
+    command
+        .arg("--input")
+        .arg(&input)
+        .arg("--output")
+        .arg(&output)
+        .args([
+            "--prompt",
+            TRIAGE,
+            "--model",
+            "bedrock",
+            "--concurrency",
+            "1",
+        ]);
+    assert_eq!(run(&mut command).status.code(), Some(0));
+    let results = read_jsonl(&output);
+    assert_eq!(results.len(), 40);
+    assert!(results.iter().all(|r| r["output"]["intent"] == "billing"));
+    let repaired: Vec<&serde_json::Value> =
+        results.iter().filter(|r| r["repair_turns"] == 1).collect();
+    assert_eq!(repaired.len(), 1, "only the first call's answer was broken");
+    assert_eq!(repaired[0]["attempts"], 2);
+    assert_eq!(mock.requests_for(HAIKU).len(), 41);
+    assert!(mock
+        .requests_for(HAIKU)
+        .iter()
+        .all(|r| r.body["toolConfig"]["toolChoice"]["tool"]["name"] == "answer"));
+
+    // An answer that never fills the schema: every record in the errors file.
+    mock.script(HAIKU, Script::answer(broken));
+    let output = dir.join("broken.jsonl");
+    let mut command = batch();
+    bedrock_env(&mut command, &mock, &dir);
+    command
+        .arg("--input")
+        .arg(&input)
+        .arg("--output")
+        .arg(&output)
+        .args(["--prompt", TRIAGE, "--model", "bedrock"]);
+    assert_eq!(run(&mut command).status.code(), Some(1));
+    let errors = read_jsonl(&dir.join("broken.jsonl.errors.jsonl"));
+    assert_eq!(errors.len(), 40);
+    for error in &errors {
+        assert_eq!(error["error"], "output_invalid", "{error}");
+        assert_eq!(error["attempts"], 2);
+        let message = error["message"].as_str().unwrap();
+        assert!(
+            message.contains("/intent: \"refunds\" is not one of"),
+            "{message}"
+        );
+    }
+}
