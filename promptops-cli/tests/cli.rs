@@ -454,7 +454,7 @@ fn eval_passes_on_the_shipped_tree_and_writes_reports() {
     assert!(out.stdout.starts_with("PROMPT "), "{}", out.stdout);
     assert!(
         out.stdout
-            .contains("eval passed: 1 prompt, 46 cases × 1 on `local`"),
+            .contains("eval passed: 2 prompts, 88 cases × 1 on `local`"),
         "{}",
         out.stdout
     );
@@ -466,6 +466,11 @@ fn eval_passes_on_the_shipped_tree_and_writes_reports() {
         "customer-support.intent-classifier"
     );
     assert_eq!(report["prompts"][0]["verdict"], "pass");
+    assert_eq!(
+        report["prompts"][1]["prompt_id"],
+        "customer-support.ticket-triage"
+    );
+    assert_eq!(report["prompts"][1]["fields"][0]["name"], "intent");
     let xml = std::fs::read_to_string(&junit).expect("junit report");
     assert!(
         xml.contains("<testsuite name=\"customer-support.intent-classifier\" tests=\"47\""),
@@ -520,7 +525,13 @@ fn eval_against_a_degraded_bedrock_model_fails_the_gate() {
         "{stdout}"
     );
     assert!(stdout.contains("on `bedrock-converse`"), "{stdout}");
-    assert_eq!(mock.requests().len(), 46);
+    // The structured prompt gets `other`, which is no JSON object: each of its 42 cases is
+    // asked once more (the repair turn), then scored wrong.
+    assert!(
+        stdout.contains("error: customer-support.ticket-triage v1 scored 0.0% (0/42), below its baseline_accuracy of 95.0%"),
+        "{stdout}"
+    );
+    assert_eq!(mock.requests().len(), 46 + 2 * 42);
 }
 
 #[test]

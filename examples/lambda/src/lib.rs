@@ -8,8 +8,11 @@
 //!   Lambda request id and the raw event, and answers either a direct invocation or an HTTP
 //!   event (Function URL / API Gateway HTTP API payload v2, REST payload v1 too);
 //!   [`handle_with_deadline`] also keeps the model call inside Lambda's deadline;
-//! * [`ClassifyRequest`] parses and validates `{"message": "...", "context": "..."}`;
-//! * [`classify`] calls the prompt and builds the [`ClassifyResponse`];
+//! * [`ClassifyRequest`] parses and validates `{"message": "...", "context": "...", "triage":
+//!   true}`;
+//! * [`classify`] calls the prompt and builds the [`ClassifyResponse`]; with `"triage": true` it
+//!   also calls the structured prompt [`prompts::customer_support::ticket_triage()`] and the
+//!   response carries its record as a JSON object ([`Triage`]);
 //! * [`RequestError`] and [`HandlerError`] are the typed errors, with their HTTP status and
 //!   Lambda `errorType`.
 //!
@@ -35,6 +38,7 @@ use std::time::{Duration, SystemTime};
 use base64::Engine as _;
 use promptops_runtime::events::TARGET;
 use promptops_runtime::{CallOptions, ConfigError, InvokeError, Label as _, NoVars, Runtime};
+use prompts::customer_support::ticket_triage;
 use serde::Serialize;
 use serde_json::{json, Value};
 
@@ -72,6 +76,8 @@ pub async fn runtime_from_env() -> Result<Runtime, ConfigError> {
     let runtime = Runtime::from_env().await?.with_name(RUNTIME_NAME);
     if let Some(resolver) = runtime.resolver() {
         resolver
+            // Only the classifier, which every invocation runs; the triage prompt resolves on
+            // its first use (a request with `"triage": true`).
             .prefetch(&[prompts::customer_support::intent_classifier().def()])
             .await;
     }
@@ -95,6 +101,8 @@ pub struct ClassifyRequest {
     /// Earlier conversation, if any: at most [`MAX_CONTEXT_BYTES`]; a blank context counts as
     /// none.
     pub context: Option<String>,
+    /// Whether to triage the ticket too (`"triage": true`): a second, structured prompt call.
+    pub triage: bool,
 }
 
 impl ClassifyRequest {
@@ -144,11 +152,22 @@ impl ClassifyRequest {
                 });
             }
         }
+        let triage = match fields.get("triage") {
+            None | Some(Value::Null) => false,
+            Some(Value::Bool(triage)) => *triage,
+            Some(other) => {
+                return Err(RequestError::WrongType {
+                    field: "triage",
+                    got: json_type(other),
+                })
+            }
+        };
         Ok(ClassifyRequest {
             message: message.clone(),
             context: context
                 .filter(|context| !context.trim().is_empty())
                 .cloned(),
+            triage,
         })
     }
 
@@ -178,7 +197,7 @@ impl ClassifyRequest {
 }
 
 /// A successful classification (the direct-invocation response, and the HTTP body).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ClassifyResponse {
     /// The prompt's id (`customer-support.intent-classifier`).
     pub prompt_id: &'static str,
@@ -193,6 +212,22 @@ pub struct ClassifyResponse {
     pub intent: &'static str,
     /// The Lambda request id (also in every event of this call).
     pub request_id: String,
+    /// The triage record, when the request asked for one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub triage: Option<Triage>,
+}
+
+/// The structured answer of `customer-support.ticket-triage`, with the version that gave it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Triage {
+    /// The version of the triage prompt that ran.
+    pub prompt_version: promptops_runtime::Version,
+    /// Where it came from: `compiled`, `http` or `lambda`.
+    pub prompt_source: &'static str,
+    /// How many repair turns the answer took.
+    pub repair_turns: u32,
+    /// The record: a JSON object shaped by the prompt's output schema.
+    pub output: ticket_triage::Output,
 }
 
 /// An HTTP-style response for Function URL / API Gateway events.
@@ -238,7 +273,7 @@ impl HttpResponse {
 
 /// What the handler answers: the bare result for a direct invocation, an HTTP response object
 /// for an HTTP event (errors included, as 4xx/5xx responses).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum Response {
     /// Answer to a direct invocation.
@@ -585,9 +620,29 @@ pub async fn classify(
 ) -> Result<ClassifyResponse, HandlerError> {
     let prompt = prompts::customer_support::intent_classifier();
     let options = call_options(runtime, request_id, deadline, SystemTime::now());
-    let done = prompt
-        .invoke_with(runtime, &NoVars, Some(&request.model_input()), &options)
-        .await?;
+    let input = request.model_input();
+    let classified = prompt.invoke_with(runtime, &NoVars, Some(&input), &options);
+    // The triage call runs beside the classification, inside the same deadline.
+    let (done, triage) = if request.triage {
+        let history: Vec<&str> = request.context.iter().map(String::as_str).collect();
+        let vars = ticket_triage::Vars {
+            message: &request.message,
+            history: (!history.is_empty()).then_some(history.as_slice()),
+        };
+        let triage_prompt = prompts::customer_support::ticket_triage();
+        let triaged = triage_prompt.invoke_with(runtime, &vars, None, &options);
+        let (done, triaged) = tokio::join!(classified, triaged);
+        let triaged = triaged?;
+        let triage = Triage {
+            prompt_version: triaged.prompt.version,
+            prompt_source: triaged.source.as_str(),
+            repair_turns: triaged.repair_turns,
+            output: triaged.output,
+        };
+        (done?, Some(triage))
+    } else {
+        (classified.await?, None)
+    };
     Ok(ClassifyResponse {
         prompt_id: prompt.id(),
         prompt_version: done.prompt.version,
@@ -595,6 +650,7 @@ pub async fn classify(
         content_hash: done.prompt.content_hash.clone(),
         intent: done.output.as_str(),
         request_id: done.request_id,
+        triage,
     })
 }
 

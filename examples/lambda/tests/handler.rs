@@ -753,3 +753,74 @@ async fn a_model_slower_than_the_deadline_is_a_timed_out_model_error() {
     };
     assert_eq!(done.intent, "billing");
 }
+
+/// `"triage": true` adds the structured prompt's record to the answer, as a JSON object (not a
+/// string), over HTTP as well as directly; `triage` of the wrong type is a 400.
+#[tokio::test]
+async fn triage_comes_back_as_a_json_object() {
+    let runtime = local_runtime();
+    let event = json!({
+        "message": "I was charged twice for order #A-1234, please refund me",
+        "context": "I wrote about my invoice yesterday.",
+        "triage": true
+    });
+    let (response, events) = captured(handle(&runtime, "req-triage-1", event.clone())).await;
+    let Ok(Response::Direct(done)) = response else {
+        panic!("expected a direct response, got {response:?}");
+    };
+    assert_eq!(done.intent, "billing");
+    let triage = done.triage.as_ref().expect("a triage record");
+    assert_eq!(triage.output.order_id.as_deref(), Some("A-1234"));
+    assert_eq!(triage.repair_turns, 0);
+    let json = serde_json::to_value(&done).unwrap();
+    assert!(json["triage"]["output"].is_object(), "{json}");
+    assert_eq!(json["triage"]["output"]["intent"], "billing");
+    assert_eq!(json["triage"]["prompt_version"], "1");
+    // Two prompt calls, each with its own completed event under the one request id.
+    let completed: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["event"] == "prompt_completed" && e["request_id"] == "req-triage-1")
+        .collect();
+    assert_eq!(completed.len(), 2, "{events:#?}");
+    let triaged = completed
+        .iter()
+        .find(|e| e["prompt_id"] == "customer-support.ticket-triage")
+        .expect("the triage call's event");
+    assert_eq!(triaged["output_valid"], true);
+    assert_eq!(triaged["repair_turns"], 0);
+
+    // Without `triage`, the answer has no such field.
+    let (plain, _) = captured(handle(
+        &runtime,
+        "req-triage-2",
+        json!({"message": "I was charged twice"}),
+    ))
+    .await;
+    let Ok(Response::Direct(plain)) = plain else {
+        panic!("expected a direct response");
+    };
+    assert!(serde_json::to_value(&plain)
+        .unwrap()
+        .get("triage")
+        .is_none());
+
+    // Over a Function URL.
+    let http = http_v2_event("POST", "/", "", Some(&event.to_string()));
+    let (response, _) = captured(handle(&runtime, "req-triage-3", http)).await;
+    let (answer, body) = as_http(response.expect("an HTTP answer"));
+    assert_eq!(answer.status_code, 200);
+    assert_eq!(body["triage"]["output"]["order_id"], "A-1234");
+
+    let bad = json!({"message": "hi", "triage": "yes"});
+    let (response, _) = captured(handle(&runtime, "req-triage-4", bad)).await;
+    assert!(
+        matches!(
+            response,
+            Err(HandlerError::Request(RequestError::WrongType {
+                field: "triage",
+                ..
+            }))
+        ),
+        "{response:?}"
+    );
+}
