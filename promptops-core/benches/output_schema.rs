@@ -1,7 +1,10 @@
 //! Reading and checking a structured answer of about 1 KB against the ticket-triage schema
 //! (issue #23's target: at most 5 µs): `parse` is serde_json's read of the answer into a
-//! `Value`, `check` the schema's walk over it, `parse_and_check` both, as the runtime does
-//! them for every structured call.
+//! `Value`, `check` the schema's walk over it, `parse_and_check` both, and
+//! `parse_check_deserialize` the whole path of a structured call in the runtime
+//! (`promptops_runtime::read_output`): parse, check, then serde's mapping of the checked value
+//! onto the struct `promptops-build` generates for this schema (written out below as the
+//! build writes it).
 //!
 //! Run: `cargo bench -p promptops-core --bench output_schema`
 
@@ -9,7 +12,48 @@ use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use promptops_core::output_schema::Schema;
+use serde::Deserialize;
 use serde_json::{json, Value};
+
+/// The generated `Output` of the schema below (the derives the build writes, minus the
+/// runtime's serde path: this crate has serde itself).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, Deserialize)]
+#[allow(dead_code)]
+struct Output {
+    intent: Intent,
+    urgency: i64,
+    order_id: Option<String>,
+    summary: String,
+    products: Vec<String>,
+    customer: Customer,
+    escalate: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, Deserialize)]
+#[allow(dead_code)]
+struct Customer {
+    name: Option<String>,
+    tier: Tier,
+    sentiment: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Intent {
+    Billing,
+    Technical,
+    Sales,
+    Retention,
+    Other,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Tier {
+    Free,
+    Pro,
+    Enterprise,
+}
 
 fn triage() -> Schema {
     Schema::parse(&json!({
@@ -82,6 +126,17 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             let value: Value = serde_json::from_str(black_box(&text)).expect("JSON");
             schema.check(&value)
+        })
+    });
+    assert!(
+        Output::deserialize(&value).is_ok(),
+        "the struct fits the answer"
+    );
+    group.bench_function("parse_check_deserialize", |b| {
+        b.iter(|| {
+            let value: Value = serde_json::from_str(black_box(&text)).expect("JSON");
+            assert!(schema.check(&value).is_empty());
+            Output::deserialize(&value).expect("fits")
         })
     });
     group.finish();

@@ -338,31 +338,7 @@ impl Runtime {
                     });
                     continue;
                 }
-                OutputError::Invalid(mut invalid) => {
-                    invalid.raw = rendered.redact(&invalid.raw);
-                    for violation in &mut invalid.violations {
-                        violation.message = rendered.redact(&violation.message);
-                    }
-                    InvokeError::OutputInvalid {
-                        prompt_id: prompt.id.clone(),
-                        attempts,
-                        repair_turns: turns,
-                        output: invalid,
-                    }
-                }
-                OutputError::Unexpected(unexpected) => {
-                    let raw = rendered.redact(&unexpected.raw);
-                    InvokeError::BadOutput {
-                        prompt_id: prompt.id.clone(),
-                        attempts,
-                        message: format!(
-                            "model output {raw:?} is not one of the labels [{}]",
-                            unexpected.expected.join(", ")
-                        ),
-                        raw,
-                        expected: unexpected.expected,
-                    }
-                }
+                problem => unusable_answer(rendered, attempts, turns, problem),
             };
             let violations = match &error {
                 InvokeError::OutputInvalid { output, .. } => {
@@ -541,6 +517,45 @@ impl Runtime {
                 ..Failed::default()
             },
         );
+    }
+}
+
+/// The error of a call whose last answer could not be used, redacted: `OutputInvalid` for a
+/// structured answer that still breaks the schema, `BadOutput` for a label that is none of the
+/// prompt's.
+fn unusable_answer(
+    rendered: &Rendered,
+    attempts: u32,
+    repair_turns: u32,
+    problem: OutputError,
+) -> InvokeError {
+    let prompt_id = rendered.prompt.id.clone();
+    match problem {
+        OutputError::Invalid(mut invalid) => {
+            invalid.raw = rendered.redact(&invalid.raw);
+            for violation in &mut invalid.violations {
+                violation.message = rendered.redact(&violation.message);
+            }
+            InvokeError::OutputInvalid {
+                prompt_id,
+                attempts,
+                repair_turns,
+                output: invalid,
+            }
+        }
+        OutputError::Unexpected(unexpected) => {
+            let raw = rendered.redact(&unexpected.raw);
+            InvokeError::BadOutput {
+                prompt_id,
+                attempts,
+                message: format!(
+                    "model output {raw:?} is not one of the labels [{}]",
+                    unexpected.expected.join(", ")
+                ),
+                raw,
+                expected: unexpected.expected,
+            }
+        }
     }
 }
 

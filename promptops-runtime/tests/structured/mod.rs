@@ -319,3 +319,59 @@ async fn the_local_model_answers_valid_records_and_can_be_told_to_slip() {
         assert_eq!(output.violations[0].pointer, expected_pointer, "{flaw:?}");
     }
 }
+
+/// A structured prompt with a `sensitive` variable whose value the model echoes into a broken
+/// answer: neither the error (raw answer, violations, message) nor any event carries it.
+#[tokio::test]
+async fn sensitive_values_in_an_invalid_answer_are_redacted() {
+    use std::sync::LazyLock;
+
+    use promptops_runtime::{DynVars, PromptDef, Schema, VarValue};
+
+    use super::{support_reply, SECRET};
+
+    static DEF: LazyLock<PromptDef> = LazyLock::new(|| {
+        let mut def = support_reply::DEF.clone();
+        def.id = "customer-support.reply-triage".into();
+        def.output_schema = Some(Schema::parse(&ticket_triage::schema_json()).expect("schema"));
+        def.refresh_contract_hash();
+        def
+    });
+    let mock = MockBedrock::start().await.unwrap();
+    let echo = format!(
+        r#"{{"intent": "{SECRET}", "urgency": 9, "order_id": null, "summary": "account {SECRET}", "products": []}}"#
+    );
+    mock.script(&DEF.model_id, Script::answer(echo));
+    let runtime = bedrock_runtime(&mock, BedrockApi::Converse);
+    let (capture, subscriber) = EventCapture::new();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let vars = DynVars::new(
+        &DEF,
+        [
+            ("customer_name", VarValue::String("Ada")),
+            ("account_number", VarValue::String(SECRET)),
+            ("message", VarValue::String("Where is my refund?")),
+        ],
+    )
+    .expect("declared variables");
+    let err = runtime
+        .invoke_def(&DEF, &vars, None, &CallOptions::default())
+        .await
+        .unwrap_err();
+    let InvokeError::OutputInvalid { output, .. } = &err else {
+        panic!("expected OutputInvalid, got {err:?}");
+    };
+    assert!(!output.raw.contains(SECRET), "{}", output.raw);
+    assert!(output.raw.contains("[redacted]"), "{}", output.raw);
+    assert!(output
+        .violations
+        .iter()
+        .all(|violation| !violation.message.contains(SECRET)));
+    assert!(output.violations[0].message.contains("[redacted]"));
+    assert!(!err.to_string().contains(SECRET), "{err}");
+    let events = capture.text();
+    assert!(events.contains("output_invalid"), "{events}");
+    assert!(!events.contains(SECRET), "{events}");
+    // The model was told, though: the repair turn carries the feedback as it is.
+    assert_eq!(mock.requests_for(&DEF.model_id).len(), 2);
+}
