@@ -5,12 +5,22 @@
 #   2. a clean `cargo build` of a prompts crate over the corpus (dependencies already built):
 #      build-script compile + run + rustc of the generated crate, median of 3;
 #   3. an incremental `cargo build` after editing one prompt's template, median of 3.
-# Usage: bench/build_bench.sh [--data-only] [SIZES...]   (default: 10 100 1000 5000)
+# Usage: bench/build_bench.sh [--data-only] [--output MODE] [SIZES...]   (default: 10 100 1000 5000)
 #   --data-only   the generated crate is built with `Config::typed(false)` (no typed layer)
+#   --output MODE the corpus's outputs, passed to gen_corpus.py: mixed (default; one prompt in
+#                 three has labels), labels (every prompt) or structured (every prompt has a
+#                 10-field output.schema); bench/structured_build_bench.sh compares the last two
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 typed=true
-if [ "${1:-}" = "--data-only" ]; then typed=false; shift; fi
+output=mixed
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --data-only) typed=false; shift ;;
+    --output) output=$2; shift 2 ;;
+    *) break ;;
+  esac
+done
 if [ $# -gt 0 ]; then sizes=("$@"); else sizes=(10 100 1000 5000); fi
 work="$root/target/bench-build"
 # Shares compiled dependencies with the fixture crates of the integration tests.
@@ -64,7 +74,7 @@ seconds() {
 
 printf '%-8s %12s %12s %12s %12s %14s %14s\n' prompts discover_ms validate_ms generate_ms script_ms clean_build_s incr_build_s
 for n in "${sizes[@]}"; do
-  python3 "$root/bench/gen_corpus.py" "$n" "$crate/prompts"
+  python3 "$root/bench/gen_corpus.py" --output "$output" "$n" "$crate/prompts"
   read -r count d v g t < <("$timer" "$crate/prompts" 11 "$typed")
   # Warm the dependency graph once so the clean builds below compile only this crate.
   (cd "$crate" && cargo build --quiet --offline)

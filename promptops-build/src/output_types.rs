@@ -95,7 +95,11 @@ pub fn emit(out: &mut String, prompt_id: &str, schema: &Schema, pad: &str, rt: &
             } => emit_enum(out, name, *description, values, pad, rt),
         }
     }
+    // `#[inline]`, like the handle functions: the deserializer serde derives is instantiated
+    // (and compiled to machine code) only in the crates that call the prompt, not once per
+    // prompt in the prompts crate (BENCHMARKS.md, "Structured outputs").
     let _ = writeln!(out, "{pad}impl {rt}::PromptOutput for Output {{");
+    let _ = writeln!(out, "{pad}    #[inline]");
     let _ = writeln!(
         out,
         "{pad}    fn from_answer(answer: {rt}::Answer<'_>) -> ::core::result::Result<Self, {rt}::OutputError> {{"
@@ -395,6 +399,7 @@ pub enum Intent {
     OnHold,
 }
 impl ::rt::PromptOutput for Output {
+    #[inline]
     fn from_answer(answer: ::rt::Answer<'_>) -> ::core::result::Result<Self, ::rt::OutputError> {
         ::rt::structured::deserialize(answer)
     }

@@ -67,6 +67,11 @@ const BEYOND_THE_SCHEMA: &[(&str, Code, &str)] = &[
         "the labels are the prompt's",
     ),
     (
+        "eval-unknown-field",
+        Code::UnknownExpectedField,
+        "the fields and the values they allow are the prompt's output schema's",
+    ),
+    (
         "eval-unknown-prompt",
         Code::UnknownEvalPrompt,
         "which prompts exist is the tree's business",
