@@ -509,7 +509,7 @@ fn emit_labels(out: &mut String, def: &PromptDef, pad: &str, rt: &str) {
 /// `text` as `///` doc comments, one per line, at indentation `pad`: the one doc-comment style
 /// of the generated code. Control characters (a carriage return would end a doc comment
 /// early, and rustc refuses a bare one) become spaces.
-fn doc(out: &mut String, pad: &str, text: &str) {
+pub(crate) fn doc(out: &mut String, pad: &str, text: &str) {
     for line in text.lines() {
         let line: String = line
             .chars()

@@ -20,6 +20,8 @@ use std::fmt::Write as _;
 
 use promptops_core::output_schema::{variant_name, Kind, Property, Schema};
 
+use crate::codegen::doc;
+
 /// Names the module of a prompt already gives its items: a generated type must not take one.
 const RESERVED: &[&str] = &["Output", "Vars", "Spec", "Label", "NoVars"];
 
@@ -322,23 +324,6 @@ fn singular(plural: &str) -> String {
     match plural.strip_suffix('s') {
         Some(stem) if !stem.is_empty() && !stem.ends_with(['s', 'u']) => stem.to_owned(),
         _ => format!("{plural}Item"),
-    }
-}
-
-/// `text` as `///` lines at `pad` (control characters become spaces, as in the rest of the
-/// generated code).
-fn doc(out: &mut String, pad: &str, text: &str) {
-    for line in text.lines() {
-        let line: String = line
-            .chars()
-            .map(|c| if c.is_control() && c != '\t' { ' ' } else { c })
-            .collect();
-        let line = line.trim_end();
-        if line.is_empty() {
-            let _ = writeln!(out, "{pad}///");
-        } else {
-            let _ = writeln!(out, "{pad}/// {line}");
-        }
     }
 }
 

@@ -810,15 +810,7 @@ impl<'p, 'a> Parser<'p, 'a> {
             };
             match name.as_str() {
                 BASELINE_ACCURACY if !BASELINE_ACCURACY_RANGE.contains(&number) => {
-                    let (low, high) = BASELINE_ACCURACY_RANGE.into_inner();
-                    let diagnostic = self
-                        .at(
-                            Code::MetricOutOfRange,
-                            value.region,
-                            format!("`{BASELINE_ACCURACY}` must be between {low} and {high}, found {number}"),
-                        )
-                        .with_help("write accuracy as a fraction: 0.94 for 94%");
-                    self.push(diagnostic);
+                    self.accuracy_out_of_range(BASELINE_ACCURACY, number, value.region);
                 }
                 BASELINE_ACCURACY => baseline = Some(number),
                 COST_PER_CALL_USD if number < MIN_COST_PER_CALL_USD => {
@@ -880,25 +872,30 @@ impl<'p, 'a> Parser<'p, 'a> {
                 self.push(diagnostic);
                 continue;
             }
-            if let Some(Scalar::Int(_) | Scalar::Float(_)) = value.scalar() {
-                let number = match value.scalar() {
-                    Some(Scalar::Int(number)) => number as f64,
-                    Some(Scalar::Float(number)) => number,
-                    _ => continue,
-                };
-                if !BASELINE_ACCURACY_RANGE.contains(&number) {
-                    let (low, high) = BASELINE_ACCURACY_RANGE.into_inner();
-                    let diagnostic = self
-                        .at(
-                            Code::MetricOutOfRange,
-                            value.region,
-                            format!("`{FIELD_BASELINE_PREFIX}{field}` must be between {low} and {high}, found {number}"),
-                        )
-                        .with_help("write accuracy as a fraction: 0.94 for 94%");
-                    self.push(diagnostic);
-                }
+            // A value that is no number is reported by `metrics`.
+            let number = match value.scalar() {
+                Some(Scalar::Int(number)) => number as f64,
+                Some(Scalar::Float(number)) => number,
+                _ => continue,
+            };
+            if !BASELINE_ACCURACY_RANGE.contains(&number) {
+                let name = format!("{FIELD_BASELINE_PREFIX}{field}");
+                self.accuracy_out_of_range(&name, number, value.region);
             }
         }
+    }
+
+    /// Reports an accuracy metric (`name`) outside [`BASELINE_ACCURACY_RANGE`].
+    fn accuracy_out_of_range(&mut self, name: &str, number: f64, region: Region) {
+        let (low, high) = BASELINE_ACCURACY_RANGE.into_inner();
+        let diagnostic = self
+            .at(
+                Code::MetricOutOfRange,
+                region,
+                format!("`{name}` must be between {low} and {high}, found {number}"),
+            )
+            .with_help("write accuracy as a fraction: 0.94 for 94%");
+        self.push(diagnostic);
     }
 
     fn inference(&mut self, node: &Node<'a>) -> Option<Inference> {

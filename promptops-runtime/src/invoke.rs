@@ -300,18 +300,13 @@ impl Runtime {
                     let mut error =
                         InvokeError::from_model(prompt.id.clone(), attempts, latency_ms, err);
                     redact_error(&mut error, rendered);
-                    events::emit_failed(
+                    emit_call_failed(
                         &identity,
-                        &Failed {
-                            latency_ms,
-                            attempts,
-                            error: error.kind(),
-                            error_code: code.as_deref(),
-                            error_message: &error.to_string(),
-                            output_valid: None,
-                            repair_turns: structured.then_some(turns),
-                            violations: None,
-                        },
+                        &error,
+                        code.as_deref(),
+                        latency_ms,
+                        structured,
+                        turns,
                     );
                     return Err(error);
                 }
@@ -340,25 +335,7 @@ impl Runtime {
                 }
                 problem => unusable_answer(rendered, attempts, turns, problem),
             };
-            let violations = match &error {
-                InvokeError::OutputInvalid { output, .. } => {
-                    serde_json::to_string(&output.violations).ok()
-                }
-                _ => None,
-            };
-            events::emit_failed(
-                &identity,
-                &Failed {
-                    latency_ms,
-                    attempts,
-                    error: error.kind(),
-                    error_code: None,
-                    error_message: &error.to_string(),
-                    output_valid: structured.then_some(false),
-                    repair_turns: structured.then_some(turns),
-                    violations: violations.as_deref(),
-                },
-            );
+            emit_call_failed(&identity, &error, None, latency_ms, structured, turns);
             return Err(error);
         };
         let latency = start.elapsed();
@@ -518,6 +495,37 @@ impl Runtime {
             },
         );
     }
+}
+
+/// Emits `prompt_failed` for a call that ends in `error` after `repair_turns` repair turns;
+/// for a structured prompt whose answer broke the schema, with `output_valid: false` and the
+/// (already redacted) violations.
+fn emit_call_failed(
+    identity: &CallIdentity<'_>,
+    error: &InvokeError,
+    error_code: Option<&str>,
+    latency_ms: u64,
+    structured: bool,
+    repair_turns: u32,
+) {
+    let violations = match error {
+        InvokeError::OutputInvalid { output, .. } => serde_json::to_string(&output.violations).ok(),
+        _ => None,
+    };
+    let answered = matches!(error, InvokeError::OutputInvalid { .. });
+    events::emit_failed(
+        identity,
+        &Failed {
+            latency_ms,
+            attempts: error.attempts(),
+            error: error.kind(),
+            error_code,
+            error_message: &error.to_string(),
+            output_valid: (structured && answered).then_some(false),
+            repair_turns: structured.then_some(repair_turns),
+            violations: violations.as_deref(),
+        },
+    );
 }
 
 /// The error of a call whose last answer could not be used, redacted: `OutputInvalid` for a
