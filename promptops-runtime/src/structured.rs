@@ -22,6 +22,11 @@ use crate::spec::{Answer, OutputError};
 /// into a 10,000-line log record or model turn.
 pub const MAX_LISTED_VIOLATIONS: usize = 20;
 
+/// The most `{` positions [`json_in_text`] tries as the start of the answer's object: a bound
+/// on the work one answer can cause, whatever it holds. An answer whose object comes after 64
+/// other braces is not a usable answer anyway.
+pub const MAX_OBJECT_STARTS: usize = 64;
+
 /// A structured answer that does not fill the prompt's output schema.
 #[derive(Debug, Clone, PartialEq)]
 pub struct InvalidOutput {
@@ -82,21 +87,24 @@ impl fmt::Display for InvalidOutput {
 impl std::error::Error for InvalidOutput {}
 
 /// The JSON object a text answer carries: the whole text when it is one, else the first JSON
-/// object in it (models without tool use often wrap the object in prose or a ```json fence).
-/// `None` when the text holds no JSON object.
+/// object in it (models without tool use often wrap the object in prose or a ```json fence),
+/// starting at one of the first [`MAX_OBJECT_STARTS`] `{`. `None` when there is none.
 pub fn json_in_text(text: &str) -> Option<Value> {
     if let Ok(value @ Value::Object(_)) = serde_json::from_str(text.trim()) {
         return Some(value);
     }
     // Try each `{` in turn: the first one that starts a whole JSON object wins. The stream
     // deserializer stops at the end of the first value, so trailing prose does not matter.
-    text.match_indices('{').find_map(|(start, _)| {
-        let mut values = serde_json::Deserializer::from_str(&text[start..]).into_iter::<Value>();
-        match values.next() {
-            Some(Ok(value @ Value::Object(_))) => Some(value),
-            _ => None,
-        }
-    })
+    text.match_indices('{')
+        .take(MAX_OBJECT_STARTS)
+        .find_map(|(start, _)| {
+            let mut values =
+                serde_json::Deserializer::from_str(&text[start..]).into_iter::<Value>();
+            match values.next() {
+                Some(Ok(value @ Value::Object(_))) => Some(value),
+                _ => None,
+            }
+        })
 }
 
 /// Checks `value` against `schema`: the answer, or everything wrong with it.
@@ -161,6 +169,15 @@ mod tests {
             assert_eq!(json_in_text(text), None, "{text}");
         }
         assert_eq!(json_in_text("{}"), Some(json!({})));
+    }
+
+    #[test]
+    fn at_most_the_first_starts_are_tried() {
+        // An object after the first MAX_OBJECT_STARTS `{` is not looked for.
+        let late = format!("{}{{\"ok\": 1}}", "{ ".repeat(MAX_OBJECT_STARTS));
+        assert_eq!(json_in_text(&late), None);
+        let early = format!("{}{{\"ok\": 1}}", "{ ".repeat(MAX_OBJECT_STARTS - 1));
+        assert_eq!(json_in_text(&early), Some(json!({"ok": 1})));
     }
 
     #[test]
