@@ -151,6 +151,7 @@ pub struct Script {
     latency: Duration,
     usage: Option<(u32, u32)>,
     tools: bool,
+    system: bool,
 }
 
 impl Script {
@@ -162,6 +163,7 @@ impl Script {
             latency: Duration::ZERO,
             usage: None,
             tools: true,
+            system: true,
         }
     }
 
@@ -232,6 +234,14 @@ impl Script {
     /// JSON answer text is then returned as text).
     pub fn no_tools(mut self) -> Self {
         self.tools = false;
+        self
+    }
+
+    /// Makes this a model without system prompts (Amazon Titan in the Converse feature table):
+    /// a Converse request with `system` gets 400 `ValidationException` with the message
+    /// `This model doesn't support system messages.`
+    pub fn no_system(mut self) -> Self {
+        self.system = false;
         self
     }
 
@@ -522,7 +532,7 @@ async fn handle(request: Request<Incoming>, shared: &Shared) -> HttpResponse {
                         script.advance();
                         Decision::Fault(fault)
                     }
-                    Ok(text) => match validate(operation, &model_id, &body, script.tools) {
+                    Ok(text) => match validate(operation, &model_id, &body, script) {
                         Err(problem) => Decision::Refuse(problem),
                         Ok(plan) => {
                             script.advance();
@@ -705,6 +715,7 @@ fn collect_texts(blocks: &Value, out: &mut Vec<String>) {
 
 /// The message for a request that offers tools to a [`Script::no_tools`] model.
 const NO_TOOL_SUPPORT: &str = "This model doesn't support tool use.";
+const NO_SYSTEM_SUPPORT: &str = "This model doesn't support system messages.";
 /// Converse: `toolUse`/`toolResult` blocks without `toolConfig`.
 const TOOL_CONFIG_REQUIRED: &str =
     "The toolConfig field must be defined when using toolUse and toolResult content blocks.";
@@ -729,13 +740,16 @@ fn validate(
     operation: Operation,
     model_id: &str,
     body: &Value,
-    tools_supported: bool,
+    script: &Script,
 ) -> Result<Plan, String> {
     match operation {
         Operation::Converse => {
-            validate_converse(body, tools_supported).map(|tool| Plan::Converse { tool })
+            if !script.system && present(body, "system").is_some() {
+                return Err(NO_SYSTEM_SUPPORT.into());
+            }
+            validate_converse(body, script.tools).map(|tool| Plan::Converse { tool })
         }
-        Operation::InvokeModel => validate_invoke(model_id, body, tools_supported),
+        Operation::InvokeModel => validate_invoke(model_id, body, script.tools),
     }
 }
 

@@ -369,6 +369,18 @@ fn case<'a>(
             .map(Some),
         None => Some(None),
     };
+    if let (Some(_), Some(key)) = (fields.get(CASE_EXPECTED), fields.key(CASE_EXPECT)) {
+        let diagnostic = p
+            .at(
+                Code::UnknownExpectedField,
+                key.region,
+                format!("{what} sets both `expected` and `expect`"),
+            )
+            .with_label("one of the two")
+            .with_help("a classifier's case names its label with `expected`; a case of a prompt with an output schema gives field values with `expect`");
+        p.push(diagnostic);
+        return None;
+    }
     let expected = match (
         contract.fields,
         fields.get(CASE_EXPECTED),
@@ -601,6 +613,15 @@ fn expected_fields<'a>(
             p.push(diagnostic);
             continue;
         }
+        // A `number` field's value is kept as a float, so the gate knows to compare it within
+        // a tolerance, however the suite wrote it (`200` or `200.0`).
+        let json = match (&property.schema.kind, json) {
+            (Kind::Number { .. }, serde_json::Value::Number(number)) => number
+                .as_f64()
+                .and_then(serde_json::Number::from_f64)
+                .map_or(serde_json::Value::Null, serde_json::Value::Number),
+            (_, json) => json,
+        };
         values.push((name.to_owned(), json));
     }
     ok.then_some(Expected::Fields(values))

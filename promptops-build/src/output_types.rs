@@ -22,8 +22,12 @@ use promptops_core::output_schema::{variant_name, Kind, Property, Schema};
 
 use crate::codegen::doc;
 
-/// Names the module of a prompt already gives its items: a generated type must not take one.
-const RESERVED: &[&str] = &["Output", "Vars", "Spec", "Label", "NoVars"];
+/// Names a generated type must not take: the module's own items, and the prelude types the
+/// generated code names unqualified (a property `options` would otherwise become a struct
+/// `Option` that shadows the real one).
+const RESERVED: &[&str] = &[
+    "Output", "Vars", "Spec", "Label", "NoVars", "Option", "String", "Vec", "Box", "Result",
+];
 
 /// One type to generate.
 #[derive(Debug, Clone, PartialEq)]
@@ -149,7 +153,7 @@ fn emit_enum(
     }
     let _ = writeln!(out, "{pad}pub enum {name} {{");
     for (value, variant) in values.iter().zip(&variants) {
-        let _ = writeln!(out, "{pad}    /// `{value}`");
+        doc(out, &format!("{pad}    "), &format!("`{value}`"));
         if rule.is_none() && value != variant {
             let _ = writeln!(out, "{pad}    #[serde(rename = {value:?})]");
         }
@@ -452,6 +456,33 @@ impl ::rt::PromptOutput for Output {
             assert!(code.contains(line), "missing `{line}` in\n{code}");
         }
         assert_eq!(code.matches("pub struct Output {").count(), 1);
+    }
+
+    #[test]
+    fn prelude_names_are_never_shadowed() {
+        let code = generated(json!({
+            "type": "object",
+            "properties": {
+                "options": {"type": "array", "items": {"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"]}},
+                "strings": {"type": "array", "items": {"type": "string", "enum": ["a"]}},
+                "vec": {"type": "string", "enum": ["on\nhold"]}
+            },
+            "required": ["options", "strings", "vec"]
+        }));
+        for line in [
+            "    pub options: Vec<OutputOption>,",
+            "    pub strings: Vec<OutputString>,",
+            "    pub vec: OutputVec,",
+        ] {
+            assert!(code.contains(line), "missing `{line}` in\n{code}");
+        }
+        for shadow in ["struct Option ", "enum String ", "enum Vec "] {
+            assert!(!code.contains(shadow), "{shadow} in\n{code}");
+        }
+        // A line break in a value cannot end a doc comment early: it continues on the next
+        // `///` line.
+        assert!(code.contains("    /// `on\n    /// hold`\n"), "{code}");
+        assert!(code.contains("#[serde(rename = \"on\\nhold\")]"), "{code}");
     }
 
     #[test]

@@ -385,6 +385,17 @@ fn structured_cases_expect_field_values_checked_against_the_schema() {
         cases[0].expected.to_string(),
         r#"{"intent":"billing","order_id":"A-1","score":0.5}"#
     );
+    // A `number` field's value is a float however it is written; an integer's stays whole.
+    let rewritten = self::validated(&TRIAGE_SUITE.replace("score: 0.5", "score: 2, urgency: 3"));
+    let Expected::Fields(fields) = &rewritten.suites[0].cases[0].expected else {
+        panic!("fields expected");
+    };
+    assert!(fields
+        .iter()
+        .any(|(name, value)| name == "score" && value.is_f64()));
+    assert!(fields
+        .iter()
+        .any(|(name, value)| name == "urgency" && value.is_i64()));
 }
 
 #[test]
@@ -461,6 +472,16 @@ fn labels_and_field_values_are_not_interchangeable() {
         fields_for_label.message.contains("is a classifier"),
         "{fields_for_label}"
     );
+    let both = only(
+        &TRIAGE_SUITE.replace(
+            "expect: { order_id: null }",
+            "expect: { order_id: null }\n    expected: billing",
+        ),
+        Code::UnknownExpectedField,
+        7,
+        5,
+    );
+    assert_eq!(both.message, "case 2 sets both `expected` and `expect`");
     let missing = only(
         &TRIAGE_SUITE.replace("    expect: { order_id: null }\n", ""),
         Code::MissingField,

@@ -1,10 +1,10 @@
 //! Reading and checking a structured answer of about 1 KB against the ticket-triage schema
 //! (issue #23's target: at most 5 µs): `parse` is serde_json's read of the answer into a
 //! `Value`, `check` the schema's walk over it, `parse_and_check` both, and
-//! `parse_check_deserialize` the whole path of a structured call in the runtime
-//! (`promptops_runtime::read_output`): parse, check, then serde's mapping of the checked value
-//! onto the struct `promptops-build` generates for this schema (written out below as the
-//! build writes it).
+//! `parse_check_deserialize` the whole path of a structured answer given as text in the runtime
+//! (`structured::checked_in_text`, then the generated `from_answer`): parse, check, then
+//! serde's mapping of the checked value onto the struct `promptops-build` generates for this
+//! schema (written out below as the build writes it).
 //!
 //! Run: `cargo bench -p promptops-core --bench output_schema`
 

@@ -11,7 +11,8 @@ use crate::{meets, percent, seconds};
 
 /// How far a `number` field may be from the expected value and still count as right: 1% of
 /// the expected value, or 0.01 when that is smaller than 1. Integers, strings, booleans,
-/// arrays and objects must match exactly.
+/// arrays and objects must match exactly. (The build keeps a `number` field's expected value
+/// as a float, which is how [`field_matches`] tells the two kinds apart.)
 pub const NUMBER_TOLERANCE: f64 = 0.01;
 
 /// What the model answered in one attempt.
@@ -57,14 +58,14 @@ impl Answer {
     }
 }
 
-/// Whether a field's answer is its expected value: numbers within [`NUMBER_TOLERANCE`] when
-/// either is fractional, everything else exactly.
+/// Whether a field's answer is its expected value: a float (a `number` field's) within
+/// [`NUMBER_TOLERANCE`], everything else exactly.
 pub fn field_matches(expected: &Value, got: Option<&Value>) -> bool {
     let Some(got) = got else {
         return false;
     };
     match (expected, got) {
-        (Value::Number(want), Value::Number(have)) if !(want.is_i64() && have.is_i64()) => {
+        (Value::Number(want), Value::Number(have)) if want.is_f64() => {
             match (want.as_f64(), have.as_f64()) {
                 (Some(want), Some(have)) => {
                     (want - have).abs() <= NUMBER_TOLERANCE * want.abs().max(1.0)
@@ -99,10 +100,10 @@ impl FieldScore {
         }
     }
 
-    /// Whether the field meets its baseline (or has none).
+    /// Whether the field meets its baseline (or has none). A field no case expects cannot.
     pub fn meets_baseline(&self) -> bool {
         self.baseline
-            .is_none_or(|baseline| meets(self.accuracy(), baseline))
+            .is_none_or(|baseline| self.attempts > 0 && meets(self.accuracy(), baseline))
     }
 }
 
@@ -265,6 +266,18 @@ impl PromptReport {
                 }
             }
         }
+        // A field with a baseline that no case expects is scored on nothing, and fails: the
+        // baseline would otherwise guard nothing.
+        for (name, baseline) in &self.field_baselines {
+            if !scores.iter().any(|score| &score.name == name) {
+                scores.push(FieldScore {
+                    name: name.clone(),
+                    correct: 0,
+                    attempts: 0,
+                    baseline: Some(*baseline),
+                });
+            }
+        }
         scores
     }
 
@@ -311,7 +324,12 @@ impl PromptReport {
                     }
                 }
                 for field in self.fields() {
-                    if !field.meets_baseline() {
+                    if field.attempts == 0 && field.baseline.is_some() {
+                        reasons.push(format!(
+                            "field `{}` has a baseline_accuracy.{} but no case expects it",
+                            field.name, field.name
+                        ));
+                    } else if !field.meets_baseline() {
                         reasons.push(format!(
                             "field `{}` scored {} ({}/{}), below its baseline_accuracy.{} of {}",
                             field.name,

@@ -349,6 +349,21 @@ async fn structured_prompts_are_scored_field_by_field_and_as_records() {
         .table()
         .contains("customer-support.ticket-triage fields: intent "));
 
+    // A field baseline that no case expects fails the gate, whatever the answers.
+    let validated = shipped_tree();
+    let plans = plan(&validated, &prompts::ALL, Some(TRIAGE)).expect("plan");
+    let mut report = run(&plans, &Runtime::local(), &Options::default()).await;
+    report.prompts[0]
+        .field_baselines
+        .insert("summary".into(), 0.5);
+    let prompt = &report.prompts[0];
+    assert_eq!(prompt.verdict(), Verdict::Regression);
+    let message = prompt.failure_message().expect("a failure message");
+    assert!(
+        message.contains("field `summary` has a baseline_accuracy.summary but no case expects it"),
+        "{message}"
+    );
+
     // Answers that never fill the schema are wrong answers, not failed calls.
     let report = triage_scored_by(|_, _| Ok("I'd rather not say.".into())).await;
     let prompt = &report.prompts[0];
@@ -375,6 +390,11 @@ fn numbers_match_within_the_tolerance_and_everything_else_exactly() {
         !field_matches(&json!(4), Some(&json!(5))),
         "integers are exact"
     );
+    assert!(
+        field_matches(&json!(200.0), Some(&json!(201))),
+        "an integer answer to a number field"
+    );
+    assert!(!field_matches(&json!(u64::MAX), Some(&json!(u64::MAX - 1))));
     assert!(field_matches(&json!(null), Some(&json!(null))));
     assert!(!field_matches(&json!("A-1"), Some(&json!("a-1"))));
     assert!(!field_matches(&json!(["x"]), Some(&json!(["x", "y"]))));

@@ -28,8 +28,9 @@ use aws_smithy_types::{Document, Number};
 use serde_json::{json, Value};
 
 use crate::model::{
-    InferenceParams, Model, ModelAnswer, ModelError, ModelErrorKind, ModelFuture, ModelRequest,
-    ModelResponse, OutputMode, StructuredRequest, ToolUse, OUTPUT_TOOL_NAME,
+    accepts_system_prompt, InferenceParams, Model, ModelAnswer, ModelError, ModelErrorKind,
+    ModelFuture, ModelRequest, ModelResponse, OutputMode, StructuredRequest, ToolUse,
+    OUTPUT_TOOL_NAME,
 };
 
 /// The AWS SDK for Bedrock Runtime, re-exported so callers configure it with the same version.
@@ -111,13 +112,22 @@ impl BedrockModel {
     }
 
     async fn converse(&self, request: ModelRequest<'_>) -> Result<ModelResponse, ModelError> {
+        // A model without system prompts (Titan) gets the instructions at the head of the
+        // user turn, as its native body has them.
+        let system = system_text(&request);
+        let (system, preamble) = if accepts_system_prompt(request.model_id) {
+            (system, None)
+        } else {
+            (None, system)
+        };
+        let messages = converse_messages(&request, preamble.as_deref()).map_err(config_error)?;
         let mut call = self
             .client
             .converse()
             .model_id(request.model_id)
-            .set_messages(Some(converse_messages(&request).map_err(config_error)?))
+            .set_messages(Some(messages))
             .set_inference_config(converse_inference(request.inference));
-        if let Some(system) = system_text(&request) {
+        if let Some(system) = system {
             call = call.system(SystemContentBlock::Text(system));
         }
         if let Some(structured) = request.structured.filter(|s| s.mode == OutputMode::Tool) {
@@ -238,13 +248,20 @@ fn system_text(request: &ModelRequest<'_>) -> Option<String> {
     }
 }
 
-/// The Converse messages: the user turn, then for each repair turn the model's earlier answer
-/// (a tool call, or text) and the feedback on it (the tool's result with status `error`, or a
-/// user turn).
-fn converse_messages(request: &ModelRequest<'_>) -> Result<Vec<Message>, BuildError> {
+/// The Converse messages: the user turn (after `preamble`, the instructions of a model without
+/// system prompts), then for each repair turn the model's earlier answer (a tool call, or text)
+/// and the feedback on it (the tool's result with status `error`, or a user turn).
+fn converse_messages(
+    request: &ModelRequest<'_>,
+    preamble: Option<&str>,
+) -> Result<Vec<Message>, BuildError> {
+    let user = match preamble {
+        Some(preamble) => format!("{preamble}\n\n{}", request.user),
+        None => request.user.to_owned(),
+    };
     let mut messages = vec![Message::builder()
         .role(ConversationRole::User)
-        .content(ContentBlock::Text(request.user.to_owned()))
+        .content(ContentBlock::Text(user))
         .build()?];
     let earlier = request.structured.map(|s| s.earlier).unwrap_or_default();
     for turn in earlier {

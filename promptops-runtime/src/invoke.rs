@@ -1,5 +1,6 @@
 //! Calling a prompt: render → model (with retries and timeouts) → parse, one event per state.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -18,7 +19,7 @@ use crate::render::{render_resolution, Rendered};
 use crate::resolve::{Resolution, Resolver, Source};
 use crate::retry::RetryPolicy;
 use crate::spec::{Answer, OutputError, Prompt, PromptOutput, PromptSpec};
-use crate::structured::{self, InvalidOutput, Schema};
+use crate::structured::{self, Schema};
 
 /// Repair turns a structured call makes when neither the call nor the runtime says otherwise:
 /// one, which fixes most slips (a value out of range, a missing field) at the cost of one more
@@ -56,7 +57,8 @@ impl CallOptions {
 pub struct Completion<T> {
     /// The parsed output: a label enum for classifiers, the text otherwise.
     pub output: T,
-    /// The model's text, untouched; for an answer given as a tool call, its input as JSON.
+    /// The model's text, untouched; for an answer given as a tool call with no text beside
+    /// it, the tool call's input as JSON.
     pub text: String,
     /// The prompt that was called: the compiled one, or the registry version that honoured
     /// its contract.
@@ -316,7 +318,11 @@ impl Runtime {
                 Err(problem) => problem,
             };
             let error = match problem {
-                OutputError::Invalid(invalid) if earlier.len() < repair_limit as usize => {
+                // Only a structured answer is sent back: a free-text or label prompt has no
+                // schema to show the model.
+                OutputError::Invalid(invalid)
+                    if structured && earlier.len() < repair_limit as usize =>
+                {
                     tracing::debug!(
                         target: events::TARGET,
                         prompt_id = prompt.id.as_str(),
@@ -601,17 +607,14 @@ fn read_answer<T>(
     let Some(schema) = &prompt.output_schema else {
         return parse(Answer::Text(&response.text));
     };
-    let parsed;
     let value = match &response.tool_use {
-        Some(tool_use) => &tool_use.input,
-        None => {
-            parsed = structured::json_in_text(&response.text)
-                .ok_or_else(|| InvalidOutput::not_json(response.text.as_str()))?;
-            &parsed
+        Some(tool_use) => {
+            structured::check(schema, &tool_use.input)?;
+            Cow::Borrowed(&tool_use.input)
         }
+        None => Cow::Owned(structured::checked_in_text(schema, &response.text)?),
     };
-    structured::check(schema, value)?;
-    parse(Answer::Checked(value))
+    parse(Answer::Checked(&value))
 }
 
 fn millis(duration: Duration) -> u64 {

@@ -407,7 +407,10 @@ fn sample(schema: &Schema, input: &str, name: &str, seed: u64) -> Value {
                     .split(|c: char| c.is_whitespace() || matches!(c, ',' | '.' | '!' | '?' | ':'))
                     .map(|token| token.trim_start_matches('#'))
                     .find(|token| {
-                        token.chars().count() >= 4 && token.chars().any(|c| c.is_ascii_digit())
+                        let length = token.chars().count() as u64;
+                        length >= 4
+                            && max_length.is_none_or(|max| length <= max)
+                            && token.chars().any(|c| c.is_ascii_digit())
                     })
                     .map_or(Value::Null, |token| Value::String(token.to_owned()));
             }
@@ -443,17 +446,22 @@ fn sample(schema: &Schema, input: &str, name: &str, seed: u64) -> Value {
             Value::from(low.saturating_add(steps).min(*high))
         }
         Kind::Integer { minimum, maximum } => {
-            let low = minimum.unwrap_or(0);
+            // Without a minimum, start at 0, or ten below a negative maximum.
+            let low =
+                minimum.unwrap_or_else(|| maximum.map_or(0, |max| max.min(0).saturating_sub(9)));
             let high = maximum.unwrap_or(low.saturating_add(9)).max(low);
             let span = u64::try_from(i128::from(high) - i128::from(low) + 1).unwrap_or(u64::MAX);
             let offset = i64::try_from(seed % span.max(1)).unwrap_or(0);
             Value::from(low.saturating_add(offset))
         }
         Kind::Number { minimum, maximum } => {
-            let low = minimum.unwrap_or(0.0);
+            let low = minimum.unwrap_or_else(|| maximum.map_or(0.0, |max| max.min(0.0) - 1.0));
             let high = maximum.unwrap_or(low + 1.0).max(low);
             let fraction = (seed % 101) as f64 / 100.0;
-            let value = low + (high - low) * fraction;
+            // Rounding can step past `high` (0.1 + 0.2 × 1.0), and a span too wide for an f64
+            // is infinite: clamp, and fall back to the bound.
+            let value = (low + (high - low) * fraction).clamp(low, high);
+            let value = if value.is_finite() { value } else { low };
             serde_json::Number::from_f64(value).map_or(Value::Null, Value::Number)
         }
         Kind::Boolean => Value::Bool(seed.is_multiple_of(2)),
@@ -604,6 +612,53 @@ mod tests {
         let answer =
             LocalModel::structured_answer(&schema, "Login is blocked, I need it today please");
         assert_eq!(answer["urgency"], 3);
+    }
+
+    #[test]
+    fn answers_fill_schemas_at_the_edges_of_their_ranges() {
+        let field = |schema: serde_json::Value| {
+            Schema::parse(&json!({
+                "type": "object",
+                "properties": {"order_id": schema},
+                "required": ["order_id"]
+            }))
+            .expect("a valid schema")
+        };
+        let schemas = [
+            field(json!({"type": "integer", "maximum": -5})),
+            field(json!({"type": "integer", "minimum": i64::MAX - 1})),
+            field(json!({"type": "integer", "minimum": i64::MIN, "maximum": i64::MAX})),
+            field(json!({"type": "number", "maximum": -0.5})),
+            field(json!({"type": "number", "minimum": 0.1, "maximum": 0.3})),
+            field(json!({"type": "number", "minimum": -1.7e308, "maximum": 1.7e308})),
+            field(json!({"type": ["string", "null"], "maxLength": 5})),
+            field(json!({"type": "string", "maxLength": 0})),
+            field(json!({"type": "array", "items": {"type": "boolean"}, "maxItems": 0})),
+            field(
+                json!({"type": "array", "items": {"type": "string", "enum": ["x"]}, "maxItems": 5}),
+            ),
+        ];
+        let inputs = [
+            "",
+            "order #ABCDEFGH-123456 and #A-12",
+            "The app crashes on start",
+            "ünïcödé 🎉",
+        ];
+        for schema in &schemas {
+            for (index, input) in inputs.iter().enumerate() {
+                // Vary the hash too: the same schema under many seeds.
+                for salt in 0..50 {
+                    let input = format!("{input}{}", " ".repeat(salt + index));
+                    let answer = LocalModel::structured_answer(schema, &input);
+                    assert_eq!(
+                        schema.check(&answer),
+                        [],
+                        "{} for {input:?}: {answer}",
+                        schema.to_json()
+                    );
+                }
+            }
+        }
     }
 
     #[test]

@@ -239,6 +239,25 @@ pub const FORCED_TOOL_MODELS: &[&str] = &[
     "amazon.nova-",
 ];
 
+/// Model families whose Converse requests may not carry a system prompt ("System prompts: No"
+/// in Bedrock's Converse feature table): Amazon Titan text, Cohere Command (text), AI21
+/// Jurassic-2. Their instructions open the user turn instead.
+pub const NO_SYSTEM_PROMPT_MODELS: &[&str] = &[
+    "amazon.titan-text",
+    "cohere.command-text",
+    "cohere.command-light-text",
+    "ai21.j2",
+];
+
+/// Whether a Converse request for `model_id` may carry a system prompt
+/// ([`NO_SYSTEM_PROMPT_MODELS`]; an inference profile prefix is ignored).
+pub fn accepts_system_prompt(model_id: &str) -> bool {
+    let base = pricing::without_profile_prefix(model_id);
+    !NO_SYSTEM_PROMPT_MODELS
+        .iter()
+        .any(|family| base.starts_with(family))
+}
+
 /// The [`OutputMode`] for a Bedrock model id by [`FORCED_TOOL_MODELS`]: a tool for Claude 3 and
 /// later and Nova, text for every other model (Titan, Llama, Mistral, Claude 2, ...).
 pub fn output_mode_for(model_id: &str) -> OutputMode {
@@ -256,6 +275,16 @@ pub fn output_mode_for(model_id: &str) -> OutputMode {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn titan_takes_no_system_prompt() {
+        assert!(!accepts_system_prompt("amazon.titan-text-express-v1"));
+        assert!(!accepts_system_prompt("us.amazon.titan-text-premier-v1:0"));
+        assert!(accepts_system_prompt("amazon.nova-lite-v1:0"));
+        assert!(accepts_system_prompt(
+            "anthropic.claude-3-haiku-20240307-v1:0"
+        ));
+    }
 
     #[test]
     fn the_model_table_says_which_models_are_forced_to_a_tool() {

@@ -159,11 +159,29 @@ impl std::fmt::Debug for Rendered {
     }
 }
 
+/// `text` with every sensitive value replaced by [`REDACTED`]: as written, and as JSON and
+/// Rust's `{:?}` escape it (a value with a quote, a backslash or a newline reaches a
+/// structured answer's raw JSON, or a message quoting it, only in escaped form).
 pub(crate) fn redact(sensitive: &[String], text: &str) -> String {
     let mut out = text.to_owned();
     for value in sensitive {
-        if value.len() >= MIN_REDACTED_LEN && out.contains(value.as_str()) {
-            out = out.replace(value.as_str(), REDACTED);
+        if value.len() < MIN_REDACTED_LEN {
+            continue;
+        }
+        let json = serde_json::to_string(value).unwrap_or_default();
+        let debug = format!("{value:?}");
+        let forms = [
+            value.as_str(),
+            json.get(1..json.len().saturating_sub(1))
+                .unwrap_or_default(),
+            debug
+                .get(1..debug.len().saturating_sub(1))
+                .unwrap_or_default(),
+        ];
+        for form in forms {
+            if form.len() >= MIN_REDACTED_LEN && out.contains(form) {
+                out = out.replace(form, REDACTED);
+            }
         }
     }
     out
@@ -723,6 +741,19 @@ impl TemplateVars for DynVars<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sensitive_values_are_redacted_as_written_and_as_escaped() {
+        let secret = "acct \"7731\"\\x\nline".to_owned();
+        let sensitive = [secret.clone()];
+        let json = serde_json::json!({ "summary": format!("echo {secret}") }).to_string();
+        let debug = format!("{:?}", format!("echo {secret}"));
+        for text in [format!("plain {secret}"), json, debug] {
+            let redacted = redact(&sensitive, &text);
+            assert!(redacted.contains(REDACTED), "{text} -> {redacted}");
+            assert!(!redacted.contains("7731"), "{text} -> {redacted}");
+        }
+    }
     use crate::def::{VarDef, VarType};
 
     fn def() -> &'static PromptDef {

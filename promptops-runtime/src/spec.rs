@@ -347,10 +347,7 @@ impl<S: PromptSpec> Prompt<S> {
 pub fn read_output<T: PromptOutput>(def: &PromptDef, text: &str) -> Result<T, OutputError> {
     match &def.output_schema {
         Some(schema) => {
-            let value =
-                structured::json_in_text(text).ok_or_else(|| InvalidOutput::not_json(text))?;
-            structured::check(schema, &value)?;
-            T::from_answer(Answer::Checked(&value))
+            T::from_answer(Answer::Checked(&structured::checked_in_text(schema, text)?))
         }
         None => T::from_answer(Answer::Text(text)),
     }

@@ -117,19 +117,34 @@ pub fn check(schema: &Schema, value: &Value) -> Result<(), InvalidOutput> {
     }
 }
 
-/// Deserializes an answer into a generated `Output` type: what its `PromptOutput` impl calls.
+/// The checked JSON object of a text answer: [`json_in_text`], then [`check`]. The one way a
+/// text is read as a structured answer, by the runtime and by `Prompt::parse_output`.
+pub fn checked_in_text(schema: &Schema, text: &str) -> Result<Value, InvalidOutput> {
+    let value = json_in_text(text).ok_or_else(|| InvalidOutput::not_json(text))?;
+    check(schema, &value)?;
+    Ok(value)
+}
+
+/// Deserializes a checked answer into a generated `Output` type: what its `PromptOutput` impl
+/// calls.
 ///
-/// A [`Answer::Checked`] value has passed [`check`] already, so serde only maps it onto the
-/// struct. A [`Answer::Text`] (`Prompt::parse_output` on a stored completion, say) is read
-/// with [`json_in_text`] first. serde's own complaint, should it have one, becomes a violation
-/// at the answer's root.
+/// An [`Answer::Checked`] value has passed [`check`], so serde only maps it onto the struct
+/// (serde's own complaint, should it have one, becomes a violation at the answer's root). An
+/// [`Answer::Text`] is refused: only the prompt's schema can check a text, so read one with
+/// `Prompt::parse_output` (or [`checked_in_text`]).
 pub fn deserialize<T: DeserializeOwned>(answer: Answer<'_>) -> Result<T, OutputError> {
-    let parsed;
     let value = match answer {
         Answer::Checked(value) => value,
         Answer::Text(text) => {
-            parsed = json_in_text(text).ok_or_else(|| InvalidOutput::not_json(text))?;
-            &parsed
+            return Err(OutputError::Invalid(InvalidOutput::new(
+                text,
+                vec![Violation {
+                    pointer: String::new(),
+                    message: "a structured answer must be checked against its prompt's schema \
+                              first (Prompt::parse_output)"
+                        .to_owned(),
+                }],
+            )))
         }
     };
     T::deserialize(value).map_err(|err| {
@@ -211,17 +226,26 @@ mod tests {
         };
         assert_eq!(invalid.violations[0].pointer, "");
         assert!(invalid.violations[0].message.contains("300"), "{invalid}");
-        assert!(matches!(
-            deserialize::<Small>(Answer::Text("no json here")),
-            Err(OutputError::Invalid(InvalidOutput {
-                total_violations: 1,
-                ..
-            }))
-        ));
+        // A text has not been checked: it is refused, JSON or not.
+        for text in ["no json here", "ok: {\"count\": 3}"] {
+            let err = deserialize::<Small>(Answer::Text(text)).unwrap_err();
+            assert!(
+                err.to_string()
+                    .contains("checked against its prompt's schema"),
+                "{err}"
+            );
+        }
+        let schema = Schema::parse(&json!({
+            "type": "object",
+            "properties": {"count": {"type": "integer", "maximum": 10}},
+            "required": ["count"]
+        }))
+        .expect("a valid schema");
         assert_eq!(
-            deserialize::<serde_json::Map<String, Value>>(Answer::Text("ok: {\"count\": 3}"))
-                .map(|map| map.len()),
-            Ok(1)
+            checked_in_text(&schema, "ok: {\"count\": 3}"),
+            Ok(json!({"count": 3}))
         );
+        let err = checked_in_text(&schema, "{\"count\": 30}").unwrap_err();
+        assert_eq!(err.violations[0].pointer, "/count");
     }
 }

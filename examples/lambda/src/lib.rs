@@ -403,7 +403,7 @@ impl HandlerError {
 
     /// The JSON error body of an HTTP response: `error` (the error type), `message`,
     /// `request_id`, and for model failures `kind` (`throttled`, `timed_out`, `rejected`,
-    /// `unavailable`, `bad_output`, `config`).
+    /// `unavailable`, `bad_output`, `output_invalid`, `config`).
     pub fn body(&self, request_id: &str) -> Value {
         let mut body = json!({
             "error": self.error_type(),
@@ -632,6 +632,8 @@ pub async fn classify(
         let triage_prompt = prompts::customer_support::ticket_triage();
         let triaged = triage_prompt.invoke_with(runtime, &vars, None, &options);
         let (done, triaged) = tokio::join!(classified, triaged);
+        // When both fail, the classifier's error is the one reported.
+        let done = done?;
         let triaged = triaged?;
         let triage = Triage {
             prompt_version: triaged.prompt.version,
@@ -639,7 +641,7 @@ pub async fn classify(
             repair_turns: triaged.repair_turns,
             output: triaged.output,
         };
-        (done?, Some(triage))
+        (done, Some(triage))
     } else {
         (classified.await?, None)
     };

@@ -824,3 +824,49 @@ async fn triage_comes_back_as_a_json_object() {
         "{response:?}"
     );
 }
+
+/// A model that classifies correctly but never fills the triage schema.
+#[derive(Debug)]
+struct NoRecordModel;
+
+impl Model for NoRecordModel {
+    fn backend(&self) -> &'static str {
+        "no-record"
+    }
+
+    fn complete<'a>(&'a self, request: ModelRequest<'a>) -> ModelFuture<'a> {
+        let text = match request.structured {
+            Some(_) => "I cannot fill that in.",
+            None => "billing",
+        };
+        Box::pin(async move {
+            Ok(ModelResponse {
+                text: text.to_owned(),
+                ..ModelResponse::default()
+            })
+        })
+    }
+}
+
+/// A triage answer that never fills the schema is a model error, `output_invalid`: 502 over
+/// HTTP, with the classification not returned half-done.
+#[tokio::test]
+async fn a_triage_that_never_fills_the_schema_is_a_model_error() {
+    let runtime = lambda_runtime_over(NoRecordModel);
+    let event = json!({"message": "I was charged twice", "triage": true});
+    let (response, events) = captured(handle(&runtime, "req-triage-bad", event.clone())).await;
+    let Err(HandlerError::Model(err)) = &response else {
+        panic!("expected a model error, got {response:?}");
+    };
+    assert_eq!(err.kind(), "output_invalid");
+    assert!(events
+        .iter()
+        .any(|e| e["event"] == "prompt_failed" && e["error"] == "output_invalid"));
+
+    let http = http_v2_event("POST", "/", "", Some(&event.to_string()));
+    let (response, _) = captured(handle(&runtime, "req-triage-bad-2", http)).await;
+    let (answer, body) = as_http(response.expect("an HTTP answer"));
+    assert_eq!(answer.status_code, 502);
+    assert_eq!(body["error"], "ModelError");
+    assert_eq!(body["kind"], "output_invalid");
+}

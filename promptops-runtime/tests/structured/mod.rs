@@ -197,14 +197,16 @@ async fn an_answer_still_invalid_after_repair_fails_with_every_violation() {
 }
 
 #[tokio::test]
-async fn a_model_without_tools_gets_the_schema_in_the_system_prompt_and_answers_in_text() {
+async fn a_model_without_tools_gets_the_schema_in_its_instructions_and_answers_in_text() {
     let mock = MockBedrock::start().await.unwrap();
     let fenced = format!("Here is the record:\n```json\n{BROKEN}\n```");
+    // Titan, as Bedrock has it: no tools and no system prompt on Converse.
     mock.script(
         TITAN,
         Script::answer(fenced)
             .then(format!("Fixed: {VALID}"))
-            .no_tools(),
+            .no_tools()
+            .no_system(),
     );
     let runtime = bedrock_runtime(&mock, BedrockApi::Converse);
     let options = CallOptions {
@@ -225,21 +227,26 @@ async fn a_model_without_tools_gets_the_schema_in_the_system_prompt_and_answers_
 
     let requests = mock.requests_for(TITAN);
     assert_eq!(requests.len(), 2);
+    assert!(requests.iter().all(|r| r.outcome == "ok"), "{requests:?}");
     let first = &requests[0].body;
     assert!(
         first.get("toolConfig").is_none(),
         "no tool for a model without tools"
     );
-    let system = first["system"][0]["text"].as_str().unwrap();
-    assert!(
-        system.ends_with(&format!(
-            "Triage this ticket.\n\nAnswer with one JSON object that conforms to this JSON \
-             Schema, and nothing else:\n{}",
-            ticket_triage::DEF.output_schema.as_ref().unwrap().to_json()
-        )),
-        "{system}"
+    assert!(first.get("system").is_none(), "no system prompt for Titan");
+    // The instructions, the schema, then the input, in the user turn.
+    let user = first["messages"][0]["content"][0]["text"].as_str().unwrap();
+    let expected_start = format!(
+        "You triage customer support tickets.\n\nTriage this ticket.\n\nAnswer with one JSON \
+         object that conforms to this JSON Schema, and nothing else:\n{}\n\n",
+        ticket_triage::DEF.output_schema.as_ref().unwrap().to_json()
     );
-    assert!(system.contains(r#""maxLength":80"#), "{system}");
+    assert!(user.starts_with(&expected_start), "{user}");
+    assert!(
+        user.ends_with("I was charged twice for order A-1234"),
+        "{user}"
+    );
+    assert!(user.contains(r#""maxLength":80"#), "{user}");
     // The repair turn: the text answer, then the feedback as a user turn.
     let messages = requests[1].body["messages"].as_array().unwrap().clone();
     assert_eq!(messages.len(), 3);
@@ -252,6 +259,33 @@ async fn a_model_without_tools_gets_the_schema_in_the_system_prompt_and_answers_
         feedback.contains("/urgency: 9 is outside 1..=5"),
         "{feedback}"
     );
+}
+
+#[tokio::test]
+async fn a_model_with_system_prompts_gets_the_schema_there() {
+    // Mistral Large takes a system prompt but cannot be forced to call a tool: text mode, with
+    // the schema after the instructions in the system prompt.
+    let mock = MockBedrock::start().await.unwrap();
+    const MISTRAL: &str = "mistral.mistral-large-2407-v1:0";
+    mock.script(MISTRAL, Script::answer(VALID).no_tools());
+    let runtime = bedrock_runtime(&mock, BedrockApi::Converse);
+    let options = CallOptions {
+        model_id: Some(MISTRAL.to_owned()),
+        ..CallOptions::default()
+    };
+    let output = ticket_triage::handle()
+        .invoke_with(&runtime, &NoVars, Some("charged twice"), &options)
+        .await
+        .unwrap()
+        .output;
+    assert_eq!(output, expected());
+    let body = &mock.requests_for(MISTRAL)[0].body;
+    let system = body["system"][0]["text"].as_str().unwrap();
+    assert!(
+        system.starts_with("You triage customer support tickets.\n\nTriage this ticket.\n\nAnswer with one JSON object"),
+        "{system}"
+    );
+    assert_eq!(body["messages"][0]["content"][0]["text"], "charged twice");
 }
 
 #[tokio::test]
@@ -374,4 +408,76 @@ async fn sensitive_values_in_an_invalid_answer_are_redacted() {
     assert!(!events.contains(SECRET), "{events}");
     // The model was told, though: the repair turn carries the feedback as it is.
     assert_eq!(mock.requests_for(&DEF.model_id).len(), 2);
+}
+
+/// Two repair turns: the conversation grows by an answer and its feedback per turn, and tokens
+/// and cost add up over every turn. More turns than the limit of three are not made.
+#[tokio::test]
+async fn repair_turns_add_up_and_are_capped() {
+    let mock = MockBedrock::start().await.unwrap();
+    mock.script(
+        HAIKU,
+        Script::answer(BROKEN)
+            .then(BROKEN)
+            .then(VALID)
+            .usage(100, 20),
+    );
+    let runtime = bedrock_runtime(&mock, BedrockApi::Converse).with_repair_turns(2);
+    let done = ticket_triage::handle()
+        .invoke_with_input(&runtime, &NoVars, "charged twice")
+        .await
+        .unwrap();
+    assert_eq!(done.output, expected());
+    assert_eq!((done.repair_turns, done.attempts), (2, 3));
+    assert_eq!(
+        (done.input_tokens, done.output_tokens),
+        (Some(300), Some(60))
+    );
+    // claude-3-5-haiku: $0.0008 in / $0.004 out per 1k tokens, over the three turns.
+    let cost = done.cost_usd.unwrap();
+    assert!(
+        (cost - (300.0 * 0.0008 + 60.0 * 0.004) / 1000.0).abs() < 1e-12,
+        "{cost}"
+    );
+    let requests = mock.requests_for(HAIKU);
+    let roles: Vec<Vec<String>> = requests
+        .iter()
+        .map(|r| {
+            r.body["messages"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|m| m["role"].as_str().unwrap().to_owned())
+                .collect()
+        })
+        .collect();
+    assert_eq!(
+        roles,
+        [
+            vec!["user"],
+            vec!["user", "assistant", "user"],
+            vec!["user", "assistant", "user", "assistant", "user"],
+        ]
+    );
+
+    // Asking for nine turns gets three: four answers in all, then OutputInvalid.
+    mock.script(HAIKU, Script::answer(BROKEN));
+    mock.clear_requests();
+    let runtime = bedrock_runtime(&mock, BedrockApi::Converse).with_repair_turns(9);
+    let err = ticket_triage::handle()
+        .invoke_with_input(&runtime, &NoVars, "charged twice")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            InvokeError::OutputInvalid {
+                repair_turns: 3,
+                attempts: 4,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(mock.requests_for(HAIKU).len(), 4);
 }
