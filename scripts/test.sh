@@ -90,6 +90,12 @@ fi
 bash infra/checks/run.sh >"$INFRA_LOG" 2>&1 &
 infra_pid=$!
 
+# A CI run builds from a clean clone once: incremental compilation would only add its caches
+# (gigabytes of a bounded disk) and its bookkeeping time. Fixture and trybuild builds inherit it.
+if [[ "${CI:-}" == "true" ]]; then
+    export CARGO_INCREMENTAL=0
+fi
+
 # An interrupted or failed run leaves no installer or checker behind.
 trap 'jobs -p | xargs -r kill 2>/dev/null' INT TERM
 compiled=0

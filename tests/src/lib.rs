@@ -206,6 +206,9 @@ impl FixtureCrate {
             .current_dir(&self.dir)
             .env("CARGO_TARGET_DIR", fixture_target_dir())
             .env("CARGO_TERM_COLOR", "never")
+            // Fixture crates are built to be run, never debugged: without debug info their
+            // shared target dir is a fraction of the size (CI's disk is bounded).
+            .env("CARGO_PROFILE_DEV_DEBUG", "false")
             .env_remove("RUSTFLAGS")
             .env_remove("CARGO_ENCODED_RUSTFLAGS")
             .output()
