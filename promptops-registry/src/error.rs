@@ -160,6 +160,13 @@ impl IntoResponse for RegistryError {
         let status =
             StatusCode::from_u16(code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let retry_after = self.retry_after();
+        // A body refused unread (too large, or too slow) leaves the rest of it on the
+        // connection, so the server closes it after answering; saying so keeps a client from
+        // pooling the connection and sending its next request into the close.
+        let unread_body = matches!(
+            self,
+            RegistryError::PayloadTooLarge(_) | RegistryError::BodyTimeout(_)
+        );
         let error = self.public_message();
         let diagnostics = match self {
             RegistryError::InvalidPrompt(diagnostics) => diagnostics,
@@ -176,6 +183,29 @@ impl IntoResponse for RegistryError {
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
+        if unread_body {
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refused_unread_body_closes_the_connection_and_others_keep_it() {
+        let closes = |err: RegistryError| {
+            err.into_response()
+                .headers()
+                .get(header::CONNECTION)
+                .is_some_and(|value| value == "close")
+        };
+        assert!(closes(RegistryError::PayloadTooLarge("big".into())));
+        assert!(closes(RegistryError::BodyTimeout("slow".into())));
+        assert!(!closes(RegistryError::BadRequest("bad".into())));
     }
 }
