@@ -43,6 +43,21 @@ pub async fn load() -> SdkConfig {
         .await
 }
 
+/// An S3 client on `config` (with [`https_client`] when `config` has no HTTP client). When the
+/// S3 endpoint is overridden (`AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_S3`, or an endpoint set on
+/// `config`), it addresses buckets path-style: local S3 stand-ins such as moto serve no bucket
+/// subdomains. Every promptops S3 client is built here.
+#[cfg(feature = "s3")]
+pub fn s3_client(config: &SdkConfig) -> aws_sdk_s3::Client {
+    let mut s3 = aws_sdk_s3::config::Builder::from(config);
+    if config.http_client().is_none() {
+        s3 = s3.http_client(https_client());
+    }
+    let endpoint_overridden = config.endpoint_url().is_some()
+        || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some_and(|url| !url.is_empty());
+    aws_sdk_s3::Client::from_conf(s3.force_path_style(endpoint_overridden).build())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

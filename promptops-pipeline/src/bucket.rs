@@ -209,12 +209,7 @@ impl S3Bucket {
     /// (local S3 stand-ins such as moto).
     pub async fn from_env(bucket: impl Into<String>) -> Self {
         let config = promptops_aws::load().await;
-        let path_style = std::env::var_os("AWS_ENDPOINT_URL_S3").is_some()
-            || std::env::var_os("AWS_ENDPOINT_URL").is_some();
-        let conf = aws_sdk_s3::config::Builder::from(&config)
-            .force_path_style(path_style)
-            .build();
-        S3Bucket::new(aws_sdk_s3::Client::from_conf(conf), bucket)
+        S3Bucket::new(promptops_aws::s3_client(&config), bucket)
     }
 
     /// The bucket's name.

@@ -129,17 +129,12 @@ impl DynamoStore {
     /// [`DynamoStore::from_clients`].
     pub fn new(config: &SdkConfig, table: impl Into<String>, bucket: impl Into<String>) -> Self {
         let mut dynamodb = aws_sdk_dynamodb::config::Builder::from(config);
-        let mut s3 = aws_sdk_s3::config::Builder::from(config);
         if config.http_client().is_none() {
             dynamodb = dynamodb.http_client(https_client());
-            s3 = s3.http_client(https_client());
-        }
-        if config.endpoint_url().is_some() {
-            s3 = s3.force_path_style(true);
         }
         Self::from_clients(
             aws_sdk_dynamodb::Client::from_conf(dynamodb.build()),
-            aws_sdk_s3::Client::from_conf(s3.build()),
+            promptops_aws::s3_client(config),
             table,
             bucket,
         )
