@@ -46,7 +46,7 @@ async fn lambda_and_batch_report_the_same_prompt_for_the_same_messages() {
     // The batch job.
     let prompt = promptops_batch::find_prompt(promptops_batch::DEFAULT_PROMPT).expect("prompt");
     let results = dir.join("results.jsonl");
-    let mut config = JobConfig::new(&input, Target::Results(results.clone()), prompt);
+    let mut config = JobConfig::new(&input, Target::Results(results.clone().into()), prompt);
     config.progress = ProgressMode::Off;
     config.fresh = true;
     let runtime = build_runtime(Some(ModelChoice::Local))

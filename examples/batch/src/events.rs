@@ -70,7 +70,7 @@ impl EventsGuard {
     pub fn finish(self) -> Result<(), BatchError> {
         if let Some((file, path)) = &self.file {
             file.lock().flush().map_err(|source| BatchError::Output {
-                path: path.clone(),
+                location: path.clone().into(),
                 source,
             })?;
         }
@@ -93,7 +93,7 @@ pub fn install(path: &Path) -> Result<EventsGuard, BatchError> {
         return Ok(EventsGuard::default());
     }
     let file = crate::resume::create_fresh(path).map_err(|source| BatchError::Output {
-        path: path.to_owned(),
+        location: path.into(),
         source,
     })?;
     let shared = EventFile {

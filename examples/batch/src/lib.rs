@@ -25,21 +25,24 @@
 
 pub mod events;
 pub mod export;
+pub mod location;
+pub mod merge;
 pub mod output;
 pub mod progress;
 pub mod record;
 pub mod resume;
 pub mod runner;
+pub mod s3;
 pub mod shard;
 pub mod summary;
 
 use std::io;
-use std::path::PathBuf;
 
 use promptops_runtime::{
     BedrockApi, ConfigError, ModelConfig, PromptDef, Resolver, RetryPolicy, Runtime,
 };
 
+pub use location::{Location, S3Uri};
 pub use progress::ProgressMode;
 pub use runner::{run, JobConfig, StopSignal, Target};
 pub use shard::Shard;
@@ -55,19 +58,19 @@ pub const RUNTIME_NAME: &str = "batch";
 #[derive(Debug, thiserror::Error)]
 pub enum BatchError {
     /// The input cannot be read.
-    #[error("cannot read input {path}: {source}")]
+    #[error("cannot read input {location}: {source}")]
     Input {
-        /// The input file.
-        path: PathBuf,
-        /// The I/O error.
+        /// The input file or object.
+        location: Location,
+        /// The I/O error (an S3 error inside, for an object).
         source: io::Error,
     },
-    /// An output file cannot be written.
-    #[error("cannot write {path}: {source}")]
+    /// An output cannot be written.
+    #[error("cannot write {location}: {source}")]
     Output {
-        /// The file.
-        path: PathBuf,
-        /// The I/O error.
+        /// The file or object.
+        location: Location,
+        /// The I/O error (an S3 error inside, for an object).
         source: io::Error,
     },
     /// The results file cannot be resumed from.
@@ -92,13 +95,13 @@ pub enum BatchError {
     Config(String),
     /// The results file was written with another prompt version than this run resolved.
     #[error(
-        "cannot resume from {path}: its results were produced by prompt version {found}, this \
-         run resolved version {running}; pass --allow-version-change to mix them, --fresh to \
-         start over, or another --output"
+        "cannot resume from {location}: its results were produced by prompt version {found}, \
+         this run resolved version {running}; pass --allow-version-change to mix them, --fresh \
+         to start over, or another --output"
     )]
     VersionChanged {
-        /// The results file.
-        path: PathBuf,
+        /// The results file or object.
+        location: Location,
         /// The version found in the file.
         found: String,
         /// The version this run pinned.

@@ -5,27 +5,33 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
+use promptops_batch::merge::MergeConfig;
 use promptops_batch::runner::{DEFAULT_CONCURRENCY, DEFAULT_MAX_LINE_BYTES};
+use promptops_batch::s3::DEFAULT_STAGE_BYTES;
+use promptops_batch::shard::ShardSpec;
 use promptops_batch::{
-    build_runtime, events, find_prompt, run, BatchError, JobConfig, ModelChoice, ProgressMode,
-    Shard, StopSignal, Target, DEFAULT_PROMPT,
+    build_runtime, events, find_prompt, run, BatchError, JobConfig, Location, ModelChoice,
+    ProgressMode, StopSignal, Target, DEFAULT_PROMPT,
 };
 
 /// Run a compiled-in prompt over a JSON Lines file: bounded concurrency, streaming, resumable,
 /// shardable; or export the records for Bedrock batch inference.
 #[derive(Debug, Parser)]
 #[command(name = "promptops-batch", version)]
+#[command(after_help = "Merge the results of a sharded run: promptops-batch merge --help")]
 #[command(group(clap::ArgGroup::new("target").required(true).args(["output", "export_bedrock"])))]
 struct Args {
     /// JSON Lines input: one {"id": ..., "message"/"input": ..., variables...} object per line.
-    #[arg(long, short)]
-    input: PathBuf,
-    /// Results file (JSON Lines). If it exists, ids already in it are skipped (resume).
-    #[arg(long, short)]
-    output: Option<PathBuf>,
-    /// Errors file [default: <output>.errors.jsonl]; rewritten on every run.
-    #[arg(long)]
-    errors: Option<PathBuf>,
+    /// A path, or s3://bucket/key (streamed).
+    #[arg(long, short, value_parser = parse_location)]
+    input: Location,
+    /// Results (JSON Lines): a path or s3://bucket/key. If it exists, ids already in it are
+    /// skipped (resume). `{shard}` in it becomes the shard (e.g. results-0003-of-0008.jsonl).
+    #[arg(long, short, value_parser = parse_location)]
+    output: Option<Location>,
+    /// Errors file or object [default: <output>.errors.jsonl]; rewritten on every run.
+    #[arg(long, value_parser = parse_location)]
+    errors: Option<Location>,
     /// The prompt to run (a compiled-in id).
     #[arg(long, short, default_value = DEFAULT_PROMPT)]
     prompt: String,
@@ -38,9 +44,10 @@ struct Args {
     /// Calls in flight at most.
     #[arg(long, short = 'c', default_value_t = DEFAULT_CONCURRENCY)]
     concurrency: usize,
-    /// Process only shard I of N (ids by a fixed hash), e.g. 0/4.
+    /// Process only shard I of N (ids by a fixed hash), e.g. 0/4; or array/N: the index from
+    /// AWS_BATCH_JOB_ARRAY_INDEX (each child of an AWS Batch array job of size N).
     #[arg(long, value_name = "I/N")]
-    shard: Option<Shard>,
+    shard: Option<ShardSpec>,
     /// Start over: empty the results file instead of resuming from it.
     #[arg(long)]
     fresh: bool,
@@ -66,6 +73,10 @@ struct Args {
     /// Longest accepted input line in bytes; longer lines go to the errors file.
     #[arg(long, default_value_t = DEFAULT_MAX_LINE_BYTES)]
     max_line_bytes: usize,
+    /// S3 output: bytes of results gathered before they are staged (uploaded as a checkpoint
+    /// part). A kill loses at most this much, or 30 s, of work.
+    #[arg(long, default_value_t = DEFAULT_STAGE_BYTES, value_name = "BYTES")]
+    stage_bytes: usize,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -86,10 +97,28 @@ enum ProgressArg {
     Off,
 }
 
+/// `s3://bucket/key` or a path. (Explicit: clap would otherwise pick `From<&str>`, which makes
+/// every text a path.)
+fn parse_location(text: &str) -> Result<Location, promptops_batch::location::S3UriError> {
+    text.parse()
+}
+
 fn config(args: &Args) -> Result<JobConfig, BatchError> {
     let prompt = find_prompt(&args.prompt)?;
+    let shard = match args.shard {
+        Some(spec) => Some(
+            spec.resolve(|name| std::env::var(name).ok())
+                .map_err(|err| BatchError::Config(err.to_string()))?,
+        ),
+        None => None,
+    };
+    // `{shard}` is filled only when a shard is given; validation refuses one left over.
+    let for_shard = |location: &Location| match shard {
+        Some(shard) => location.for_shard(shard),
+        None => location.clone(),
+    };
     let target = match (&args.output, &args.export_bedrock) {
-        (Some(output), None) => Target::Results(output.clone()),
+        (Some(output), None) => Target::Results(for_shard(output)),
         (None, Some(export)) => Target::BedrockExport(export.clone()),
         _ => {
             return Err(BatchError::Config(
@@ -103,10 +132,11 @@ fn config(args: &Args) -> Result<JobConfig, BatchError> {
         ));
     }
     let mut config = JobConfig::new(args.input.clone(), target, prompt);
-    config.errors = args.errors.clone();
+    config.errors = args.errors.as_ref().map(for_shard);
     config.model_id = args.model_id.clone();
     config.concurrency = args.concurrency;
-    config.shard = args.shard.unwrap_or_default();
+    config.shard = shard.unwrap_or_default();
+    config.stage_bytes = args.stage_bytes;
     config.fresh = args.fresh;
     config.allow_version_change = args.allow_version_change;
     config.max_line_bytes = args.max_line_bytes;
@@ -167,15 +197,54 @@ async fn main_async(args: Args) -> Result<i32, BatchError> {
         let json = serde_json::to_vec_pretty(&summary)
             .map_err(|err| BatchError::Config(format!("cannot serialize the summary: {err}")))?;
         std::fs::write(path, json).map_err(|source| BatchError::Output {
-            path: path.clone(),
+            location: path.clone().into(),
             source,
         })?;
     }
     Ok(summary.exit_code())
 }
 
+/// Combine the results of a sharded run into one results object, checking that no id is
+/// doubled, misplaced or (with --input) missing. Writes nothing unless every check passes.
+#[derive(Debug, Parser)]
+#[command(name = "promptops-batch merge")]
+struct MergeArgs {
+    /// How many shards the run had.
+    #[arg(long)]
+    shards: u32,
+    /// The shards' results, with {shard} where each names its shard (as given to --output),
+    /// e.g. s3://bucket/run/results-{shard}.jsonl. Errors are read from beside each.
+    #[arg(long, value_parser = parse_location)]
+    from: Location,
+    /// The merged results (a path or s3://bucket/key); errors go to <output>.errors.jsonl.
+    #[arg(long, short, value_parser = parse_location)]
+    output: Location,
+    /// The run's input: check that every id in it has a result or an error line.
+    #[arg(long, short, value_parser = parse_location)]
+    input: Option<Location>,
+    /// S3 output: bytes gathered per staged part.
+    #[arg(long, default_value_t = DEFAULT_STAGE_BYTES, value_name = "BYTES")]
+    stage_bytes: usize,
+}
+
+async fn merge_main(args: MergeArgs) -> Result<i32, BatchError> {
+    let summary = promptops_batch::merge::merge(&MergeConfig {
+        from: args.from,
+        shards: args.shards,
+        output: args.output,
+        input: args.input,
+        s3: None,
+        stage_bytes: args.stage_bytes,
+    })
+    .await?;
+    print!("{}", summary.text());
+    Ok(summary.exit_code())
+}
+
 fn main() -> ExitCode {
-    let args = Args::parse();
+    // `merge` is the one subcommand; everything else is the job's own flags (kept flat, as
+    // they were before merge existed).
+    let merging = std::env::args_os().nth(1).is_some_and(|arg| arg == "merge");
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -186,7 +255,13 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match runtime.block_on(main_async(args)) {
+    let outcome = if merging {
+        let args = MergeArgs::parse_from(std::env::args_os().skip(1));
+        runtime.block_on(merge_main(args))
+    } else {
+        runtime.block_on(main_async(Args::parse()))
+    };
+    match outcome {
         Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
         Err(err) => {
             eprintln!("error: {err}");

@@ -1,4 +1,4 @@
-//! The two output files: results and errors, both JSON Lines.
+//! The two outputs: results and errors, both JSON Lines, each a local file or an S3 object.
 //!
 //! A results line:
 //!
@@ -33,6 +33,8 @@ use std::io::{self, BufWriter, Write};
 use promptops_runtime::{DefRef, PromptDef, Version};
 use serde::Serialize;
 use serde_json::Value;
+
+use crate::s3::StagedOutput;
 
 /// One successful record, as written to the results file.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -127,18 +129,37 @@ pub enum Outcome {
     Failed(Failure),
 }
 
+/// Where a [`JsonlWriter`]'s lines end up: a local file or an S3 object written in staged
+/// parts ([`StagedOutput`]).
+pub trait Sink: Write + Send + std::fmt::Debug {
+    /// Makes everything written durable: syncs a file to disk, completes an S3 object.
+    fn commit(self: Box<Self>) -> io::Result<()>;
+}
+
+impl Sink for File {
+    fn commit(self: Box<Self>) -> io::Result<()> {
+        self.sync_all()
+    }
+}
+
+impl Sink for StagedOutput {
+    fn commit(self: Box<Self>) -> io::Result<()> {
+        self.complete().map_err(io::Error::from)
+    }
+}
+
 /// A buffered JSON Lines writer that serializes each line whole before writing it.
 #[derive(Debug)]
 pub struct JsonlWriter {
-    out: BufWriter<File>,
+    out: BufWriter<Box<dyn Sink>>,
     line: Vec<u8>,
 }
 
 impl JsonlWriter {
-    /// Wraps `file` with a 64 KiB buffer.
-    pub fn new(file: File) -> Self {
+    /// Wraps `sink` with a 64 KiB buffer.
+    pub fn new(sink: impl Sink + 'static) -> Self {
         JsonlWriter {
-            out: BufWriter::with_capacity(64 * 1024, file),
+            out: BufWriter::with_capacity(64 * 1024, Box::new(sink)),
             line: Vec::with_capacity(512),
         }
     }
@@ -151,15 +172,23 @@ impl JsonlWriter {
         self.out.write_all(&self.line)
     }
 
-    /// Flushes the buffer to the file.
+    /// Writes `line` (one JSON value, without its newline) as it is: merging copies lines
+    /// without re-serializing them.
+    pub fn write_line(&mut self, line: &[u8]) -> io::Result<()> {
+        self.out.write_all(line)?;
+        self.out.write_all(b"\n")
+    }
+
+    /// Hands the buffer to the sink (a file writes it; an S3 object stages it when its last
+    /// part is old enough).
     pub fn flush(&mut self) -> io::Result<()> {
         self.out.flush()
     }
 
-    /// Flushes and syncs the file to disk.
-    pub fn finish(mut self) -> io::Result<()> {
-        self.out.flush()?;
-        self.out.get_ref().sync_all()
+    /// Flushes and commits the sink ([`Sink::commit`]).
+    pub fn finish(self) -> io::Result<()> {
+        let sink = self.out.into_inner().map_err(|err| err.into_error())?;
+        sink.commit()
     }
 }
 

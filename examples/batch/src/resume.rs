@@ -9,11 +9,12 @@
 use std::borrow::Cow;
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Seek, SeekFrom, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use promptops_runtime::Version;
 use serde::Deserialize;
 
+use crate::location::Location;
 use crate::shard::IdSet;
 
 /// What a scan of an existing results file found (and repaired).
@@ -43,38 +44,38 @@ impl ResumeIndex {
     }
 }
 
-/// A results file that cannot be resumed.
+/// A results file (or object) that cannot be resumed.
 #[derive(Debug, thiserror::Error)]
 pub enum ResumeError {
-    /// Reading or repairing the file failed.
-    #[error("cannot resume from {path}: {source}")]
+    /// Reading or repairing it failed.
+    #[error("cannot resume from {location}: {source}")]
     Io {
-        /// The results file.
-        path: PathBuf,
+        /// The results file or object.
+        location: Location,
         /// The I/O error.
         source: io::Error,
     },
     /// A line other than the last is not a result.
     #[error(
-        "cannot resume from {path}: line {line} is not a result line ({problem}); \
-         fix or move the file, or pass --fresh to start over"
+        "cannot resume from {location}: line {line} is not a result line ({problem}); \
+         fix or move it, or pass --fresh to start over"
     )]
     Corrupt {
-        /// The results file.
-        path: PathBuf,
+        /// The results file or object.
+        location: Location,
         /// The 1-based line number.
         line: u64,
         /// What is wrong with it.
         problem: String,
     },
-    /// The file holds results of another prompt.
+    /// It holds results of another prompt.
     #[error(
-        "cannot resume from {path}: it holds results of prompt {found} (line {line}), \
+        "cannot resume from {location}: it holds results of prompt {found} (line {line}), \
          not {expected}; use another --output, or --fresh to overwrite"
     )]
     OtherPrompt {
-        /// The results file.
-        path: PathBuf,
+        /// The results file or object.
+        location: Location,
         /// The 1-based line number.
         line: u64,
         /// The prompt id found.
@@ -105,7 +106,7 @@ enum Line<'a> {
 /// makes sure the file ends with a newline so appended results start on their own line.
 pub fn scan_results(path: &Path, prompt_id: &str) -> Result<ResumeIndex, ResumeError> {
     let io_error = |source| ResumeError::Io {
-        path: path.to_owned(),
+        location: path.into(),
         source,
     };
     let file = OpenOptions::new()
@@ -113,8 +114,71 @@ pub fn scan_results(path: &Path, prompt_id: &str) -> Result<ResumeIndex, ResumeE
         .write(true)
         .open(path)
         .map_err(io_error)?;
-    let mut reader = BufReader::with_capacity(64 * 1024, file);
     let mut index = ResumeIndex::default();
+    let mut reader = BufReader::with_capacity(64 * 1024, file);
+    let end = scan_lines(&mut reader, &path.into(), prompt_id, &mut index)?;
+    let mut file = reader.into_inner();
+    if let Some(start) = end.bad_tail {
+        // The incomplete tail of a crashed run: cut it off.
+        index.truncated_bytes = end.bytes - start;
+        file.set_len(start).map_err(io_error)?;
+        file.sync_all().map_err(io_error)?;
+    } else if !end.ends_with_newline {
+        // A complete last result that lost only its newline.
+        file.seek(SeekFrom::End(0)).map_err(io_error)?;
+        file.write_all(b"\n").map_err(io_error)?;
+        file.sync_all().map_err(io_error)?;
+    }
+    Ok(index)
+}
+
+/// Adds the ids of one more results object (an S3 object or staged part, read whole and in
+/// order) to `index`. Objects are written whole, so any line that is not a result, and a
+/// missing last newline, mean the object is not one of ours: an error, never a repair.
+pub fn scan_object(
+    reader: impl BufRead,
+    location: &Location,
+    prompt_id: &str,
+    index: &mut ResumeIndex,
+) -> Result<(), ResumeError> {
+    let end = scan_lines(reader, location, prompt_id, index)?;
+    match (end.bad_tail, end.ends_with_newline) {
+        (None, true) => Ok(()),
+        (Some(_), _) => Err(ResumeError::Corrupt {
+            location: location.clone(),
+            line: end.lines,
+            problem: end.problem.unwrap_or_default(),
+        }),
+        (None, false) => Err(ResumeError::Corrupt {
+            location: location.clone(),
+            line: end.lines,
+            problem: "no newline after the last line, so nothing can follow it".into(),
+        }),
+    }
+}
+
+/// How a scan of lines ended.
+struct ScanEnd {
+    /// Bytes read.
+    bytes: u64,
+    /// Lines read.
+    lines: u64,
+    /// Where an unreadable last line starts, if the last line is one.
+    bad_tail: Option<u64>,
+    /// Why the last line is unreadable.
+    problem: Option<String>,
+    /// Whether the last byte is a newline (or nothing was read).
+    ends_with_newline: bool,
+}
+
+/// Reads `reader` line by line into `index`; only the last line may be unreadable (the tail of
+/// a crashed write), which is reported, not judged.
+fn scan_lines(
+    mut reader: impl BufRead,
+    location: &Location,
+    prompt_id: &str,
+    index: &mut ResumeIndex,
+) -> Result<ScanEnd, ResumeError> {
     let mut buf = Vec::with_capacity(512);
     let mut offset = 0u64;
     let mut line_no = 0u64;
@@ -124,7 +188,12 @@ pub fn scan_results(path: &Path, prompt_id: &str) -> Result<ResumeIndex, ResumeE
     let mut ends_with_newline = true;
     loop {
         buf.clear();
-        let read = reader.read_until(b'\n', &mut buf).map_err(io_error)?;
+        let read = reader
+            .read_until(b'\n', &mut buf)
+            .map_err(|source| ResumeError::Io {
+                location: location.clone(),
+                source,
+            })?;
         if read == 0 {
             break;
         }
@@ -132,7 +201,7 @@ pub fn scan_results(path: &Path, prompt_id: &str) -> Result<ResumeIndex, ResumeE
         if let Some((line, _, problem)) = bad.take() {
             // A bad line followed by more data: not the tail of a crashed write.
             return Err(ResumeError::Corrupt {
-                path: path.to_owned(),
+                location: location.clone(),
                 line,
                 problem,
             });
@@ -151,7 +220,7 @@ pub fn scan_results(path: &Path, prompt_id: &str) -> Result<ResumeIndex, ResumeE
             }
             Line::OtherPrompt(found) => {
                 return Err(ResumeError::OtherPrompt {
-                    path: path.to_owned(),
+                    location: location.clone(),
                     line: line_no,
                     found,
                     expected: prompt_id.to_owned(),
@@ -161,19 +230,17 @@ pub fn scan_results(path: &Path, prompt_id: &str) -> Result<ResumeIndex, ResumeE
         }
         offset += read as u64;
     }
-    let mut file = reader.into_inner();
-    if let Some((_, start, _)) = bad {
-        // The incomplete tail of a crashed run: cut it off.
-        index.truncated_bytes = offset - start;
-        file.set_len(start).map_err(io_error)?;
-        file.sync_all().map_err(io_error)?;
-    } else if !ends_with_newline {
-        // A complete last result that lost only its newline.
-        file.seek(SeekFrom::End(0)).map_err(io_error)?;
-        file.write_all(b"\n").map_err(io_error)?;
-        file.sync_all().map_err(io_error)?;
-    }
-    Ok(index)
+    let (bad_tail, problem) = match bad {
+        Some((_, start, problem)) => (Some(start), Some(problem)),
+        None => (None, None),
+    };
+    Ok(ScanEnd {
+        bytes: offset,
+        lines: line_no,
+        bad_tail,
+        problem,
+        ends_with_newline,
+    })
 }
 
 /// Classifies one raw line (newline included, if any).
@@ -205,6 +272,7 @@ pub fn create_fresh(path: &Path) -> io::Result<File> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::PathBuf;
 
     fn temp(name: &str, content: &[u8]) -> PathBuf {
         let dir =

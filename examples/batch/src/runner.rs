@@ -33,10 +33,12 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
 use crate::export::{self, ExportLine};
+use crate::location::{Location, S3Uri};
 use crate::output::{self, Done, Failure, JsonlWriter, Outcome};
 use crate::progress::{self, Counters, ProgressMode, Reporter};
 use crate::record::{parse_line, Record, RecordError};
-use crate::resume::{self, ResumeIndex};
+use crate::resume::{self, ResumeError, ResumeIndex};
+use crate::s3::{self, S3Reader, StagedOutput, S3};
 use crate::shard::{IdSet, Shard};
 use crate::summary::Summary;
 use crate::BatchError;
@@ -50,17 +52,18 @@ pub const DEFAULT_CONCURRENCY: usize = 16;
 /// Where a job's output goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
-    /// Call the model; append results to this file (resuming from it).
-    Results(PathBuf),
+    /// Call the model; append results to this file or S3 object (resuming from it).
+    Results(Location),
     /// Call nothing; write a Bedrock batch inference input file.
     BedrockExport(PathBuf),
 }
 
 impl Target {
-    /// The results or export file.
-    pub fn path(&self) -> &Path {
+    /// The results or export location.
+    pub fn location(&self) -> Location {
         match self {
-            Target::Results(path) | Target::BedrockExport(path) => path,
+            Target::Results(location) => location.clone(),
+            Target::BedrockExport(path) => Location::File(path.clone()),
         }
     }
 }
@@ -68,12 +71,12 @@ impl Target {
 /// Everything a job needs besides the model.
 #[derive(Debug, Clone)]
 pub struct JobConfig {
-    /// The JSON Lines input.
-    pub input: PathBuf,
+    /// The JSON Lines input: a file or an S3 object.
+    pub input: Location,
     /// Results or export.
     pub target: Target,
-    /// The errors file; `None` means `<target>.errors.jsonl`.
-    pub errors: Option<PathBuf>,
+    /// The errors file or object; `None` means `<target>.errors.jsonl`.
+    pub errors: Option<Location>,
     /// The prompt to run.
     pub prompt: &'static PromptDef,
     /// Calls (and exports) name this Bedrock model id instead of the prompt's.
@@ -93,11 +96,16 @@ pub struct JobConfig {
     /// Resume a results file written with another prompt version (normally refused: one run,
     /// one version).
     pub allow_version_change: bool,
+    /// The S3 client for `s3://` locations; `None` builds one from the standard AWS
+    /// configuration when a location needs it.
+    pub s3: Option<S3>,
+    /// Bytes of results gathered before they are staged to S3 (see [`crate::s3`]).
+    pub stage_bytes: usize,
 }
 
 impl JobConfig {
     /// A configuration with the defaults: no shard, resume, auto progress every 10 s.
-    pub fn new(input: impl Into<PathBuf>, target: Target, prompt: &'static PromptDef) -> Self {
+    pub fn new(input: impl Into<Location>, target: Target, prompt: &'static PromptDef) -> Self {
         JobConfig {
             input: input.into(),
             target,
@@ -111,19 +119,22 @@ impl JobConfig {
             progress_interval: Duration::from_secs(10),
             max_line_bytes: DEFAULT_MAX_LINE_BYTES,
             allow_version_change: false,
+            s3: None,
+            stage_bytes: s3::DEFAULT_STAGE_BYTES,
         }
     }
 
-    /// The errors file: the configured one, else `<target>.errors.jsonl`.
-    pub fn errors_path(&self) -> PathBuf {
+    /// The errors file or object: the configured one, else `<target>.errors.jsonl`.
+    pub fn errors_location(&self) -> Location {
         match &self.errors {
-            Some(path) => path.clone(),
-            None => {
-                let mut name = self.target.path().as_os_str().to_owned();
-                name.push(".errors.jsonl");
-                PathBuf::from(name)
-            }
+            Some(location) => location.clone(),
+            None => self.target.location().with_suffix(".errors.jsonl"),
         }
+    }
+
+    /// Whether any location is an S3 object.
+    pub fn uses_s3(&self) -> bool {
+        self.input.is_s3() || self.target.location().is_s3() || self.errors_location().is_s3()
     }
 
     /// The model id calls name.
@@ -143,22 +154,33 @@ impl JobConfig {
                 "--max-line-bytes must be at least 1".into(),
             ));
         }
-        let errors = self.errors_path();
-        let target = self.target.path();
-        let same = |a: &Path, b: &Path| {
+        if self.stage_bytes == 0 {
+            return Err(BatchError::Config(
+                "--stage-bytes must be at least 1".into(),
+            ));
+        }
+        let errors = self.errors_location();
+        let target = self.target.location();
+        let same = |a: &Location, b: &Location| {
             a == b
                 || matches!(
-                    (a.canonicalize(), b.canonicalize()),
-                    (Ok(a), Ok(b)) if a == b
+                    (a.as_file().map(Path::canonicalize), b.as_file().map(Path::canonicalize)),
+                    (Some(Ok(a)), Some(Ok(b))) if a == b
                 )
         };
-        if same(&self.input, target) || same(&self.input, &errors) || same(target, &errors) {
+        if same(&self.input, &target) || same(&self.input, &errors) || same(&target, &errors) {
             return Err(BatchError::Config(format!(
-                "the input ({}), the output ({}) and the errors file ({}) must be three different files",
-                self.input.display(),
-                target.display(),
-                errors.display()
+                "the input ({}), the output ({target}) and the errors file ({errors}) must be three different files",
+                self.input,
             )));
+        }
+        for location in [&self.input, &target, &errors] {
+            if location.has_shard_placeholder() {
+                return Err(BatchError::Config(format!(
+                    "{location} still has the {} placeholder: give --shard to fill it",
+                    crate::location::SHARD_PLACEHOLDER
+                )));
+            }
         }
         Ok(())
     }
@@ -354,25 +376,63 @@ fn failure(line: u64, id: Option<String>, error: &RecordError) -> Failure {
     }
 }
 
-fn open_input(path: &Path) -> Result<File, BatchError> {
-    let file = File::open(path).map_err(|source| BatchError::Input {
-        path: path.to_owned(),
+/// The input as a byte stream (blocking: call it from a plain thread).
+pub(crate) fn open_input(
+    location: &Location,
+    s3: Option<&S3>,
+) -> Result<Box<dyn Read + Send>, BatchError> {
+    let input_error = |source| BatchError::Input {
+        location: location.clone(),
         source,
-    })?;
-    match file.metadata() {
-        Ok(meta) if meta.is_dir() => Err(BatchError::Input {
-            path: path.to_owned(),
-            source: io::Error::other("is a directory"),
-        }),
-        _ => Ok(file),
+    };
+    match location {
+        Location::File(path) => {
+            let file = File::open(path).map_err(input_error)?;
+            match file.metadata() {
+                Ok(meta) if meta.is_dir() => Err(input_error(io::Error::other("is a directory"))),
+                _ => Ok(Box::new(file)),
+            }
+        }
+        Location::S3(uri) => {
+            let reader =
+                S3Reader::open(need_s3(s3)?, uri).map_err(|err| input_error(err.into()))?;
+            Ok(Box::new(reader))
+        }
     }
 }
 
-fn output_error(path: &Path) -> impl Fn(io::Error) -> BatchError + '_ {
+fn need_s3(s3: Option<&S3>) -> Result<&S3, BatchError> {
+    s3.ok_or_else(|| BatchError::Config("an s3:// location needs an S3 client".into()))
+}
+
+/// A new, empty output at `location` (blocking): a truncated file, or an S3 object started over.
+fn create_output(location: &Location, config: &JobConfig) -> Result<JsonlWriter, BatchError> {
+    match location {
+        Location::File(path) => resume::create_fresh(path)
+            .map(JsonlWriter::new)
+            .map_err(output_error(location)),
+        Location::S3(uri) => {
+            StagedOutput::create(need_s3(config.s3.as_ref())?, uri, config.stage_bytes)
+                .map(JsonlWriter::new)
+                .map_err(|err| output_error(location)(err.into()))
+        }
+    }
+}
+
+pub(crate) fn output_error(location: &Location) -> impl Fn(io::Error) -> BatchError + '_ {
     move |source| BatchError::Output {
-        path: path.to_owned(),
+        location: location.clone(),
         source,
     }
+}
+
+/// Runs blocking setup work (file and S3 I/O) off the async workers.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, BatchError> + Send + 'static,
+) -> Result<T, BatchError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|err| BatchError::Config(format!("a setup task failed: {err}")))?
 }
 
 /// Totals the writer thread accumulates.
@@ -468,35 +528,39 @@ pub async fn run(
     stop: &StopSignal,
 ) -> Result<Summary, BatchError> {
     config.validate()?;
-    match &config.target {
-        Target::Results(path) => run_invoke(config, path, runtime, stop).await,
+    let mut config = config.clone();
+    if config.uses_s3() && config.s3.is_none() {
+        config.s3 = Some(S3::from_env().await);
+    }
+    match config.target.clone() {
+        Target::Results(location) => run_invoke(&config, location, runtime, stop).await,
         Target::BedrockExport(path) => {
-            let config = config.clone();
-            let path = path.clone();
             let stop = stop.clone();
-            tokio::task::spawn_blocking(move || run_export(&config, &path, &stop))
-                .await
-                .map_err(|err| BatchError::Config(format!("export task failed: {err}")))?
+            blocking(move || run_export(&config, &path, &stop)).await
         }
     }
 }
 
 struct Prepared {
-    scanner: Scanner<BufReader<File>>,
+    scanner: Scanner<BufReader<Box<dyn Read + Send>>>,
     errors: JsonlWriter,
-    errors_path: PathBuf,
+    errors_location: Location,
     counters: Arc<Counters>,
     reporter: Reporter,
     start: Instant,
 }
 
+/// Opens the input and a fresh errors output (blocking).
 fn prepare(config: &JobConfig, done: IdSet) -> Result<Prepared, BatchError> {
     let start = Instant::now();
-    let input = open_input(&config.input)?;
-    let errors_path = config.errors_path();
-    let errors = resume::create_fresh(&errors_path).map_err(output_error(&errors_path))?;
+    let input = open_input(&config.input, config.s3.as_ref())?;
+    let errors_location = config.errors_location();
+    let errors = create_output(&errors_location, config)?;
     let counters = Arc::new(Counters::default());
-    progress::count_lines_in_background(config.input.clone(), Arc::clone(&counters));
+    // A local input is counted for the progress total; an S3 input is not read twice.
+    if let Some(path) = config.input.as_file() {
+        progress::count_lines_in_background(path.to_owned(), Arc::clone(&counters));
+    }
     let reporter = Reporter::start(
         config.progress,
         Arc::clone(&counters),
@@ -511,8 +575,8 @@ fn prepare(config: &JobConfig, done: IdSet) -> Result<Prepared, BatchError> {
     );
     Ok(Prepared {
         scanner,
-        errors: JsonlWriter::new(errors),
-        errors_path,
+        errors,
+        errors_location,
         counters,
         reporter,
         start,
@@ -530,14 +594,75 @@ fn run_lifetime(def: &DefRef) -> &'static PromptDef {
     }
 }
 
+/// The results output, resumed unless `--fresh` (blocking): its writer and the ids it holds.
+fn open_results(
+    config: &JobConfig,
+    location: &Location,
+    compiled: &PromptDef,
+) -> Result<(JsonlWriter, ResumeIndex), BatchError> {
+    let def = config.prompt;
+    let (writer, index) = match location {
+        Location::File(path) if !config.fresh && path.exists() => {
+            let index = resume::scan_results(path, &def.id)?;
+            let file = OpenOptions::new()
+                .append(true)
+                .open(path)
+                .map_err(output_error(location))?;
+            (JsonlWriter::new(file), Some(index))
+        }
+        Location::S3(uri) if !config.fresh => {
+            let s3 = need_s3(config.s3.as_ref())?;
+            let staged = StagedOutput::resume(s3, uri, config.stage_bytes)
+                .map_err(|err| output_error(location)(err.into()))?;
+            let mut index = ResumeIndex::default();
+            for source in staged.sources() {
+                let object = S3Uri {
+                    bucket: uri.bucket.clone(),
+                    key: source.key.clone(),
+                };
+                let read_error = |err: s3::S3Error| ResumeError::Io {
+                    location: Location::S3(object.clone()),
+                    source: err.into(),
+                };
+                let reader = S3Reader::open(s3, &object).map_err(read_error)?;
+                resume::scan_object(
+                    BufReader::with_capacity(64 * 1024, reader),
+                    &Location::S3(object.clone()),
+                    &def.id,
+                    &mut index,
+                )?;
+            }
+            (JsonlWriter::new(staged), Some(index))
+        }
+        _ => (create_output(location, config)?, None),
+    };
+    if let Some(index) = &index {
+        // The compiled prompt's version is every run's fallback (a record the pinned version
+        // cannot render runs it), so its lines belong to this run too.
+        if let Some(found) = index.other_version(&[def.version, compiled.version]) {
+            if !config.allow_version_change {
+                return Err(BatchError::VersionChanged {
+                    location: location.clone(),
+                    found,
+                    running: def.version.to_string(),
+                });
+            }
+        }
+    }
+    Ok((writer, index.unwrap_or_default()))
+}
+
 async fn run_invoke(
     config: &JobConfig,
-    results_path: &Path,
+    results_location: Location,
     runtime: &Runtime,
     stop: &StopSignal,
 ) -> Result<Summary, BatchError> {
     // Fail on an unreadable input before touching any output.
-    drop(open_input(&config.input)?);
+    {
+        let config = config.clone();
+        blocking(move || open_input(&config.input, config.s3.as_ref()).map(drop)).await?;
+    }
     // Resolve once (through the registry when the runtime has one) and pin that version for
     // the whole run: every record renders the same text, and every result line records it.
     let resolution = runtime.resolve(config.prompt).await;
@@ -547,43 +672,26 @@ async fn run_invoke(
     let compiled = config.prompt;
     let mut pinned = config.clone();
     pinned.prompt = run_lifetime(&resolution.def);
+    let (results, truncated_bytes, prepared) = {
+        let pinned = pinned.clone();
+        let results_location = results_location.clone();
+        blocking(move || {
+            let (results, index) = open_results(&pinned, &results_location, compiled)?;
+            let prepared = prepare(&pinned, index.done)?;
+            Ok((results, index.truncated_bytes, prepared))
+        })
+        .await?
+    };
     let config = &pinned;
     let def = config.prompt;
-    let resume = if !config.fresh && results_path.exists() {
-        let index = resume::scan_results(results_path, &def.id)?;
-        // The compiled prompt's version is every run's fallback (a record the pinned version
-        // cannot render runs it), so its lines belong to this run too.
-        if let Some(found) = index.other_version(&[def.version, compiled.version]) {
-            if !config.allow_version_change {
-                return Err(BatchError::VersionChanged {
-                    path: results_path.to_owned(),
-                    found,
-                    running: def.version.to_string(),
-                });
-            }
-        }
-        Some(index)
-    } else {
-        resume::create_fresh(results_path).map_err(output_error(results_path))?;
-        None
-    };
-    let ResumeIndex {
-        done,
-        truncated_bytes,
-        ..
-    } = resume.unwrap_or_default();
-    let results = OpenOptions::new()
-        .append(true)
-        .open(results_path)
-        .map_err(output_error(results_path))?;
     let Prepared {
         mut scanner,
         errors,
-        errors_path,
+        errors_location,
         counters,
         reporter,
         start,
-    } = prepare(config, done)?;
+    } = prepared;
 
     let capacity = config.concurrency.saturating_mul(2).max(16);
     let (work_tx, work_rx) = mpsc::channel::<Record>(capacity);
@@ -592,19 +700,18 @@ async fn run_invoke(
     let writer = {
         let counters = Arc::clone(&counters);
         let stop = stop.clone();
-        let results_path = results_path.to_owned();
-        let errors_path = errors_path.clone();
+        let errors_location = errors_location.clone();
         std::thread::Builder::new()
             .name("batch-writer".into())
             .spawn(move || {
                 write_loop(
                     out_rx,
-                    JsonlWriter::new(results),
+                    results,
                     errors,
                     def,
                     &counters,
                     &stop,
-                    (&results_path, &errors_path),
+                    (&results_location, &errors_location),
                 )
             })
             .map_err(|err| BatchError::Config(format!("cannot start the writer thread: {err}")))?
@@ -668,7 +775,7 @@ async fn run_invoke(
         .map_err(|_| BatchError::Config("the writer thread panicked".into()))?;
     reporter.finish();
     let lines = read.map_err(|source| BatchError::Input {
-        path: config.input.clone(),
+        location: config.input.clone(),
         source,
     })?;
     let totals = written?;
@@ -714,9 +821,9 @@ fn summary(
         backend,
         shard: config.shard.to_string(),
         concurrency: config.concurrency,
-        input: config.input.display().to_string(),
-        output: config.target.path().display().to_string(),
-        errors: config.errors_path().display().to_string(),
+        input: config.input.to_string(),
+        output: config.target.location().to_string(),
+        errors: config.errors_location().to_string(),
         lines,
         records: succeeded + failed + skipped,
         succeeded,
@@ -819,7 +926,7 @@ fn write_loop(
     def: &'static PromptDef,
     counters: &Counters,
     stop: &StopSignal,
-    (results_path, errors_path): (&Path, &Path),
+    (results_location, errors_location): (&Location, &Location),
 ) -> Result<Totals, BatchError> {
     let mut totals = Totals::default();
     let mut first_error: Option<BatchError> = None;
@@ -830,9 +937,9 @@ fn write_loop(
                 // Nothing waiting: a good moment to make progress durable.
                 if first_error.is_none() {
                     if let Err(err) = results.flush() {
-                        first_error = Some(output_error(results_path)(err));
+                        first_error = Some(output_error(results_location)(err));
                     } else if let Err(err) = errors.flush() {
-                        first_error = Some(output_error(errors_path)(err));
+                        first_error = Some(output_error(errors_location)(err));
                     }
                 }
                 match out_rx.blocking_recv() {
@@ -848,7 +955,7 @@ fn write_loop(
         }
         let written = match &outcome {
             Outcome::Done(done) => output::write_result(&mut results, done)
-                .map_err(output_error(results_path))
+                .map_err(output_error(results_location))
                 .map(|()| {
                     totals.input_tokens += u64::from(done.input_tokens.unwrap_or(0));
                     totals.output_tokens += u64::from(done.output_tokens.unwrap_or(0));
@@ -856,7 +963,7 @@ fn write_loop(
                     counters.settle(&counters.succeeded);
                 }),
             Outcome::Failed(failure) => output::write_error(&mut errors, def, failure)
-                .map_err(output_error(errors_path))
+                .map_err(output_error(errors_location))
                 .map(|()| counters.settle(&counters.failed)),
         };
         if let Err(err) = written {
@@ -867,8 +974,8 @@ fn write_loop(
     if let Some(err) = first_error {
         return Err(err);
     }
-    results.finish().map_err(output_error(results_path))?;
-    errors.finish().map_err(output_error(errors_path))?;
+    results.finish().map_err(output_error(results_location))?;
+    errors.finish().map_err(output_error(errors_location))?;
     Ok(totals)
 }
 
@@ -876,19 +983,19 @@ fn run_export(config: &JobConfig, path: &Path, stop: &StopSignal) -> Result<Summ
     let def = config.prompt;
     let model_id = config.model_id();
     let format = export::format_for(model_id)?;
-    drop(open_input(&config.input)?);
-    let file = resume::create_fresh(path).map_err(output_error(path))?;
-    let mut out = JsonlWriter::new(file);
+    let export = Location::File(path.to_owned());
+    drop(open_input(&config.input, config.s3.as_ref())?);
+    let mut out = create_output(&export, config)?;
     let Prepared {
         mut scanner,
         mut errors,
-        errors_path,
+        errors_location,
         counters,
         reporter,
         start,
     } = prepare(config, IdSet::new())?;
     let input_error = |source| BatchError::Input {
-        path: config.input.clone(),
+        location: config.input.clone(),
         source,
     };
     while !stop.is_requested() {
@@ -903,7 +1010,7 @@ fn run_export(config: &JobConfig, path: &Path, stop: &StopSignal) -> Result<Summ
                         record_id: &record.id,
                         model_input: export::model_input(format, model_id, &rendered),
                     })
-                    .map_err(output_error(path))?;
+                    .map_err(output_error(&export))?;
                     counters.settle(&counters.succeeded);
                 }
                 Err(err) => {
@@ -915,13 +1022,13 @@ fn run_export(config: &JobConfig, path: &Path, stop: &StopSignal) -> Result<Summ
                         attempts: 0,
                     };
                     output::write_error(&mut errors, def, &failure)
-                        .map_err(output_error(&errors_path))?;
+                        .map_err(output_error(&errors_location))?;
                     counters.settle(&counters.failed);
                 }
             },
             Item::Failed(failure) => {
                 output::write_error(&mut errors, def, &failure)
-                    .map_err(output_error(&errors_path))?;
+                    .map_err(output_error(&errors_location))?;
                 counters.settle(&counters.failed);
             }
             Item::Skipped => counters.settle(&counters.skipped),
@@ -929,8 +1036,8 @@ fn run_export(config: &JobConfig, path: &Path, stop: &StopSignal) -> Result<Summ
             Item::Blank => counters.settle(&counters.blank),
         }
     }
-    out.finish().map_err(output_error(path))?;
-    errors.finish().map_err(output_error(&errors_path))?;
+    out.finish().map_err(output_error(&export))?;
+    errors.finish().map_err(output_error(&errors_location))?;
     reporter.finish();
     let exported = counters.succeeded.load(Ordering::Relaxed);
     let mut steps = export::next_steps(path, def, model_id);
@@ -1036,14 +1143,34 @@ mod tests {
             classifier(),
         );
         assert_eq!(
-            config.errors_path(),
-            PathBuf::from("out/r.jsonl.errors.jsonl")
+            config.errors_location(),
+            Location::from("out/r.jsonl.errors.jsonl")
         );
         assert!(config.validate().is_ok());
+        assert!(!config.uses_s3());
         config.errors = Some("in.jsonl".into());
         assert!(config.validate().is_err());
         config.errors = None;
         config.concurrency = 0;
         assert!(config.validate().is_err());
+        config.concurrency = 1;
+
+        // S3 locations: errors beside the results, the same object twice refused.
+        let results: Location = "s3://bucket/run/results.jsonl".parse().unwrap();
+        config.target = Target::Results(results.clone());
+        assert!(config.uses_s3());
+        assert_eq!(
+            config.errors_location().to_string(),
+            "s3://bucket/run/results.jsonl.errors.jsonl"
+        );
+        assert!(config.validate().is_ok());
+        config.input = results;
+        assert!(config.validate().is_err());
+
+        // A {shard} placeholder left unfilled is refused with the flag that fills it.
+        config.input = "in.jsonl".into();
+        config.target = Target::Results("s3://bucket/results-{shard}.jsonl".parse().unwrap());
+        let err = config.validate().unwrap_err().to_string();
+        assert!(err.contains("--shard"), "{err}");
     }
 }

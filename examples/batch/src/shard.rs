@@ -116,6 +116,69 @@ pub enum ShardError {
         /// The given count.
         count: u32,
     },
+    /// `array/N` outside an AWS Batch array job.
+    #[error(
+        "--shard array/N takes the index from {ARRAY_INDEX_VAR}, which is not set (AWS Batch \
+         sets it in each child of an array job); give the shard as i/n instead"
+    )]
+    NoArrayIndex,
+    /// `AWS_BATCH_JOB_ARRAY_INDEX` is not a number.
+    #[error("{ARRAY_INDEX_VAR} is {0:?}, not a shard index")]
+    BadArrayIndex(String),
+}
+
+/// The environment variable AWS Batch sets in each child of an array job: its index, from 0.
+pub const ARRAY_INDEX_VAR: &str = "AWS_BATCH_JOB_ARRAY_INDEX";
+
+/// A `--shard` argument: a fixed shard (`i/n`), or `array/n`, the shard of an AWS Batch array
+/// job's child, whose index AWS Batch sets in [`ARRAY_INDEX_VAR`]. One job definition with
+/// `--shard array/n` then serves all `n` children (submit the job with an array size of `n`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShardSpec {
+    /// `i/n`.
+    Fixed(Shard),
+    /// `array/n`.
+    ArrayIndex {
+        /// The number of shards (the array size).
+        count: u32,
+    },
+}
+
+impl FromStr for ShardSpec {
+    type Err = ShardError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text.trim().strip_prefix("array/") {
+            Some(count) => {
+                let count: u32 = count
+                    .trim()
+                    .parse()
+                    .map_err(|_| ShardError::Syntax(text.to_owned()))?;
+                if count == 0 {
+                    return Err(ShardError::ZeroCount);
+                }
+                Ok(ShardSpec::ArrayIndex { count })
+            }
+            None => text.parse().map(ShardSpec::Fixed),
+        }
+    }
+}
+
+impl ShardSpec {
+    /// The shard this process handles; `lookup` reads the environment (`std::env::var`).
+    pub fn resolve(self, lookup: impl Fn(&str) -> Option<String>) -> Result<Shard, ShardError> {
+        match self {
+            ShardSpec::Fixed(shard) => Ok(shard),
+            ShardSpec::ArrayIndex { count } => {
+                let index = lookup(ARRAY_INDEX_VAR).ok_or(ShardError::NoArrayIndex)?;
+                let index: u32 = index
+                    .trim()
+                    .parse()
+                    .map_err(|_| ShardError::BadArrayIndex(index.clone()))?;
+                Shard::new(index, count)
+            }
+        }
+    }
 }
 
 impl Shard {
@@ -196,6 +259,37 @@ mod tests {
         assert_eq!(fnv1a64(b"foobar"), 0x8594_4171_f739_67e8);
         assert_eq!(fnv1a128(b""), FNV128_OFFSET);
         assert_eq!(fnv1a128(b"a"), 0xd228_cb69_6f1a_8caf_7891_2b70_4e4a_8964);
+    }
+
+    #[test]
+    fn array_shards_take_their_index_from_aws_batch() {
+        let spec: ShardSpec = "array/8".parse().unwrap();
+        assert_eq!(spec, ShardSpec::ArrayIndex { count: 8 });
+        let env = |value: &'static str| {
+            move |name: &str| (name == ARRAY_INDEX_VAR).then(|| value.to_owned())
+        };
+        assert_eq!(spec.resolve(env("3")), Shard::new(3, 8));
+        assert_eq!(spec.resolve(env("0")), Ok(Shard::new(0, 8).unwrap()));
+        assert_eq!(
+            spec.resolve(env("8")),
+            Err(ShardError::IndexOutOfRange { index: 8, count: 8 })
+        );
+        assert_eq!(
+            spec.resolve(env("x")),
+            Err(ShardError::BadArrayIndex("x".into()))
+        );
+        assert_eq!(spec.resolve(|_| None), Err(ShardError::NoArrayIndex));
+        assert!(ShardError::NoArrayIndex
+            .to_string()
+            .contains(ARRAY_INDEX_VAR));
+        // A fixed shard ignores the environment.
+        let fixed: ShardSpec = "1/4".parse().unwrap();
+        assert_eq!(fixed.resolve(env("3")), Shard::new(1, 4));
+        assert_eq!("array/0".parse::<ShardSpec>(), Err(ShardError::ZeroCount));
+        assert!(matches!(
+            "array/x".parse::<ShardSpec>(),
+            Err(ShardError::Syntax(_))
+        ));
     }
 
     #[test]

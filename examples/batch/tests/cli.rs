@@ -134,9 +134,13 @@ fn the_main_command_on_the_bundled_sample_then_rerun_resumes() {
 fn bad_arguments_exit_2_with_a_message() {
     let dir = scratch("cli-args");
     let out = dir.join("o.jsonl");
-    let cases: [(&[&str], &str); 5] = [
+    let cases: [(&[&str], &str); 8] = [
         (&["--shard", "3/3"], "below the shard count"),
         (&["--shard", "0/0"], "at least 1"),
+        // Outside an AWS Batch array job there is no index to take.
+        (&["--shard", "array/4"], "AWS_BATCH_JOB_ARRAY_INDEX"),
+        (&["--errors", "s3://Bad_Bucket/e.jsonl"], "lowercase"),
+        (&["--stage-bytes", "0"], "at least 1"),
         (
             &["--prompt", "customer-support.nope"],
             "customer-support.reply-drafter",
@@ -167,6 +171,53 @@ fn bad_arguments_exit_2_with_a_message() {
     assert!(text(&missing.stderr).contains("cannot read input"));
     let no_target = run(batch().arg("--input").arg(sample()));
     assert_eq!(no_target.status.code(), Some(2));
+    // `{shard}` without --shard is refused before anything runs.
+    let unfilled = run(batch()
+        .arg("--input")
+        .arg(sample())
+        .arg("--output")
+        .arg(dir.join("r-{shard}.jsonl")));
+    assert_eq!(unfilled.status.code(), Some(2));
+    assert!(text(&unfilled.stderr).contains("give --shard"));
+    let merge_without_placeholder = run(batch().args([
+        "merge", "--shards", "2", "--from", "r.jsonl", "--output", "m.jsonl",
+    ]));
+    assert_eq!(merge_without_placeholder.status.code(), Some(2));
+    assert!(text(&merge_without_placeholder.stderr).contains("{shard}"));
+}
+
+/// An array child (`--shard array/N`) on local files: its index comes from
+/// AWS_BATCH_JOB_ARRAY_INDEX and names its output, and a local merge checks the shards.
+#[test]
+fn array_children_on_local_files_then_merge() {
+    let dir = scratch("cli-array");
+    let from = dir.join("results-{shard}.jsonl");
+    for index in 0..2 {
+        let output = run(batch()
+            .env("AWS_BATCH_JOB_ARRAY_INDEX", index.to_string())
+            .arg("--input")
+            .arg(sample())
+            .arg("--output")
+            .arg(&from)
+            .args(["--shard", "array/2", "--progress", "off"]));
+        assert_eq!(output.status.code(), Some(0), "shard {index}");
+        assert!(dir
+            .join(format!("results-000{index}-of-0002.jsonl"))
+            .exists());
+    }
+    let merged = dir.join("results.jsonl");
+    let output = run(batch()
+        .arg("merge")
+        .args(["--shards", "2", "--from"])
+        .arg(&from)
+        .arg("--output")
+        .arg(&merged)
+        .arg("--input")
+        .arg(sample()));
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(read_jsonl(&merged).len(), 200);
+    assert_eq!(unique_ids(&merged).len(), 200);
+    assert!(!dir.join("results.jsonl.merging").exists());
 }
 
 fn bedrock_env(command: &mut Command, mock: &MockBedrock, dir: &Path) {

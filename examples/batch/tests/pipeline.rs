@@ -26,7 +26,7 @@ fn local() -> Runtime {
 fn config(input: &Path, output: &Path) -> JobConfig {
     let mut config = JobConfig::new(
         input,
-        Target::Results(output.to_owned()),
+        Target::Results(output.into()),
         find_prompt(DEFAULT_PROMPT).unwrap(),
     );
     config.progress = ProgressMode::Off;

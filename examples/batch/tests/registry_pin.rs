@@ -100,7 +100,7 @@ async fn a_run_pins_one_version_while_a_promote_happens_mid_run() {
     let output = dir.join("out.jsonl");
     let mut config = JobConfig::new(
         &input,
-        Target::Results(output.clone()),
+        Target::Results(output.clone().into()),
         find_prompt(ID).expect("compiled in"),
     );
     config.progress = ProgressMode::Off;

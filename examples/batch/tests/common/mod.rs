@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 /// The bundled 200-message sample.
+#[allow(dead_code)] // Each test binary compiles this module; `s3.rs` makes its own input.
 pub fn sample() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("data/support_messages.jsonl")
 }

@@ -1,0 +1,358 @@
+//! `promptops-batch merge`: the results of a sharded run (`--shard i/n`, or the children of an
+//! AWS Batch array job) combined into one results object, checked on the way.
+//!
+//! Shard `i`'s results are read from the `--from` location with `{shard}` filled in
+//! ([`Location::for_shard`]) and its errors from beside them (`….errors.jsonl`). The merge
+//! streams them in shard order into the output (and the errors into `<output>.errors.jsonl`),
+//! and checks, holding only id fingerprints (16 bytes per id, plus the set's overhead):
+//!
+//! * every shard has results and errors (a shard that never finished has none);
+//! * no id appears twice among the results, and each id is in the shard its hash names (a
+//!   wrong shard count, or a shard run with another one, shows here);
+//! * with `--input`, every input id has a result or an error line.
+//!
+//! The output is written only when every check passes: a local file is written beside and
+//! renamed into place; an S3 object is completed from its staged parts, which are deleted
+//! otherwise.
+
+use std::borrow::Cow;
+use std::io::{self, BufRead, BufReader};
+
+use serde::{Deserialize, Serialize};
+
+use crate::location::Location;
+use crate::output::JsonlWriter;
+use crate::record::parse_line;
+use crate::runner::{open_input, output_error};
+use crate::s3::{StagedOutput, S3};
+use crate::shard::{IdSet, Shard};
+use crate::BatchError;
+
+/// How many problem ids a summary lists (the counts are complete).
+pub const MAX_LISTED: usize = 20;
+
+/// What to merge, and where.
+#[derive(Debug, Clone)]
+pub struct MergeConfig {
+    /// The shards' results, with `{shard}` in it.
+    pub from: Location,
+    /// How many shards the run had.
+    pub shards: u32,
+    /// The merged results; the merged errors go beside them (`….errors.jsonl`).
+    pub output: Location,
+    /// The run's input, to check that no id is missing.
+    pub input: Option<Location>,
+    /// The S3 client for `s3://` locations (`None` builds one from the standard AWS
+    /// configuration when needed).
+    pub s3: Option<S3>,
+    /// Bytes gathered per staged part of an S3 output.
+    pub stage_bytes: usize,
+}
+
+/// What a merge found. It succeeded when [`MergeSummary::is_complete`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct MergeSummary {
+    /// Shards read.
+    pub shards: u32,
+    /// Result lines merged.
+    pub results: u64,
+    /// Error lines merged.
+    pub errors: u64,
+    /// Distinct ids in the input (with `--input`).
+    pub input_ids: Option<u64>,
+    /// Ids with more than one result line (the first few; see `duplicate_count`).
+    pub duplicates: Vec<String>,
+    /// How many result lines repeat an id.
+    pub duplicate_count: u64,
+    /// Ids found in another shard's results than their hash names (the first few).
+    pub misplaced: Vec<String>,
+    /// How many result lines are in the wrong shard.
+    pub misplaced_count: u64,
+    /// Input ids with neither a result nor an error line (the first few).
+    pub missing: Vec<String>,
+    /// How many input ids are missing.
+    pub missing_count: u64,
+    /// Where the merged results went, when they were written.
+    pub output: Option<String>,
+}
+
+impl MergeSummary {
+    /// Whether every check passed (and so the output was written).
+    pub fn is_complete(&self) -> bool {
+        self.duplicate_count == 0 && self.misplaced_count == 0 && self.missing_count == 0
+    }
+
+    /// The process exit code: 0 when complete, 1 otherwise.
+    pub fn exit_code(&self) -> i32 {
+        i32::from(!self.is_complete())
+    }
+
+    /// A few lines for the terminal.
+    pub fn text(&self) -> String {
+        let mut text = format!(
+            "merged {} shards: {} results, {} errors\n",
+            self.shards, self.results, self.errors
+        );
+        if let Some(ids) = self.input_ids {
+            text.push_str(&format!("input: {ids} distinct ids\n"));
+        }
+        for (what, count, ids) in [
+            ("doubled ids", self.duplicate_count, &self.duplicates),
+            (
+                "ids in the wrong shard",
+                self.misplaced_count,
+                &self.misplaced,
+            ),
+            (
+                "input ids with no result or error",
+                self.missing_count,
+                &self.missing,
+            ),
+        ] {
+            if count > 0 {
+                text.push_str(&format!("{what}: {count} (e.g. {})\n", ids.join(", ")));
+            }
+        }
+        match &self.output {
+            Some(output) => text.push_str(&format!("written: {output}\n")),
+            None => text.push_str("nothing written: fix the shards and merge again\n"),
+        }
+        text
+    }
+}
+
+fn note(list: &mut Vec<String>, count: &mut u64, id: &str) {
+    *count += 1;
+    if list.len() < MAX_LISTED {
+        list.push(id.to_owned());
+    }
+}
+
+#[derive(Deserialize)]
+struct ResultId<'a> {
+    #[serde(borrow)]
+    id: Cow<'a, str>,
+}
+
+#[derive(Deserialize)]
+struct ErrorId<'a> {
+    #[serde(borrow, default)]
+    id: Option<Cow<'a, str>>,
+}
+
+/// Merges the shards (see the [module](self) docs). A check that fails is reported in the
+/// summary (and nothing is written); a shard that cannot be read is an error.
+pub async fn merge(config: &MergeConfig) -> Result<MergeSummary, BatchError> {
+    let mut config = config.clone();
+    if config.shards == 0 {
+        return Err(BatchError::Config("--shards must be at least 1".into()));
+    }
+    if !config.from.has_shard_placeholder() && config.shards > 1 {
+        return Err(BatchError::Config(format!(
+            "--from {} needs the {} placeholder to name each shard's results",
+            config.from,
+            crate::location::SHARD_PLACEHOLDER
+        )));
+    }
+    let uses_s3 = config.from.is_s3()
+        || config.output.is_s3()
+        || config.input.as_ref().is_some_and(Location::is_s3);
+    if uses_s3 && config.s3.is_none() {
+        config.s3 = Some(S3::from_env().await);
+    }
+    tokio::task::spawn_blocking(move || merge_blocking(&config))
+        .await
+        .map_err(|err| BatchError::Config(format!("the merge task failed: {err}")))?
+}
+
+/// A merged output being written: a temporary file renamed into place, or a staged S3 object.
+enum Pending {
+    File {
+        writer: JsonlWriter,
+        temp: std::path::PathBuf,
+        path: std::path::PathBuf,
+    },
+    S3(JsonlWriter),
+}
+
+fn start_output(location: &Location, config: &MergeConfig) -> Result<Pending, BatchError> {
+    match location {
+        Location::File(path) => {
+            let mut temp = path.as_os_str().to_owned();
+            temp.push(".merging");
+            let temp = std::path::PathBuf::from(temp);
+            let file = crate::resume::create_fresh(&temp).map_err(output_error(location))?;
+            Ok(Pending::File {
+                writer: JsonlWriter::new(file),
+                temp,
+                path: path.clone(),
+            })
+        }
+        Location::S3(uri) => {
+            let s3 = config
+                .s3
+                .as_ref()
+                .ok_or_else(|| BatchError::Config("an s3:// location needs an S3 client".into()))?;
+            let staged = StagedOutput::create(s3, uri, config.stage_bytes)
+                .map_err(|err| output_error(location)(err.into()))?;
+            Ok(Pending::S3(JsonlWriter::new(staged)))
+        }
+    }
+}
+
+impl Pending {
+    fn writer(&mut self) -> &mut JsonlWriter {
+        match self {
+            Pending::File { writer, .. } | Pending::S3(writer) => writer,
+        }
+    }
+
+    /// Makes the output visible.
+    fn commit(self, location: &Location) -> Result<(), BatchError> {
+        match self {
+            Pending::File { writer, temp, path } => {
+                writer.finish().map_err(output_error(location))?;
+                std::fs::rename(&temp, &path).map_err(output_error(location))
+            }
+            Pending::S3(writer) => writer.finish().map_err(output_error(location)),
+        }
+    }
+
+    /// Leaves nothing behind.
+    fn discard(self) {
+        match self {
+            Pending::File { temp, .. } => {
+                let _ = std::fs::remove_file(temp);
+            }
+            // Never committed: the staged parts stay until the next merge (or run) starts
+            // the object over.
+            Pending::S3(_) => {}
+        }
+    }
+}
+
+/// Calls `each` with every line of `location` (without its newline; blank lines skipped).
+fn for_each_line(
+    location: &Location,
+    s3: Option<&S3>,
+    mut each: impl FnMut(&[u8]) -> Result<(), BatchError>,
+) -> Result<(), BatchError> {
+    let reader = open_input(location, s3)?;
+    let mut reader = BufReader::with_capacity(64 * 1024, reader);
+    let mut line = Vec::with_capacity(512);
+    loop {
+        line.clear();
+        let read = reader
+            .read_until(b'\n', &mut line)
+            .map_err(|source| BatchError::Input {
+                location: location.clone(),
+                source,
+            })?;
+        if read == 0 {
+            return Ok(());
+        }
+        let text = line.strip_suffix(b"\n").unwrap_or(&line);
+        if !text.iter().all(u8::is_ascii_whitespace) {
+            each(text)?;
+        }
+    }
+}
+
+fn bad_line(location: &Location, problem: impl std::fmt::Display) -> BatchError {
+    BatchError::Input {
+        location: location.clone(),
+        source: io::Error::new(io::ErrorKind::InvalidData, problem.to_string()),
+    }
+}
+
+fn merge_blocking(config: &MergeConfig) -> Result<MergeSummary, BatchError> {
+    let s3 = config.s3.as_ref();
+    let errors_output = config.output.with_suffix(".errors.jsonl");
+    let mut results_out = start_output(&config.output, config)?;
+    let mut errors_out = start_output(&errors_output, config)?;
+    let mut summary = MergeSummary {
+        shards: config.shards,
+        ..MergeSummary::default()
+    };
+    let mut done = IdSet::new();
+    let mut failed = IdSet::new();
+    let written = (|| {
+        for index in 0..config.shards {
+            let shard = Shard::new(index, config.shards)
+                .map_err(|err| BatchError::Config(err.to_string()))?;
+            let results = config.from.for_shard(shard);
+            for_each_line(&results, s3, |line| {
+                let parsed: ResultId =
+                    serde_json::from_slice(line).map_err(|err| bad_line(&results, err))?;
+                if !done.insert(&parsed.id) {
+                    note(
+                        &mut summary.duplicates,
+                        &mut summary.duplicate_count,
+                        &parsed.id,
+                    );
+                    return Ok(());
+                }
+                if !shard.owns_id(&parsed.id) {
+                    note(
+                        &mut summary.misplaced,
+                        &mut summary.misplaced_count,
+                        &parsed.id,
+                    );
+                }
+                summary.results += 1;
+                results_out
+                    .writer()
+                    .write_line(line)
+                    .map_err(output_error(&config.output))
+            })?;
+            let errors = results.with_suffix(".errors.jsonl");
+            for_each_line(&errors, s3, |line| {
+                let parsed: ErrorId =
+                    serde_json::from_slice(line).map_err(|err| bad_line(&errors, err))?;
+                if let Some(id) = &parsed.id {
+                    failed.insert(id);
+                }
+                summary.errors += 1;
+                errors_out
+                    .writer()
+                    .write_line(line)
+                    .map_err(output_error(&errors_output))
+            })?;
+        }
+        if let Some(input) = &config.input {
+            let mut seen = IdSet::new();
+            for_each_line(input, s3, |line| {
+                // Lines without a readable id are reported by line number in the errors.
+                let Ok(parsed) = std::str::from_utf8(line)
+                    .map_err(|_| ())
+                    .and_then(|text| parse_line(text).map_err(|_| ()))
+                else {
+                    return Ok(());
+                };
+                if seen.insert(&parsed.id)
+                    && !done.contains(&parsed.id)
+                    && !failed.contains(&parsed.id)
+                {
+                    note(&mut summary.missing, &mut summary.missing_count, &parsed.id);
+                }
+                Ok(())
+            })?;
+            summary.input_ids = Some(seen.len() as u64);
+        }
+        Ok(())
+    })();
+    if let Err(err) = written {
+        results_out.discard();
+        errors_out.discard();
+        return Err(err);
+    }
+    if !summary.is_complete() {
+        results_out.discard();
+        errors_out.discard();
+        return Ok(summary);
+    }
+    errors_out.commit(&errors_output)?;
+    results_out.commit(&config.output)?;
+    summary.output = Some(config.output.to_string());
+    Ok(summary)
+}
