@@ -12,7 +12,9 @@ both enforce the same rules:
    (`bucket/prefix/*`, `table/…/index/*`, `log-group:…:*`, `function:…:*`).
 5. S3 object actions in an Allow are scoped to a prefix: `bucket/prefix/*`, never `bucket/*`.
 6. `s3:ListBucket` carries an `s3:prefix` condition.
-7. Bedrock invocations name foundation-model or inference-profile ARNs (or a list built from them).
+7. Bedrock invocations name foundation-model or inference-profile ARNs (or a list built from them:
+   `${local.…model_arns}`, which checkov shows as `local.…model_arns` when it cannot evaluate the
+   list; the tests check what such a local holds).
 """
 
 from __future__ import annotations
@@ -34,6 +36,9 @@ STAR_ONLY_ACTIONS = frozenset(
         "logs:PutResourcePolicy",
         "logs:DescribeResourcePolicies",
         "logs:DescribeLogGroups",
+        # A registry login token (an execution role pulling an ECR image); what it may pull is
+        # the repository-scoped ecr:BatchGetImage / GetDownloadUrlForLayer.
+        "ecr:GetAuthorizationToken",
     }
 )
 
@@ -47,12 +52,16 @@ S3_OBJECT_ACTIONS = frozenset(
         "s3:GetObjectTagging",
         "s3:PutObjectTagging",
         "s3:AbortMultipartUpload",
+        "s3:ListMultipartUploadParts",
     }
 )
 
 # A named thing followed by a wildcard suffix: `…/*` or `…:*`, with something before the separator.
 WILDCARD_SUFFIX = re.compile(r"^.*[^/:*]+[/:]\*$")
 PREFIX_REF_SUFFIX = re.compile(r"/\$\{local\.\w+_prefix\}\*$")
+# A reference to a list of model ARNs: `${local.bedrock_model_arns}` (HCL), or checkov's rendering
+# of one it could not evaluate, `local.bedrock_model_arns`.
+MODEL_ARNS_REF = re.compile(r"\$\{(local|var)\.\w*model_arns\}|(local|var)\.\w*model_arns")
 TRUST_ACTIONS = frozenset({"sts:AssumeRole", "sts:TagSession"})
 BEDROCK_ARN = re.compile(
     r"^arn:[^:]+:bedrock:[^:*]+:[^:*]*:(foundation-model|inference-profile|application-inference-profile)/[^*]+$"
@@ -186,7 +195,7 @@ def violations(st: dict) -> list[str]:
     if allow and any(str(a).startswith("bedrock:") for a in st["actions"]):
         for resource in st["resources"]:
             resource = str(resource)
-            if not (BEDROCK_ARN.match(resource) or re.fullmatch(r"\$\{(local|var)\.\w*model_arns\}", resource) or ("foundation-model/" in resource or "inference-profile/" in resource) and "*" not in resource):
+            if not (BEDROCK_ARN.match(resource) or MODEL_ARNS_REF.fullmatch(resource) or ("foundation-model/" in resource or "inference-profile/" in resource) and "*" not in resource):
                 found.append(f"{where}: Bedrock resource {resource!r} is not a model or inference-profile ARN (rule 7)")
     return found
 

@@ -156,9 +156,13 @@ def is_expression(value: str) -> bool:
 CONDITIONAL = re.compile(r'^\$\{\s*([\w.]+)\s*==\s*"([^"]*)"\s*\?\s*"([^"]*)"\s*:\s*"([^"]*)"\s*\}$')
 
 
+ALIAS = re.compile(r"^\$\{\s*((?:var|local)\.\w+)\s*\}$")
+
+
 def string_locals(module: Module, variables: dict) -> dict:
     """A resolution table: `var.NAME` for the given variable values, and `local.NAME` for locals
-    that are string templates or a simple `ref == "x" ? "a" : "b"` over a known variable."""
+    that are string templates, a simple `ref == "x" ? "a" : "b"` over a known variable, or a
+    plain alias of a known reference (`input_prefix = var.input_prefix`)."""
     table = {f"var.{k}": v for k, v in variables.items()}
     for name, value in module.locals.items():
         if not isinstance(value, str):
@@ -170,4 +174,13 @@ def string_locals(module: Module, variables: dict) -> dict:
                 table[f"local.{name}"] = then if table[ref] == equals else otherwise
         elif not is_expression(value):
             table[f"local.{name}"] = value
+    for _ in range(len(module.locals)):
+        added = False
+        for name, value in module.locals.items():
+            alias = ALIAS.match(value) if isinstance(value, str) else None
+            if alias and alias.group(1) in table and f"local.{name}" not in table:
+                table[f"local.{name}"] = table[alias.group(1)]
+                added = True
+        if not added:
+            break
     return table

@@ -32,10 +32,13 @@ module "prompt_registry" {
   storage_kms_key_arn = var.kms_key_arn
   tags                = local.tags
 
-  ssm_prefix        = "${var.resource_prefix}/${local.env}"
-  architecture      = var.architecture
-  iam_roles         = var.registry_iam_roles
-  caller_role_names = var.registry_caller_role_names
+  ssm_prefix   = "${var.resource_prefix}/${local.env}"
+  architecture = var.architecture
+  iam_roles    = var.registry_iam_roles
+
+  # The applications that resolve prompts through the registry get invoke on it here, and only
+  # here: the classifier's role, and the batch job's role when the batch module is deployed.
+  caller_role_names = concat(var.registry_caller_role_names, [module.classifier.role_name], module.batch[*].job_role_name)
 }
 
 module "pipeline" {
@@ -52,4 +55,46 @@ module "pipeline" {
   kms_key_arn              = var.kms_key_arn
   operator_role_names      = var.operator_role_names
   tags                     = local.tags
+}
+
+# beta deploys the development build, infra/build/promptops-lambda-<arch>.zip (the module's default).
+module "classifier" {
+  source = "../../modules/classifier"
+
+  env                     = local.env
+  registry_function_name  = module.prompt_registry.prompt_registry_lambda_name
+  registry_mode           = local.registry_environment
+  bedrock_model_ids       = var.classifier_bedrock_model_ids
+  bedrock_profile_regions = var.bedrock_profile_regions
+  reserved_concurrency    = var.classifier_reserved_concurrency
+  resource_prefix         = var.resource_prefix
+  architecture            = var.architecture
+  kms_key_arn             = var.kms_key_arn
+  tags                    = local.tags
+}
+
+# Sharded promptops-batch runs on AWS Batch (Fargate). Deployed once batch_image names a pushed
+# image (nothing here pushes one) and batch_subnet_ids / batch_security_group_ids the network.
+# It reads `<env>/batch/input/` and writes only `<env>/batch/output/` of this environment's own
+# bucket (unless batch_input_bucket / batch_input_prefix point the reads elsewhere).
+module "batch" {
+  source = "../../modules/batch"
+  count  = var.batch_image == null ? 0 : 1
+
+  env                           = local.env
+  image                         = var.batch_image
+  subnet_ids                    = var.batch_subnet_ids
+  security_group_ids            = var.batch_security_group_ids
+  max_vcpus                     = var.batch_max_vcpus
+  input_bucket                  = coalesce(var.batch_input_bucket, module.pipeline.bucket_name)
+  input_prefix                  = coalesce(var.batch_input_prefix, "${local.env}/batch/input/")
+  output_bucket                 = module.pipeline.bucket_name
+  output_prefix                 = "${local.env}/batch/output/"
+  bedrock_model_ids             = var.batch_bedrock_model_ids
+  bedrock_profile_regions       = var.bedrock_profile_regions
+  prompt_registry_function_name = module.prompt_registry.prompt_registry_lambda_name
+  prompt_registry_mode          = local.registry_environment
+  resource_prefix               = var.resource_prefix
+  kms_key_arn                   = var.kms_key_arn
+  tags                          = local.tags
 }

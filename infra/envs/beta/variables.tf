@@ -75,3 +75,57 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "classifier_bedrock_model_ids" {
+  description = "Bedrock model ids the classifier may invoke; null means its prompts' models (modules/classifier's default)."
+  type        = list(string)
+  default     = null
+}
+
+variable "classifier_reserved_concurrency" {
+  description = "Reserved concurrent executions of the classifier; null means the module's default (20)."
+  type        = number
+  default     = null
+}
+
+variable "batch_image" {
+  description = "The promptops-batch image URI (ECR, tag or digest) built from examples/batch/Dockerfile; null leaves AWS Batch out of this environment."
+  type        = string
+  default     = null
+}
+
+variable "batch_subnet_ids" {
+  description = "Subnets of the batch job's Fargate tasks (with a route to S3, Bedrock, CloudWatch Logs and ECR). Required with batch_image."
+  type        = list(string)
+  default     = []
+}
+
+variable "batch_security_group_ids" {
+  description = "Security groups of the batch job's Fargate tasks (egress 443). Required with batch_image."
+  type        = list(string)
+  default     = []
+}
+
+variable "batch_max_vcpus" {
+  description = "The batch compute environment's vCPU ceiling (how many shards run at once)."
+  type        = number
+  default     = 16
+}
+
+variable "batch_input_bucket" {
+  description = "Bucket the batch job reads its input from; null means this environment's pipeline bucket."
+  type        = string
+  default     = null
+}
+
+variable "batch_input_prefix" {
+  description = "The only prefix of batch_input_bucket the batch job may read; null means `<env>/batch/input/`."
+  type        = string
+  default     = null
+}
+
+variable "batch_bedrock_model_ids" {
+  description = "Bedrock model ids the batch job may invoke; null means the default prompt's model (modules/batch's default)."
+  type        = list(string)
+  default     = null
+}

@@ -32,3 +32,33 @@ output "pipeline_operator_policy_arn" {
   description = "Attach to operators of this environment."
   value       = module.pipeline.operator_policy_arn
 }
+
+output "classifier_function_name" {
+  description = "The classifier Lambda (promptops-lambda)."
+  value       = module.classifier.function_name
+}
+
+output "classifier_role_name" {
+  description = "The classifier's role (granted invoke on the registry)."
+  value       = module.classifier.role_name
+}
+
+output "batch_job_queue" {
+  description = "The AWS Batch job queue; null when batch_image is not set."
+  value       = one(module.batch[*].job_queue_name)
+}
+
+output "batch_job_role_name" {
+  description = "The batch job's role (granted invoke on the registry); null when batch_image is not set."
+  value       = one(module.batch[*].job_role_name)
+}
+
+output "batch_submit_command" {
+  description = "The submit-job command of a sharded run; null when batch_image is not set."
+  value       = one(module.batch[*].submit_command)
+}
+
+output "batch_merge_command" {
+  description = "The submit-job command of the merge of a sharded run; null when batch_image is not set."
+  value       = one(module.batch[*].merge_command)
+}
