@@ -599,7 +599,11 @@ impl Usage {
 /// Reads a model's response into the prompt's output: the text for labels and free text; for
 /// a prompt with an output schema, the tool call's input (else the first JSON object in the
 /// text), checked against the schema first.
-fn read_answer<T>(
+///
+/// This is the one rule from a response to an output: live calls use it, and so does a batch
+/// job importing the output of a Bedrock batch inference job (each `modelOutput` parsed with
+/// [`crate::bedrock::parse_native`] first).
+pub fn read_answer<T>(
     prompt: &PromptDef,
     response: &ModelResponse,
     parse: &impl Fn(Answer<'_>) -> Result<T, OutputError>,

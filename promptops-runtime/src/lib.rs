@@ -66,7 +66,7 @@ pub use config::{ConfigError, ModelConfig};
 pub use deadline::{plausible_deadline, DeadlineReader, ImplausibleDeadline};
 pub use def::{DefRef, Inference, Metrics, PromptDef, Status, Value, VarDef, VarType, Version};
 pub use error::InvokeError;
-pub use invoke::{CallOptions, Completion, Runtime};
+pub use invoke::{read_answer, CallOptions, Completion, Runtime};
 pub use local::{LocalModel, OutputFlaw};
 pub use model::{
     BedrockApi, InferenceOverride, InferenceParams, Model, ModelAnswer, ModelError, ModelErrorKind,

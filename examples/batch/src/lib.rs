@@ -23,6 +23,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod bedrock_batch;
 pub mod events;
 pub mod export;
 pub mod location;

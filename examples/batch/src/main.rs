@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
+use promptops_batch::bedrock_batch::ImportConfig;
 use promptops_batch::merge::MergeConfig;
 use promptops_batch::runner::{DEFAULT_CONCURRENCY, DEFAULT_MAX_LINE_BYTES};
 use promptops_batch::s3::DEFAULT_STAGE_BYTES;
@@ -18,7 +19,9 @@ use promptops_batch::{
 /// shardable; or export the records for Bedrock batch inference.
 #[derive(Debug, Parser)]
 #[command(name = "promptops-batch", version)]
-#[command(after_help = "Merge the results of a sharded run: promptops-batch merge --help")]
+#[command(
+    after_help = "Subcommands:\n  promptops-batch merge --help           merge the results of a sharded run\n  promptops-batch bedrock import --help  import a Bedrock batch inference job's output"
+)]
 #[command(group(clap::ArgGroup::new("target").required(true).args(["output", "export_bedrock"])))]
 struct Args {
     /// JSON Lines input: one {"id": ..., "message"/"input": ..., variables...} object per line.
@@ -241,10 +244,61 @@ async fn merge_main(args: MergeArgs) -> Result<i32, BatchError> {
     Ok(summary.exit_code())
 }
 
+/// Bedrock batch inference.
+#[derive(Debug, Parser)]
+#[command(name = "promptops-batch bedrock")]
+struct BedrockArgs {
+    #[command(subcommand)]
+    command: BedrockCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum BedrockCommand {
+    /// Turn a finished job's output into result and error lines, read with the same parsers
+    /// as live calls; exit 1 when records failed or are missing.
+    Import(ImportArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct ImportArgs {
+    /// The export the job read (written by --export-bedrock; its manifest is beside it).
+    #[arg(long, short, value_parser = parse_location)]
+    input: Location,
+    /// The job's output for that export (`<export name>.out` under the job's output location),
+    /// a path or s3://bucket/key; repeat for several.
+    #[arg(long = "job-output", required = true, value_parser = parse_location)]
+    job_outputs: Vec<Location>,
+    /// The results (a path or s3://bucket/key); errors go to <output>.errors.jsonl.
+    #[arg(long, short, value_parser = parse_location)]
+    output: Location,
+    /// S3 output: bytes gathered per staged part.
+    #[arg(long, default_value_t = DEFAULT_STAGE_BYTES, value_name = "BYTES")]
+    stage_bytes: usize,
+}
+
+async fn bedrock_main(args: BedrockArgs) -> Result<i32, BatchError> {
+    match args.command {
+        BedrockCommand::Import(args) => {
+            let summary = promptops_batch::bedrock_batch::import(&ImportConfig {
+                input: args.input,
+                job_outputs: args.job_outputs,
+                output: args.output,
+                s3: None,
+                stage_bytes: args.stage_bytes,
+            })
+            .await?;
+            print!("{}", summary.text());
+            Ok(summary.exit_code())
+        }
+    }
+}
+
 fn main() -> ExitCode {
-    // `merge` is the one subcommand; everything else is the job's own flags (kept flat, as
-    // they were before merge existed).
-    let merging = std::env::args_os().nth(1).is_some_and(|arg| arg == "merge");
+    // `merge` and `bedrock …` are subcommands; everything else is the job's own flags (kept
+    // flat, as they were before the subcommands existed).
+    let subcommand = std::env::args_os()
+        .nth(1)
+        .filter(|arg| arg == "merge" || arg == "bedrock");
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -255,11 +309,14 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let outcome = if merging {
-        let args = MergeArgs::parse_from(std::env::args_os().skip(1));
-        runtime.block_on(merge_main(args))
-    } else {
-        runtime.block_on(main_async(Args::parse()))
+    let outcome = match subcommand.as_ref().and_then(|arg| arg.to_str()) {
+        Some("merge") => runtime.block_on(merge_main(MergeArgs::parse_from(
+            std::env::args_os().skip(1),
+        ))),
+        Some(_) => runtime.block_on(bedrock_main(BedrockArgs::parse_from(
+            std::env::args_os().skip(1),
+        ))),
+        None => runtime.block_on(main_async(Args::parse())),
     };
     match outcome {
         Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),

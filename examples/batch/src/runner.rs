@@ -27,11 +27,14 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use promptops_runtime::{Answer, CallOptions, DefRef, InvokeError, PromptDef, Resolution, Runtime};
+use promptops_runtime::{
+    Answer, CallOptions, DefRef, InvokeError, OutputError, PromptDef, Resolution, Runtime,
+};
 use serde_json::Value;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
+use crate::bedrock_batch::Manifest;
 use crate::export::{self, ExportLine};
 use crate::location::{Location, S3Uri};
 use crate::output::{self, Done, Failure, JsonlWriter, Outcome};
@@ -405,17 +408,20 @@ fn need_s3(s3: Option<&S3>) -> Result<&S3, BatchError> {
     s3.ok_or_else(|| BatchError::Config("an s3:// location needs an S3 client".into()))
 }
 
-/// A new, empty output at `location` (blocking): a truncated file, or an S3 object started over.
-fn create_output(location: &Location, config: &JobConfig) -> Result<JsonlWriter, BatchError> {
+/// A new, empty output at `location` (blocking): a truncated file, or an S3 object started over
+/// (staged every `stage_bytes`).
+pub(crate) fn create_output(
+    location: &Location,
+    stage_bytes: usize,
+    s3: Option<&S3>,
+) -> Result<JsonlWriter, BatchError> {
     match location {
         Location::File(path) => resume::create_fresh(path)
             .map(JsonlWriter::new)
             .map_err(output_error(location)),
-        Location::S3(uri) => {
-            StagedOutput::create(need_s3(config.s3.as_ref())?, uri, config.stage_bytes)
-                .map(JsonlWriter::new)
-                .map_err(|err| output_error(location)(err.into()))
-        }
+        Location::S3(uri) => StagedOutput::create(need_s3(s3)?, uri, stage_bytes)
+            .map(JsonlWriter::new)
+            .map_err(|err| output_error(location)(err.into())),
     }
 }
 
@@ -484,15 +490,7 @@ pub async fn process_resolved(
     };
     let ran = rendered.prompt.clone();
     let result = runtime
-        .complete(&rendered, &options, |answer| match answer {
-            // A classifier's answer is the label it names.
-            Answer::Text(text) if ran.is_classifier() => Ok(Value::String(
-                promptops_runtime::parse_label(&ran, text)?.to_owned(),
-            )),
-            Answer::Text(text) => Ok(Value::String(text.to_owned())),
-            // A structured answer, already checked against the output schema: the object.
-            Answer::Checked(value) => Ok(value.clone()),
-        })
+        .complete(&rendered, &options, |answer| record_output(&ran, answer))
         .await;
     match result {
         Ok(done) => Outcome::Done(Done {
@@ -507,6 +505,20 @@ pub async fn process_resolved(
             repair_turns: ran.output_schema.is_some().then_some(done.repair_turns),
         }),
         Err(err) => Outcome::Failed(invoke_failure(record.line, record.id, &err)),
+    }
+}
+
+/// The `output` of a result line: a classifier's answer is the label it names (one of its
+/// labels), free text is the text, and a structured answer (already checked against the
+/// output schema) is its object. Live calls and the import of Bedrock batch inference output
+/// both use it.
+pub fn record_output(ran: &PromptDef, answer: Answer<'_>) -> Result<Value, OutputError> {
+    match answer {
+        Answer::Text(text) if ran.is_classifier() => Ok(Value::String(
+            promptops_runtime::parse_label(ran, text)?.to_owned(),
+        )),
+        Answer::Text(text) => Ok(Value::String(text.to_owned())),
+        Answer::Checked(value) => Ok(value.clone()),
     }
 }
 
@@ -555,7 +567,7 @@ fn prepare(config: &JobConfig, done: IdSet) -> Result<Prepared, BatchError> {
     let start = Instant::now();
     let input = open_input(&config.input, config.s3.as_ref())?;
     let errors_location = config.errors_location();
-    let errors = create_output(&errors_location, config)?;
+    let errors = create_output(&errors_location, config.stage_bytes, config.s3.as_ref())?;
     let counters = Arc::new(Counters::default());
     // A local input is counted for the progress total; an S3 input is not read twice.
     if let Some(path) = config.input.as_file() {
@@ -634,7 +646,10 @@ fn open_results(
             }
             (JsonlWriter::new(staged), Some(index))
         }
-        _ => (create_output(location, config)?, None),
+        _ => (
+            create_output(location, config.stage_bytes, config.s3.as_ref())?,
+            None,
+        ),
     };
     if let Some(index) = &index {
         // The compiled prompt's version is every run's fallback (a record the pinned version
@@ -985,7 +1000,7 @@ fn run_export(config: &JobConfig, path: &Path, stop: &StopSignal) -> Result<Summ
     let format = export::format_for(model_id)?;
     let export = Location::File(path.to_owned());
     drop(open_input(&config.input, config.s3.as_ref())?);
-    let mut out = create_output(&export, config)?;
+    let mut out = create_output(&export, config.stage_bytes, config.s3.as_ref())?;
     let Prepared {
         mut scanner,
         mut errors,
@@ -1040,6 +1055,8 @@ fn run_export(config: &JobConfig, path: &Path, stop: &StopSignal) -> Result<Summ
     errors.finish().map_err(output_error(&errors_location))?;
     reporter.finish();
     let exported = counters.succeeded.load(Ordering::Relaxed);
+    // What the export was made from, for `bedrock import` (and a job's name and tags).
+    crate::bedrock_batch::write_manifest(&export, &Manifest::new(def, model_id, exported))?;
     let mut steps = export::next_steps(path, def, model_id);
     if exported < export::BEDROCK_MIN_RECORDS {
         steps.push_str(&format!(

@@ -473,3 +473,256 @@ fn write_records(path: &Path, count: usize) {
     }
     std::fs::write(path, text).expect("write input");
 }
+
+/// Runs `prompt` over `input` live on the local model, and exports the same input for Bedrock
+/// batch inference: (the live result lines by id, the export's lines).
+async fn live_and_export(
+    dir: &Path,
+    prompt: &str,
+    input: &Path,
+) -> (
+    std::collections::HashMap<String, serde_json::Value>,
+    Vec<serde_json::Value>,
+) {
+    let def = find_prompt(prompt).unwrap();
+    let results = dir.join("live.jsonl");
+    let mut live = JobConfig::new(input, Target::Results(results.as_path().into()), def);
+    live.progress = ProgressMode::Off;
+    run_ok(&live, &local()).await;
+    let by_id = read_jsonl(&results)
+        .into_iter()
+        .map(|line| (line["id"].as_str().unwrap().to_owned(), line))
+        .collect();
+    let export = dir.join("export.jsonl");
+    let mut config = JobConfig::new(input, Target::BedrockExport(export.clone()), def);
+    config.progress = ProgressMode::Off;
+    run_ok(&config, &local()).await;
+    (by_id, read_jsonl(&export))
+}
+
+/// The output line Bedrock batch inference writes for one record answered with `content`.
+fn job_line(export: &serde_json::Value, content: serde_json::Value, tokens: (u64, u64)) -> String {
+    let output = serde_json::json!({
+        "recordId": export["recordId"],
+        "modelInput": export["modelInput"],
+        "modelOutput": {
+            "id": "msg_bdrk_01", "type": "message", "role": "assistant",
+            "model": "claude-3-5-sonnet-20240620", "stop_reason": "end_turn",
+            "content": [content],
+            "usage": {"input_tokens": tokens.0, "output_tokens": tokens.1}
+        }
+    });
+    format!("{output}\n")
+}
+
+fn import_config(dir: &Path, outputs: &[&Path]) -> promptops_batch::bedrock_batch::ImportConfig {
+    promptops_batch::bedrock_batch::ImportConfig {
+        input: dir.join("export.jsonl").into(),
+        job_outputs: outputs.iter().map(|path| (*path).into()).collect(),
+        output: dir.join("imported.jsonl").into(),
+        s3: None,
+        stage_bytes: 1 << 20,
+    }
+}
+
+/// 10,000 records through Bedrock batch inference's output format: the import writes the result
+/// lines live calls on the local model write for the same input (same outputs, version, hash,
+/// tokens), and turns a failed record, an unacceptable answer and a record the output lacks
+/// into error lines.
+#[tokio::test]
+async fn bedrock_import_of_10k_records_equals_live_calls() {
+    let dir = scratch("bedrock-import");
+    let input = dir.join("in.jsonl");
+    let sample = std::fs::read_to_string(sample()).unwrap();
+    let sample: Vec<&str> = sample.lines().collect();
+    let mut lines = String::new();
+    for i in 0..10_000 {
+        let mut record: serde_json::Value = serde_json::from_str(sample[i % sample.len()]).unwrap();
+        record["id"] = format!("r{i:05}").into();
+        lines.push_str(&format!("{record}\n"));
+    }
+    std::fs::write(&input, lines).unwrap();
+    let (live, export) = live_and_export(&dir, DEFAULT_PROMPT, &input).await;
+    assert_eq!((live.len(), export.len()), (10_000, 10_000));
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("export.jsonl.manifest.json")).unwrap())
+            .unwrap();
+    assert_eq!(manifest["records"], 10_000);
+    assert_eq!(manifest["prompt_id"], DEFAULT_PROMPT);
+
+    // The job's output: each record answered with the live call's label, except a failed
+    // record, an answer that is no label, and a record the output lacks; plus a line about a
+    // record that was never exported and a repeated line, which the import ignores.
+    let mut out = String::new();
+    for (i, line) in export.iter().enumerate() {
+        let id = line["recordId"].as_str().unwrap();
+        let result = &live[id];
+        let tokens = (
+            result["input_tokens"].as_u64().unwrap(),
+            result["output_tokens"].as_u64().unwrap(),
+        );
+        match i {
+            5 => out.push_str(&format!(
+                "{}\n",
+                serde_json::json!({"recordId": id, "modelInput": line["modelInput"],
+                    "error": {"errorCode": 400, "errorMessage": "Malformed input request"}})
+            )),
+            6 => {}
+            7 => out.push_str(&job_line(
+                line,
+                serde_json::json!({"type": "text", "text": "no such label"}),
+                tokens,
+            )),
+            _ => out.push_str(&job_line(
+                line,
+                serde_json::json!({"type": "text", "text": result["output"]}),
+                tokens,
+            )),
+        }
+    }
+    out.push_str(&job_line(
+        &serde_json::json!({"recordId": "stranger", "modelInput": {}}),
+        serde_json::json!({"type": "text", "text": "billing"}),
+        (1, 1),
+    ));
+    let repeated = format!("{}\n", out.lines().next().unwrap());
+    out.push_str(&repeated);
+    let job_output = dir.join("export.jsonl.out");
+    std::fs::write(&job_output, out).unwrap();
+
+    let summary = promptops_batch::bedrock_batch::import(&import_config(&dir, &[&job_output]))
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            summary.succeeded,
+            summary.failed,
+            summary.missing,
+            summary.ignored
+        ),
+        (9_997, 2, 1, 2)
+    );
+    assert_eq!(summary.exit_code(), 1);
+    let imported = read_jsonl(&dir.join("imported.jsonl"));
+    assert_eq!(imported.len(), 9_997);
+    let sonnet_batch =
+        promptops_runtime::pricing::price_for(manifest["model_id"].as_str().unwrap()).unwrap();
+    for line in &imported {
+        let id = line["id"].as_str().unwrap();
+        let expected = &live[id];
+        for field in [
+            "prompt_id",
+            "prompt_version",
+            "content_hash",
+            "output",
+            "input_tokens",
+            "output_tokens",
+        ] {
+            assert_eq!(line[field], expected[field], "{id}: {field}");
+        }
+        let cost = sonnet_batch.cost(
+            line["input_tokens"].as_u64().unwrap() as u32,
+            line["output_tokens"].as_u64().unwrap() as u32,
+        ) * 0.5;
+        assert!((line["cost_usd"].as_f64().unwrap() - cost).abs() < 1e-12);
+    }
+    let errors = read_jsonl(&dir.join("imported.jsonl.errors.jsonl"));
+    let kinds: BTreeSet<(String, String)> = errors
+        .iter()
+        .map(|e| {
+            (
+                e["id"].as_str().unwrap().to_owned(),
+                e["error"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        BTreeSet::from([
+            ("r00005".into(), "bedrock_error".into()),
+            ("r00006".into(), "missing".into()),
+            ("r00007".into(), "unexpected_output".into()),
+        ])
+    );
+    assert!(summary.text().contains("r00006"));
+}
+
+/// A structured prompt's answers come back as tool calls: the import checks them against the
+/// schema as a live call does, and writes the same objects.
+#[tokio::test]
+async fn bedrock_import_reads_structured_answers_through_the_schema() {
+    let dir = scratch("bedrock-import-structured");
+    let input = dir.join("in.jsonl");
+    std::fs::copy(sample(), &input).unwrap();
+    let (live, export) = live_and_export(&dir, "customer-support.ticket-triage", &input).await;
+    assert_eq!(export.len(), 200);
+    assert_eq!(
+        export[0]["modelInput"]["tool_choice"]["name"], "answer",
+        "the export asks for the forced tool, as a live call does"
+    );
+    let mut out = String::new();
+    for (i, line) in export.iter().enumerate() {
+        let id = line["recordId"].as_str().unwrap();
+        let mut answer = live[id]["output"].clone();
+        if i == 3 {
+            answer["urgency"] = 99.into(); // out of the schema's range
+        }
+        out.push_str(&job_line(
+            line,
+            serde_json::json!({"type": "tool_use", "id": format!("toolu_{i}"), "name": "answer", "input": answer}),
+            (50, 20),
+        ));
+    }
+    let job_output = dir.join("export.jsonl.out");
+    std::fs::write(&job_output, out).unwrap();
+    let summary = promptops_batch::bedrock_batch::import(&import_config(&dir, &[&job_output]))
+        .await
+        .unwrap();
+    assert_eq!((summary.succeeded, summary.failed), (199, 1));
+    for line in read_jsonl(&dir.join("imported.jsonl")) {
+        let id = line["id"].as_str().unwrap();
+        assert_eq!(line["output"], live[id]["output"], "{id}");
+        assert_eq!(line["repair_turns"], 0);
+    }
+    let errors = read_jsonl(&dir.join("imported.jsonl.errors.jsonl"));
+    assert_eq!(errors.len(), 1);
+    assert_eq!(errors[0]["error"], "output_invalid");
+    assert!(errors[0]["message"].as_str().unwrap().contains("urgency"));
+}
+
+/// The import refuses an export made with another prompt, and a manifest it cannot read.
+#[tokio::test]
+async fn bedrock_import_refuses_another_prompt_version() {
+    let dir = scratch("bedrock-import-version");
+    let input = dir.join("in.jsonl");
+    std::fs::copy(sample(), &input).unwrap();
+    let (_, export) = live_and_export(&dir, DEFAULT_PROMPT, &input).await;
+    let job_output = dir.join("export.jsonl.out");
+    std::fs::write(
+        &job_output,
+        job_line(
+            &export[0],
+            serde_json::json!({"type": "text", "text": "billing"}),
+            (1, 1),
+        ),
+    )
+    .unwrap();
+    let manifest_path = dir.join("export.jsonl.manifest.json");
+    let mut manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&manifest_path).unwrap()).unwrap();
+    manifest["content_hash"] = "0000".into();
+    std::fs::write(&manifest_path, manifest.to_string()).unwrap();
+    let err = promptops_batch::bedrock_batch::import(&import_config(&dir, &[&job_output]))
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("import with the binary that exported"),
+        "{err}"
+    );
+    std::fs::write(&manifest_path, b"{\"format\":\"something-else/9\"}").unwrap();
+    let err = promptops_batch::bedrock_batch::import(&import_config(&dir, &[&job_output]))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("not a manifest"), "{err}");
+}
