@@ -62,6 +62,7 @@ SHARD_COMMAND = [
     "--prompt", "Ref::prompt",
     "--model", "bedrock",
     "--progress", "plain",
+    "--allow-failed-records",
 ]
 MERGE_COMMAND = [
     "merge",

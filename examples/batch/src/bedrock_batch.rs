@@ -17,13 +17,14 @@
 //! those.
 
 use std::borrow::Cow;
-use std::io::{self, BufRead, BufReader, Read};
+use std::io::{self, Read};
 
 use promptops_runtime::bedrock::{parse_native, NativeFormat};
 use promptops_runtime::{read_answer, DefRef, OutputError, PromptDef, Version};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
+use crate::lines::{bad_line, for_each_line, output_text, MAX_OUTPUT_LINE_BYTES};
 use crate::location::Location;
 use crate::output::{self, Done, Failure};
 use crate::runner::{create_output, open_input, output_error, record_output};
@@ -230,44 +231,6 @@ fn exported_prompt(manifest: &Manifest) -> Result<&'static PromptDef, BatchError
     Ok(def)
 }
 
-/// Calls `each` with every non-blank line of `location` and its 1-based number.
-fn for_each_line(
-    location: &Location,
-    s3: Option<&S3>,
-    mut each: impl FnMut(u64, &[u8]) -> Result<(), BatchError>,
-) -> Result<(), BatchError> {
-    let mut reader = BufReader::with_capacity(64 * 1024, open_input(location, s3)?);
-    let mut line = Vec::with_capacity(1024);
-    let mut number = 0u64;
-    loop {
-        line.clear();
-        let read = reader
-            .read_until(b'\n', &mut line)
-            .map_err(|source| BatchError::Input {
-                location: location.clone(),
-                source,
-            })?;
-        if read == 0 {
-            return Ok(());
-        }
-        number += 1;
-        let text = line.strip_suffix(b"\n").unwrap_or(&line);
-        if !text.iter().all(u8::is_ascii_whitespace) {
-            each(number, text)?;
-        }
-    }
-}
-
-fn bad_line(location: &Location, line: u64, problem: impl std::fmt::Display) -> BatchError {
-    BatchError::Input {
-        location: location.clone(),
-        source: io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("line {line}: {problem}"),
-        ),
-    }
-}
-
 /// Imports a finished job's output (see the [module](self) docs).
 pub async fn import(config: &ImportConfig) -> Result<ImportSummary, BatchError> {
     let mut config = config.clone();
@@ -301,7 +264,8 @@ fn import_blocking(config: &ImportConfig) -> Result<ImportSummary, BatchError> {
 
     // The exported ids, and their line numbers for the error lines of missing records.
     let mut exported = IdSet::new();
-    for_each_line(&config.input, s3, |number, line| {
+    for_each_line(&config.input, s3, MAX_OUTPUT_LINE_BYTES, |number, line| {
+        let line = output_text(&config.input, number, line)?;
         let parsed: ExportedId =
             serde_json::from_slice(line).map_err(|err| bad_line(&config.input, number, err))?;
         exported.insert(&parsed.record_id);
@@ -319,7 +283,8 @@ fn import_blocking(config: &ImportConfig) -> Result<ImportSummary, BatchError> {
     };
     let mut seen = IdSet::new();
     for job_output in &config.job_outputs {
-        for_each_line(job_output, s3, |number, line| {
+        for_each_line(job_output, s3, MAX_OUTPUT_LINE_BYTES, |number, line| {
+            let line = output_text(job_output, number, line)?;
             let parsed: JobOutputLine =
                 serde_json::from_slice(line).map_err(|err| bad_line(job_output, number, err))?;
             let id = parsed.record_id.as_ref();
@@ -390,7 +355,8 @@ fn import_blocking(config: &ImportConfig) -> Result<ImportSummary, BatchError> {
     }
 
     // Exported records the output never mentions: listed, and error lines to rerun them by.
-    for_each_line(&config.input, s3, |number, line| {
+    for_each_line(&config.input, s3, MAX_OUTPUT_LINE_BYTES, |number, line| {
+        let line = output_text(&config.input, number, line)?;
         let parsed: ExportedId =
             serde_json::from_slice(line).map_err(|err| bad_line(&config.input, number, err))?;
         let id = parsed.record_id.as_ref();

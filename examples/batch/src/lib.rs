@@ -26,6 +26,7 @@
 pub mod bedrock_batch;
 pub mod events;
 pub mod export;
+pub mod lines;
 pub mod location;
 pub mod merge;
 pub mod output;
@@ -108,6 +109,18 @@ pub enum BatchError {
         /// The version this run pinned.
         running: String,
     },
+}
+
+impl BatchError {
+    /// The process exit code: 3 when reading the input or writing an output failed (an I/O
+    /// or S3 error: a retry may succeed, and resumes), 2 for everything a retry cannot fix
+    /// (options, prompt, model configuration, a results file that cannot be resumed).
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            BatchError::Input { .. } | BatchError::Output { .. } => 3,
+            _ => 2,
+        }
+    }
 }
 
 /// The compiled-in prompt with this id.

@@ -76,6 +76,10 @@ struct Args {
     /// Longest accepted input line in bytes; longer lines go to the errors file.
     #[arg(long, default_value_t = DEFAULT_MAX_LINE_BYTES)]
     max_line_bytes: usize,
+    /// Exit 0 when the run finished even though some records failed (they are in the errors
+    /// file), e.g. for an AWS Batch array child, whose failure would block the merge.
+    #[arg(long)]
+    allow_failed_records: bool,
     /// S3 output: bytes of results gathered before they are staged (uploaded as a checkpoint
     /// part). A kill loses at most this much, or 30 s, of work.
     #[arg(long, default_value_t = DEFAULT_STAGE_BYTES, value_name = "BYTES")]
@@ -192,6 +196,24 @@ async fn main_async(args: Args) -> Result<i32, BatchError> {
             }
         }
     });
+    // AWS Batch, ECS and Kubernetes stop a task with SIGTERM (and SIGKILL after a grace
+    // period): stop as for Ctrl-C, so the calls in flight are written and the output completed.
+    #[cfg(unix)]
+    {
+        let on_term = stop.clone();
+        if let Ok(mut term) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            tokio::spawn(async move {
+                if term.recv().await.is_some() {
+                    eprintln!(
+                        "\nstopping on SIGTERM: finishing the calls in flight (rerun to resume)"
+                    );
+                    on_term.request();
+                }
+            });
+        }
+    }
 
     let summary = run(&config, &runtime, &stop).await?;
     events.finish()?;
@@ -204,7 +226,10 @@ async fn main_async(args: Args) -> Result<i32, BatchError> {
             source,
         })?;
     }
-    Ok(summary.exit_code())
+    match summary.exit_code() {
+        1 if args.allow_failed_records => Ok(0),
+        code => Ok(code),
+    }
 }
 
 /// Combine the results of a sharded run into one results object, checking that no id is
@@ -228,6 +253,9 @@ struct MergeArgs {
     /// S3 output: bytes gathered per staged part.
     #[arg(long, default_value_t = DEFAULT_STAGE_BYTES, value_name = "BYTES")]
     stage_bytes: usize,
+    /// The shards' --max-line-bytes (longer input lines were reported without an id).
+    #[arg(long, default_value_t = DEFAULT_MAX_LINE_BYTES)]
+    max_line_bytes: usize,
 }
 
 async fn merge_main(args: MergeArgs) -> Result<i32, BatchError> {
@@ -238,6 +266,7 @@ async fn merge_main(args: MergeArgs) -> Result<i32, BatchError> {
         input: args.input,
         s3: None,
         stage_bytes: args.stage_bytes,
+        max_line_bytes: args.max_line_bytes,
     })
     .await?;
     print!("{}", summary.text());
@@ -322,7 +351,7 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
         Err(err) => {
             eprintln!("error: {err}");
-            ExitCode::from(2)
+            ExitCode::from(err.exit_code())
         }
     }
 }

@@ -11,20 +11,21 @@
 //!   wrong shard count, or a shard run with another one, shows here);
 //! * with `--input`, every input id has a result or an error line.
 //!
-//! The output is written only when every check passes: a local file is written beside and
-//! renamed into place; an S3 object is completed from its staged parts, which are deleted
-//! otherwise.
+//! Nothing is written unless every check passes: a first pass only reads and checks; the
+//! second copies the lines into the output (a local file is written beside and renamed into
+//! place; an S3 object is staged and completed). The output may not be a shard's results or
+//! errors, or the input.
 
 use std::borrow::Cow;
-use std::io::{self, BufRead, BufReader};
 
 use serde::{Deserialize, Serialize};
 
+use crate::lines::{bad_line, for_each_line, output_text, Line, MAX_OUTPUT_LINE_BYTES};
 use crate::location::Location;
 use crate::output::JsonlWriter;
 use crate::record::parse_line;
-use crate::runner::{open_input, output_error};
-use crate::s3::{StagedOutput, S3};
+use crate::runner::{create_output, output_error};
+use crate::s3::S3;
 use crate::shard::{IdSet, Shard};
 use crate::BatchError;
 
@@ -47,6 +48,9 @@ pub struct MergeConfig {
     pub s3: Option<S3>,
     /// Bytes gathered per staged part of an S3 output.
     pub stage_bytes: usize,
+    /// The shards' `--max-line-bytes`: longer input lines were reported by line number, with
+    /// no id, so the missing-id check skips them too.
+    pub max_line_bytes: usize,
 }
 
 /// What a merge found. It succeeded when [`MergeSummary::is_complete`].
@@ -138,6 +142,8 @@ struct ResultId<'a> {
 struct ErrorId<'a> {
     #[serde(borrow, default)]
     id: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    error: Option<Cow<'a, str>>,
 }
 
 /// Merges the shards (see the [module](self) docs). A check that fails is reported in the
@@ -153,6 +159,29 @@ pub async fn merge(config: &MergeConfig) -> Result<MergeSummary, BatchError> {
             config.from,
             crate::location::SHARD_PLACEHOLDER
         )));
+    }
+    crate::s3::check_stage_bytes(config.stage_bytes).map_err(BatchError::Config)?;
+    let errors_output = config.output.with_suffix(".errors.jsonl");
+    for index in 0..config.shards {
+        let shard =
+            Shard::new(index, config.shards).map_err(|err| BatchError::Config(err.to_string()))?;
+        let results = config.from.for_shard(shard);
+        let theirs = [results.with_suffix(".errors.jsonl"), results];
+        if theirs.contains(&config.output) || theirs.contains(&errors_output) {
+            return Err(BatchError::Config(format!(
+                "--output {} would overwrite shard {shard}'s results or errors",
+                config.output
+            )));
+        }
+    }
+    if config
+        .input
+        .as_ref()
+        .is_some_and(|input| *input == config.output || *input == errors_output)
+    {
+        return Err(BatchError::Config(
+            "--output would overwrite --input".into(),
+        ));
     }
     let uses_s3 = config.from.is_s3()
         || config.output.is_s3()
@@ -188,15 +217,11 @@ fn start_output(location: &Location, config: &MergeConfig) -> Result<Pending, Ba
                 path: path.clone(),
             })
         }
-        Location::S3(uri) => {
-            let s3 = config
-                .s3
-                .as_ref()
-                .ok_or_else(|| BatchError::Config("an s3:// location needs an S3 client".into()))?;
-            let staged = StagedOutput::create(s3, uri, config.stage_bytes)
-                .map_err(|err| output_error(location)(err.into()))?;
-            Ok(Pending::S3(JsonlWriter::new(staged)))
-        }
+        Location::S3(_) => Ok(Pending::S3(create_output(
+            location,
+            config.stage_bytes,
+            config.s3.as_ref(),
+        )?)),
     }
 }
 
@@ -217,142 +242,124 @@ impl Pending {
             Pending::S3(writer) => writer.finish().map_err(output_error(location)),
         }
     }
-
-    /// Leaves nothing behind.
-    fn discard(self) {
-        match self {
-            Pending::File { temp, .. } => {
-                let _ = std::fs::remove_file(temp);
-            }
-            // Never committed: the staged parts stay until the next merge (or run) starts
-            // the object over.
-            Pending::S3(_) => {}
-        }
-    }
 }
 
-/// Calls `each` with every line of `location` (without its newline; blank lines skipped).
-fn for_each_line(
-    location: &Location,
-    s3: Option<&S3>,
-    mut each: impl FnMut(&[u8]) -> Result<(), BatchError>,
-) -> Result<(), BatchError> {
-    let reader = open_input(location, s3)?;
-    let mut reader = BufReader::with_capacity(64 * 1024, reader);
-    let mut line = Vec::with_capacity(512);
-    loop {
-        line.clear();
-        let read = reader
-            .read_until(b'\n', &mut line)
-            .map_err(|source| BatchError::Input {
-                location: location.clone(),
-                source,
-            })?;
-        if read == 0 {
-            return Ok(());
-        }
-        let text = line.strip_suffix(b"\n").unwrap_or(&line);
-        if !text.iter().all(u8::is_ascii_whitespace) {
-            each(text)?;
-        }
-    }
-}
-
-fn bad_line(location: &Location, problem: impl std::fmt::Display) -> BatchError {
-    BatchError::Input {
-        location: location.clone(),
-        source: io::Error::new(io::ErrorKind::InvalidData, problem.to_string()),
-    }
-}
-
-fn merge_blocking(config: &MergeConfig) -> Result<MergeSummary, BatchError> {
+/// The first pass: reads every shard (and the input) and counts; writes nothing.
+fn check(config: &MergeConfig) -> Result<MergeSummary, BatchError> {
     let s3 = config.s3.as_ref();
-    let errors_output = config.output.with_suffix(".errors.jsonl");
-    let mut results_out = start_output(&config.output, config)?;
-    let mut errors_out = start_output(&errors_output, config)?;
     let mut summary = MergeSummary {
         shards: config.shards,
         ..MergeSummary::default()
     };
     let mut done = IdSet::new();
     let mut failed = IdSet::new();
-    let written = (|| {
-        for index in 0..config.shards {
-            let shard = Shard::new(index, config.shards)
-                .map_err(|err| BatchError::Config(err.to_string()))?;
-            let results = config.from.for_shard(shard);
-            for_each_line(&results, s3, |line| {
-                let parsed: ResultId =
-                    serde_json::from_slice(line).map_err(|err| bad_line(&results, err))?;
-                if !done.insert(&parsed.id) {
-                    note(
-                        &mut summary.duplicates,
-                        &mut summary.duplicate_count,
-                        &parsed.id,
-                    );
-                    return Ok(());
-                }
-                if !shard.owns_id(&parsed.id) {
-                    note(
-                        &mut summary.misplaced,
-                        &mut summary.misplaced_count,
-                        &parsed.id,
-                    );
-                }
-                summary.results += 1;
-                results_out
-                    .writer()
-                    .write_line(line)
-                    .map_err(output_error(&config.output))
-            })?;
-            let errors = results.with_suffix(".errors.jsonl");
-            for_each_line(&errors, s3, |line| {
-                let parsed: ErrorId =
-                    serde_json::from_slice(line).map_err(|err| bad_line(&errors, err))?;
-                if let Some(id) = &parsed.id {
-                    failed.insert(id);
-                }
-                summary.errors += 1;
-                errors_out
-                    .writer()
-                    .write_line(line)
-                    .map_err(output_error(&errors_output))
-            })?;
-        }
-        if let Some(input) = &config.input {
-            let mut seen = IdSet::new();
-            for_each_line(input, s3, |line| {
-                // Lines without a readable id are reported by line number in the errors.
-                let Ok(parsed) = std::str::from_utf8(line)
-                    .map_err(|_| ())
-                    .and_then(|text| parse_line(text).map_err(|_| ()))
-                else {
-                    return Ok(());
-                };
-                if seen.insert(&parsed.id)
-                    && !done.contains(&parsed.id)
-                    && !failed.contains(&parsed.id)
-                {
-                    note(&mut summary.missing, &mut summary.missing_count, &parsed.id);
-                }
-                Ok(())
-            })?;
-            summary.input_ids = Some(seen.len() as u64);
-        }
-        Ok(())
-    })();
-    if let Err(err) = written {
-        results_out.discard();
-        errors_out.discard();
-        return Err(err);
+    for index in 0..config.shards {
+        let shard =
+            Shard::new(index, config.shards).map_err(|err| BatchError::Config(err.to_string()))?;
+        let results = config.from.for_shard(shard);
+        for_each_line(&results, s3, MAX_OUTPUT_LINE_BYTES, |number, line| {
+            let text = output_text(&results, number, line)?;
+            let parsed: ResultId =
+                serde_json::from_slice(text).map_err(|err| bad_line(&results, number, err))?;
+            if !done.insert(&parsed.id) {
+                note(
+                    &mut summary.duplicates,
+                    &mut summary.duplicate_count,
+                    &parsed.id,
+                );
+                return Ok(());
+            }
+            if !shard.owns_id(&parsed.id) {
+                note(
+                    &mut summary.misplaced,
+                    &mut summary.misplaced_count,
+                    &parsed.id,
+                );
+            }
+            summary.results += 1;
+            Ok(())
+        })?;
+        let errors = results.with_suffix(".errors.jsonl");
+        for_each_line(&errors, s3, MAX_OUTPUT_LINE_BYTES, |number, line| {
+            let text = output_text(&errors, number, line)?;
+            let parsed: ErrorId =
+                serde_json::from_slice(text).map_err(|err| bad_line(&errors, number, err))?;
+            // A repeated id's error line says nothing about the id's first record.
+            if let (Some(id), false) = (&parsed.id, parsed.error.as_deref() == Some("duplicate_id"))
+            {
+                failed.insert(id);
+            }
+            summary.errors += 1;
+            Ok(())
+        })?;
     }
-    if !summary.is_complete() {
-        results_out.discard();
-        errors_out.discard();
-        return Ok(summary);
+    if let Some(input) = &config.input {
+        let mut seen = IdSet::new();
+        for_each_line(input, s3, config.max_line_bytes, |_, line| {
+            // Lines without a readable id (and over-long lines) are reported by line number in
+            // the errors.
+            let Line::Text(text) = line else {
+                return Ok(());
+            };
+            let Some(parsed) = std::str::from_utf8(text)
+                .ok()
+                .and_then(|text| parse_line(text).ok())
+            else {
+                return Ok(());
+            };
+            if seen.insert(&parsed.id) && !done.contains(&parsed.id) && !failed.contains(&parsed.id)
+            {
+                note(&mut summary.missing, &mut summary.missing_count, &parsed.id);
+            }
+            Ok(())
+        })?;
+        summary.input_ids = Some(seen.len() as u64);
+    }
+    Ok(summary)
+}
+
+/// The second pass: copies every shard's lines into the output, then makes it visible.
+fn write(config: &MergeConfig) -> Result<(), BatchError> {
+    let s3 = config.s3.as_ref();
+    let errors_output = config.output.with_suffix(".errors.jsonl");
+    let mut results_out = start_output(&config.output, config)?;
+    let mut errors_out = start_output(&errors_output, config)?;
+    let mut done = IdSet::new();
+    for index in 0..config.shards {
+        let shard =
+            Shard::new(index, config.shards).map_err(|err| BatchError::Config(err.to_string()))?;
+        let results = config.from.for_shard(shard);
+        for_each_line(&results, s3, MAX_OUTPUT_LINE_BYTES, |number, line| {
+            let text = output_text(&results, number, line)?;
+            let parsed: ResultId =
+                serde_json::from_slice(text).map_err(|err| bad_line(&results, number, err))?;
+            // The check found no doubled id; a shard rewritten meanwhile is not copied twice.
+            if !done.insert(&parsed.id) {
+                return Ok(());
+            }
+            results_out
+                .writer()
+                .write_line(text)
+                .map_err(output_error(&config.output))
+        })?;
+        let errors = results.with_suffix(".errors.jsonl");
+        for_each_line(&errors, s3, MAX_OUTPUT_LINE_BYTES, |number, line| {
+            let text = output_text(&errors, number, line)?;
+            errors_out
+                .writer()
+                .write_line(text)
+                .map_err(output_error(&errors_output))
+        })?;
     }
     errors_out.commit(&errors_output)?;
-    results_out.commit(&config.output)?;
-    summary.output = Some(config.output.to_string());
+    results_out.commit(&config.output)
+}
+
+fn merge_blocking(config: &MergeConfig) -> Result<MergeSummary, BatchError> {
+    let mut summary = check(config)?;
+    if summary.is_complete() {
+        write(config)?;
+        summary.output = Some(config.output.to_string());
+    }
     Ok(summary)
 }

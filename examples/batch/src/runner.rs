@@ -157,11 +157,7 @@ impl JobConfig {
                 "--max-line-bytes must be at least 1".into(),
             ));
         }
-        if self.stage_bytes == 0 {
-            return Err(BatchError::Config(
-                "--stage-bytes must be at least 1".into(),
-            ));
-        }
+        s3::check_stage_bytes(self.stage_bytes).map_err(BatchError::Config)?;
         let errors = self.errors_location();
         let target = self.target.location();
         let same = |a: &Location, b: &Location| {
@@ -782,12 +778,13 @@ async fn run_invoke(
     .await;
 
     // The dispatcher has returned: the reader's channels are closed, so it ends promptly.
-    let read = reader
-        .join()
-        .map_err(|_| BatchError::Config("the reader thread panicked".into()))?;
-    let written = writer
-        .join()
-        .map_err(|_| BatchError::Config("the writer thread panicked".into()))?;
+    // Joined off the async workers: the writer may still be completing an S3 object, and its
+    // S3 calls need this runtime to make progress.
+    let (read, written) = tokio::task::spawn_blocking(move || (reader.join(), writer.join()))
+        .await
+        .map_err(|err| BatchError::Config(format!("joining the job's threads failed: {err}")))?;
+    let read = read.map_err(|_| BatchError::Config("the reader thread panicked".into()))?;
+    let written = written.map_err(|_| BatchError::Config("the writer thread panicked".into()))?;
     reporter.finish();
     let lines = read.map_err(|source| BatchError::Input {
         location: config.input.clone(),
@@ -986,11 +983,21 @@ fn write_loop(
             stop.request();
         }
     }
+    // Both outputs are finished whatever happened, so what was written is kept (an S3 object
+    // is completed from its staged parts); the first error is the one reported.
+    let results_done = results.finish().map_err(output_error(results_location));
+    let errors_done = errors.finish().map_err(output_error(errors_location));
     if let Some(err) = first_error {
+        for later in [results_done.err(), errors_done.err()]
+            .into_iter()
+            .flatten()
+        {
+            tracing::warn!(error = %later, "after an earlier write error");
+        }
         return Err(err);
     }
-    results.finish().map_err(output_error(results_location))?;
-    errors.finish().map_err(output_error(errors_location))?;
+    results_done?;
+    errors_done?;
     Ok(totals)
 }
 

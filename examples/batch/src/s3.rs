@@ -40,14 +40,35 @@ pub const MAX_COPY_PART_BYTES: u64 = 5 * 1024 * 1024 * 1024;
 pub const MAX_PARTS: usize = 10_000;
 /// Bytes gathered before a staged part is uploaded.
 pub const DEFAULT_STAGE_BYTES: usize = 8 * 1024 * 1024;
+/// The range `--stage-bytes` accepts: a part smaller than a few lines only costs requests, one
+/// larger than this costs memory (two buffers per output) for no gain.
+pub const STAGE_BYTES_RANGE: std::ops::RangeInclusive<usize> = 1024..=(512 * 1024 * 1024);
+
+/// Checks a `--stage-bytes` value against [`STAGE_BYTES_RANGE`].
+pub fn check_stage_bytes(bytes: usize) -> Result<(), String> {
+    if STAGE_BYTES_RANGE.contains(&bytes) {
+        Ok(())
+    } else {
+        Err(format!(
+            "--stage-bytes must be between {} and {} (bytes), not {bytes}",
+            STAGE_BYTES_RANGE.start(),
+            STAGE_BYTES_RANGE.end()
+        ))
+    }
+}
+
 /// Longest time a written line waits before it is staged, when the job is idle enough to
 /// flush: it bounds the work a kill can lose when calls are slow.
 pub const STAGE_INTERVAL: Duration = Duration::from_secs(30);
-/// How many times a broken input stream is reopened.
+/// How many times in a row a broken input stream is reopened.
 pub const MAX_RECONNECTS: u32 = 3;
+/// A stream that delivers nothing for this long is taken as broken (and reopened).
+pub const READ_STALL_TIMEOUT: Duration = Duration::from_secs(60);
 /// The metadata key (`x-amz-meta-…`) of a results object that records the last staged part it
 /// holds.
 pub const STAGED_THROUGH_METADATA: &str = "promptops-staged-through";
+/// Staged parts after which the job assembles them into the results object while it runs.
+pub const COMPACT_AFTER_PARTS: usize = 1000;
 /// The most keys one `DeleteObjects` call takes.
 const DELETE_BATCH: usize = 1000;
 
@@ -123,16 +144,31 @@ impl S3 {
     pub fn head(&self, bucket: &str, key: &str) -> Result<Option<ObjectInfo>, S3Error> {
         let response = self.block(self.client.head_object().bucket(bucket).key(key).send());
         match response {
-            Ok(head) => Ok(Some(ObjectInfo {
-                size: head
-                    .content_length()
-                    .map_or(0, |n| u64::try_from(n).unwrap_or(0)),
-                etag: head.e_tag().map(str::to_owned),
-                staged_through: head
+            Ok(head) => {
+                // Unreadable bookkeeping is an error: taking it as 0 would count every staged
+                // part the object already holds a second time.
+                let staged_through = match head
                     .metadata()
                     .and_then(|meta| meta.get(STAGED_THROUGH_METADATA))
-                    .and_then(|value| value.parse().ok()),
-            })),
+                {
+                    None => None,
+                    Some(value) => Some(value.parse().map_err(|_| {
+                        S3Error::new(
+                            "HeadObject",
+                            bucket,
+                            key,
+                            format!("the metadata {STAGED_THROUGH_METADATA}={value:?} is not a part number"),
+                        )
+                    })?),
+                };
+                Ok(Some(ObjectInfo {
+                    size: head
+                        .content_length()
+                        .map_or(0, |n| u64::try_from(n).unwrap_or(0)),
+                    etag: head.e_tag().map(str::to_owned),
+                    staged_through,
+                }))
+            }
             Err(err) if err.as_service_error().is_some_and(|e| e.is_not_found()) => Ok(None),
             Err(err) => Err(S3Error::new(
                 "HeadObject",
@@ -143,11 +179,31 @@ impl S3 {
         }
     }
 
+    /// Whether `key` exists, by listing (one key at most): a job role may list only its output
+    /// prefix (an `s3:prefix` condition), and without list permission on a missing key S3
+    /// answers `HeadObject` with 403, not 404. `key` itself is the first key with its prefix.
+    pub fn exists(&self, bucket: &str, key: &str) -> Result<bool, S3Error> {
+        let page = self
+            .block(
+                self.client
+                    .list_objects_v2()
+                    .bucket(bucket)
+                    .prefix(key)
+                    .max_keys(1)
+                    .send(),
+            )
+            .map_err(|err| {
+                S3Error::new(
+                    "ListObjectsV2",
+                    bucket,
+                    key,
+                    DisplayErrorContext(&err).to_string(),
+                )
+            })?;
+        Ok(page.contents().first().and_then(|object| object.key()) == Some(key))
+    }
+
     /// Keys and sizes of the objects under `prefix`, in key order (every page).
-    ///
-    /// Listing is also how the job learns whether its own output exists: a job role may list
-    /// only its output prefix (an `s3:prefix` condition), and without list permission on a
-    /// missing key S3 answers `HeadObject` with 403, not 404.
     pub fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<(String, u64)>, S3Error> {
         let mut objects = Vec::new();
         let mut token: Option<String> = None;
@@ -286,42 +342,56 @@ impl S3 {
     /// completing): they cost storage and are never finished.
     pub fn abort_uploads(&self, bucket: &str, key: &str) -> Result<(), S3Error> {
         let fail = |operation, err: String| S3Error::new(operation, bucket, key, err);
-        let uploads = self
-            .block(
-                self.client
-                    .list_multipart_uploads()
-                    .bucket(bucket)
-                    .prefix(key)
-                    .send(),
-            )
-            .map_err(|err| {
-                fail(
-                    "ListMultipartUploads",
-                    DisplayErrorContext(&err).to_string(),
-                )
-            })?;
-        for upload in uploads.uploads() {
-            if upload.key() != Some(key) {
-                continue;
-            }
-            if let Some(upload_id) = upload.upload_id() {
-                self.block(
+        let mut markers: (Option<String>, Option<String>) = (None, None);
+        loop {
+            let page = self
+                .block(
                     self.client
-                        .abort_multipart_upload()
+                        .list_multipart_uploads()
                         .bucket(bucket)
-                        .key(key)
-                        .upload_id(upload_id)
+                        .prefix(key)
+                        .set_key_marker(markers.0.take())
+                        .set_upload_id_marker(markers.1.take())
                         .send(),
                 )
                 .map_err(|err| {
                     fail(
-                        "AbortMultipartUpload",
+                        "ListMultipartUploads",
                         DisplayErrorContext(&err).to_string(),
                     )
                 })?;
+            for upload in page.uploads() {
+                if upload.key() != Some(key) {
+                    continue;
+                }
+                if let Some(upload_id) = upload.upload_id() {
+                    self.block(
+                        self.client
+                            .abort_multipart_upload()
+                            .bucket(bucket)
+                            .key(key)
+                            .upload_id(upload_id)
+                            .send(),
+                    )
+                    .map_err(|err| {
+                        fail(
+                            "AbortMultipartUpload",
+                            DisplayErrorContext(&err).to_string(),
+                        )
+                    })?;
+                }
+            }
+            if page.is_truncated() != Some(true) {
+                return Ok(());
+            }
+            markers = (
+                page.next_key_marker().map(str::to_owned),
+                page.next_upload_id_marker().map(str::to_owned),
+            );
+            if markers.0.is_none() && markers.1.is_none() {
+                return Ok(());
             }
         }
-        Ok(())
     }
 }
 
@@ -389,9 +459,18 @@ impl S3Reader {
                     DisplayErrorContext(&err).to_string(),
                 )
             })?;
+        // Without a length the end of the object cannot be told from a broken stream.
         let length = response
             .content_length()
-            .map_or(0, |n| u64::try_from(n).unwrap_or(0));
+            .and_then(|n| u64::try_from(n).ok())
+            .ok_or_else(|| {
+                S3Error::new(
+                    "GetObject",
+                    &uri.bucket,
+                    &uri.key,
+                    "no Content-Length in the answer",
+                )
+            })?;
         let info = ObjectInfo {
             size: offset + length,
             etag: response.e_tag().map(str::to_owned),
@@ -413,8 +492,25 @@ impl Read for S3Reader {
             if self.offset >= self.info.size {
                 return Ok(0);
             }
-            match self.s3.block(self.body.try_next()) {
-                Ok(Some(bytes)) => self.chunk = bytes,
+            let next = self
+                .s3
+                // The timer is made inside the runtime: this thread has no runtime context.
+                .block(async {
+                    tokio::time::timeout(READ_STALL_TIMEOUT, self.body.try_next()).await
+                })
+                .unwrap_or_else(|_| {
+                    Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        format!("no data for {} s", READ_STALL_TIMEOUT.as_secs()),
+                    )
+                    .into())
+                });
+            match next {
+                Ok(Some(bytes)) => {
+                    // Progress: the reconnect budget is for breaks in a row, not per object.
+                    self.reconnects = 0;
+                    self.chunk = bytes;
+                }
                 Ok(None) => {
                     return Err(io::Error::new(
                         io::ErrorKind::UnexpectedEof,
@@ -476,6 +572,7 @@ pub struct StagedOutput {
     buffer: Vec<u8>,
     stage_bytes: usize,
     last_stage: Instant,
+    compact_after: usize,
 }
 
 /// The prefix of `key`'s staged parts.
@@ -499,13 +596,15 @@ impl StagedOutput {
     /// upload of it.
     pub fn create(s3: &S3, uri: &S3Uri, stage_bytes: usize) -> Result<Self, S3Error> {
         let prefix = staged_prefix(&uri.key);
-        // One listing finds the object itself and its staged parts.
-        let doomed: Vec<String> = s3
-            .list(&uri.bucket, &uri.key)?
+        let mut doomed: Vec<String> = s3
+            .list(&uri.bucket, &prefix)?
             .into_iter()
-            .filter(|(key, _)| *key == uri.key || staged_seq(&prefix, key).is_some())
+            .filter(|(key, _)| staged_seq(&prefix, key).is_some())
             .map(|(key, _)| key)
             .collect();
+        if s3.exists(&uri.bucket, &uri.key)? {
+            doomed.push(uri.key.clone());
+        }
         s3.delete(&uri.bucket, &doomed)?;
         s3.abort_uploads(&uri.bucket, &uri.key)?;
         Ok(StagedOutput::new(s3, uri, None, Vec::new(), 1, stage_bytes))
@@ -516,10 +615,8 @@ impl StagedOutput {
     /// Staged parts the object already holds (a run killed after completing, before cleaning
     /// up) are deleted now.
     pub fn resume(s3: &S3, uri: &S3Uri, stage_bytes: usize) -> Result<Self, S3Error> {
-        // One listing finds the object itself and its staged parts; only an object that
-        // exists is asked for its metadata (see [`S3::list`]).
-        let listed = s3.list(&uri.bucket, &uri.key)?;
-        let head = match listed.iter().any(|(key, _)| *key == uri.key) {
+        // Only an object that exists is asked for its metadata (see [`S3::exists`]).
+        let head = match s3.exists(&uri.bucket, &uri.key)? {
             true => s3.head(&uri.bucket, &uri.key)?,
             false => None,
         };
@@ -536,7 +633,7 @@ impl StagedOutput {
         let mut staged = Vec::new();
         let mut included = Vec::new();
         let mut last = through;
-        for (key, size) in listed {
+        for (key, size) in s3.list(&uri.bucket, &prefix)? {
             let Some(seq) = staged_seq(&prefix, &key) else {
                 continue;
             };
@@ -582,7 +679,15 @@ impl StagedOutput {
             buffer: Vec::new(),
             stage_bytes: stage_bytes.max(1),
             last_stage: Instant::now(),
+            compact_after: COMPACT_AFTER_PARTS,
         }
+    }
+
+    /// Assembles the object every `parts` staged parts instead of every
+    /// [`COMPACT_AFTER_PARTS`] (at least 1).
+    pub fn with_compact_after(mut self, parts: usize) -> Self {
+        self.compact_after = parts.max(1);
+        self
     }
 
     /// The objects already written, in order: the existing object, then the staged parts.
@@ -592,26 +697,29 @@ impl StagedOutput {
             .chain(self.staged.iter().map(|(_, source)| source))
     }
 
-    /// Uploads the buffered whole lines as the next staged part.
+    /// Uploads the buffered whole lines as the next staged part. On failure the lines stay in
+    /// the buffer; after [`COMPACT_AFTER_PARTS`] parts, they are assembled into the object.
     fn stage(&mut self) -> Result<(), S3Error> {
         let Some(end) = self.buffer.iter().rposition(|&b| b == b'\n').map(|i| i + 1) else {
             return Ok(());
         };
-        let rest = self.buffer.split_off(end);
-        let body = std::mem::replace(&mut self.buffer, rest);
         let key = staged_key(&self.uri.key, self.next_seq);
-        let size = body.len() as u64;
-        self.s3.put(&self.uri.bucket, &key, body)?;
+        self.s3
+            .put(&self.uri.bucket, &key, self.buffer[..end].to_vec())?;
+        self.buffer.drain(..end);
         self.staged.push((
             self.next_seq,
             Source {
                 key,
-                size,
+                size: end as u64,
                 etag: None,
             },
         ));
         self.next_seq += 1;
         self.last_stage = Instant::now();
+        if self.staged.len() >= self.compact_after {
+            self.assemble()?;
+        }
         Ok(())
     }
 
@@ -623,13 +731,22 @@ impl StagedOutput {
             self.buffer.push(b'\n');
         }
         self.stage()?;
+        self.assemble()?;
+        if self.base.is_none() {
+            // Nothing was ever written: an empty object, as a local run leaves an empty file.
+            self.s3.put(&self.uri.bucket, &self.uri.key, Vec::new())?;
+        }
+        Ok(())
+    }
+
+    /// Makes the object out of the existing one and the staged parts (one multipart upload
+    /// recording the last part it holds), deletes the parts, and continues with the new
+    /// object as the base. Also done every [`COMPACT_AFTER_PARTS`] parts while the job runs,
+    /// which keeps every upload far below S3's 10,000 parts however long the job.
+    fn assemble(&mut self) -> Result<(), S3Error> {
         let (bucket, key) = (self.uri.bucket.clone(), self.uri.key.clone());
         self.s3.abort_uploads(&bucket, &key)?;
         let Some(&(through, _)) = self.staged.last() else {
-            if self.base.is_none() {
-                // Nothing was ever written: an empty object, as a local run leaves an empty file.
-                self.s3.put(&bucket, &key, Vec::new())?;
-            }
             return Ok(());
         };
         let sources: Vec<Source> = self.sources().cloned().collect();
@@ -648,28 +765,37 @@ impl StagedOutput {
         }
         let upload = Multipart::create(&self.s3, &bucket, &key, through)?;
         let uploaded = upload.upload_plan(&plan, &sources);
-        match uploaded.and_then(|parts| upload.finish(parts)) {
-            Ok(()) => {}
+        let etag = match uploaded.and_then(|parts| upload.finish(parts)) {
+            Ok(etag) => etag,
             Err(err) => {
                 upload.abort();
                 return Err(err);
             }
-        }
+        };
         let staged_keys: Vec<String> = self
             .staged
             .iter()
             .map(|(_, source)| source.key.clone())
             .collect();
-        self.s3.delete(&bucket, &staged_keys)
+        self.s3.delete(&bucket, &staged_keys)?;
+        self.base = Some(Source {
+            key,
+            size: sizes.iter().sum(),
+            etag,
+        });
+        self.staged.clear();
+        Ok(())
     }
 }
 
 impl Write for StagedOutput {
+    /// Stages first when the buffer is full, then takes `buf`: an error therefore means
+    /// nothing of `buf` was taken (the `Write` contract), and the staged lines stay buffered.
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.buffer.extend_from_slice(buf);
         if self.buffer.len() >= self.stage_bytes {
             self.stage()?;
         }
+        self.buffer.extend_from_slice(buf);
         Ok(buf.len())
     }
 
@@ -813,7 +939,7 @@ impl<'a> Multipart<'a> {
     /// Completes with part numbers and ETags only. The upload is created without a checksum
     /// algorithm: the SDK's own per-request checksum (CRC32) protects each `UploadPart` in
     /// transit, and S3 refuses part checksums in the completion of such an upload.
-    fn finish(&self, parts: Vec<CompletedPart>) -> Result<(), S3Error> {
+    fn finish(&self, parts: Vec<CompletedPart>) -> Result<Option<String>, S3Error> {
         self.s3
             .block(
                 self.s3
@@ -829,7 +955,7 @@ impl<'a> Multipart<'a> {
                     )
                     .send(),
             )
-            .map(|_| ())
+            .map(|done| done.e_tag().map(str::to_owned))
             .map_err(|err| self.fail("CompleteMultipartUpload", DisplayErrorContext(&err)))
     }
 

@@ -140,7 +140,7 @@ fn bad_arguments_exit_2_with_a_message() {
         // Outside an AWS Batch array job there is no index to take.
         (&["--shard", "array/4"], "AWS_BATCH_JOB_ARRAY_INDEX"),
         (&["--errors", "s3://Bad_Bucket/e.jsonl"], "lowercase"),
-        (&["--stage-bytes", "0"], "at least 1"),
+        (&["--stage-bytes", "0"], "--stage-bytes must be between"),
         (
             &["--prompt", "customer-support.nope"],
             "customer-support.reply-drafter",
@@ -167,7 +167,9 @@ fn bad_arguments_exit_2_with_a_message() {
     let missing = run(batch()
         .args(["--input", "/no/such/file.jsonl", "--output"])
         .arg(&out));
-    assert_eq!(missing.status.code(), Some(2));
+    // An input that cannot be read is an I/O error (exit 3, which AWS Batch retries), not a
+    // usage error.
+    assert_eq!(missing.status.code(), Some(3));
     assert!(text(&missing.stderr).contains("cannot read input"));
     let no_target = run(batch().arg("--input").arg(sample()));
     assert_eq!(no_target.status.code(), Some(2));

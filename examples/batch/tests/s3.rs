@@ -99,7 +99,9 @@ async fn staged_keys(moto: &Moto, bucket: &str, results_key: &str) -> Vec<String
         .collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+/// On tokio's default current-thread runtime: the job's threads drive their S3 calls through
+/// this runtime while the test awaits the job, which must therefore never block it.
+#[tokio::test]
 async fn s3_in_and_out_equals_a_local_run_and_resumes_from_every_state_a_run_leaves() {
     let Some(moto) = Moto::start("S3 input and output").await else {
         return;
@@ -384,19 +386,31 @@ async fn kill_9_mid_upload_then_a_rerun_loses_and_doubles_nothing() {
             .contains(&"run/results.jsonl".to_owned()),
         "killed before it could complete the object"
     );
+    // Every line staged before the kill is durable; the rerun must skip exactly those.
+    let mut staged_lines = 0;
+    for key in staged_keys(&moto, &bucket, "run/results.jsonl").await {
+        staged_lines += outputs(&get(&moto, &bucket, &key).await).len();
+    }
+    assert!(staged_lines > 0);
+    let summary_json = common::scratch("s3-kill").join("summary.json");
 
     let rerun = batch.clone();
-    let output = tokio::task::spawn_blocking(move || rerun().output())
-        .await
-        .unwrap()
-        .expect("rerun promptops-batch");
+    let summary_arg = summary_json.clone();
+    let output = tokio::task::spawn_blocking(move || {
+        rerun().arg("--summary-json").arg(summary_arg).output()
+    })
+    .await
+    .unwrap()
+    .expect("rerun promptops-batch");
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
         output.status.success(),
         "{stdout}\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    assert!(stdout.contains("skipped"), "{stdout}");
+    let summary: Value = serde_json::from_slice(&std::fs::read(&summary_json).unwrap()).unwrap();
+    assert_eq!(summary["skipped"], staged_lines, "{stdout}");
+    assert_eq!(summary["succeeded"], RECORDS - staged_lines, "{stdout}");
     let results = outputs(&get(&moto, &bucket, "run/results.jsonl").await);
     assert_eq!(results.len(), RECORDS, "every record exactly once");
     for i in 0..RECORDS {
@@ -506,18 +520,12 @@ async fn four_array_children_then_merge_account_for_every_id_once() {
     let errors = get(&moto, &bucket, "run/results.jsonl.errors.jsonl").await;
     assert_eq!(String::from_utf8_lossy(&errors).lines().count(), 1);
 
-    // Three shards named over a four-shard run: ids are in the wrong shards and a quarter is
-    // missing. Nothing is written over the good merge.
-    moto.s3()
-        .delete_object()
-        .bucket(&bucket)
-        .key("run/results.jsonl")
-        .send()
-        .await
-        .unwrap();
+    // Three shards named over a four-shard run: shard 0 of 3 does not exist (exit 3, an input
+    // that cannot be read). Nothing is written over the good merge.
+    let good = get(&moto, &bucket, "run/results.jsonl").await;
     let output = run_binary(merge("3")).await;
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert_eq!(output.status.code(), Some(2), "{stdout}");
+    assert_eq!(output.status.code(), Some(3), "{stdout}");
     assert!(
         String::from_utf8_lossy(&output.stderr).contains("0000-of-0003"),
         "a shard that does not exist is named"
@@ -537,10 +545,10 @@ async fn four_array_children_then_merge_account_for_every_id_once() {
         "{stdout}"
     );
     assert!(stdout.contains("nothing written"), "{stdout}");
-    assert!(!moto
-        .object_keys(&bucket)
+    assert_eq!(get(&moto, &bucket, "run/results.jsonl").await, good);
+    assert!(staged_keys(&moto, &bucket, "run/results.jsonl")
         .await
-        .contains(&"run/results.jsonl".to_owned()));
+        .is_empty());
     // A shard's results in another shard's place: misplaced.
     put(
         &moto,
@@ -554,4 +562,137 @@ async fn four_array_children_then_merge_account_for_every_id_once() {
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     assert_eq!(output.status.code(), Some(1), "{stdout}");
     assert!(stdout.contains("ids in the wrong shard"), "{stdout}");
+    assert_eq!(get(&moto, &bucket, "run/results.jsonl").await, good);
+
+    // The output may not be a shard's own results.
+    let mut command = batch_on(moto.endpoint());
+    command
+        .arg("merge")
+        .args(["--shards", "4", "--from", &from])
+        .args([
+            "--output",
+            &format!("s3://{bucket}/run/results-0001-of-0004.jsonl"),
+        ]);
+    let output = run_binary(command).await;
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("would overwrite shard 1/4"));
+}
+
+/// The staged output on its own: parts staged by an earlier run (a small one, then one past
+/// 5 MiB, so the upload copies the big one from an offset inside it), compaction into the
+/// object while the job runs, and a multipart upload left by a completion that was killed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staged_parts_copy_from_offsets_compact_while_running_and_abort_leftovers() {
+    use promptops_batch::s3::StagedOutput;
+    use promptops_batch::S3Uri;
+    use std::io::Write;
+
+    let Some(moto) = Moto::start("S3 staged output").await else {
+        return;
+    };
+    let bucket = moto.fresh_bucket("batch-s3-staged").await;
+    let line = |i: usize, pad: usize| {
+        format!(
+            "{{\"id\":\"s{i:07}\",\"prompt_id\":\"{PROMPT}\",\"pad\":\"{}\"}}\n",
+            "x".repeat(pad)
+        )
+    };
+    let part = move |range: std::ops::Range<usize>, pad: usize| {
+        range.map(|i| line(i, pad)).collect::<String>()
+    };
+    let small = part(0..1000, 1000); // ~1 MiB
+    let big = part(1000..12_000, 1000); // ~11 MiB
+    let prefix = staged_prefix("out.jsonl");
+    put(
+        &moto,
+        &bucket,
+        &format!("{prefix}0000000001.jsonl"),
+        small.clone(),
+    )
+    .await;
+    put(
+        &moto,
+        &bucket,
+        &format!("{prefix}0000000002.jsonl"),
+        big.clone(),
+    )
+    .await;
+    // A completion killed after it created its upload.
+    moto.s3()
+        .create_multipart_upload()
+        .bucket(&bucket)
+        .key("out.jsonl")
+        .send()
+        .await
+        .unwrap();
+
+    let s3 = S3::new(moto.s3(), tokio::runtime::Handle::current());
+    let uri = S3Uri {
+        bucket: bucket.clone(),
+        key: "out.jsonl".into(),
+    };
+    let more = part(12_000..12_100, 100);
+    let (s3_, uri_, more_) = (s3.clone(), uri.clone(), more.clone());
+    tokio::task::spawn_blocking(move || {
+        let mut out = StagedOutput::resume(&s3_, &uri_, 4096)
+            .unwrap()
+            .with_compact_after(3);
+        assert_eq!(out.sources().count(), 2);
+        out.write_all(more_.as_bytes()).unwrap();
+        out.complete().unwrap();
+    })
+    .await
+    .unwrap();
+    let object = get(&moto, &bucket, "out.jsonl").await;
+    assert!(
+        object == format!("{small}{big}{more}").into_bytes(),
+        "every byte, once, in order"
+    );
+    assert!(staged_keys(&moto, &bucket, "out.jsonl").await.is_empty());
+    let uploads = moto
+        .s3()
+        .list_multipart_uploads()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        uploads.uploads().is_empty(),
+        "the killed completion's upload is aborted"
+    );
+
+    // Compaction while running: with compact_after(1), each staged part is assembled into the
+    // object before the next line is taken.
+    let (s3_, uri_, bucket_) = (s3.clone(), uri.clone(), bucket.clone());
+    tokio::task::spawn_blocking(move || {
+        let mut out = StagedOutput::resume(&s3_, &uri_, 2048)
+            .unwrap()
+            .with_compact_after(1);
+        out.write_all(part(20_000..20_040, 100).as_bytes()).unwrap();
+        out.write_all(part(20_040..20_080, 100).as_bytes()).unwrap();
+        let waiting = s3_.list(&bucket_, &staged_prefix("out.jsonl")).unwrap();
+        assert!(waiting.is_empty(), "no staged part waits: {waiting:?}");
+        out.complete().unwrap();
+    })
+    .await
+    .unwrap();
+    let head = moto
+        .s3()
+        .head_object()
+        .bucket(&bucket)
+        .key("out.jsonl")
+        .send()
+        .await
+        .unwrap();
+    let through: u64 = head.metadata().unwrap()[STAGED_THROUGH_METADATA]
+        .parse()
+        .unwrap();
+    assert!(
+        through >= 4,
+        "the object records the last part it holds: {through}"
+    );
+    assert_eq!(
+        outputs(&get(&moto, &bucket, "out.jsonl").await).len(),
+        12_180
+    );
 }

@@ -51,6 +51,9 @@ locals {
     "--prompt", "Ref::prompt",
     "--model", "bedrock",
     "--progress", "plain",
+    # A child that finished with some failed records (they are in its errors object) exits 0:
+    # a failed child would fail the array job and the merge that depends on it.
+    "--allow-failed-records",
   ]
   # Combines the N shard results (from_uri is the shards' output_uri, `{shard}` included) into
   # output_uri and checks that every id of input_uri appears exactly once.
@@ -151,7 +154,8 @@ resource "aws_batch_job_definition" "shard" {
   retry_strategy {
     attempts = var.retry_attempts
 
-    # A usage error (clap's exit code 2) does not get better by retrying.
+    # A usage or configuration error (exit code 2) does not get better by retrying; an S3 or
+    # input error (exit code 3) and anything else do.
     evaluate_on_exit {
       action       = "EXIT"
       on_exit_code = "2"
