@@ -11,7 +11,7 @@
 use std::path::Path;
 
 use promptops_runtime::bedrock::{native_body, NativeFormat};
-use promptops_runtime::model::output_mode_for;
+use promptops_runtime::model::OutputMode;
 use promptops_runtime::{
     InferenceOverride, InferenceParams, ModelRequest, PromptDef, Rendered, Schema,
     StructuredRequest,
@@ -19,8 +19,155 @@ use promptops_runtime::{
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::bedrock_batch::{write_manifest, Manifest};
+use crate::location::Location;
+use crate::output::JsonlWriter;
+use crate::BatchError;
+
 /// Bedrock's default quota for the minimum number of records in one batch inference job.
 pub const BEDROCK_MIN_RECORDS: u64 = 100;
+
+/// Bedrock's default quota "Records per input file per batch inference job" (and per job):
+/// an export with more records is split into several files, one job each.
+pub const DEFAULT_MAX_RECORDS_PER_FILE: u64 = 50_000;
+/// Bedrock's default quota "Batch inference input file size" (1 GB): a file that would grow
+/// past it is closed and the next one started.
+pub const DEFAULT_MAX_BYTES_PER_FILE: u64 = 1_000_000_000;
+
+/// The quotas an export splits by: Bedrock's defaults, or an account's raised ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExportLimits {
+    /// Records per file (and job).
+    pub max_records: u64,
+    /// Bytes per file.
+    pub max_bytes: u64,
+}
+
+impl Default for ExportLimits {
+    fn default() -> Self {
+        ExportLimits {
+            max_records: DEFAULT_MAX_RECORDS_PER_FILE,
+            max_bytes: DEFAULT_MAX_BYTES_PER_FILE,
+        }
+    }
+}
+
+/// The name of an export's file number `index` (from 1): the path given, then
+/// `<stem>-0002.jsonl`, `<stem>-0003.jsonl`, … beside it (Bedrock reads `.jsonl` files only).
+pub fn part_path(first: &Path, index: u32) -> std::path::PathBuf {
+    if index <= 1 {
+        return first.to_owned();
+    }
+    let name = first
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let stem = name.strip_suffix(".jsonl").unwrap_or(&name);
+    first.with_file_name(format!("{stem}-{index:04}.jsonl"))
+}
+
+/// The export's files as they are written: a new one whenever the next line would break a
+/// limit. Each file gets its manifest when it is closed.
+pub struct ExportFiles {
+    first: std::path::PathBuf,
+    limits: ExportLimits,
+    manifest: Manifest,
+    current: Option<JsonlWriter>,
+    records: u64,
+    bytes: u64,
+    /// Closed files and their record counts.
+    files: Vec<(std::path::PathBuf, u64)>,
+}
+
+impl ExportFiles {
+    /// Starts the first file at `first` (for `def` on `model_id`).
+    pub fn create(
+        first: &Path,
+        limits: ExportLimits,
+        def: &PromptDef,
+        model_id: &str,
+    ) -> Result<Self, BatchError> {
+        let mut files = ExportFiles {
+            first: first.to_owned(),
+            limits: ExportLimits {
+                max_records: limits.max_records.max(1),
+                max_bytes: limits.max_bytes.max(1),
+            },
+            manifest: Manifest::new(def, model_id, 0),
+            current: None,
+            records: 0,
+            bytes: 0,
+            files: Vec::new(),
+        };
+        files.open_next()?;
+        Ok(files)
+    }
+
+    fn current_path(&self) -> std::path::PathBuf {
+        part_path(
+            &self.first,
+            u32::try_from(self.files.len() + 1).unwrap_or(u32::MAX),
+        )
+    }
+
+    fn open_next(&mut self) -> Result<(), BatchError> {
+        let path = self.current_path();
+        let file = crate::resume::create_fresh(&path)
+            .map_err(crate::runner::output_error(&Location::File(path.clone())))?;
+        self.current = Some(JsonlWriter::new(file));
+        self.records = 0;
+        self.bytes = 0;
+        Ok(())
+    }
+
+    fn close_current(&mut self) -> Result<(), BatchError> {
+        let path = self.current_path();
+        let location = Location::File(path.clone());
+        if let Some(writer) = self.current.take() {
+            writer
+                .finish()
+                .map_err(crate::runner::output_error(&location))?;
+        }
+        let manifest = Manifest {
+            records: self.records,
+            ..self.manifest.clone()
+        };
+        write_manifest(&location, &manifest)?;
+        self.files.push((path, self.records));
+        Ok(())
+    }
+
+    /// Writes one line, in a new file when this one is full.
+    pub fn write(&mut self, line: &ExportLine<'_>) -> Result<(), BatchError> {
+        let bytes = serde_json::to_vec(line)
+            .map_err(|err| BatchError::Config(format!("cannot serialize an export line: {err}")))?;
+        let size = bytes.len() as u64 + 1;
+        if self.records > 0
+            && (self.records >= self.limits.max_records
+                || self.bytes + size > self.limits.max_bytes)
+        {
+            self.close_current()?;
+            self.open_next()?;
+        }
+        let path = self.current_path();
+        let writer = self
+            .current
+            .as_mut()
+            .ok_or_else(|| BatchError::Config("the export file is closed".into()))?;
+        writer
+            .write_line(&bytes)
+            .map_err(crate::runner::output_error(&Location::File(path)))?;
+        self.records += 1;
+        self.bytes += size;
+        Ok(())
+    }
+
+    /// Closes the last file: every file and its record count.
+    pub fn finish(mut self) -> Result<Vec<(std::path::PathBuf, u64)>, BatchError> {
+        self.close_current()?;
+        Ok(self.files)
+    }
+}
 
 /// A model id the export cannot write bodies for.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -62,8 +209,10 @@ pub fn model_input(format: NativeFormat, model_id: &str, rendered: &Rendered) ->
         system: rendered.system.as_deref(),
         user: &rendered.user,
         inference: &inference,
-        // A structured prompt asks as a live call would: the forced tool where the model has
-        // one, else the schema in the system prompt.
+        // A structured prompt asks with the schema in the system prompt, as a live call does on
+        // a model without tools: Bedrock batch inference does not support tool calling
+        // ("Process multiple prompts with batch inference", Bedrock user guide). The import
+        // reads the first JSON object of the text and checks it against the schema.
         structured: rendered
             .prompt
             .output_schema
@@ -72,11 +221,42 @@ pub fn model_input(format: NativeFormat, model_id: &str, rendered: &Rendered) ->
             .map(|(schema, schema_json)| StructuredRequest {
                 schema,
                 schema_json,
-                mode: output_mode_for(model_id),
+                mode: OutputMode::Text,
                 earlier: &[],
             }),
     };
     native_body(format, &request)
+}
+
+/// The commands that turn the export's files into Bedrock batch inference jobs (one per file),
+/// and what to import afterwards.
+pub fn next_steps_for(
+    files: &[(std::path::PathBuf, u64)],
+    def: &PromptDef,
+    model_id: &str,
+) -> String {
+    let mut steps = String::new();
+    if files.len() > 1 {
+        steps.push_str(&format!(
+            "The export is split into {} files by Bedrock's per-job quotas: one job each.\n",
+            files.len()
+        ));
+    }
+    for (path, records) in files {
+        steps.push_str(&next_steps(path, def, model_id));
+        if *records < BEDROCK_MIN_RECORDS {
+            steps.push_str(&format!(
+                "Note: {} has {records} records; Bedrock's default quota needs at least \
+                 {BEDROCK_MIN_RECORDS} records per batch job.\n",
+                path.display()
+            ));
+        }
+    }
+    steps.push_str(
+        "Then: promptops-batch bedrock import --input EXPORT.jsonl --job-output \
+         s3://YOUR-BUCKET/promptops-batch/output/JOB-ID/EXPORT.jsonl.out -o results.jsonl\n",
+    );
+    steps
 }
 
 /// The commands that turn an export file into a Bedrock batch inference job.
@@ -131,6 +311,14 @@ mod tests {
             .as_str()
             .unwrap()
             .contains("intent classifier"));
+    }
+
+    #[test]
+    fn split_files_are_named_beside_the_first() {
+        let first = Path::new("out/bedrock.jsonl");
+        assert_eq!(part_path(first, 1), first);
+        assert_eq!(part_path(first, 2), Path::new("out/bedrock-0002.jsonl"));
+        assert_eq!(part_path(Path::new("x"), 12), Path::new("x-0012.jsonl"));
     }
 
     #[test]

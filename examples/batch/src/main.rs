@@ -6,6 +6,9 @@ use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 use promptops_batch::bedrock_batch::ImportConfig;
+use promptops_batch::export::{
+    ExportLimits, DEFAULT_MAX_BYTES_PER_FILE, DEFAULT_MAX_RECORDS_PER_FILE,
+};
 use promptops_batch::merge::MergeConfig;
 use promptops_batch::runner::{DEFAULT_CONCURRENCY, DEFAULT_MAX_LINE_BYTES};
 use promptops_batch::s3::DEFAULT_STAGE_BYTES;
@@ -76,6 +79,13 @@ struct Args {
     /// Longest accepted input line in bytes; longer lines go to the errors file.
     #[arg(long, default_value_t = DEFAULT_MAX_LINE_BYTES)]
     max_line_bytes: usize,
+    /// Export: records per file (one Bedrock batch inference job each), Bedrock's default
+    /// quota; raise it to your account's.
+    #[arg(long, default_value_t = DEFAULT_MAX_RECORDS_PER_FILE, value_name = "N")]
+    bedrock_max_records: u64,
+    /// Export: bytes per file, Bedrock's default quota (1 GB).
+    #[arg(long, default_value_t = DEFAULT_MAX_BYTES_PER_FILE, value_name = "BYTES")]
+    bedrock_max_bytes: u64,
     /// Exit 0 when the run finished even though some records failed (they are in the errors
     /// file), e.g. for an AWS Batch array child, whose failure would block the merge.
     #[arg(long)]
@@ -144,6 +154,10 @@ fn config(args: &Args) -> Result<JobConfig, BatchError> {
     config.concurrency = args.concurrency;
     config.shard = shard.unwrap_or_default();
     config.stage_bytes = args.stage_bytes;
+    config.export_limits = ExportLimits {
+        max_records: args.bedrock_max_records,
+        max_bytes: args.bedrock_max_bytes,
+    };
     config.fresh = args.fresh;
     config.allow_version_change = args.allow_version_change;
     config.max_line_bytes = args.max_line_bytes;

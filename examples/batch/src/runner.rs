@@ -34,7 +34,6 @@ use serde_json::Value;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
-use crate::bedrock_batch::Manifest;
 use crate::export::{self, ExportLine};
 use crate::location::{Location, S3Uri};
 use crate::output::{self, Done, Failure, JsonlWriter, Outcome};
@@ -104,6 +103,8 @@ pub struct JobConfig {
     pub s3: Option<S3>,
     /// Bytes of results gathered before they are staged to S3 (see [`crate::s3`]).
     pub stage_bytes: usize,
+    /// The Bedrock quotas an export is split by.
+    pub export_limits: export::ExportLimits,
 }
 
 impl JobConfig {
@@ -124,6 +125,7 @@ impl JobConfig {
             allow_version_change: false,
             s3: None,
             stage_bytes: s3::DEFAULT_STAGE_BYTES,
+            export_limits: export::ExportLimits::default(),
         }
     }
 
@@ -1005,9 +1007,8 @@ fn run_export(config: &JobConfig, path: &Path, stop: &StopSignal) -> Result<Summ
     let def = config.prompt;
     let model_id = config.model_id();
     let format = export::format_for(model_id)?;
-    let export = Location::File(path.to_owned());
     drop(open_input(&config.input, config.s3.as_ref())?);
-    let mut out = create_output(&export, config.stage_bytes, config.s3.as_ref())?;
+    let mut out = export::ExportFiles::create(path, config.export_limits, def, model_id)?;
     let Prepared {
         mut scanner,
         mut errors,
@@ -1031,8 +1032,7 @@ fn run_export(config: &JobConfig, path: &Path, stop: &StopSignal) -> Result<Summ
                     out.write(&ExportLine {
                         record_id: &record.id,
                         model_input: export::model_input(format, model_id, &rendered),
-                    })
-                    .map_err(output_error(&export))?;
+                    })?;
                     counters.settle(&counters.succeeded);
                 }
                 Err(err) => {
@@ -1058,19 +1058,11 @@ fn run_export(config: &JobConfig, path: &Path, stop: &StopSignal) -> Result<Summ
             Item::Blank => counters.settle(&counters.blank),
         }
     }
-    out.finish().map_err(output_error(&export))?;
+    // Each file's manifest records what it was made from, for `bedrock import`.
+    let files = out.finish()?;
     errors.finish().map_err(output_error(&errors_location))?;
     reporter.finish();
-    let exported = counters.succeeded.load(Ordering::Relaxed);
-    // What the export was made from, for `bedrock import` (and a job's name and tags).
-    crate::bedrock_batch::write_manifest(&export, &Manifest::new(def, model_id, exported))?;
-    let mut steps = export::next_steps(path, def, model_id);
-    if exported < export::BEDROCK_MIN_RECORDS {
-        steps.push_str(&format!(
-            "Note: {exported} records; Bedrock's default quota needs at least {} records per batch job.\n",
-            export::BEDROCK_MIN_RECORDS
-        ));
-    }
+    let steps = export::next_steps_for(&files, def, model_id);
     Ok(summary(
         config,
         "export-bedrock",

@@ -647,8 +647,9 @@ async fn bedrock_import_of_10k_records_equals_live_calls() {
     assert!(summary.text().contains("r00006"));
 }
 
-/// A structured prompt's answers come back as tool calls: the import checks them against the
-/// schema as a live call does, and writes the same objects.
+/// A structured prompt is exported with its schema in the system prompt (batch inference has no
+/// tool calling), and its answers come back as text holding a JSON object: the import checks
+/// them against the schema as a live call does, and writes the same objects.
 #[tokio::test]
 async fn bedrock_import_reads_structured_answers_through_the_schema() {
     let dir = scratch("bedrock-import-structured");
@@ -656,9 +657,11 @@ async fn bedrock_import_reads_structured_answers_through_the_schema() {
     std::fs::copy(sample(), &input).unwrap();
     let (live, export) = live_and_export(&dir, "customer-support.ticket-triage", &input).await;
     assert_eq!(export.len(), 200);
-    assert_eq!(
-        export[0]["modelInput"]["tool_choice"]["name"], "answer",
-        "the export asks for the forced tool, as a live call does"
+    let body = &export[0]["modelInput"];
+    assert!(body.get("tools").is_none() && body.get("tool_choice").is_none());
+    assert!(
+        body["system"].as_str().unwrap().contains("\"urgency\""),
+        "the schema is in the system prompt: {body}"
     );
     let mut out = String::new();
     for (i, line) in export.iter().enumerate() {
@@ -669,7 +672,8 @@ async fn bedrock_import_reads_structured_answers_through_the_schema() {
         }
         out.push_str(&job_line(
             line,
-            serde_json::json!({"type": "tool_use", "id": format!("toolu_{i}"), "name": "answer", "input": answer}),
+            // Models put prose around the object now and then; the first object is the answer.
+            serde_json::json!({"type": "text", "text": format!("Here is the record:\n{answer}\nDone.")}),
             (50, 20),
         ));
     }
@@ -725,4 +729,65 @@ async fn bedrock_import_refuses_another_prompt_version() {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("not a manifest"), "{err}");
+}
+
+/// An export past Bedrock's per-job quotas is split into several files, one job each, every
+/// file with its own manifest; a limit on bytes splits too.
+#[tokio::test]
+async fn export_splits_by_the_bedrock_quotas() {
+    let dir = scratch("export-split");
+    let export = dir.join("bedrock.jsonl");
+    let def = find_prompt(DEFAULT_PROMPT).unwrap();
+    let mut config = JobConfig::new(sample(), Target::BedrockExport(export.clone()), def);
+    config.progress = ProgressMode::Off;
+    config.export_limits.max_records = 80;
+    let summary = run_ok(&config, &local()).await;
+    assert_eq!(summary.succeeded, 200);
+    let files = [
+        export.clone(),
+        dir.join("bedrock-0002.jsonl"),
+        dir.join("bedrock-0003.jsonl"),
+    ];
+    let counts: Vec<usize> = files.iter().map(|file| read_jsonl(file).len()).collect();
+    assert_eq!(counts, [80, 80, 40]);
+    assert!(!dir.join("bedrock-0004.jsonl").exists());
+    for (file, count) in files.iter().zip(counts) {
+        let mut manifest = file.as_os_str().to_owned();
+        manifest.push(".manifest.json");
+        let manifest: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(manifest).unwrap()).unwrap();
+        assert_eq!(manifest["records"], count);
+    }
+    let steps = summary.next_steps.unwrap();
+    assert!(steps.contains("split into 3 files"), "{steps}");
+    assert!(
+        steps.contains("bedrock-0003.jsonl has 40 records"),
+        "{steps}"
+    );
+    let ids: BTreeSet<String> = files
+        .iter()
+        .flat_map(|file| read_jsonl(file))
+        .map(|line| line["recordId"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ids.len(), 200, "every record in exactly one file");
+
+    // By bytes: each file stays under the limit.
+    config.export_limits = promptops_batch::export::ExportLimits {
+        max_records: 1_000,
+        max_bytes: 100_000,
+    };
+    let split = dir.join("bytes.jsonl");
+    config.target = Target::BedrockExport(split.clone());
+    run_ok(&config, &local()).await;
+    let mut total = 0;
+    for index in 1.. {
+        let file = promptops_batch::export::part_path(&split, index);
+        if !file.exists() {
+            assert!(index > 2, "the byte limit split the export");
+            break;
+        }
+        assert!(std::fs::metadata(&file).unwrap().len() <= 100_000);
+        total += read_jsonl(&file).len();
+    }
+    assert_eq!(total, 200);
 }
