@@ -27,7 +27,7 @@ use serde_json::value::RawValue;
 use crate::lines::{bad_line, for_each_line, output_text, MAX_OUTPUT_LINE_BYTES};
 use crate::location::Location;
 use crate::output::{self, Done, Failure};
-use crate::runner::{create_output, open_input, output_error, record_output};
+use crate::runner::{blocking, create_output, open_input, output_error, record_output};
 use crate::s3::S3;
 use crate::shard::IdSet;
 use crate::{find_prompt, BatchError};
@@ -239,15 +239,12 @@ pub async fn import(config: &ImportConfig) -> Result<ImportSummary, BatchError> 
             "give the job's output objects (--job-output, the `.jsonl.out` files)".into(),
         ));
     }
-    let uses_s3 = config.input.is_s3()
-        || config.output.is_s3()
-        || config.job_outputs.iter().any(Location::is_s3);
-    if uses_s3 && config.s3.is_none() {
-        config.s3 = Some(S3::from_env().await);
-    }
-    tokio::task::spawn_blocking(move || import_blocking(&config))
-        .await
-        .map_err(|err| BatchError::Config(format!("the import task failed: {err}")))?
+    crate::s3::check_stage_bytes(config.stage_bytes).map_err(BatchError::Config)?;
+    let locations = [&config.input, &config.output]
+        .into_iter()
+        .chain(&config.job_outputs);
+    config.s3 = S3::for_locations(config.s3.clone(), locations).await;
+    blocking(move || import_blocking(&config)).await
 }
 
 fn import_blocking(config: &ImportConfig) -> Result<ImportSummary, BatchError> {

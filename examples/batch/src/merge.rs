@@ -24,7 +24,7 @@ use crate::lines::{bad_line, for_each_line, output_text, Line, MAX_OUTPUT_LINE_B
 use crate::location::Location;
 use crate::output::JsonlWriter;
 use crate::record::parse_line;
-use crate::runner::{create_output, output_error};
+use crate::runner::{blocking, create_output, output_error};
 use crate::s3::S3;
 use crate::shard::{IdSet, Shard};
 use crate::BatchError;
@@ -183,15 +183,11 @@ pub async fn merge(config: &MergeConfig) -> Result<MergeSummary, BatchError> {
             "--output would overwrite --input".into(),
         ));
     }
-    let uses_s3 = config.from.is_s3()
-        || config.output.is_s3()
-        || config.input.as_ref().is_some_and(Location::is_s3);
-    if uses_s3 && config.s3.is_none() {
-        config.s3 = Some(S3::from_env().await);
-    }
-    tokio::task::spawn_blocking(move || merge_blocking(&config))
-        .await
-        .map_err(|err| BatchError::Config(format!("the merge task failed: {err}")))?
+    let locations = [&config.from, &config.output]
+        .into_iter()
+        .chain(&config.input);
+    config.s3 = S3::for_locations(config.s3.clone(), locations).await;
+    blocking(move || merge_blocking(&config)).await
 }
 
 /// A merged output being written: a temporary file renamed into place, or a staged S3 object.

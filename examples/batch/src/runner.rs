@@ -430,8 +430,8 @@ pub(crate) fn output_error(location: &Location) -> impl Fn(io::Error) -> BatchEr
     }
 }
 
-/// Runs blocking setup work (file and S3 I/O) off the async workers.
-async fn blocking<T: Send + 'static>(
+/// Runs blocking work (file and S3 I/O) off the async workers.
+pub(crate) async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, BatchError> + Send + 'static,
 ) -> Result<T, BatchError> {
     tokio::task::spawn_blocking(work)
@@ -539,9 +539,12 @@ pub async fn run(
 ) -> Result<Summary, BatchError> {
     config.validate()?;
     let mut config = config.clone();
-    if config.uses_s3() && config.s3.is_none() {
-        config.s3 = Some(S3::from_env().await);
-    }
+    let (target, errors) = (config.target.location(), config.errors_location());
+    config.s3 = S3::for_locations(
+        config.s3.take(),
+        [&config.input, &target, &errors].into_iter(),
+    )
+    .await;
     match config.target.clone() {
         Target::Results(location) => run_invoke(&config, location, runtime, stop).await,
         Target::BedrockExport(path) => {

@@ -136,6 +136,19 @@ impl S3 {
         )
     }
 
+    /// `given`, or, when none was given and one of `locations` is an S3 object, a client from
+    /// the standard AWS configuration ([`S3::from_env`]); `None` when nothing needs one.
+    pub async fn for_locations<'a>(
+        given: Option<S3>,
+        mut locations: impl Iterator<Item = &'a crate::location::Location>,
+    ) -> Option<S3> {
+        match given {
+            Some(s3) => Some(s3),
+            None if locations.any(crate::location::Location::is_s3) => Some(S3::from_env().await),
+            None => None,
+        }
+    }
+
     fn block<F: Future>(&self, future: F) -> F::Output {
         self.runtime.block_on(future)
     }
