@@ -436,7 +436,7 @@ pub(crate) async fn blocking<T: Send + 'static>(
 ) -> Result<T, BatchError> {
     tokio::task::spawn_blocking(work)
         .await
-        .map_err(|err| BatchError::Config(format!("a setup task failed: {err}")))?
+        .map_err(|err| BatchError::Config(format!("a blocking task failed: {err}")))?
 }
 
 /// Totals the writer thread accumulates.
