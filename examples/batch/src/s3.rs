@@ -252,7 +252,8 @@ impl S3 {
     }
 
     /// Writes `body` as the object `key`.
-    pub fn put(&self, bucket: &str, key: &str, body: Vec<u8>) -> Result<(), S3Error> {
+    pub fn put(&self, bucket: &str, key: &str, body: impl Into<Bytes>) -> Result<(), S3Error> {
+        let body: Bytes = body.into();
         self.block(
             self.client
                 .put_object()
@@ -717,9 +718,16 @@ impl StagedOutput {
             return Ok(());
         };
         let key = staged_key(&self.uri.key, self.next_seq);
-        self.s3
-            .put(&self.uri.bucket, &key, self.buffer[..end].to_vec())?;
-        self.buffer.drain(..end);
+        // The part leaves the buffer without a copy; a failed upload puts it back in front.
+        let rest = self.buffer.split_off(end);
+        let part = Bytes::from(std::mem::replace(&mut self.buffer, rest));
+        if let Err(err) = self.s3.put(&self.uri.bucket, &key, part.clone()) {
+            let mut restored = Vec::with_capacity(part.len() + self.buffer.len());
+            restored.extend_from_slice(&part);
+            restored.append(&mut self.buffer);
+            self.buffer = restored;
+            return Err(err);
+        }
         self.staged.push((
             self.next_seq,
             Source {
