@@ -163,11 +163,13 @@ pub async fn merge(config: &MergeConfig) -> Result<MergeSummary, BatchError> {
     }
     crate::s3::check_stage_bytes(config.stage_bytes).map_err(BatchError::Config)?;
     let errors_output = config.output.with_suffix(".errors.jsonl");
-    for index in 0..config.shards {
-        let shard =
-            Shard::new(index, config.shards).map_err(|err| BatchError::Config(err.to_string()))?;
-        let results = config.from.for_shard(shard);
-        let theirs = [results.with_suffix(".errors.jsonl"), results];
+    for ShardFiles {
+        shard,
+        results,
+        errors,
+    } in shard_files(&config)?
+    {
+        let theirs = [results, errors];
         if theirs.contains(&config.output) || theirs.contains(&errors_output) {
             return Err(BatchError::Config(format!(
                 "--output {} would overwrite shard {shard}'s results or errors",
@@ -189,6 +191,29 @@ pub async fn merge(config: &MergeConfig) -> Result<MergeSummary, BatchError> {
         .chain(&config.input);
     config.s3 = S3::for_locations(config.s3.clone(), locations).await;
     blocking(move || merge_blocking(&config)).await
+}
+
+/// One shard's results and errors.
+struct ShardFiles {
+    shard: Shard,
+    results: Location,
+    errors: Location,
+}
+
+/// Every shard's results (`--from` with `{shard}` filled) and the errors beside them, in order.
+fn shard_files(config: &MergeConfig) -> Result<Vec<ShardFiles>, BatchError> {
+    (0..config.shards)
+        .map(|index| {
+            let shard = Shard::new(index, config.shards)
+                .map_err(|err| BatchError::Config(err.to_string()))?;
+            let results = config.from.for_shard(shard);
+            Ok(ShardFiles {
+                shard,
+                errors: results.with_suffix(".errors.jsonl"),
+                results,
+            })
+        })
+        .collect()
 }
 
 /// A merged output being written: a temporary file renamed into place, or a staged S3 object.
@@ -250,10 +275,12 @@ fn check(config: &MergeConfig) -> Result<MergeSummary, BatchError> {
     };
     let mut done = IdSet::new();
     let mut failed = IdSet::new();
-    for index in 0..config.shards {
-        let shard =
-            Shard::new(index, config.shards).map_err(|err| BatchError::Config(err.to_string()))?;
-        let results = config.from.for_shard(shard);
+    for ShardFiles {
+        shard,
+        results,
+        errors,
+    } in shard_files(config)?
+    {
         for_each_line(&results, s3, MAX_OUTPUT_LINE_BYTES, |number, line| {
             let text = output_text(&results, number, line)?;
             let parsed: ResultId =
@@ -276,7 +303,6 @@ fn check(config: &MergeConfig) -> Result<MergeSummary, BatchError> {
             summary.results += 1;
             Ok(())
         })?;
-        let errors = results.with_suffix(".errors.jsonl");
         for_each_line(&errors, s3, MAX_OUTPUT_LINE_BYTES, |number, line| {
             let text = output_text(&errors, number, line)?;
             let parsed: ErrorId =
@@ -322,10 +348,10 @@ fn write(config: &MergeConfig) -> Result<(), BatchError> {
     let mut results_out = start_output(&config.output, config)?;
     let mut errors_out = start_output(&errors_output, config)?;
     let mut done = IdSet::new();
-    for index in 0..config.shards {
-        let shard =
-            Shard::new(index, config.shards).map_err(|err| BatchError::Config(err.to_string()))?;
-        let results = config.from.for_shard(shard);
+    for ShardFiles {
+        results, errors, ..
+    } in shard_files(config)?
+    {
         for_each_line(&results, s3, MAX_OUTPUT_LINE_BYTES, |number, line| {
             let text = output_text(&results, number, line)?;
             let parsed: ResultId =
@@ -339,7 +365,6 @@ fn write(config: &MergeConfig) -> Result<(), BatchError> {
                 .write_line(text)
                 .map_err(output_error(&config.output))
         })?;
-        let errors = results.with_suffix(".errors.jsonl");
         for_each_line(&errors, s3, MAX_OUTPUT_LINE_BYTES, |number, line| {
             let text = output_text(&errors, number, line)?;
             errors_out

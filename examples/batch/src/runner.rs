@@ -138,9 +138,18 @@ impl JobConfig {
         }
     }
 
+    /// Every place the job reads or writes: input, target, errors.
+    pub fn locations(&self) -> [Location; 3] {
+        [
+            self.input.clone(),
+            self.target.location(),
+            self.errors_location(),
+        ]
+    }
+
     /// Whether any location is an S3 object.
     pub fn uses_s3(&self) -> bool {
-        self.input.is_s3() || self.target.location().is_s3() || self.errors_location().is_s3()
+        self.locations().iter().any(Location::is_s3)
     }
 
     /// The model id calls name.
@@ -540,12 +549,7 @@ pub async fn run(
 ) -> Result<Summary, BatchError> {
     config.validate()?;
     let mut config = config.clone();
-    let (target, errors) = (config.target.location(), config.errors_location());
-    config.s3 = S3::for_locations(
-        config.s3.take(),
-        [&config.input, &target, &errors].into_iter(),
-    )
-    .await;
+    config.s3 = S3::for_locations(config.s3.take(), config.locations().iter()).await;
     match config.target.clone() {
         Target::Results(location) => run_invoke(&config, location, runtime, stop).await,
         Target::BedrockExport(path) => {
@@ -564,10 +568,13 @@ struct Prepared {
     start: Instant,
 }
 
-/// Opens the input and a fresh errors output (blocking).
-fn prepare(config: &JobConfig, done: IdSet) -> Result<Prepared, BatchError> {
+/// Starts reading `input` (opened by [`open_input`]) and a fresh errors output (blocking).
+fn prepare(
+    config: &JobConfig,
+    input: Box<dyn Read + Send>,
+    done: IdSet,
+) -> Result<Prepared, BatchError> {
     let start = Instant::now();
-    let input = open_input(&config.input, config.s3.as_ref())?;
     let errors_location = config.errors_location();
     let errors = create_output(&errors_location, config.stage_bytes, config.s3.as_ref())?;
     let counters = Arc::new(Counters::default());
@@ -675,11 +682,11 @@ async fn run_invoke(
     runtime: &Runtime,
     stop: &StopSignal,
 ) -> Result<Summary, BatchError> {
-    // Fail on an unreadable input before touching any output.
-    {
+    // Fail on an unreadable input before touching any output; the job reads this stream.
+    let input = {
         let config = config.clone();
-        blocking(move || open_input(&config.input, config.s3.as_ref()).map(drop)).await?;
-    }
+        blocking(move || open_input(&config.input, config.s3.as_ref())).await?
+    };
     // Resolve once (through the registry when the runtime has one) and pin that version for
     // the whole run: every record renders the same text, and every result line records it.
     let resolution = runtime.resolve(config.prompt).await;
@@ -694,7 +701,7 @@ async fn run_invoke(
         let results_location = results_location.clone();
         blocking(move || {
             let (results, index) = open_results(&pinned, &results_location, compiled)?;
-            let prepared = prepare(&pinned, index.done)?;
+            let prepared = prepare(&pinned, input, index.done)?;
             Ok((results, index.truncated_bytes, prepared))
         })
         .await?
@@ -1011,7 +1018,8 @@ fn run_export(config: &JobConfig, path: &Path, stop: &StopSignal) -> Result<Summ
     let def = config.prompt;
     let model_id = config.model_id();
     let format = export::format_for(model_id)?;
-    drop(open_input(&config.input, config.s3.as_ref())?);
+    // Fail on an unreadable input before touching any output; the export reads this stream.
+    let input = open_input(&config.input, config.s3.as_ref())?;
     let mut out = export::ExportFiles::create(path, config.export_limits, def, model_id)?;
     let Prepared {
         mut scanner,
@@ -1020,7 +1028,7 @@ fn run_export(config: &JobConfig, path: &Path, stop: &StopSignal) -> Result<Summ
         counters,
         reporter,
         start,
-    } = prepare(config, IdSet::new())?;
+    } = prepare(config, input, IdSet::new())?;
     let input_error = |source| BatchError::Input {
         location: config.input.clone(),
         source,
